@@ -1,1 +1,27 @@
-fn main() {}
+//! `gatewatch`: a self-hostable Amazon API Gateway (REST APIs) whose
+//! execution and access logs match AWS's.
+
+mod admin;
+mod cli;
+mod config;
+mod console;
+mod serve;
+mod validate;
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let cli = cli::Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+    match cli.command {
+        cli::Command::Serve(args) => serve::run(args),
+        cli::Command::Validate(args) => validate::run(&args),
+    }
+}

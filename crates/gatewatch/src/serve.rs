@@ -1,0 +1,347 @@
+//! `gatewatch serve`: load APIs, bind the data plane and the admin listener,
+//! print where everything is, serve until SIGINT/SIGTERM, drain, exit 0.
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use gatewatch_gateway::{
+    ChannelSink, DeployedApi, Deployments, DiscardSink, Gateway, Limits, RecordSink, ServerConfig,
+};
+use gatewatch_model::import::{import_document, ImportOptions};
+use gatewatch_model::{IntegrationType, Stage};
+use tokio::sync::watch;
+
+use crate::cli::{ServeArgs, DEFAULT_ADMIN_LISTEN, DEFAULT_DATA_DIR, DEFAULT_LISTEN};
+use crate::config::{ConfigFile, StageConfig};
+use crate::validate::locate;
+
+/// The example API embedded in the binary.
+pub const EXAMPLE_API: &str = include_str!("example-api.yaml");
+
+/// Where an API definition comes from.
+struct ApiSource {
+    /// File path, or `(bundled example)`.
+    name: String,
+    text: String,
+    id: Option<String>,
+    stages: Vec<Stage>,
+    bundled: bool,
+}
+
+/// Runs the server; returns the process exit code.
+pub fn run(args: ServeArgs) -> ExitCode {
+    match try_run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("gatewatch: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn try_run(args: ServeArgs) -> Result<(), String> {
+    let config = match &args.config {
+        Some(path) => ConfigFile::load(path).map_err(|e| e.to_string())?,
+        None => ConfigFile::default(),
+    };
+    let listen = args
+        .listen
+        .or(config.listen)
+        .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default"));
+    let admin_listen = args
+        .admin_listen
+        .or(config.admin_listen)
+        .unwrap_or_else(|| DEFAULT_ADMIN_LISTEN.parse().expect("valid default"));
+    let data_dir = args
+        .data_dir
+        .clone()
+        .or(config.data_dir.clone())
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+
+    let sources = collect_sources(&args, &config)?;
+    let mut apis = Vec::new();
+    let mut ids = HashSet::new();
+    for source in sources {
+        let options = ImportOptions {
+            rest_api_id: source.id.clone(),
+        };
+        let imported = import_document(&source.text, &options).map_err(|diagnostics| {
+            let lines: Vec<String> = diagnostics
+                .iter()
+                .map(|d| locate(&source.name, d))
+                .collect();
+            format!("cannot serve {}:\n{}", source.name, lines.join("\n"))
+        })?;
+        for w in &imported.warnings {
+            eprintln!("{}", locate(&source.name, w));
+        }
+        if !ids.insert(imported.api.id.clone()) {
+            return Err(format!(
+                "{}: restApiId {} is already used by another API (same title?); set `id` for it in gatewatch.toml",
+                source.name, imported.api.id
+            ));
+        }
+        apis.push((source, imported.api));
+    }
+
+    std::fs::create_dir_all(&data_dir)
+        .map_err(|e| format!("cannot create data directory {}: {e}", data_dir.display()))?;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    runtime.block_on(async move {
+        let (data_listener, data_addr) = gatewatch_gateway::server::bind(listen)
+            .await
+            .map_err(|e| format!("cannot listen on {listen} (data plane): {e}"))?;
+        let (admin_listener, admin_addr) = gatewatch_gateway::server::bind(admin_listen)
+            .await
+            .map_err(|e| format!("cannot listen on {admin_listen} (admin): {e}"))?;
+
+        let mut deployed = Vec::new();
+        for (source, api) in apis {
+            let mut stages = source.stages;
+            if source.bundled {
+                for stage in &mut stages {
+                    stage
+                        .variables
+                        .entry("upstream".to_string())
+                        .or_insert_with(|| {
+                            format!("http://{}/{}", reachable(data_addr), stage.name)
+                        });
+                }
+            }
+            deployed.push(DeployedApi::new(api, stages));
+        }
+        let deployments = Deployments {
+            apis: deployed,
+            account_id: config
+                .account_id
+                .clone()
+                .unwrap_or_else(|| "000000000000".to_string()),
+            region: config
+                .region
+                .clone()
+                .unwrap_or_else(|| "us-east-1".to_string()),
+        };
+        print_summary(&deployments, data_addr, admin_addr, &data_dir);
+
+        let sink: Arc<dyn RecordSink> = if args.quiet {
+            Arc::new(DiscardSink)
+        } else {
+            let (sink, rx) = ChannelSink::new(4096);
+            tokio::spawn(crate::console::print_requests(rx));
+            Arc::new(sink)
+        };
+        let gateway = Arc::new(Gateway::new(deployments, sink, Limits::default()));
+
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let stopped = |mut rx: watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|s| *s).await;
+        };
+        let data = tokio::spawn(gatewatch_gateway::serve(
+            data_listener,
+            Arc::clone(&gateway),
+            ServerConfig::default(),
+            stopped(stop_rx.clone()),
+        ));
+        let admin = tokio::spawn(crate::admin::serve(
+            admin_listener,
+            Arc::clone(&gateway),
+            stopped(stop_rx),
+        ));
+
+        wait_for_signal().await;
+        tracing::info!("shutting down: draining in-flight requests");
+        let _ = stop_tx.send(true);
+        let _ = data.await;
+        let _ = admin.await;
+        tracing::info!("stopped");
+        Ok(())
+    })
+}
+
+fn collect_sources(args: &ServeArgs, config: &ConfigFile) -> Result<Vec<ApiSource>, String> {
+    let flag_stage = || -> Result<Stage, String> {
+        let stage_config = StageConfig {
+            name: args.stage.clone(),
+            variables: args.vars.iter().cloned().collect(),
+            method_settings: Default::default(),
+            access_log_settings: None,
+            tracing_enabled: false,
+            description: None,
+        };
+        stage_config
+            .to_stage(&PathBuf::from("--stage"), "command line")
+            .map_err(|e| e.to_string())
+    };
+    let read = |path: &PathBuf| {
+        std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+    };
+
+    if !args.apis.is_empty() {
+        return args
+            .apis
+            .iter()
+            .map(|path| {
+                Ok(ApiSource {
+                    name: path.display().to_string(),
+                    text: read(path)?,
+                    id: None,
+                    stages: vec![flag_stage()?],
+                    bundled: false,
+                })
+            })
+            .collect();
+    }
+    if !config.apis.is_empty() {
+        let config_path = args.config.clone().unwrap_or_default();
+        return config
+            .apis
+            .iter()
+            .map(|api| {
+                let name = api.file.display().to_string();
+                let mut stages = if api.stages.is_empty() {
+                    vec![flag_stage()?]
+                } else {
+                    api.stages
+                        .iter()
+                        .map(|s| s.to_stage(&config_path, &name).map_err(|e| e.to_string()))
+                        .collect::<Result<Vec<_>, _>>()?
+                };
+                for stage in &mut stages {
+                    stage.variables.extend(args.vars.iter().cloned());
+                }
+                Ok(ApiSource {
+                    text: read(&api.file)?,
+                    name,
+                    id: api.id.clone(),
+                    stages,
+                    bundled: false,
+                })
+            })
+            .collect();
+    }
+    Ok(vec![ApiSource {
+        name: "(bundled example API)".to_string(),
+        text: EXAMPLE_API.to_string(),
+        id: None,
+        stages: vec![flag_stage()?],
+        bundled: true,
+    }])
+}
+
+/// An address clients on this machine can use for a bound address.
+fn reachable(addr: SocketAddr) -> SocketAddr {
+    match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => {
+            SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), addr.port())
+        }
+        IpAddr::V6(ip) if ip.is_unspecified() => {
+            SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), addr.port())
+        }
+        _ => addr,
+    }
+}
+
+fn print_summary(
+    deployments: &Deployments,
+    data: SocketAddr,
+    admin: SocketAddr,
+    data_dir: &std::path::Path,
+) {
+    let host = match data.ip() {
+        ip if ip.is_unspecified() || ip.is_loopback() => format!("localhost:{}", data.port()),
+        _ => data.to_string(),
+    };
+    let mut out = String::new();
+    out.push_str(&format!("Gatewatch {}\n", env!("CARGO_PKG_VERSION")));
+    for d in &deployments.apis {
+        let api = &d.api;
+        out.push_str(&format!("\nAPI \"{}\"  restApiId={}\n", api.name, api.id));
+        for stage in d.stages.keys() {
+            out.push_str(&format!("  stage {stage}:\n"));
+            out.push_str(&format!("    http://{host}/{stage}/...\n"));
+            out.push_str(&format!(
+                "    http://{}.execute-api.{host}/{stage}/...\n",
+                api.id
+            ));
+            out.push_str(&format!(
+                "    http://{host}/restapis/{}/{stage}/_user_request_/...\n",
+                api.id
+            ));
+        }
+        out.push_str("  routes:\n");
+        for r in &api.resources {
+            for (method, m) in &r.methods {
+                let kind = m
+                    .integration
+                    .as_ref()
+                    .map(|i| i.kind)
+                    .unwrap_or(IntegrationType::Mock);
+                let example = d
+                    .stages
+                    .keys()
+                    .next()
+                    .map(|s| format!("http://{host}/{s}{}", example_path(&r.path)))
+                    .unwrap_or_default();
+                out.push_str(&format!(
+                    "    {method:<7} {:<28} {:<10} {example}\n",
+                    r.path,
+                    kind.as_str()
+                ));
+            }
+        }
+    }
+    out.push_str(&format!("\nadmin:    http://{}/health\n", reachable(admin)));
+    out.push_str(&format!("data dir: {}\n", data_dir.display()));
+    out.push_str(&format!("gatewatch listening data={data} admin={admin}\n"));
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(out.as_bytes());
+    let _ = stdout.flush();
+}
+
+/// `/pets/{petId}` → `/pets/1`, `/{proxy+}` → `/anything`, for example URLs.
+fn example_path(template: &str) -> String {
+    let parts: Vec<String> = template
+        .split('/')
+        .map(|seg| match gatewatch_model::PathPart::parse(seg) {
+            gatewatch_model::PathPart::Literal(l) => l.to_string(),
+            gatewatch_model::PathPart::Param(_) => "1".to_string(),
+            gatewatch_model::PathPart::Greedy(_) => "pets".to_string(),
+        })
+        .collect();
+    let joined = parts.join("/");
+    if joined.is_empty() {
+        "/".to_string()
+    } else {
+        joined
+    }
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

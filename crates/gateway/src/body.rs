@@ -1,0 +1,115 @@
+//! Response bodies that report when they are done.
+//!
+//! The access log needs the final status, the number of body bytes sent and
+//! the latency to the last byte, so the [`RequestRecord`] is handed to the
+//! sink only when the response body has finished (or was dropped because the
+//! client went away).
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+
+use crate::context::{ExecutionEvent, RequestContext, RequestRecord};
+use crate::sink::RecordSink;
+
+/// Boxed error type of response bodies.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Finishes a request's record when its body is done.
+pub struct Finisher {
+    /// The request's context (status already set).
+    pub context: RequestContext,
+    /// Its execution events.
+    pub events: Vec<ExecutionEvent>,
+    /// When the request arrived.
+    pub started: Instant,
+    /// Where the record goes.
+    pub sink: Arc<dyn RecordSink>,
+}
+
+impl Finisher {
+    fn finish(mut self, sent: u64) {
+        self.context.response_length = Some(sent);
+        self.context.response_latency_ms = Some(self.started.elapsed().as_millis() as u64);
+        self.sink.submit(RequestRecord {
+            context: self.context,
+            events: self.events,
+        });
+    }
+}
+
+/// A body that counts the bytes it yields and finishes the request record at
+/// the end of the stream or when dropped.
+pub struct CompletionBody<B> {
+    inner: B,
+    sent: u64,
+    finisher: Option<Finisher>,
+}
+
+impl<B> CompletionBody<B> {
+    /// Wraps `inner`; `finisher` runs once.
+    pub fn new(inner: B, finisher: Finisher) -> Self {
+        CompletionBody {
+            inner,
+            sent: 0,
+            finisher: Some(finisher),
+        }
+    }
+
+    fn done(&mut self) {
+        if let Some(f) = self.finisher.take() {
+            f.finish(self.sent);
+        }
+    }
+}
+
+impl<B> Body for CompletionBody<B>
+where
+    B: Body<Data = Bytes> + Unpin,
+    B::Error: Into<BoxError>,
+{
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = &mut *self;
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    this.sent += data.len() as u64;
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(e))) => {
+                this.done();
+                Poll::Ready(Some(Err(e.into())))
+            }
+            Poll::Ready(None) => {
+                this.done();
+                Poll::Ready(None)
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl<B> Drop for CompletionBody<B> {
+    fn drop(&mut self) {
+        self.done();
+    }
+}

@@ -1,0 +1,166 @@
+//! Execution events: what happened to one request, in order, with the data
+//! the execution-log lines need. The logging stage turns each event into zero
+//! or more lines depending on the level (ERROR/INFO) and data tracing.
+
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use gatewatch_model::GatewayResponseType;
+
+/// Header or parameter pairs in the order they were seen; repeated names
+/// appear once per value.
+pub type HeaderList = Vec<(String, String)>;
+
+/// One step of a request's execution.
+#[derive(Debug, Clone)]
+pub struct ExecutionEvent {
+    /// When it happened.
+    pub at: SystemTime,
+    /// What happened.
+    pub kind: ExecutionEventKind,
+}
+
+/// Why an execution failed; each maps to one of AWS's error lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// `Execution failed due to a timeout error`.
+    Timeout,
+    /// `Execution failed due to configuration error: {detail}`.
+    Configuration,
+    /// `Execution failed: {detail}` (network errors talking to the backend).
+    Network,
+}
+
+/// The kinds of execution event. Data fields (`headers`, `body`, …) are only
+/// filled when the stage's method setting has data tracing on; otherwise they
+/// are empty so the hot path allocates nothing for them.
+#[derive(Debug, Clone)]
+pub enum ExecutionEventKind {
+    /// The method request was matched (`Starting execution`, `HTTP Method: …,
+    /// Resource Path: …`, and with data trace the `Method request …` lines).
+    MethodRequest {
+        /// Path parameters after URL-decoding.
+        path_parameters: HeaderList,
+        /// Query string parameters.
+        query: HeaderList,
+        /// Request headers.
+        headers: HeaderList,
+        /// Request body (empty when not traced).
+        body: Bytes,
+    },
+    /// A request is about to be sent to the backend (`Endpoint request …`,
+    /// `Sending request to …`).
+    EndpointRequest {
+        /// The final backend URI.
+        uri: String,
+        /// Headers sent to the backend.
+        headers: HeaderList,
+        /// Body sent to the backend (empty when not traced).
+        body: Bytes,
+    },
+    /// The backend answered (`Received response. Status: …, Integration
+    /// latency: … ms`, `Endpoint response headers/body`).
+    EndpointResponse {
+        /// Backend status.
+        status: u16,
+        /// Milliseconds from sending to the response head.
+        latency_ms: u64,
+        /// Backend response headers.
+        headers: HeaderList,
+        /// Backend body, when traced and not streamed.
+        body: Option<Bytes>,
+    },
+    /// The method response was built (`Method response body after
+    /// transformations`, `Method response headers`).
+    MethodResponse {
+        /// Status sent to the client.
+        status: u16,
+        /// Headers sent to the client.
+        headers: HeaderList,
+        /// Body after transformations, when traced and not streamed.
+        body: Option<Bytes>,
+    },
+    /// Execution failed (`Execution failed due to …`).
+    Failure {
+        /// Which family of failure.
+        kind: FailureKind,
+        /// Detail after the family's prefix (may be empty).
+        detail: String,
+    },
+    /// API Gateway answered with a gateway response.
+    GatewayResponse {
+        /// The response type.
+        response_type: GatewayResponseType,
+        /// Status sent.
+        status: u16,
+        /// Body sent.
+        body: Bytes,
+        /// Headers sent.
+        headers: HeaderList,
+    },
+    /// The request finished successfully (`Successfully completed execution`).
+    Succeeded,
+    /// The method completed (`Method completed with status: {status}`).
+    Completed {
+        /// Final status.
+        status: u16,
+    },
+}
+
+/// The ordered events of one request, plus whether data is captured.
+#[derive(Debug, Clone, Default)]
+pub struct ExecutionTrace {
+    /// Events so far, in order.
+    pub events: Vec<ExecutionEvent>,
+    /// Capture headers and bodies (the method's `dataTraceEnabled`).
+    pub data: bool,
+}
+
+impl ExecutionTrace {
+    /// Appends an event stamped now.
+    pub fn push(&mut self, kind: ExecutionEventKind) {
+        self.events.push(ExecutionEvent {
+            at: SystemTime::now(),
+            kind,
+        });
+    }
+
+    /// `pairs` when data is captured, else an empty list (no allocation).
+    pub fn data_pairs<'a, I>(&self, pairs: I) -> HeaderList
+    where
+        I: IntoIterator<Item = (&'a str, &'a str)>,
+    {
+        if !self.data {
+            return Vec::new();
+        }
+        pairs
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    /// Header pairs of a map when data is captured.
+    pub fn data_headers(&self, headers: &http::HeaderMap) -> HeaderList {
+        if !self.data {
+            return Vec::new();
+        }
+        headers
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect()
+    }
+
+    /// A body when data is captured, else empty.
+    pub fn data_body(&self, body: &Bytes) -> Bytes {
+        if self.data {
+            body.clone()
+        } else {
+            Bytes::new()
+        }
+    }
+}

@@ -1,0 +1,253 @@
+//! The request context: everything API Gateway knows about one request, the
+//! single source of every `$context` variable, plus the ordered execution
+//! events that the logging stage renders into execution-log lines.
+//!
+//! The gateway fills one [`RequestContext`] as the request moves through
+//! routing, the integration and the response, records [`ExecutionEvent`]s in
+//! order, and when the response body has been fully sent hands both to the
+//! [`RecordSink`](crate::sink::RecordSink) as one [`RequestRecord`].
+
+mod events;
+mod ids;
+mod variables;
+
+pub use events::{ExecutionEvent, ExecutionEventKind, ExecutionTrace, FailureKind, HeaderList};
+pub use ids::{extended_request_id, new_request_id, request_id_from_client, xray_trace_id};
+pub use variables::ContextVariable;
+
+use std::time::{Duration, SystemTime};
+
+use gatewatch_model::GatewayResponseType;
+
+/// Who called: `$context.identity.*`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Identity {
+    /// TCP peer address of the client (`identity.sourceIp`).
+    pub source_ip: String,
+    /// `User-Agent` header (`identity.userAgent`).
+    pub user_agent: Option<String>,
+    /// API key, for key-required methods (`identity.apiKey`).
+    pub api_key: Option<String>,
+    /// API key id (`identity.apiKeyId`).
+    pub api_key_id: Option<String>,
+    /// Caller principal (`identity.caller`), IAM auth only.
+    pub caller: Option<String>,
+    /// User principal (`identity.user`), IAM auth only.
+    pub user: Option<String>,
+    /// User ARN (`identity.userArn`), IAM auth only.
+    pub user_arn: Option<String>,
+    /// Caller account (`identity.accountId`), IAM auth only.
+    pub account_id: Option<String>,
+    /// Organisation of the caller (`identity.principalOrgId`).
+    pub principal_org_id: Option<String>,
+    /// `identity.cognitoIdentityId`.
+    pub cognito_identity_id: Option<String>,
+    /// `identity.cognitoIdentityPoolId`.
+    pub cognito_identity_pool_id: Option<String>,
+    /// `identity.cognitoAuthenticationType`.
+    pub cognito_authentication_type: Option<String>,
+    /// `identity.cognitoAuthenticationProvider`.
+    pub cognito_authentication_provider: Option<String>,
+}
+
+/// What the integration did: `$context.integration.*`, `integrationLatency`,
+/// `integrationStatus`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IntegrationOutcome {
+    /// Status returned by the integration (for Lambda proxy, the function's
+    /// `statusCode`): `integration.status`.
+    pub status: Option<u16>,
+    /// For Lambda proxy, the Lambda service's status: `integration.integrationStatus`
+    /// and `integrationStatus`.
+    pub integration_status: Option<u16>,
+    /// Milliseconds spent waiting for the integration: `integration.latency`,
+    /// `integrationLatency`.
+    pub latency_ms: Option<u64>,
+    /// Error returned by the integration: `integration.error`.
+    pub error: Option<String>,
+    /// Backend request id (`integration.requestId`, `awsEndpointRequestId`).
+    pub request_id: Option<String>,
+}
+
+/// A gateway error: `$context.error.*`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ErrorInfo {
+    /// `error.message` (`Missing Authentication Token`).
+    pub message: Option<String>,
+    /// `error.responseType` (`MISSING_AUTHENTICATION_TOKEN`).
+    pub response_type: Option<GatewayResponseType>,
+    /// `error.validationErrorString`.
+    pub validation_error: Option<String>,
+}
+
+/// Authorizer results: `$context.authorizer.*`, `authorize.*`, `authenticate.*`.
+/// Filled by the authorizer support; empty until then.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuthorizerInfo {
+    /// `authorizer.principalId`.
+    pub principal_id: Option<String>,
+    /// `authorizer.{property}` entries of the authorizer's context map.
+    pub context: Vec<(String, String)>,
+    /// `authorizer.claims.{property}` (Cognito).
+    pub claims: Vec<(String, String)>,
+    /// `authorizer.error`.
+    pub error: Option<String>,
+    /// `authorizer.latency`.
+    pub latency_ms: Option<u64>,
+    /// `authorizer.integrationLatency`.
+    pub integration_latency_ms: Option<u64>,
+    /// `authorizer.integrationStatus`.
+    pub integration_status: Option<u16>,
+    /// `authorizer.status`.
+    pub status: Option<u16>,
+    /// `authorizer.requestId`.
+    pub request_id: Option<String>,
+    /// `authorize.error`, `authorize.latency`, `authorize.status`.
+    pub authorize: StepOutcome,
+    /// `authenticate.error`, `authenticate.latency`, `authenticate.status`.
+    pub authenticate: StepOutcome,
+}
+
+/// Error, latency and status of one request step (authorize, authenticate, WAF).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StepOutcome {
+    /// The step's error message.
+    pub error: Option<String>,
+    /// Milliseconds the step took.
+    pub latency_ms: Option<u64>,
+    /// The step's status code.
+    pub status: Option<u16>,
+}
+
+/// Everything known about one request. Every field backs one or more
+/// `$context` variables; see [`ContextVariable`] for the mapping.
+#[derive(Debug, Clone, Default)]
+pub struct RequestContext {
+    /// `accountId`: the API owner's account.
+    pub account_id: String,
+    /// `apiId`.
+    pub api_id: String,
+    /// `requestId`, also the `x-amzn-RequestId` response header.
+    pub request_id: String,
+    /// `extendedRequestId`, also the `x-amz-apigw-id` response header.
+    pub extended_request_id: String,
+    /// When the request arrived (`requestTime`, `requestTimeEpoch`).
+    pub request_time: Option<SystemTime>,
+    /// `httpMethod`.
+    pub http_method: String,
+    /// `path`: the request path including the stage, still URL-encoded.
+    pub path: String,
+    /// The path without the stage (`/pets/1`), as execution logs print it.
+    pub path_without_stage: String,
+    /// `resourcePath`: the matched resource template.
+    pub resource_path: Option<String>,
+    /// `resourceId`.
+    pub resource_id: Option<String>,
+    /// `stage`.
+    pub stage: String,
+    /// `deploymentId`.
+    pub deployment_id: Option<String>,
+    /// `domainName`: the `Host` the client used.
+    pub domain_name: String,
+    /// `domainPrefix`: the first label of `domainName`.
+    pub domain_prefix: String,
+    /// `protocol` (`HTTP/1.1`).
+    pub protocol: String,
+    /// `identity.*`.
+    pub identity: Identity,
+    /// `status`: the method response status sent to the client.
+    pub status: Option<u16>,
+    /// `responseLength`: bytes of the response body sent.
+    pub response_length: Option<u64>,
+    /// `responseLatency`: milliseconds from arrival to the last body byte.
+    pub response_latency_ms: Option<u64>,
+    /// `integration.*`, `integrationLatency`, `integrationStatus`.
+    pub integration: IntegrationOutcome,
+    /// `error.*`.
+    pub error: ErrorInfo,
+    /// `authorizer.*`, `authorize.*`, `authenticate.*`.
+    pub authorizer: AuthorizerInfo,
+    /// `waf.*` (no WAF in Gatewatch: stays empty).
+    pub waf: StepOutcome,
+    /// `xrayTraceId` (the `Root=` part of `X-Amzn-Trace-Id`).
+    pub xray_trace_id: String,
+    /// `isCanaryRequest`.
+    pub is_canary_request: bool,
+    /// `customDomain.basePathMatched`.
+    pub custom_domain_base_path_matched: Option<String>,
+    /// Whether the stage's method setting asked for full request/response data.
+    pub data_trace: bool,
+}
+
+impl RequestContext {
+    /// `requestTimeEpoch`: milliseconds since the Unix epoch.
+    pub fn request_time_epoch_ms(&self) -> Option<u128> {
+        self.request_time
+            .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+            .map(|d| d.as_millis())
+    }
+
+    /// `requestTime` in CLF form: `27/Oct/2023:13:40:57 +0000`.
+    pub fn request_time_clf(&self) -> Option<String> {
+        self.request_time.map(clf_time)
+    }
+
+    /// Records a gateway error on the context.
+    pub fn set_error(&mut self, kind: GatewayResponseType, message: impl Into<String>) {
+        self.error.response_type = Some(kind);
+        self.error.message = Some(message.into());
+    }
+}
+
+/// Formats a time as CLF (`dd/MMM/yyyy:HH:mm:ss +0000`, UTC, English months).
+pub fn clf_time(t: SystemTime) -> String {
+    let secs = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_secs();
+    let dt = time::OffsetDateTime::from_unix_timestamp(secs as i64)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    format!(
+        "{:02}/{}/{:04}:{:02}:{:02}:{:02} +0000",
+        dt.day(),
+        MONTHS[dt.month() as usize - 1],
+        dt.year(),
+        dt.hour(),
+        dt.minute(),
+        dt.second()
+    )
+}
+
+/// One finished request: its context and execution trace, what the gateway
+/// hands to the logging stage.
+#[derive(Debug, Clone)]
+pub struct RequestRecord {
+    /// The filled request context.
+    pub context: RequestContext,
+    /// Execution events in the order they happened.
+    pub events: Vec<ExecutionEvent>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clf_time_matches_aws() {
+        // 2023-10-27T13:40:57.744Z, the MoJ sample.
+        let t = SystemTime::UNIX_EPOCH + Duration::from_millis(1_698_414_057_744);
+        assert_eq!(clf_time(t), "27/Oct/2023:13:40:57 +0000");
+        let ctx = RequestContext {
+            request_time: Some(t),
+            ..Default::default()
+        };
+        assert_eq!(ctx.request_time_epoch_ms(), Some(1_698_414_057_744));
+        assert_eq!(
+            ctx.request_time_clf().as_deref(),
+            Some("27/Oct/2023:13:40:57 +0000")
+        );
+    }
+}

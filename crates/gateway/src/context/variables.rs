@@ -1,0 +1,431 @@
+//! `$context` variables: names parsed once into [`ContextVariable`]s, each
+//! resolved against a [`RequestContext`]. This is the one place that knows
+//! which field backs which variable; access-log templates, gateway-response
+//! templates and parameter mappings all go through it.
+
+use std::borrow::Cow;
+
+use super::RequestContext;
+
+/// A `$context` variable, parsed from its name (without `$context.`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub enum ContextVariable {
+    AccountId,
+    ApiId,
+    AuthorizeError,
+    AuthorizeLatency,
+    AuthorizeStatus,
+    AuthenticateError,
+    AuthenticateLatency,
+    AuthenticateStatus,
+    /// `authorizer.claims.{property}`.
+    AuthorizerClaim(String),
+    AuthorizerError,
+    AuthorizerIntegrationLatency,
+    AuthorizerIntegrationStatus,
+    AuthorizerLatency,
+    AuthorizerPrincipalId,
+    AuthorizerRequestId,
+    AuthorizerStatus,
+    /// `authorizer.{property}` of the authorizer's context map.
+    AuthorizerProperty(String),
+    AwsEndpointRequestId,
+    AwsEndpointRequestId2,
+    CustomDomainBasePathMatched,
+    DataProcessed,
+    DeploymentId,
+    DomainName,
+    DomainPrefix,
+    EndpointType,
+    ErrorMessage,
+    ErrorMessageString,
+    ErrorResponseType,
+    ErrorValidationErrorString,
+    ExtendedRequestId,
+    HttpMethod,
+    IdentityAccountId,
+    IdentityApiKey,
+    IdentityApiKeyId,
+    IdentityCaller,
+    IdentityClientCert(&'static str),
+    IdentityCognitoAuthenticationProvider,
+    IdentityCognitoAuthenticationType,
+    IdentityCognitoIdentityId,
+    IdentityCognitoIdentityPoolId,
+    IdentityPrincipalOrgId,
+    IdentitySourceIp,
+    IdentityUser,
+    IdentityUserAgent,
+    IdentityUserArn,
+    IntegrationError,
+    IntegrationIntegrationStatus,
+    IntegrationLatency,
+    IntegrationRequestId,
+    IntegrationStatus,
+    /// `integrationLatency` (top-level alias).
+    IntegrationLatencyAlias,
+    /// `integrationStatus` (top-level alias).
+    IntegrationStatusAlias,
+    IsCanaryRequest,
+    Path,
+    Protocol,
+    RequestId,
+    RequestOverride(String),
+    ResponseOverride(String),
+    RequestTime,
+    RequestTimeEpoch,
+    ResourceId,
+    ResourcePath,
+    ResponseLatency,
+    ResponseLength,
+    Stage,
+    Status,
+    WafError,
+    WafLatency,
+    WafStatus,
+    WafResponseCode,
+    WebAclArn,
+    XrayTraceId,
+}
+
+impl ContextVariable {
+    /// Parses a variable name such as `identity.sourceIp`; `None` when AWS
+    /// has no such variable.
+    pub fn parse(name: &str) -> Option<ContextVariable> {
+        use ContextVariable::*;
+        let v = match name {
+            "accountId" => AccountId,
+            "apiId" => ApiId,
+            "authorize.error" => AuthorizeError,
+            "authorize.latency" => AuthorizeLatency,
+            "authorize.status" => AuthorizeStatus,
+            "authenticate.error" => AuthenticateError,
+            "authenticate.latency" => AuthenticateLatency,
+            "authenticate.status" => AuthenticateStatus,
+            "authorizer.error" => AuthorizerError,
+            "authorizer.integrationLatency" => AuthorizerIntegrationLatency,
+            "authorizer.integrationStatus" => AuthorizerIntegrationStatus,
+            "authorizer.latency" => AuthorizerLatency,
+            "authorizer.principalId" => AuthorizerPrincipalId,
+            "authorizer.requestId" => AuthorizerRequestId,
+            "authorizer.status" => AuthorizerStatus,
+            "awsEndpointRequestId" => AwsEndpointRequestId,
+            "awsEndpointRequestId2" => AwsEndpointRequestId2,
+            "customDomain.basePathMatched" => CustomDomainBasePathMatched,
+            "dataProcessed" => DataProcessed,
+            "deploymentId" => DeploymentId,
+            "domainName" => DomainName,
+            "domainPrefix" => DomainPrefix,
+            "endpointType" => EndpointType,
+            "error.message" => ErrorMessage,
+            "error.messageString" => ErrorMessageString,
+            "error.responseType" => ErrorResponseType,
+            "error.validationErrorString" => ErrorValidationErrorString,
+            "extendedRequestId" => ExtendedRequestId,
+            "httpMethod" => HttpMethod,
+            "identity.accountId" => IdentityAccountId,
+            "identity.apiKey" => IdentityApiKey,
+            "identity.apiKeyId" => IdentityApiKeyId,
+            "identity.caller" => IdentityCaller,
+            "identity.clientCert.clientCertPem" => IdentityClientCert("clientCertPem"),
+            "identity.clientCert.subjectDN" => IdentityClientCert("subjectDN"),
+            "identity.clientCert.issuerDN" => IdentityClientCert("issuerDN"),
+            "identity.clientCert.serialNumber" => IdentityClientCert("serialNumber"),
+            "identity.clientCert.validity.notBefore" => IdentityClientCert("validity.notBefore"),
+            "identity.clientCert.validity.notAfter" => IdentityClientCert("validity.notAfter"),
+            "identity.cognitoAuthenticationProvider" => IdentityCognitoAuthenticationProvider,
+            "identity.cognitoAuthenticationType" => IdentityCognitoAuthenticationType,
+            "identity.cognitoIdentityId" => IdentityCognitoIdentityId,
+            "identity.cognitoIdentityPoolId" => IdentityCognitoIdentityPoolId,
+            "identity.principalOrgId" => IdentityPrincipalOrgId,
+            "identity.sourceIp" => IdentitySourceIp,
+            "identity.user" => IdentityUser,
+            "identity.userAgent" => IdentityUserAgent,
+            "identity.userArn" => IdentityUserArn,
+            "integration.error" => IntegrationError,
+            "integration.integrationStatus" => IntegrationIntegrationStatus,
+            "integration.latency" => IntegrationLatency,
+            "integration.requestId" => IntegrationRequestId,
+            "integration.status" => IntegrationStatus,
+            "integrationLatency" => IntegrationLatencyAlias,
+            "integrationStatus" => IntegrationStatusAlias,
+            "isCanaryRequest" => IsCanaryRequest,
+            "path" => Path,
+            "protocol" => Protocol,
+            "requestId" => RequestId,
+            "requestTime" => RequestTime,
+            "requestTimeEpoch" => RequestTimeEpoch,
+            "resourceId" => ResourceId,
+            "resourcePath" => ResourcePath,
+            "responseLatency" => ResponseLatency,
+            "responseLength" => ResponseLength,
+            "stage" => Stage,
+            "status" => Status,
+            "waf.error" => WafError,
+            "waf.latency" => WafLatency,
+            "waf.status" => WafStatus,
+            "wafResponseCode" => WafResponseCode,
+            "webaclArn" => WebAclArn,
+            "xrayTraceId" => XrayTraceId,
+            other => {
+                if let Some(claim) = other.strip_prefix("authorizer.claims.") {
+                    return valid_property(claim).then(|| AuthorizerClaim(claim.to_string()));
+                }
+                if let Some(key) = other.strip_prefix("requestOverride.") {
+                    return (!key.is_empty()).then(|| RequestOverride(key.to_string()));
+                }
+                if let Some(key) = other.strip_prefix("responseOverride.") {
+                    return (!key.is_empty()).then(|| ResponseOverride(key.to_string()));
+                }
+                if let Some(prop) = other.strip_prefix("authorizer.") {
+                    return valid_property(prop).then(|| AuthorizerProperty(prop.to_string()));
+                }
+                return None;
+            }
+        };
+        Some(v)
+    }
+
+    /// The variable's value for this request; `None` when unset (access logs
+    /// print `-`).
+    pub fn value<'a>(&self, ctx: &'a RequestContext) -> Option<Cow<'a, str>> {
+        use ContextVariable::*;
+        fn s(v: &Option<String>) -> Option<Cow<'_, str>> {
+            v.as_deref().map(Cow::Borrowed)
+        }
+        fn n<T: ToString>(v: Option<T>) -> Option<Cow<'static, str>> {
+            v.map(|x| Cow::Owned(x.to_string()))
+        }
+        fn nonempty(v: &str) -> Option<Cow<'_, str>> {
+            (!v.is_empty()).then_some(Cow::Borrowed(v))
+        }
+        let auth = &ctx.authorizer;
+        match self {
+            AccountId => nonempty(&ctx.account_id),
+            ApiId => nonempty(&ctx.api_id),
+            AuthorizeError => s(&auth.authorize.error),
+            AuthorizeLatency => n(auth.authorize.latency_ms),
+            AuthorizeStatus => n(auth.authorize.status),
+            AuthenticateError => s(&auth.authenticate.error),
+            AuthenticateLatency => n(auth.authenticate.latency_ms),
+            AuthenticateStatus => n(auth.authenticate.status),
+            AuthorizerClaim(name) => lookup(&auth.claims, name),
+            AuthorizerError => s(&auth.error),
+            AuthorizerIntegrationLatency => n(auth.integration_latency_ms),
+            AuthorizerIntegrationStatus => n(auth.integration_status),
+            AuthorizerLatency => n(auth.latency_ms),
+            AuthorizerPrincipalId => s(&auth.principal_id),
+            AuthorizerRequestId => s(&auth.request_id),
+            AuthorizerStatus => n(auth.status),
+            AuthorizerProperty(name) => lookup(&auth.context, name),
+            AwsEndpointRequestId => s(&ctx.integration.request_id),
+            AwsEndpointRequestId2 => None,
+            CustomDomainBasePathMatched => s(&ctx.custom_domain_base_path_matched),
+            DataProcessed => None,
+            DeploymentId => s(&ctx.deployment_id),
+            DomainName => nonempty(&ctx.domain_name),
+            DomainPrefix => nonempty(&ctx.domain_prefix),
+            EndpointType => Some(Cow::Borrowed("REGIONAL")),
+            ErrorMessage => s(&ctx.error.message),
+            ErrorMessageString => ctx
+                .error
+                .message
+                .as_deref()
+                .map(|m| Cow::Owned(serde_json::Value::String(m.to_string()).to_string())),
+            ErrorResponseType => ctx.error.response_type.map(|t| Cow::Borrowed(t.as_str())),
+            ErrorValidationErrorString => s(&ctx.error.validation_error),
+            ExtendedRequestId => nonempty(&ctx.extended_request_id),
+            HttpMethod => nonempty(&ctx.http_method),
+            IdentityAccountId => s(&ctx.identity.account_id),
+            IdentityApiKey => s(&ctx.identity.api_key),
+            IdentityApiKeyId => s(&ctx.identity.api_key_id),
+            IdentityCaller => s(&ctx.identity.caller),
+            IdentityClientCert(_) => None,
+            IdentityCognitoAuthenticationProvider => {
+                s(&ctx.identity.cognito_authentication_provider)
+            }
+            IdentityCognitoAuthenticationType => s(&ctx.identity.cognito_authentication_type),
+            IdentityCognitoIdentityId => s(&ctx.identity.cognito_identity_id),
+            IdentityCognitoIdentityPoolId => s(&ctx.identity.cognito_identity_pool_id),
+            IdentityPrincipalOrgId => s(&ctx.identity.principal_org_id),
+            IdentitySourceIp => nonempty(&ctx.identity.source_ip),
+            IdentityUser => s(&ctx.identity.user),
+            IdentityUserAgent => s(&ctx.identity.user_agent),
+            IdentityUserArn => s(&ctx.identity.user_arn),
+            IntegrationError => s(&ctx.integration.error),
+            IntegrationIntegrationStatus | IntegrationStatusAlias => {
+                n(ctx.integration.integration_status)
+            }
+            IntegrationLatency | IntegrationLatencyAlias => n(ctx.integration.latency_ms),
+            IntegrationRequestId => s(&ctx.integration.request_id),
+            IntegrationStatus => n(ctx.integration.status),
+            IsCanaryRequest => ctx.is_canary_request.then_some(Cow::Borrowed("true")),
+            Path => nonempty(&ctx.path),
+            Protocol => nonempty(&ctx.protocol),
+            RequestId => nonempty(&ctx.request_id),
+            RequestOverride(_) | ResponseOverride(_) => None,
+            RequestTime => ctx.request_time_clf().map(Cow::Owned),
+            RequestTimeEpoch => n(ctx.request_time_epoch_ms()),
+            ResourceId => s(&ctx.resource_id),
+            ResourcePath => s(&ctx.resource_path),
+            ResponseLatency => n(ctx.response_latency_ms),
+            ResponseLength => n(ctx.response_length),
+            Stage => nonempty(&ctx.stage),
+            Status => n(ctx.status),
+            WafError => s(&ctx.waf.error),
+            WafLatency => n(ctx.waf.latency_ms),
+            WafStatus => n(ctx.waf.status),
+            WafResponseCode | WebAclArn => None,
+            XrayTraceId => nonempty(&ctx.xray_trace_id),
+        }
+    }
+}
+
+fn lookup<'a>(pairs: &'a [(String, String)], name: &str) -> Option<Cow<'a, str>> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| Cow::Borrowed(v.as_str()))
+}
+
+/// Authorizer property names: letters, digits and `_` only.
+fn valid_property(name: &str) -> bool {
+    !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::context::{IntegrationOutcome, RequestContext};
+    use gatewatch_model::GatewayResponseType;
+
+    #[test]
+    fn every_spec_variable_parses() {
+        for name in [
+            "accountId",
+            "apiId",
+            "authorize.error",
+            "authorize.latency",
+            "authorize.status",
+            "authenticate.error",
+            "authenticate.latency",
+            "authenticate.status",
+            "authorizer.claims.email",
+            "authorizer.error",
+            "authorizer.integrationLatency",
+            "authorizer.integrationStatus",
+            "authorizer.latency",
+            "authorizer.principalId",
+            "authorizer.tenant_id",
+            "authorizer.requestId",
+            "authorizer.status",
+            "awsEndpointRequestId",
+            "awsEndpointRequestId2",
+            "customDomain.basePathMatched",
+            "dataProcessed",
+            "deploymentId",
+            "domainName",
+            "domainPrefix",
+            "endpointType",
+            "error.message",
+            "error.messageString",
+            "error.responseType",
+            "error.validationErrorString",
+            "extendedRequestId",
+            "httpMethod",
+            "identity.accountId",
+            "identity.apiKey",
+            "identity.apiKeyId",
+            "identity.caller",
+            "identity.clientCert.clientCertPem",
+            "identity.clientCert.subjectDN",
+            "identity.clientCert.issuerDN",
+            "identity.clientCert.serialNumber",
+            "identity.clientCert.validity.notBefore",
+            "identity.clientCert.validity.notAfter",
+            "identity.cognitoAuthenticationProvider",
+            "identity.cognitoAuthenticationType",
+            "identity.cognitoIdentityId",
+            "identity.cognitoIdentityPoolId",
+            "identity.principalOrgId",
+            "identity.sourceIp",
+            "identity.user",
+            "identity.userAgent",
+            "identity.userArn",
+            "integration.error",
+            "integration.integrationStatus",
+            "integration.latency",
+            "integration.requestId",
+            "integration.status",
+            "integrationLatency",
+            "integrationStatus",
+            "isCanaryRequest",
+            "path",
+            "protocol",
+            "requestId",
+            "requestTime",
+            "requestTimeEpoch",
+            "resourceId",
+            "resourcePath",
+            "responseLatency",
+            "responseLength",
+            "stage",
+            "status",
+            "waf.error",
+            "waf.latency",
+            "waf.status",
+            "wafResponseCode",
+            "webaclArn",
+            "xrayTraceId",
+        ] {
+            assert!(ContextVariable::parse(name).is_some(), "{name}");
+        }
+        for bad in [
+            "nope",
+            "identity.nope",
+            "authorizer.",
+            "authorizer.a-b",
+            "error",
+        ] {
+            assert!(ContextVariable::parse(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn values_come_from_the_context() {
+        let ctx = RequestContext {
+            request_id: "rid".into(),
+            status: Some(504),
+            integration: IntegrationOutcome {
+                latency_ms: Some(29001),
+                ..Default::default()
+            },
+            error: crate::context::ErrorInfo {
+                message: Some("Endpoint request timed out".into()),
+                response_type: Some(GatewayResponseType::IntegrationTimeout),
+                validation_error: None,
+            },
+            ..Default::default()
+        };
+        let get = |n: &str| {
+            ContextVariable::parse(n)
+                .unwrap()
+                .value(&ctx)
+                .map(|v| v.into_owned())
+        };
+        assert_eq!(get("requestId").as_deref(), Some("rid"));
+        assert_eq!(get("status").as_deref(), Some("504"));
+        assert_eq!(get("integrationLatency").as_deref(), Some("29001"));
+        assert_eq!(
+            get("error.messageString").as_deref(),
+            Some("\"Endpoint request timed out\"")
+        );
+        assert_eq!(
+            get("error.responseType").as_deref(),
+            Some("INTEGRATION_TIMEOUT")
+        );
+        assert_eq!(get("identity.caller"), None);
+        assert_eq!(get("responseLength"), None);
+    }
+}

@@ -1,0 +1,216 @@
+//! What the data plane serves: deployed APIs with their stages, and how a
+//! request's host and path pick one.
+//!
+//! Three addressing forms, as in the design:
+//! - `{restApiId}.execute-api.{anything}` host + `/{stage}/path`;
+//! - `/restapis/{restApiId}/{stage}/_user_request_/path`;
+//! - `/{stage}/path`, when exactly one API has that stage.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use gatewatch_model::{RestApi, Stage};
+
+use crate::routing::Router;
+
+/// One API as served: its definition, compiled router and stages.
+#[derive(Debug, Clone)]
+pub struct DeployedApi {
+    /// The API definition.
+    pub api: Arc<RestApi>,
+    /// Compiled resource tree.
+    pub router: Arc<Router>,
+    /// Stage name → stage.
+    pub stages: BTreeMap<String, Arc<Stage>>,
+    /// Deployment id (`$context.deploymentId`).
+    pub deployment_id: String,
+}
+
+impl DeployedApi {
+    /// Compiles an API and its stages for serving.
+    pub fn new(api: RestApi, stages: Vec<Stage>) -> DeployedApi {
+        let router = Router::new(&api);
+        let deployment_id = gatewatch_model::id::stable_id(&["deployment", &api.id]);
+        DeployedApi {
+            api: Arc::new(api),
+            router: Arc::new(router),
+            stages: stages
+                .into_iter()
+                .map(|s| (s.name.clone(), Arc::new(s)))
+                .collect(),
+            deployment_id,
+        }
+    }
+}
+
+/// Every API the data plane serves.
+#[derive(Debug, Clone, Default)]
+pub struct Deployments {
+    /// The APIs, in configuration order.
+    pub apis: Vec<DeployedApi>,
+    /// AWS account id used in ARNs and `$context.accountId`.
+    pub account_id: String,
+    /// AWS region used in ARNs.
+    pub region: String,
+}
+
+/// Where a request goes: an API, one of its stages, and the path below the
+/// stage (still URL-encoded).
+#[derive(Debug, Clone)]
+pub struct Target<'a> {
+    /// The API.
+    pub api: &'a DeployedApi,
+    /// The stage.
+    pub stage: &'a Arc<Stage>,
+    /// Path below the stage, starting with `/` (`/pets/1`), or `/`.
+    pub path: &'a str,
+    /// `$context.path`: `/{stage}{path}`.
+    pub context_path: String,
+}
+
+/// Why no target was found, to pick the API whose gateway responses apply.
+#[derive(Debug, Clone)]
+pub struct Miss<'a> {
+    /// The API the request addressed, when it is known.
+    pub api: Option<&'a DeployedApi>,
+    /// Stage named in the request, when there is one.
+    pub stage: Option<&'a str>,
+}
+
+impl Deployments {
+    /// Resolves a request's `Host` and path (without the query).
+    pub fn resolve<'a>(
+        &'a self,
+        host: Option<&str>,
+        path: &'a str,
+    ) -> Result<Target<'a>, Miss<'a>> {
+        // /restapis/{id}/{stage}/_user_request_/rest
+        if let Some(rest) = path.strip_prefix("/restapis/") {
+            let mut parts = rest.splitn(3, '/');
+            let id = parts.next().unwrap_or("");
+            let stage = parts.next().unwrap_or("");
+            let tail = parts.next().unwrap_or("");
+            let api = self.apis.iter().find(|a| a.api.id == id);
+            if let (Some(api), Some(below)) = (api, tail.strip_prefix("_user_request_")) {
+                if below.is_empty() || below.starts_with('/') {
+                    return self.target(api, stage, below);
+                }
+            }
+            if api.is_some() {
+                return Err(Miss {
+                    api,
+                    stage: Some(stage),
+                });
+            }
+        }
+        let (stage, below) = split_stage(path);
+        if let Some(id) = host.and_then(api_id_from_host) {
+            let api = self.apis.iter().find(|a| a.api.id == id);
+            return match api {
+                Some(api) => self.target(api, stage, below),
+                None => Err(Miss {
+                    api: None,
+                    stage: Some(stage),
+                }),
+            };
+        }
+        let mut with_stage = self.apis.iter().filter(|a| a.stages.contains_key(stage));
+        match (with_stage.next(), with_stage.next()) {
+            (Some(api), None) => self.target(api, stage, below),
+            _ => Err(Miss {
+                api: (self.apis.len() == 1).then(|| &self.apis[0]),
+                stage: Some(stage),
+            }),
+        }
+    }
+
+    fn target<'a>(
+        &'a self,
+        api: &'a DeployedApi,
+        stage: &'a str,
+        below: &'a str,
+    ) -> Result<Target<'a>, Miss<'a>> {
+        match api.stages.get(stage) {
+            Some(s) => Ok(Target {
+                api,
+                stage: s,
+                path: if below.is_empty() { "/" } else { below },
+                context_path: format!("/{stage}{below}"),
+            }),
+            None => Err(Miss {
+                api: Some(api),
+                stage: Some(stage),
+            }),
+        }
+    }
+}
+
+/// `/dev/pets/1` → (`dev`, `/pets/1`); `/dev` → (`dev`, ``).
+fn split_stage(path: &str) -> (&str, &str) {
+    let rest = path.strip_prefix('/').unwrap_or(path);
+    match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, ""),
+    }
+}
+
+/// `abcdefghij.execute-api.localhost:8080` → `abcdefghij`.
+pub fn api_id_from_host(host: &str) -> Option<&str> {
+    let (id, rest) = host.split_once('.')?;
+    rest.starts_with("execute-api.").then_some(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn deployments() -> Deployments {
+        let a = DeployedApi::new(
+            RestApi::new("aaaaaaaaaa", "a"),
+            vec![Stage::new("dev"), Stage::new("prod")],
+        );
+        let b = DeployedApi::new(
+            RestApi::new("bbbbbbbbbb", "b"),
+            vec![Stage::new("dev"), Stage::new("test")],
+        );
+        Deployments {
+            apis: vec![a, b],
+            account_id: "000000000000".into(),
+            region: "us-east-1".into(),
+        }
+    }
+
+    #[test]
+    fn addressing_forms() {
+        let d = deployments();
+        let t = d
+            .resolve(Some("bbbbbbbbbb.execute-api.localhost:8080"), "/dev/pets/1")
+            .unwrap();
+        assert_eq!(
+            (t.api.api.id.as_str(), t.stage.name.as_str(), t.path),
+            ("bbbbbbbbbb", "dev", "/pets/1")
+        );
+        assert_eq!(t.context_path, "/dev/pets/1");
+        let t = d
+            .resolve(None, "/restapis/aaaaaaaaaa/prod/_user_request_/x")
+            .unwrap();
+        assert_eq!(
+            (t.api.api.id.as_str(), t.stage.name.as_str(), t.path),
+            ("aaaaaaaaaa", "prod", "/x")
+        );
+        let t = d.resolve(Some("localhost:8080"), "/test").unwrap();
+        assert_eq!(
+            (t.api.api.id.as_str(), t.path, t.context_path.as_str()),
+            ("bbbbbbbbbb", "/", "/test")
+        );
+        // `dev` is ambiguous without a host.
+        assert!(d.resolve(Some("localhost"), "/dev/x").is_err());
+        let miss = d
+            .resolve(Some("aaaaaaaaaa.execute-api.localhost"), "/nope/x")
+            .unwrap_err();
+        assert_eq!(miss.api.unwrap().api.id, "aaaaaaaaaa");
+        assert!(d
+            .resolve(Some("zzzzzzzzzz.execute-api.localhost"), "/dev/x")
+            .is_err());
+    }
+}

@@ -1,0 +1,353 @@
+//! HTTP and HTTP_PROXY integrations.
+//!
+//! HTTP_PROXY passes the client request through (headers, query string,
+//! body), appends the client to `X-Forwarded-For`, and streams the backend's
+//! response straight back. HTTP (non-proxy) sends only mapped headers and
+//! query parameters with the template output (or passthrough body), buffers
+//! the backend response and maps it through the integration responses.
+//!
+//! Failures, as API Gateway reports them:
+//! - no response head within `timeoutInMillis` → 504 INTEGRATION_TIMEOUT,
+//!   `Execution failed due to a timeout error`;
+//! - backend unreachable (refused, unknown host, reset) → 500
+//!   INTEGRATION_FAILURE `{"message": "Internal server error"}`,
+//!   `Execution failed due to configuration error: Invalid endpoint address`.
+//!
+//! Connections to backends are pooled and kept alive.
+
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use gatewatch_model::{GatewayResponseType, Integration, IntegrationType};
+use http::header::{HeaderName, HeaderValue};
+use http::{HeaderMap, Uri};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+
+use super::mapping::{
+    eval_source, integration_request_body, integration_uri, map_response, BackendView,
+};
+use super::{IntegrationReply, ReplyBody};
+use crate::context::{ExecutionEventKind, ExecutionTrace, FailureKind, RequestContext};
+use crate::request::MethodRequest;
+use crate::response::GatewayError;
+
+/// Headers that describe one hop and are never forwarded.
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+    "content-length",
+];
+
+/// A pooled HTTP client for backends.
+#[derive(Clone, Debug)]
+pub struct HttpBackend {
+    client: Client<HttpConnector, Full<Bytes>>,
+}
+
+impl Default for HttpBackend {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl HttpBackend {
+    /// A client with keep-alive pooling (idle connections kept 90 s).
+    pub fn new() -> HttpBackend {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(Duration::from_secs(10)));
+        connector.enforce_http(true);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(90))
+            .pool_max_idle_per_host(512)
+            .build(connector);
+        HttpBackend { client }
+    }
+
+    /// Calls the backend of an HTTP or HTTP_PROXY integration.
+    pub async fn invoke(
+        &self,
+        integration: &Integration,
+        request: &MethodRequest,
+        ctx: &mut RequestContext,
+        trace: &mut ExecutionTrace,
+        client_ip: IpAddr,
+    ) -> Result<IntegrationReply, GatewayError> {
+        let proxy = integration.kind == IntegrationType::HttpProxy;
+        let base = integration_uri(integration, request, ctx)?;
+        let uri_text = with_query(&base, integration, request, ctx, proxy);
+        let uri: Uri = uri_text.parse().map_err(|_| invalid_endpoint())?;
+        if uri.scheme_str() != Some("http") {
+            return Err(GatewayError::new(GatewayResponseType::IntegrationFailure)
+                .with_status(500)
+                .with_failure(
+                    FailureKind::Configuration,
+                    format!(
+                        "Invalid endpoint address: {} backends are not supported yet",
+                        uri.scheme_str().unwrap_or("scheme-less")
+                    ),
+                ));
+        }
+
+        let method_name = integration
+            .http_method
+            .as_deref()
+            .filter(|m| *m != "ANY")
+            .unwrap_or(request.method.as_str());
+        let method =
+            http::Method::from_bytes(method_name.as_bytes()).map_err(|_| invalid_endpoint())?;
+
+        let (body, content_type) = if proxy {
+            (request.body.clone(), None)
+        } else {
+            let (b, ct) = integration_request_body(integration, request, ctx)?;
+            (b, Some(ct))
+        };
+        let headers = backend_headers(
+            integration,
+            request,
+            ctx,
+            proxy,
+            client_ip,
+            content_type.as_deref(),
+            &body,
+        );
+
+        trace.push(ExecutionEventKind::EndpointRequest {
+            uri: uri_text.clone(),
+            headers: trace.data_headers(&headers),
+            body: trace.data_body(&body),
+        });
+
+        let mut builder = http::Request::builder().method(method).uri(uri);
+        if let Some(h) = builder.headers_mut() {
+            *h = headers;
+        }
+        let outgoing = builder
+            .body(Full::new(body))
+            .map_err(|_| invalid_endpoint())?;
+
+        let timeout = Duration::from_millis(u64::from(integration.timeout_ms));
+        let started = Instant::now();
+        let response = match tokio::time::timeout(timeout, self.client.request(outgoing)).await {
+            Err(_) => {
+                ctx.integration.latency_ms = Some(started.elapsed().as_millis() as u64);
+                return Err(GatewayError::new(GatewayResponseType::IntegrationTimeout)
+                    .with_failure(FailureKind::Timeout, ""));
+            }
+            Ok(Err(e)) => {
+                ctx.integration.latency_ms = Some(started.elapsed().as_millis() as u64);
+                ctx.integration.error = Some(error_chain(&e));
+                tracing::debug!(error = %error_chain(&e), "backend unreachable");
+                return Err(invalid_endpoint());
+            }
+            Ok(Ok(r)) => r,
+        };
+        let head_latency = started.elapsed().as_millis() as u64;
+        let status = response.status();
+        ctx.integration.status = Some(status.as_u16());
+        ctx.integration.latency_ms = Some(head_latency);
+
+        if proxy {
+            let (parts, incoming) = response.into_parts();
+            trace.push(ExecutionEventKind::EndpointResponse {
+                status: status.as_u16(),
+                latency_ms: head_latency,
+                headers: trace.data_headers(&parts.headers),
+                body: None,
+            });
+            let mut headers = parts.headers;
+            strip_hop_by_hop(&mut headers);
+            trace.push(ExecutionEventKind::MethodResponse {
+                status: status.as_u16(),
+                headers: trace.data_headers(&headers),
+                body: None,
+            });
+            return Ok(IntegrationReply {
+                status,
+                headers,
+                body: ReplyBody::Stream(incoming),
+            });
+        }
+
+        // Non-proxy: the whole body is needed for mapping, within the timeout.
+        let (parts, incoming) = response.into_parts();
+        let remaining = timeout.saturating_sub(started.elapsed());
+        let body = match tokio::time::timeout(remaining, incoming.collect()).await {
+            Err(_) => {
+                return Err(GatewayError::new(GatewayResponseType::IntegrationTimeout)
+                    .with_failure(FailureKind::Timeout, ""))
+            }
+            Ok(Err(e)) => {
+                ctx.integration.error = Some(e.to_string());
+                return Err(invalid_endpoint());
+            }
+            Ok(Ok(collected)) => collected.to_bytes(),
+        };
+        ctx.integration.latency_ms = Some(started.elapsed().as_millis() as u64);
+        trace.push(ExecutionEventKind::EndpointResponse {
+            status: status.as_u16(),
+            latency_ms: started.elapsed().as_millis() as u64,
+            headers: trace.data_headers(&parts.headers),
+            body: trace.data.then(|| body.clone()),
+        });
+        let mapped = map_response(
+            integration,
+            status.as_str(),
+            &BackendView {
+                headers: &parts.headers,
+                body: &body,
+            },
+            request,
+            ctx,
+        )?;
+        trace.push(ExecutionEventKind::MethodResponse {
+            status: mapped.status,
+            headers: trace.data_headers(&mapped.headers),
+            body: trace.data.then(|| mapped.body.clone()),
+        });
+        Ok(IntegrationReply {
+            status: http::StatusCode::from_u16(mapped.status)
+                .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR),
+            headers: mapped.headers,
+            body: ReplyBody::Full(mapped.body),
+        })
+    }
+}
+
+fn invalid_endpoint() -> GatewayError {
+    GatewayError::new(GatewayResponseType::IntegrationFailure)
+        .with_status(500)
+        .with_failure(FailureKind::Configuration, "Invalid endpoint address")
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
+/// Appends the query string: the client's raw query for proxies, then every
+/// `integration.request.querystring.*` mapping.
+fn with_query(
+    base: &str,
+    integration: &Integration,
+    request: &MethodRequest,
+    ctx: &RequestContext,
+    proxy: bool,
+) -> String {
+    let mut query = String::new();
+    if proxy {
+        if let Some(raw) = request.raw_query.as_deref().filter(|q| !q.is_empty()) {
+            query.push_str(raw);
+        }
+    }
+    for (target, source) in &integration.request_parameters {
+        let Some(name) = target.strip_prefix("integration.request.querystring.") else {
+            continue;
+        };
+        if let Some(value) = eval_source(source, ctx, Some(request), None) {
+            if !query.is_empty() {
+                query.push('&');
+            }
+            query.extend(percent_encoding::utf8_percent_encode(
+                name,
+                percent_encoding::NON_ALPHANUMERIC,
+            ));
+            query.push('=');
+            query.extend(percent_encoding::utf8_percent_encode(
+                &value,
+                percent_encoding::NON_ALPHANUMERIC,
+            ));
+        }
+    }
+    match (query.is_empty(), base.contains('?')) {
+        (true, _) => base.to_string(),
+        (false, true) => format!("{base}&{query}"),
+        (false, false) => format!("{base}?{query}"),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn backend_headers(
+    integration: &Integration,
+    request: &MethodRequest,
+    ctx: &RequestContext,
+    proxy: bool,
+    client_ip: IpAddr,
+    content_type: Option<&str>,
+    body: &Bytes,
+) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    if proxy {
+        for (name, value) in &request.headers {
+            if !HOP_BY_HOP.contains(&name.as_str()) && name != "x-forwarded-for" {
+                headers.append(name.clone(), value.clone());
+            }
+        }
+        let forwarded = match request.header("x-forwarded-for") {
+            Some(prev) if !prev.trim().is_empty() => format!("{prev}, {client_ip}"),
+            _ => client_ip.to_string(),
+        };
+        if let Ok(v) = HeaderValue::from_str(&forwarded) {
+            headers.insert(HeaderName::from_static("x-forwarded-for"), v);
+        }
+    }
+    for (target, source) in &integration.request_parameters {
+        let Some(name) = target.strip_prefix("integration.request.header.") else {
+            continue;
+        };
+        if let Some(value) = eval_source(source, ctx, Some(request), None) {
+            if let (Ok(n), Ok(v)) = (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(&value),
+            ) {
+                headers.insert(n, v);
+            }
+        }
+    }
+    if !proxy {
+        if let Some(ct) = content_type.filter(|_| !body.is_empty()) {
+            if let Ok(v) = HeaderValue::from_str(ct) {
+                headers.entry(http::header::CONTENT_TYPE).or_insert(v);
+            }
+        }
+        headers
+            .entry(http::header::ACCEPT)
+            .or_insert(HeaderValue::from_static("application/json"));
+        if let Ok(v) = HeaderValue::from_str(&format!("AmazonAPIGateway_{}", ctx.api_id)) {
+            headers.entry(http::header::USER_AGENT).or_insert(v);
+        }
+    }
+    if let Ok(v) = HeaderValue::from_str(&ctx.api_id) {
+        headers.insert(HeaderName::from_static("x-amzn-apigateway-api-id"), v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&format!("Root={}", ctx.xray_trace_id)) {
+        headers.insert(HeaderName::from_static("x-amzn-trace-id"), v);
+    }
+    headers
+}
+
+fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    for name in HOP_BY_HOP {
+        if *name != "content-length" {
+            headers.remove(*name);
+        }
+    }
+}

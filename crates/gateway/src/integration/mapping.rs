@@ -1,0 +1,322 @@
+//! Shared mapping steps of non-proxy integrations: parameter-mapping
+//! expressions, request-template selection with passthrough behaviour,
+//! integration-response selection, and the integration URI.
+
+use std::collections::HashMap;
+use std::sync::{OnceLock, RwLock};
+
+use bytes::Bytes;
+use gatewatch_model::{GatewayResponseType, Integration, IntegrationResponse, PassthroughBehavior};
+use http::HeaderMap;
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use regex::Regex;
+
+use crate::context::{ContextVariable, FailureKind, RequestContext};
+use crate::request::MethodRequest;
+use crate::response::GatewayError;
+use crate::template::{self, TemplateInput};
+
+/// The backend response as response mappings see it.
+pub struct BackendView<'a> {
+    /// Backend headers.
+    pub headers: &'a HeaderMap,
+    /// Backend body.
+    pub body: &'a [u8],
+}
+
+/// Evaluates a parameter-mapping source: `'literal'`,
+/// `method.request.{path|querystring|header}.name`, `stageVariables.name`,
+/// `context.name`, `integration.response.header.name`,
+/// `integration.response.body[.json.path]`. `None` when the source has no value.
+pub fn eval_source(
+    expr: &str,
+    ctx: &RequestContext,
+    request: Option<&MethodRequest>,
+    backend: Option<&BackendView>,
+) -> Option<String> {
+    let expr = expr.trim();
+    if expr.len() >= 2 && expr.starts_with('\'') && expr.ends_with('\'') {
+        return Some(expr[1..expr.len() - 1].to_string());
+    }
+    if let Some(name) = expr.strip_prefix("context.") {
+        return ContextVariable::parse(name)?
+            .value(ctx)
+            .map(|v| v.into_owned());
+    }
+    if let Some(rest) = expr.strip_prefix("method.request.") {
+        let r = request?;
+        let (location, name) = rest.split_once('.').unwrap_or((rest, ""));
+        return match location {
+            "path" => r.path_param(name).map(String::from),
+            "querystring" => r.query_param(name).map(String::from),
+            "multivaluequerystring" => {
+                let values: Vec<&str> = r
+                    .query
+                    .iter()
+                    .filter(|(k, _)| k == name)
+                    .map(|(_, v)| v.as_str())
+                    .collect();
+                (!values.is_empty()).then(|| values.join(","))
+            }
+            "header" => r.header(name).map(String::from),
+            "multivalueheader" => {
+                let values: Vec<&str> = r
+                    .headers
+                    .get_all(name)
+                    .iter()
+                    .filter_map(|v| v.to_str().ok())
+                    .collect();
+                (!values.is_empty()).then(|| values.join(","))
+            }
+            "body" => Some(String::from_utf8_lossy(&r.body).into_owned()),
+            _ => None,
+        };
+    }
+    if let Some(name) = expr.strip_prefix("stageVariables.") {
+        return request
+            .and_then(|r| r.stage_variable(name))
+            .map(String::from);
+    }
+    if let Some(rest) = expr.strip_prefix("integration.response.") {
+        let b = backend?;
+        if let Some(name) = rest
+            .strip_prefix("header.")
+            .or_else(|| rest.strip_prefix("multivalueheader."))
+        {
+            let values: Vec<&str> = b
+                .headers
+                .get_all(name)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .collect();
+            return (!values.is_empty()).then(|| values.join(","));
+        }
+        if rest == "body" {
+            return Some(String::from_utf8_lossy(b.body).into_owned());
+        }
+        if let Some(path) = rest.strip_prefix("body.") {
+            let json: serde_json::Value = serde_json::from_slice(b.body).ok()?;
+            let mut node = &json;
+            for key in path.split('.') {
+                node = node.get(key)?;
+            }
+            return Some(match node {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            });
+        }
+    }
+    None
+}
+
+/// The request body sent to a non-proxy integration: the request template
+/// for the request's content type rendered, or the body passed through as the
+/// passthrough behaviour allows. Returns the body and its content type.
+pub fn integration_request_body(
+    integration: &Integration,
+    request: &MethodRequest,
+    ctx: &RequestContext,
+) -> Result<(Bytes, String), GatewayError> {
+    let content_type = request
+        .header("content-type")
+        .and_then(|c| c.split(';').next())
+        .map(|c| c.trim().to_ascii_lowercase())
+        .filter(|c| !c.is_empty())
+        .unwrap_or_else(|| "application/json".to_string());
+    let templates = &integration.request_templates;
+    if let Some(t) = templates.get(&content_type) {
+        let input = TemplateInput {
+            context: ctx,
+            request: Some(request),
+            body: &request.body,
+        };
+        return Ok((Bytes::from(template::render(t, &input)), content_type));
+    }
+    let pass = match integration.passthrough_behavior {
+        PassthroughBehavior::WhenNoMatch => true,
+        PassthroughBehavior::WhenNoTemplates => templates.is_empty(),
+        PassthroughBehavior::Never => false,
+    };
+    if pass {
+        Ok((request.body.clone(), content_type))
+    } else {
+        Err(GatewayError::new(GatewayResponseType::UnsupportedMediaType))
+    }
+}
+
+fn selection_regex(pattern: &str) -> Option<Regex> {
+    static CACHE: OnceLock<RwLock<HashMap<String, Option<Regex>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(r) = cache.read().ok().and_then(|c| c.get(pattern).cloned()) {
+        return r;
+    }
+    let compiled = Regex::new(&format!("^(?:{pattern})$")).ok();
+    if let Ok(mut c) = cache.write() {
+        if c.len() < 4096 {
+            c.insert(pattern.to_string(), compiled.clone());
+        }
+    }
+    compiled
+}
+
+/// Selects the integration response whose selection pattern matches
+/// `selector` (a status code, or a Lambda error message), else the default.
+pub fn select_response<'a>(
+    responses: &'a [IntegrationResponse],
+    selector: &str,
+) -> Option<&'a IntegrationResponse> {
+    responses
+        .iter()
+        .filter(|r| r.selection_pattern.is_some())
+        .find(|r| {
+            r.selection_pattern
+                .as_deref()
+                .and_then(selection_regex)
+                .is_some_and(|re| re.is_match(selector))
+        })
+        .or_else(|| responses.iter().find(|r| r.selection_pattern.is_none()))
+}
+
+/// A method response built by response mapping.
+pub struct MappedResponse {
+    /// Status.
+    pub status: u16,
+    /// Headers from `responseParameters`, plus `Content-Type`.
+    pub headers: HeaderMap,
+    /// Body after transformations.
+    pub body: Bytes,
+}
+
+/// Maps a backend (or mock) response through the integration responses.
+pub fn map_response(
+    integration: &Integration,
+    selector: &str,
+    backend: &BackendView,
+    request: &MethodRequest,
+    ctx: &RequestContext,
+) -> Result<MappedResponse, GatewayError> {
+    let Some(chosen) = select_response(&integration.responses, selector) else {
+        return Err(GatewayError::new(GatewayResponseType::ApiConfigurationError).with_status(500).with_failure(
+            FailureKind::Configuration,
+            format!("No match for output mapping and no default output mapping configured. Endpoint Response Status Code: {selector}"),
+        ));
+    };
+    let status: u16 = chosen.status_code.parse().unwrap_or(500);
+    let mut headers = HeaderMap::new();
+    for (target, source) in &chosen.response_parameters {
+        let Some(name) = target.strip_prefix("method.response.header.") else {
+            continue;
+        };
+        if let Some(value) = eval_source(source, ctx, Some(request), Some(backend)) {
+            if let (Ok(n), Ok(v)) = (
+                http::HeaderName::from_bytes(name.as_bytes()),
+                http::HeaderValue::from_str(&value),
+            ) {
+                headers.append(n, v);
+            }
+        }
+    }
+    let accept = request.header("accept").unwrap_or("");
+    let template = chosen
+        .response_templates
+        .iter()
+        .find(|(ct, _)| {
+            accept.split(',').any(|a| {
+                a.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .eq_ignore_ascii_case(ct)
+            })
+        })
+        .or_else(|| chosen.response_templates.get_key_value("application/json"))
+        .or_else(|| chosen.response_templates.iter().next());
+    let (body, content_type) = match template {
+        Some((ct, t)) => {
+            let input = TemplateInput {
+                context: ctx,
+                request: Some(request),
+                body: backend.body,
+            };
+            (Bytes::from(template::render(t, &input)), ct.clone())
+        }
+        None => (
+            Bytes::copy_from_slice(backend.body),
+            backend
+                .headers
+                .get(http::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("application/json")
+                .to_string(),
+        ),
+    };
+    if !headers.contains_key(http::header::CONTENT_TYPE) {
+        if let Ok(v) = http::HeaderValue::from_str(&content_type) {
+            headers.insert(http::header::CONTENT_TYPE, v);
+        }
+    }
+    Ok(MappedResponse {
+        status,
+        headers,
+        body,
+    })
+}
+
+/// Characters escaped in a substituted path parameter (`/` kept for greedy values).
+const PATH_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
+
+/// Builds the backend URI: `${stageVariables.x}` replaced by stage variables,
+/// `{name}` by the `integration.request.path.name` mapping (falling back to
+/// the method request's path parameter of the same name).
+pub fn integration_uri(
+    integration: &Integration,
+    request: &MethodRequest,
+    ctx: &RequestContext,
+) -> Result<String, GatewayError> {
+    let raw = integration.uri.as_deref().unwrap_or("");
+    let mut out = String::with_capacity(raw.len() + 32);
+    let mut rest = raw;
+    while let Some(i) = rest.find(['$', '{']) {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        if let Some(var) = tail.strip_prefix("${stageVariables.") {
+            let end = var.find('}').ok_or_else(|| invalid_uri(raw))?;
+            let value = request
+                .stage_variable(&var[..end])
+                .ok_or_else(|| invalid_uri(raw))?;
+            out.push_str(value);
+            rest = &var[end + 1..];
+        } else if let Some(name_rest) = tail.strip_prefix('{') {
+            let end = name_rest.find('}').ok_or_else(|| invalid_uri(raw))?;
+            let name = &name_rest[..end];
+            let key = format!("integration.request.path.{name}");
+            let value = match integration.request_parameters.get(&key) {
+                Some(source) => eval_source(source, ctx, Some(request), None),
+                None => request
+                    .path_param(name.trim_end_matches('+'))
+                    .map(String::from),
+            };
+            out.extend(utf8_percent_encode(&value.unwrap_or_default(), PATH_VALUE));
+            rest = &name_rest[end + 1..];
+        } else {
+            out.push(tail.as_bytes()[0] as char);
+            rest = &tail[1..];
+        }
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+fn invalid_uri(uri: &str) -> GatewayError {
+    GatewayError::new(GatewayResponseType::ApiConfigurationError)
+        .with_status(500)
+        .with_failure(
+            FailureKind::Configuration,
+            format!("Invalid endpoint address (integration URI {uri} has an unresolved variable)"),
+        )
+}

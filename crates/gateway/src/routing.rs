@@ -1,0 +1,254 @@
+//! Resource matching as API Gateway does it: per path segment a literal child
+//! beats a `{param}` child, which beats a greedy `{proxy+}` child; when a more
+//! specific branch cannot match the rest of the path, the next one is tried.
+//! Then the method: the exact method, else `ANY`.
+//!
+//! Once a resource matches, a missing method is not retried on a less
+//! specific resource: API Gateway answers 403 Missing Authentication Token.
+
+use std::collections::HashMap;
+
+use gatewatch_model::{Method, PathPart, Resource, RestApi};
+use percent_encoding::percent_decode_str;
+
+/// A resource tree compiled for matching.
+#[derive(Debug, Clone)]
+pub struct Router {
+    nodes: Vec<Node>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Node {
+    /// Index into `RestApi::resources`.
+    resource: usize,
+    literal: HashMap<String, usize>,
+    param: Option<(String, usize)>,
+    greedy: Option<(String, usize)>,
+}
+
+/// A matched resource and the decoded path parameters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RouteMatch<'a> {
+    /// The resource.
+    pub resource: &'a Resource,
+    /// Path parameters in template order, URL-decoded.
+    pub path_parameters: Vec<(String, String)>,
+}
+
+impl Router {
+    /// Compiles the API's resource tree.
+    pub fn new(api: &RestApi) -> Router {
+        let mut nodes = Vec::with_capacity(api.resources.len());
+        let mut by_id = HashMap::new();
+        for (i, r) in api.resources.iter().enumerate() {
+            by_id.insert(r.id.as_str(), nodes.len());
+            nodes.push(Node {
+                resource: i,
+                ..Node::default()
+            });
+        }
+        for r in &api.resources {
+            let Some(parent) = r.parent_id.as_deref().and_then(|p| by_id.get(p)) else {
+                continue;
+            };
+            let me = by_id[r.id.as_str()];
+            let node = &mut nodes[*parent];
+            match PathPart::parse(&r.path_part) {
+                PathPart::Literal(lit) => {
+                    node.literal.insert(lit.to_string(), me);
+                }
+                PathPart::Param(name) => node.param = Some((name.to_string(), me)),
+                PathPart::Greedy(name) => node.greedy = Some((name.to_string(), me)),
+            }
+        }
+        Router { nodes }
+    }
+
+    /// Matches a path relative to the stage (`/pets/1`, still URL-encoded).
+    /// A trailing slash is ignored; `""` and `"/"` are the root resource.
+    pub fn find<'a>(&self, api: &'a RestApi, path: &str) -> Option<RouteMatch<'a>> {
+        if self.nodes.is_empty() {
+            return None;
+        }
+        let trimmed = path.strip_prefix('/').unwrap_or(path);
+        let trimmed = trimmed.strip_suffix('/').unwrap_or(trimmed);
+        let segments: Vec<&str> = if trimmed.is_empty() {
+            Vec::new()
+        } else {
+            trimmed.split('/').collect()
+        };
+        let mut params = Vec::new();
+        let node = self.walk(0, &segments, &mut params)?;
+        Some(RouteMatch {
+            resource: &api.resources[self.nodes[node].resource],
+            path_parameters: params,
+        })
+    }
+
+    fn walk(
+        &self,
+        node: usize,
+        rest: &[&str],
+        params: &mut Vec<(String, String)>,
+    ) -> Option<usize> {
+        let Some((first, tail)) = rest.split_first() else {
+            return Some(node);
+        };
+        let n = &self.nodes[node];
+        let decoded = decode(first);
+        if let Some(&child) = n.literal.get(decoded.as_str()) {
+            if let Some(found) = self.walk(child, tail, params) {
+                return Some(found);
+            }
+        }
+        if let Some((name, child)) = &n.param {
+            if !first.is_empty() {
+                params.push((name.clone(), decoded));
+                if let Some(found) = self.walk(*child, tail, params) {
+                    return Some(found);
+                }
+                params.pop();
+            }
+        }
+        if let Some((name, child)) = &n.greedy {
+            let value = rest.iter().map(|s| decode(s)).collect::<Vec<_>>().join("/");
+            params.push((name.clone(), value));
+            return Some(*child);
+        }
+        None
+    }
+}
+
+fn decode(segment: &str) -> String {
+    percent_decode_str(segment).decode_utf8_lossy().into_owned()
+}
+
+/// The method a request uses on a resource: the exact method, else `ANY`.
+pub fn select_method<'a>(resource: &'a Resource, http_method: &str) -> Option<&'a Method> {
+    resource
+        .methods
+        .get(http_method)
+        .or_else(|| resource.methods.get("ANY"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gatewatch_model::Method;
+
+    fn api(paths: &[(&str, &[&str])]) -> RestApi {
+        let mut api = RestApi::new("abcdefghij", "t");
+        for (path, methods) in paths {
+            let r = api.ensure_resource(path);
+            for m in *methods {
+                r.methods.insert(
+                    m.to_string(),
+                    Method {
+                        http_method: m.to_string(),
+                        ..Method::default()
+                    },
+                );
+            }
+        }
+        api
+    }
+
+    /// (request method, request path) → (resource template, method key, params) or None.
+    #[test]
+    fn precedence_table() {
+        let api = api(&[
+            ("/", &["GET"]),
+            ("/pets", &["GET", "POST"]),
+            ("/pets/{petId}", &["GET", "DELETE"]),
+            ("/pets/mine", &["GET"]),
+            ("/pets/{petId}/toys", &["ANY"]),
+            ("/files/{path+}", &["GET"]),
+            ("/{proxy+}", &["OPTIONS", "PUT"]),
+            ("/a/b/c", &["GET"]),
+            ("/a/{x}/d", &["GET"]),
+        ]);
+        let router = Router::new(&api);
+        type Row<'a> = (
+            &'a str,
+            &'a str,
+            Option<(&'a str, &'a str, &'a [(&'a str, &'a str)])>,
+        );
+        let table: &[Row] = &[
+            ("GET", "/", Some(("/", "GET", &[]))),
+            ("GET", "", Some(("/", "GET", &[]))),
+            ("GET", "/pets", Some(("/pets", "GET", &[]))),
+            ("GET", "/pets/", Some(("/pets", "GET", &[]))),
+            ("POST", "/pets", Some(("/pets", "POST", &[]))),
+            // literal beats param
+            ("GET", "/pets/mine", Some(("/pets/mine", "GET", &[]))),
+            (
+                "GET",
+                "/pets/42",
+                Some(("/pets/{petId}", "GET", &[("petId", "42")])),
+            ),
+            // decoded parameter
+            (
+                "GET",
+                "/pets/a%20b",
+                Some(("/pets/{petId}", "GET", &[("petId", "a b")])),
+            ),
+            // ANY is the fallback for missing methods
+            (
+                "PATCH",
+                "/pets/7/toys",
+                Some(("/pets/{petId}/toys", "ANY", &[("petId", "7")])),
+            ),
+            // greedy takes the rest
+            (
+                "GET",
+                "/files/a/b/c.txt",
+                Some(("/files/{path+}", "GET", &[("path", "a/b/c.txt")])),
+            ),
+            // param beats greedy; greedy catches what nothing else does
+            (
+                "PUT",
+                "/nothing/here",
+                Some(("/{proxy+}", "PUT", &[("proxy", "nothing/here")])),
+            ),
+            // a literal branch that dead-ends backtracks to the param branch
+            ("GET", "/a/zz/d", Some(("/a/{x}/d", "GET", &[("x", "zz")]))),
+            ("GET", "/a/b/d", Some(("/a/{x}/d", "GET", &[("x", "b")]))),
+            ("GET", "/a/b/c", Some(("/a/b/c", "GET", &[]))),
+            // resource matched, method missing, no ANY: no fallback to /{proxy+}
+            ("PUT", "/pets", None),
+            ("HEAD", "/pets", None),
+            ("GET", "/nothing/here", None),
+        ];
+        for (method, path, expected) in table {
+            let got = router.find(&api, path).and_then(|m| {
+                select_method(m.resource, method).map(|meth| {
+                    (
+                        m.resource.path.clone(),
+                        meth.http_method.clone(),
+                        m.path_parameters.clone(),
+                    )
+                })
+            });
+            let expected = expected.map(|(r, m, p)| {
+                (
+                    r.to_string(),
+                    m.to_string(),
+                    p.iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect::<Vec<_>>(),
+                )
+            });
+            assert_eq!(got, expected, "{method} {path}");
+        }
+    }
+
+    #[test]
+    fn no_root_method_and_empty_api() {
+        let api = api(&[("/x", &["GET"])]);
+        let router = Router::new(&api);
+        let m = router.find(&api, "/").unwrap();
+        assert_eq!(m.resource.path, "/");
+        assert!(select_method(m.resource, "GET").is_none());
+        assert!(router.find(&api, "/y").is_none());
+    }
+}

@@ -1,0 +1,342 @@
+//! One request, start to finish: addressing, limits, routing, the
+//! integration, the response and its record.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use gatewatch_model::{GatewayResponseType, IntegrationType, RestApi};
+use http::{HeaderValue, Request, Response};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+
+use crate::body::{BoxError, CompletionBody, Finisher};
+use crate::context::{
+    extended_request_id, request_id_from_client, xray_trace_id, ExecutionEventKind, ExecutionTrace,
+    RequestContext,
+};
+use crate::deployment::Deployments;
+use crate::integration::{http::HttpBackend, mock, IntegrationReply, ReplyBody};
+use crate::request::{parse_query, MethodRequest};
+use crate::response::{self, add_standard_headers, GatewayError};
+use crate::routing::select_method;
+use crate::sink::RecordSink;
+
+/// The body type of every response the gateway sends.
+pub type ResponseBody = BoxBody<Bytes, BoxError>;
+
+/// Request limits, as API Gateway's quotas give them.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest request body (10 MB).
+    pub max_body_bytes: usize,
+    /// Largest request line plus header names and values (10,240 bytes).
+    pub max_header_bytes: usize,
+    /// Time allowed to receive the whole request body.
+    pub body_read_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body_bytes: 10 * 1024 * 1024,
+            max_header_bytes: 10_240,
+            body_read_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The data plane's shared state.
+pub struct Gateway {
+    deployments: RwLock<Arc<Deployments>>,
+    http: HttpBackend,
+    sink: Arc<dyn RecordSink>,
+    limits: Limits,
+}
+
+impl Gateway {
+    /// A gateway serving `deployments`, reporting finished requests to `sink`.
+    pub fn new(deployments: Deployments, sink: Arc<dyn RecordSink>, limits: Limits) -> Gateway {
+        Gateway {
+            deployments: RwLock::new(Arc::new(deployments)),
+            http: HttpBackend::new(),
+            sink,
+            limits,
+        }
+    }
+
+    /// The deployments being served now.
+    pub fn deployments(&self) -> Arc<Deployments> {
+        self.deployments
+            .read()
+            .map(|d| Arc::clone(&d))
+            .unwrap_or_default()
+    }
+
+    /// Replaces what is served; requests in flight finish on the old set.
+    pub fn replace_deployments(&self, deployments: Deployments) {
+        if let Ok(mut d) = self.deployments.write() {
+            *d = Arc::new(deployments);
+        }
+    }
+
+    /// Handles one request from `peer`.
+    pub async fn handle(&self, req: Request<Incoming>, peer: SocketAddr) -> Response<ResponseBody> {
+        let started = Instant::now();
+        let now = SystemTime::now();
+        let deployments = self.deployments();
+        let (parts, body) = req.into_parts();
+
+        let host = parts
+            .headers
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .or_else(|| parts.uri.authority().map(|a| a.as_str()))
+            .unwrap_or("");
+        let mut ctx = RequestContext {
+            account_id: deployments.account_id.clone(),
+            request_id: request_id_from_client(
+                parts
+                    .headers
+                    .get("x-amzn-requestid")
+                    .and_then(|v| v.to_str().ok()),
+            ),
+            extended_request_id: extended_request_id(),
+            request_time: Some(now),
+            http_method: parts.method.as_str().to_string(),
+            path: parts.uri.path().to_string(),
+            domain_name: host.to_string(),
+            domain_prefix: host.split(['.', ':']).next().unwrap_or("").to_string(),
+            protocol: format!("{:?}", parts.version),
+            xray_trace_id: xray_trace_id(now),
+            ..RequestContext::default()
+        };
+        ctx.identity.source_ip = peer.ip().to_string();
+        ctx.identity.user_agent = parts
+            .headers
+            .get(http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(String::from);
+        let mut trace = ExecutionTrace::default();
+
+        let target = match deployments.resolve(Some(host), parts.uri.path()) {
+            Ok(t) => t,
+            Err(miss) => {
+                if let Some(api) = miss.api {
+                    ctx.api_id = api.api.id.clone();
+                }
+                ctx.stage = miss.stage.unwrap_or("").to_string();
+                let api = miss.api.map(|a| a.api.as_ref());
+                let err = GatewayError::new(GatewayResponseType::MissingAuthenticationToken);
+                return self.fail(api, err, ctx, trace, None, started);
+            }
+        };
+        let api = target.api.api.as_ref();
+        ctx.api_id = api.id.clone();
+        ctx.stage = target.stage.name.clone();
+        ctx.path = target.context_path.clone();
+        ctx.path_without_stage = target.path.to_string();
+        ctx.deployment_id = Some(target.api.deployment_id.clone());
+
+        let header_bytes: usize = parts.method.as_str().len()
+            + parts.uri.to_string().len()
+            + parts
+                .headers
+                .iter()
+                .map(|(k, v)| k.as_str().len() + v.len())
+                .sum::<usize>();
+        if header_bytes > self.limits.max_header_bytes {
+            let err = GatewayError::new(GatewayResponseType::RequestTooLarge);
+            return self.fail(Some(api), err, ctx, trace, None, started);
+        }
+
+        let Some(matched) = target.api.router.find(api, target.path) else {
+            let err = GatewayError::new(GatewayResponseType::MissingAuthenticationToken);
+            return self.fail(Some(api), err, ctx, trace, None, started);
+        };
+        let Some(method) = select_method(matched.resource, parts.method.as_str()) else {
+            let err = GatewayError::new(GatewayResponseType::MissingAuthenticationToken);
+            return self.fail(Some(api), err, ctx, trace, None, started);
+        };
+        ctx.resource_path = Some(matched.resource.path.clone());
+        ctx.resource_id = Some(matched.resource.id.clone());
+        let setting = target
+            .stage
+            .method_setting(&matched.resource.path, &method.http_method);
+        trace.data = setting.data_trace_enabled;
+        ctx.data_trace = setting.data_trace_enabled;
+
+        let body = match self.read_body(&parts.headers, body).await {
+            Ok(b) => b,
+            Err(err) => return self.fail(Some(api), err, ctx, trace, None, started),
+        };
+
+        let raw_query = parts.uri.query().map(String::from);
+        let request = MethodRequest {
+            method: parts.method.clone(),
+            path_parameters: matched.path_parameters,
+            query: raw_query.as_deref().map(parse_query).unwrap_or_default(),
+            raw_query,
+            headers: parts.headers,
+            body,
+            stage: Arc::clone(target.stage),
+        };
+        trace.push(ExecutionEventKind::MethodRequest {
+            path_parameters: trace.data_pairs(
+                request
+                    .path_parameters
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str())),
+            ),
+            query: trace.data_pairs(request.query.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+            headers: trace.data_headers(&request.headers),
+            body: trace.data_body(&request.body),
+        });
+
+        let Some(integration) = method.integration.as_ref() else {
+            let err = GatewayError::new(GatewayResponseType::ApiConfigurationError)
+                .with_status(500)
+                .with_failure(
+                    crate::context::FailureKind::Configuration,
+                    "No integration defined for method",
+                );
+            return self.fail(Some(api), err, ctx, trace, Some(&request), started);
+        };
+        let outcome = match integration.kind {
+            IntegrationType::Mock => mock::invoke(integration, &request, &mut ctx, &mut trace),
+            IntegrationType::Http | IntegrationType::HttpProxy => {
+                self.http
+                    .invoke(integration, &request, &mut ctx, &mut trace, peer.ip())
+                    .await
+            }
+            IntegrationType::Aws | IntegrationType::AwsProxy => Err(GatewayError::new(
+                GatewayResponseType::ApiConfigurationError,
+            )
+            .with_status(500)
+            .with_failure(
+                crate::context::FailureKind::Configuration,
+                format!(
+                    "{} integrations are not served yet (Lambda host pending)",
+                    integration.kind
+                ),
+            )),
+        };
+        match outcome {
+            Ok(reply) => self.succeed(reply, ctx, trace, started),
+            Err(err) => self.fail(Some(api), err, ctx, trace, Some(&request), started),
+        }
+    }
+
+    /// Reads the request body within the size limit and read timeout.
+    async fn read_body(
+        &self,
+        headers: &http::HeaderMap,
+        body: Incoming,
+    ) -> Result<Bytes, GatewayError> {
+        let declared = headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > self.limits.max_body_bytes as u64) {
+            return Err(GatewayError::new(GatewayResponseType::RequestTooLarge));
+        }
+        if declared == Some(0) {
+            return Ok(Bytes::new());
+        }
+        let limited = Limited::new(body, self.limits.max_body_bytes);
+        match tokio::time::timeout(self.limits.body_read_timeout, limited.collect()).await {
+            Ok(Ok(collected)) => Ok(collected.to_bytes()),
+            Ok(Err(e))
+                if e.downcast_ref::<http_body_util::LengthLimitError>()
+                    .is_some() =>
+            {
+                Err(GatewayError::new(GatewayResponseType::RequestTooLarge))
+            }
+            // The client stopped sending or broke the body framing.
+            Ok(Err(_)) | Err(_) => Err(GatewayError::new(GatewayResponseType::BadRequestBody)),
+        }
+    }
+
+    fn succeed(
+        &self,
+        reply: IntegrationReply,
+        mut ctx: RequestContext,
+        mut trace: ExecutionTrace,
+        started: Instant,
+    ) -> Response<ResponseBody> {
+        let status = reply.status.as_u16();
+        trace.push(ExecutionEventKind::Succeeded);
+        trace.push(ExecutionEventKind::Completed { status });
+        ctx.status = Some(status);
+        let mut headers = reply.headers;
+        add_standard_headers(&mut headers, &ctx);
+        let finisher = Finisher {
+            context: ctx,
+            events: trace.events,
+            started,
+            sink: Arc::clone(&self.sink),
+        };
+        let body: ResponseBody = match reply.body {
+            ReplyBody::Full(bytes) => CompletionBody::new(Full::new(bytes), finisher).boxed(),
+            ReplyBody::Stream(incoming) => CompletionBody::new(incoming, finisher).boxed(),
+        };
+        let mut response = Response::new(body);
+        *response.status_mut() = reply.status;
+        *response.headers_mut() = headers;
+        response
+    }
+
+    fn fail(
+        &self,
+        api: Option<&RestApi>,
+        err: GatewayError,
+        mut ctx: RequestContext,
+        mut trace: ExecutionTrace,
+        request: Option<&MethodRequest>,
+        started: Instant,
+    ) -> Response<ResponseBody> {
+        if let Some((kind, detail)) = &err.failure {
+            trace.push(ExecutionEventKind::Failure {
+                kind: *kind,
+                detail: detail.clone(),
+            });
+        }
+        let rendered = response::render(api, &err, &mut ctx, request);
+        let status = rendered.status.as_u16();
+        trace.push(ExecutionEventKind::GatewayResponse {
+            response_type: err.kind,
+            status,
+            body: trace.data_body(&rendered.body),
+            headers: trace.data_headers(&rendered.headers),
+        });
+        trace.push(ExecutionEventKind::Completed { status });
+        ctx.status = Some(status);
+        let finisher = Finisher {
+            context: ctx,
+            events: trace.events,
+            started,
+            sink: Arc::clone(&self.sink),
+        };
+        let body = CompletionBody::new(Full::new(rendered.body), finisher).boxed();
+        let mut response = Response::new(body);
+        *response.status_mut() = rendered.status;
+        *response.headers_mut() = rendered.headers;
+        response
+    }
+}
+
+/// A plain JSON response outside any API (connection refusals, timeouts before
+/// a request could be read).
+pub fn plain_json(status: u16, message: &str) -> Response<ResponseBody> {
+    let body = serde_json::json!({ "message": message }).to_string();
+    let mut response = Response::new(Full::new(Bytes::from(body)).map_err(|e| match e {}).boxed());
+    *response.status_mut() =
+        http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
