@@ -150,6 +150,7 @@ fn evaluate(expr: &str, input: &TemplateInput) -> Option<String> {
     let request = input.request;
     if let Some(arg) = expr
         .strip_prefix("input.params(")
+        .filter(|_| !expr.starts_with("input.params()."))
         .and_then(|e| e.strip_suffix(')'))
     {
         let name = unquote(arg.trim())?;
