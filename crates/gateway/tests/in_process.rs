@@ -1,0 +1,310 @@
+//! The data plane served in-process on a loopback port with small limits,
+//! driven by a real HTTP client: the records it emits, and the refusals that
+//! protect it (connection limit, endless bodies).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use gatewatch_gateway::context::{ExecutionEventKind, RequestRecord};
+use gatewatch_gateway::{ChannelSink, DeployedApi, Deployments, Gateway, Limits, ServerConfig};
+use gatewatch_model::import::{import_document, ImportOptions};
+use gatewatch_model::Stage;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc::Receiver;
+
+const API: &str = r#"
+openapi: 3.0.1
+info: { title: in-process, version: "1" }
+paths:
+  /items/{id}:
+    get:
+      x-amazon-apigateway-integration:
+        type: mock
+        requestTemplates: { application/json: '{"statusCode": 200}' }
+        responses:
+          default:
+            statusCode: "200"
+            responseTemplates: { application/json: '{"id": "$input.params(''id'')"}' }
+  /upload:
+    post:
+      x-amazon-apigateway-integration:
+        type: mock
+        requestTemplates: { application/json: '{"statusCode": 202}' }
+        responses: { default: { statusCode: "202" } }
+"#;
+
+struct Running {
+    addr: SocketAddr,
+    records: Receiver<RequestRecord>,
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+async fn start(limits: Limits, config: ServerConfig, data_trace: bool) -> Running {
+    let api = import_document(API, &ImportOptions::default()).unwrap().api;
+    let mut stage = Stage::new("test");
+    if data_trace {
+        stage.method_settings.insert(
+            "*/*".into(),
+            gatewatch_model::MethodSetting {
+                data_trace_enabled: true,
+                ..Default::default()
+            },
+        );
+    }
+    let deployments = Deployments {
+        apis: vec![DeployedApi::new(api, vec![stage])],
+        account_id: "123456789012".into(),
+        region: "eu-west-1".into(),
+    };
+    let (sink, records) = ChannelSink::new(64);
+    let gateway = Arc::new(Gateway::new(deployments, Arc::new(sink), limits));
+    let (listener, addr) = gatewatch_gateway::server::bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(gatewatch_gateway::serve(listener, gateway, config, async {
+        let _ = stopped.await;
+    }));
+    Running {
+        addr,
+        records,
+        stop,
+        server,
+    }
+}
+
+impl Running {
+    async fn shutdown(self) {
+        let _ = self.stop.send(());
+        tokio::time::timeout(Duration::from_secs(10), self.server)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+}
+
+async fn next_record(rx: &mut Receiver<RequestRecord>) -> RequestRecord {
+    tokio::time::timeout(Duration::from_secs(5), rx.recv())
+        .await
+        .expect("a record")
+        .expect("channel open")
+}
+
+#[tokio::test]
+async fn a_finished_request_yields_one_complete_record() {
+    let mut running = start(Limits::default(), ServerConfig::default(), false).await;
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let uri = format!("http://{}/test/items/a%2Fb?x=1&x=2", running.addr);
+    let req = http::Request::get(uri)
+        .header("user-agent", "itest/1.0")
+        .body(Full::default())
+        .unwrap();
+    let resp = client.request(req).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let request_id = resp.headers()["x-amzn-requestid"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(&body[..], b"{\"id\": \"a/b\"}");
+
+    let record = next_record(&mut running.records).await;
+    let c = &record.context;
+    assert_eq!(c.request_id, request_id);
+    assert_eq!(c.account_id, "123456789012");
+    assert_eq!(c.stage, "test");
+    assert_eq!(c.http_method, "GET");
+    assert_eq!(c.path, "/test/items/a%2Fb");
+    assert_eq!(c.path_without_stage, "/items/a%2Fb");
+    assert_eq!(c.resource_path.as_deref(), Some("/items/{id}"));
+    assert_eq!(c.resource_id.as_ref().map(String::len), Some(10));
+    assert_eq!(c.protocol, "HTTP/1.1");
+    assert_eq!(c.identity.source_ip, "127.0.0.1");
+    assert_eq!(c.identity.user_agent.as_deref(), Some("itest/1.0"));
+    assert_eq!(c.status, Some(200));
+    assert_eq!(c.response_length, Some(body.len() as u64));
+    assert!(c.response_latency_ms.is_some());
+    assert_eq!(c.integration.status, Some(200));
+    assert!(c.error.response_type.is_none());
+    let kinds: Vec<&str> = record
+        .events
+        .iter()
+        .map(|e| match &e.kind {
+            ExecutionEventKind::MethodRequest { .. } => "method-request",
+            ExecutionEventKind::MethodResponse { .. } => "method-response",
+            ExecutionEventKind::Succeeded => "succeeded",
+            ExecutionEventKind::Completed { .. } => "completed",
+            other => panic!("unexpected event {other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "method-request",
+            "method-response",
+            "succeeded",
+            "completed"
+        ]
+    );
+    // Without data trace, nothing of the request is copied into events.
+    match &record.events[0].kind {
+        ExecutionEventKind::MethodRequest { headers, query, .. } => {
+            assert!(headers.is_empty() && query.is_empty());
+        }
+        _ => unreachable!(),
+    }
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn data_trace_captures_parameters_headers_and_bodies() {
+    let mut running = start(Limits::default(), ServerConfig::default(), true).await;
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let uri = format!("http://{}/test/items/7?x=1&x=2", running.addr);
+    let resp = client
+        .request(http::Request::get(uri).body(Full::default()).unwrap())
+        .await
+        .unwrap();
+    let _ = resp.into_body().collect().await.unwrap();
+    let record = next_record(&mut running.records).await;
+    match &record.events[0].kind {
+        ExecutionEventKind::MethodRequest {
+            path_parameters,
+            query,
+            headers,
+            ..
+        } => {
+            assert_eq!(path_parameters, &[("id".to_string(), "7".to_string())]);
+            assert_eq!(
+                query,
+                &[
+                    ("x".to_string(), "1".to_string()),
+                    ("x".to_string(), "2".to_string())
+                ]
+            );
+            assert!(headers.iter().any(|(k, _)| k == "host"));
+        }
+        other => panic!("{other:?}"),
+    }
+    match &record.events[1].kind {
+        ExecutionEventKind::MethodResponse { body, .. } => {
+            assert_eq!(body.as_deref(), Some(&b"{\"id\": \"7\"}"[..]))
+        }
+        other => panic!("{other:?}"),
+    }
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn failures_are_recorded_with_their_gateway_response() {
+    let mut running = start(Limits::default(), ServerConfig::default(), false).await;
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let resp = client
+        .request(
+            http::Request::get(format!("http://{}/test/nothing", running.addr))
+                .body(Full::default())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    let _ = resp.into_body().collect().await.unwrap();
+    let record = next_record(&mut running.records).await;
+    let c = &record.context;
+    assert_eq!(c.status, Some(403));
+    assert_eq!(c.response_length, Some(42));
+    assert_eq!(
+        c.error.message.as_deref(),
+        Some("Missing Authentication Token")
+    );
+    assert_eq!(
+        c.error.response_type.map(|t| t.as_str()),
+        Some("MISSING_AUTHENTICATION_TOKEN")
+    );
+    assert!(c.resource_path.is_none());
+    assert!(matches!(
+        record.events.last().unwrap().kind,
+        ExecutionEventKind::Completed { status: 403 }
+    ));
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn one_connection_over_the_limit_gets_503() {
+    let config = ServerConfig {
+        max_connections: 1,
+        ..ServerConfig::default()
+    };
+    let running = start(Limits::default(), config, false).await;
+    // The first connection holds the only slot (idle keep-alive).
+    let mut first = TcpStream::connect(running.addr).await.unwrap();
+    first
+        .write_all(b"GET /test/items/1 HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = first.read(&mut buf).await.unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+
+    let mut second = TcpStream::connect(running.addr).await.unwrap();
+    let mut reply = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), second.read_to_end(&mut reply))
+        .await
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8_lossy(&reply);
+    assert!(
+        text.starts_with("HTTP/1.1 503 Service Unavailable"),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("{\"message\":\"Service Unavailable\"}\r\n"),
+        "{text}"
+    );
+    drop(first);
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_body_that_never_ends_is_refused_in_time() {
+    let limits = Limits {
+        body_read_timeout: Duration::from_millis(300),
+        ..Limits::default()
+    };
+    let mut running = start(limits, ServerConfig::default(), false).await;
+    let mut stream = TcpStream::connect(running.addr).await.unwrap();
+    stream
+        .write_all(
+            b"POST /test/upload HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nonly a little",
+        )
+        .await
+        .unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8_lossy(&buf[..n]);
+    assert!(text.starts_with("HTTP/1.1 400 Bad Request"), "{text}");
+    assert!(
+        text.contains("x-amzn-errortype: BadRequestException"),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("{\"message\":\"Invalid request body\"}"),
+        "{text}"
+    );
+    let record = next_record(&mut running.records).await;
+    assert_eq!(
+        record.context.error.response_type.map(|t| t.as_str()),
+        Some("BAD_REQUEST_BODY")
+    );
+    running.shutdown().await;
+}
