@@ -129,6 +129,7 @@ fn try_run(args: ServeArgs) -> Result<(), String> {
                 .clone()
                 .unwrap_or_else(|| "us-east-1".to_string()),
         };
+        let signalled = shutdown_signal();
         print_summary(&deployments, data_addr, admin_addr, &data_dir);
 
         let sink: Arc<dyn RecordSink> = if args.quiet {
@@ -156,7 +157,7 @@ fn try_run(args: ServeArgs) -> Result<(), String> {
             stopped(stop_rx),
         ));
 
-        wait_for_signal().await;
+        signalled.await;
         tracing::info!("shutting down: draining in-flight requests");
         let _ = stop_tx.send(true);
         let _ = data.await;
@@ -324,24 +325,33 @@ fn example_path(template: &str) -> String {
     }
 }
 
-async fn wait_for_signal() {
+/// Resolves on SIGINT or SIGTERM. Handlers are installed when this is
+/// called, before anything is printed, so a signal sent right after the
+/// listening line is never missed.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        let mut term = match signal(SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-                return;
+        let interrupt = signal(SignalKind::interrupt());
+        let terminate = signal(SignalKind::terminate());
+        async move {
+            match (interrupt, terminate) {
+                (Ok(mut i), Ok(mut t)) => {
+                    tokio::select! {
+                        _ = i.recv() => {}
+                        _ = t.recv() => {}
+                    }
+                }
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }

@@ -294,6 +294,9 @@ pub struct Integration {
     pub content_handling: Option<String>,
     /// Integration responses, in selection order (`default` last).
     pub responses: Vec<IntegrationResponse>,
+    /// `tlsConfig.insecureSkipVerification`: accept any certificate from an
+    /// HTTPS backend (self-signed, private CA, wrong host name).
+    pub tls_insecure_skip_verification: bool,
 }
 
 impl Integration {
@@ -309,6 +312,7 @@ impl Integration {
             timeout_ms: DEFAULT_TIMEOUT_MS,
             content_handling: None,
             responses: Vec::new(),
+            tls_insecure_skip_verification: false,
         }
     }
 }

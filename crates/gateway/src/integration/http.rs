@@ -13,7 +13,11 @@
 //!   INTEGRATION_FAILURE `{"message": "Internal server error"}`,
 //!   `Execution failed due to configuration error: Invalid endpoint address`.
 //!
-//! Connections to backends are pooled and kept alive.
+//! Connections to backends are pooled and kept alive. HTTPS backends are
+//! verified against the system's trust store plus the Mozilla roots, unless
+//! the integration sets `tlsConfig.insecureSkipVerification`. A certificate
+//! that fails verification is a 500 with
+//! `Execution failed due to configuration error: {reason}`.
 
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -23,6 +27,7 @@ use gatewatch_model::{GatewayResponseType, Integration, IntegrationType};
 use http::header::{HeaderName, HeaderValue};
 use http::{HeaderMap, Uri};
 use http_body_util::{BodyExt, Full};
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
@@ -30,7 +35,7 @@ use hyper_util::rt::TokioExecutor;
 use super::mapping::{
     eval_source, integration_request_body, integration_uri, map_response, BackendView,
 };
-use super::{IntegrationReply, ReplyBody};
+use super::{tls, IntegrationReply, ReplyBody};
 use crate::context::{ExecutionEventKind, ExecutionTrace, FailureKind, RequestContext};
 use crate::request::MethodRequest;
 use crate::response::GatewayError;
@@ -49,10 +54,14 @@ const HOP_BY_HOP: &[&str] = &[
     "content-length",
 ];
 
-/// A pooled HTTP client for backends.
+type PooledClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// Pooled HTTP/HTTPS clients for backends: one verifying certificates, one
+/// for integrations that opted out of verification.
 #[derive(Clone, Debug)]
 pub struct HttpBackend {
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: PooledClient,
+    insecure: PooledClient,
 }
 
 impl Default for HttpBackend {
@@ -62,17 +71,12 @@ impl Default for HttpBackend {
 }
 
 impl HttpBackend {
-    /// A client with keep-alive pooling (idle connections kept 90 s).
+    /// Clients with keep-alive pooling (idle connections kept 90 s).
     pub fn new() -> HttpBackend {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(Duration::from_secs(10)));
-        connector.enforce_http(true);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(90))
-            .pool_max_idle_per_host(512)
-            .build(connector);
-        HttpBackend { client }
+        HttpBackend {
+            client: pooled(tls::verifying()),
+            insecure: pooled(tls::accept_any()),
+        }
     }
 
     /// Calls the backend of an HTTP or HTTP_PROXY integration.
@@ -88,16 +92,8 @@ impl HttpBackend {
         let base = integration_uri(integration, request, ctx)?;
         let uri_text = with_query(&base, integration, request, ctx, proxy);
         let uri: Uri = uri_text.parse().map_err(|_| invalid_endpoint())?;
-        if uri.scheme_str() != Some("http") {
-            return Err(GatewayError::new(GatewayResponseType::IntegrationFailure)
-                .with_status(500)
-                .with_failure(
-                    FailureKind::Configuration,
-                    format!(
-                        "Invalid endpoint address: {} backends are not supported yet",
-                        uri.scheme_str().unwrap_or("scheme-less")
-                    ),
-                ));
+        if !matches!(uri.scheme_str(), Some("http" | "https")) {
+            return Err(invalid_endpoint());
         }
 
         let method_name = integration
@@ -140,7 +136,12 @@ impl HttpBackend {
 
         let timeout = Duration::from_millis(u64::from(integration.timeout_ms));
         let started = Instant::now();
-        let response = match tokio::time::timeout(timeout, self.client.request(outgoing)).await {
+        let client = if integration.tls_insecure_skip_verification {
+            &self.insecure
+        } else {
+            &self.client
+        };
+        let response = match tokio::time::timeout(timeout, client.request(outgoing)).await {
             Err(_) => {
                 ctx.integration.latency_ms = Some(started.elapsed().as_millis() as u64);
                 return Err(GatewayError::new(GatewayResponseType::IntegrationTimeout)
@@ -150,6 +151,11 @@ impl HttpBackend {
                 ctx.integration.latency_ms = Some(started.elapsed().as_millis() as u64);
                 ctx.integration.error = Some(error_chain(&e));
                 tracing::debug!(error = %error_chain(&e), "backend unreachable");
+                if let Some(reason) = tls::failure_reason(&e) {
+                    return Err(GatewayError::new(GatewayResponseType::IntegrationFailure)
+                        .with_status(500)
+                        .with_failure(FailureKind::Configuration, reason));
+                }
                 return Err(invalid_endpoint());
             }
             Ok(Ok(r)) => r,
@@ -224,6 +230,22 @@ impl HttpBackend {
             body: ReplyBody::Full(mapped.body),
         })
     }
+}
+
+fn pooled(tls: rustls::ClientConfig) -> PooledClient {
+    let mut http = HttpConnector::new();
+    http.set_nodelay(true);
+    http.set_connect_timeout(Some(Duration::from_secs(10)));
+    http.enforce_http(false);
+    let connector = HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http);
+    Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(90))
+        .pool_max_idle_per_host(512)
+        .build(connector)
 }
 
 fn invalid_endpoint() -> GatewayError {

@@ -7,6 +7,7 @@
 pub mod http;
 pub mod mapping;
 pub mod mock;
+mod tls;
 
 use bytes::Bytes;
 use hyper::body::Incoming;

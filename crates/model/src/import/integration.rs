@@ -107,6 +107,17 @@ pub(super) fn import_integration(
 
     check_uri(&integration, &where_, pointer, sink);
 
+    if let Some(tls) = obj.get("tlsConfig") {
+        match tls.get("insecureSkipVerification") {
+            None => {}
+            Some(Value::Bool(b)) => integration.tls_insecure_skip_verification = *b,
+            Some(other) => sink.error(
+                &child(&child(pointer, "tlsConfig"), "insecureSkipVerification"),
+                format!("{where_}: insecureSkipVerification must be true or false, got {other}"),
+            ),
+        }
+    }
+
     if let Some(m) = &integration.http_method {
         if !crate::api::HTTP_METHODS.contains(&m.as_str()) {
             sink.error(
