@@ -122,6 +122,7 @@ fn http_proxy_passes_everything_through() {
         &[
             ("Content-Type", "application/octet-stream"),
             ("X-Forwarded-For", "10.1.2.3"),
+            ("X-Forwarded-For", "10.4.5.6"),
             ("X-Custom", "kept"),
         ],
         &body,
@@ -137,7 +138,10 @@ fn http_proxy_passes_everything_through() {
     let h = |n: &str| headers.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
     assert_eq!(h("x-custom").as_deref(), Some("kept"));
     assert_eq!(h("x-from-gateway").as_deref(), Some("yes"));
-    assert_eq!(h("x-forwarded-for").as_deref(), Some("10.1.2.3, 127.0.0.1"));
+    assert_eq!(
+        h("x-forwarded-for").as_deref(),
+        Some("10.1.2.3, 10.4.5.6, 127.0.0.1")
+    );
     assert_eq!(
         h("host").as_deref(),
         Some(upstream.addr.to_string().as_str())
@@ -228,6 +232,32 @@ fn integration_failures_answer_like_api_gateway() {
         "{waited:?}"
     );
     insta::assert_snapshot!("integration_timeout", timeout.redacted());
+
+    // The head arrives in time but the body does not: the stream is cut at
+    // the integration timeout instead of holding the connection open.
+    let started = Instant::now();
+    let mut stream = TcpStream::connect(gw.data).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "GET /dev/trickle HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut received = Vec::new();
+    let _ = stream.read_to_end(&mut received);
+    let text = String::from_utf8_lossy(&received);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(
+        !text.ends_with("x123456789"),
+        "the late body must not arrive: {text}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_millis(2500),
+        "{:?}",
+        started.elapsed()
+    );
 
     let down = get(gw.data, "/dev/down");
     insta::assert_snapshot!("upstream_unreachable", down.redacted());

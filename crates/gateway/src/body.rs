@@ -5,6 +5,7 @@
 //! sink only when the response body has finished (or was dropped because the
 //! client went away).
 
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -111,5 +112,67 @@ where
 impl<B> Drop for CompletionBody<B> {
     fn drop(&mut self) {
         self.done();
+    }
+}
+
+/// A streamed backend body that must finish by a deadline (the integration
+/// timeout, counted from when the request was sent). A backend that trickles
+/// its body past the deadline has the stream cut with an error.
+pub struct DeadlineBody<B> {
+    inner: B,
+    deadline: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl<B> DeadlineBody<B> {
+    /// Wraps `inner`, failing it at `deadline`.
+    pub fn new(inner: B, deadline: tokio::time::Instant) -> Self {
+        DeadlineBody {
+            inner,
+            deadline: Box::pin(tokio::time::sleep_until(deadline)),
+        }
+    }
+}
+
+impl<B> std::fmt::Debug for DeadlineBody<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeadlineBody")
+            .field("deadline", &self.deadline.deadline())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The error a [`DeadlineBody`] yields when time is up.
+#[derive(Debug, thiserror::Error)]
+#[error("integration response body not complete before the integration timeout")]
+pub struct BodyDeadlineExceeded;
+
+impl<B> Body for DeadlineBody<B>
+where
+    B: Body<Data = Bytes> + Unpin,
+    B::Error: Into<BoxError>,
+{
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = &mut *self;
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(frame) => Poll::Ready(frame.map(|f| f.map_err(Into::into))),
+            Poll::Pending => match this.deadline.as_mut().poll(cx) {
+                Poll::Ready(()) => Poll::Ready(Some(Err(Box::new(BodyDeadlineExceeded)))),
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
     }
 }

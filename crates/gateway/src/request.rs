@@ -25,6 +25,8 @@ pub struct MethodRequest {
     pub body: Bytes,
     /// The stage serving the request (for `stageVariables`).
     pub stage: Arc<Stage>,
+    /// Name of the resource's greedy path parameter (`proxy` for `{proxy+}`).
+    pub greedy_parameter: Option<String>,
 }
 
 impl MethodRequest {

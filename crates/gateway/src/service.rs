@@ -14,8 +14,8 @@ use hyper::body::Incoming;
 
 use crate::body::{BoxError, CompletionBody, Finisher};
 use crate::context::{
-    extended_request_id, request_id_from_client, xray_trace_id, ExecutionEventKind, ExecutionTrace,
-    RequestContext,
+    extended_request_id, request_id_from_client, xray_trace_id, xray_trace_id_from_header,
+    ExecutionEventKind, ExecutionTrace, RequestContext,
 };
 use crate::deployment::Deployments;
 use crate::integration::{http::HttpBackend, mock, IntegrationReply, ReplyBody};
@@ -110,7 +110,12 @@ impl Gateway {
             domain_name: host.to_string(),
             domain_prefix: host.split(['.', ':']).next().unwrap_or("").to_string(),
             protocol: format!("{:?}", parts.version),
-            xray_trace_id: xray_trace_id(now),
+            xray_trace_id: parts
+                .headers
+                .get("x-amzn-trace-id")
+                .and_then(|v| v.to_str().ok())
+                .and_then(xray_trace_id_from_header)
+                .unwrap_or_else(|| xray_trace_id(now)),
             ..RequestContext::default()
         };
         ctx.identity.source_ip = peer.ip().to_string();
@@ -182,6 +187,12 @@ impl Gateway {
             headers: parts.headers,
             body,
             stage: Arc::clone(target.stage),
+            greedy_parameter: matched
+                .resource
+                .path_part
+                .strip_prefix('{')
+                .and_then(|p| p.strip_suffix("+}"))
+                .map(String::from),
         };
         trace.push(ExecutionEventKind::MethodRequest {
             path_parameters: trace.data_pairs(

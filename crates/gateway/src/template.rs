@@ -202,6 +202,7 @@ mod tests {
             headers,
             body: bytes::Bytes::from_static(b"{\"a\":1}"),
             stage: Arc::new(stage),
+            greedy_parameter: None,
         }
     }
 

@@ -117,6 +117,10 @@ enum Frame {
     },
 }
 
+/// Most nodes that alias expansion may copy: a document of nested aliases
+/// ("billion laughs") is refused instead of exhausting memory.
+const ALIAS_NODE_BUDGET: usize = 1_000_000;
+
 #[derive(Default)]
 struct Builder {
     stack: Vec<Frame>,
@@ -124,6 +128,30 @@ struct Builder {
     anchors: HashMap<usize, Value>,
     lines: HashMap<String, usize>,
     error: Option<SyntaxError>,
+    alias_nodes: usize,
+}
+
+/// Nodes in a value, counting up to `limit` (enough to enforce the budget).
+fn node_count(value: &Value, limit: usize) -> usize {
+    let mut count = 1;
+    let mut stack = vec![value];
+    while let Some(v) = stack.pop() {
+        if count > limit {
+            break;
+        }
+        match v {
+            Value::Array(items) => {
+                count += items.len();
+                stack.extend(items);
+            }
+            Value::Object(map) => {
+                count += map.len();
+                stack.extend(map.values());
+            }
+            _ => {}
+        }
+    }
+    count
 }
 
 impl Builder {
@@ -263,6 +291,19 @@ impl MarkedEventReceiver for Builder {
                 self.push_value(value, anchor);
             }
             Event::Alias(id) => {
+                let nodes = self
+                    .anchors
+                    .get(&id)
+                    .map_or(1, |v| node_count(v, ALIAS_NODE_BUDGET));
+                self.alias_nodes += nodes;
+                if self.alias_nodes > ALIAS_NODE_BUDGET {
+                    self.error = Some(SyntaxError {
+                        message: format!("aliases expand to more than {ALIAS_NODE_BUDGET} nodes"),
+                        line: mark.line(),
+                        column: mark.col() + 1,
+                    });
+                    return;
+                }
                 let value = self.anchors.get(&id).cloned().unwrap_or(Value::Null);
                 if self.expecting_key() {
                     if let Some(Frame::Map { pending_key, .. }) = self.stack.last_mut() {
@@ -326,6 +367,17 @@ mod tests {
         let err = Document::parse("a: 1\na: 2\n").unwrap_err();
         assert_eq!(err.line, 2);
         assert!(err.message.contains("duplicate key 'a'"));
+    }
+
+    #[test]
+    fn alias_bombs_are_refused() {
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..10 {
+            let prev = format!("*a{}", i - 1);
+            text.push_str(&format!("a{i}: &a{i} [{}]\n", vec![prev; 10].join(", ")));
+        }
+        let err = Document::parse(&text).unwrap_err();
+        assert!(err.message.contains("aliases expand"), "{err}");
     }
 
     #[test]

@@ -373,27 +373,36 @@ fn serve_upstream(mut stream: TcpStream) -> std::io::Result<()> {
         body.extend_from_slice(&buf[..n]);
     }
     let (path, query) = target.split_once('?').unwrap_or((&target, ""));
-    let (status, extra, payload): (u16, &str, Vec<u8>) =
-        if let Some(n) = path.strip_prefix("/status/") {
-            let code = n.parse().unwrap_or(500);
-            (code, "", format!("status {code}").into_bytes())
-        } else if let Some(ms) = path.strip_prefix("/slow/") {
-            thread::sleep(Duration::from_millis(ms.parse().unwrap_or(1000)));
-            (200, "", b"slow".to_vec())
-        } else {
-            let json = serde_json::json!({
-                "method": method,
-                "path": path,
-                "query": query,
-                "headers": headers,
-                "body": body,
-            });
-            (
-                200,
-                "x-upstream: yes\r\ncontent-type: application/json\r\n",
-                json.to_string().into_bytes(),
-            )
-        };
+    let (status, extra, payload): (u16, &str, Vec<u8>) = if let Some(n) =
+        path.strip_prefix("/status/")
+    {
+        let code = n.parse().unwrap_or(500);
+        (code, "", format!("status {code}").into_bytes())
+    } else if let Some(ms) = path.strip_prefix("/trickle/") {
+        // Head and one byte at once, the rest of the body after `ms`.
+        let ms: u64 = ms.parse().unwrap_or(1000);
+        stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\nconnection: close\r\n\r\nx")?;
+        stream.flush()?;
+        thread::sleep(Duration::from_millis(ms));
+        let _ = stream.write_all(b"123456789");
+        return Ok(());
+    } else if let Some(ms) = path.strip_prefix("/slow/") {
+        thread::sleep(Duration::from_millis(ms.parse().unwrap_or(1000)));
+        (200, "", b"slow".to_vec())
+    } else {
+        let json = serde_json::json!({
+            "method": method,
+            "path": path,
+            "query": query,
+            "headers": headers,
+            "body": body,
+        });
+        (
+            200,
+            "x-upstream: yes\r\ncontent-type: application/json\r\n",
+            json.to_string().into_bytes(),
+        )
+    };
     let head = format!(
         "HTTP/1.1 {status} Whatever\r\n{extra}content-length: {}\r\nconnection: close\r\n\r\n",
         payload.len()

@@ -15,7 +15,8 @@ pub fn new_request_id() -> String {
 pub fn request_id_from_client(supplied: Option<&str>) -> String {
     match supplied {
         None => new_request_id(),
-        Some(s) if uuid::Uuid::try_parse(s).is_ok() => s.to_ascii_lowercase(),
+        // Only the canonical hyphenated form counts as a request id.
+        Some(s) if s.len() == 36 && uuid::Uuid::try_parse(s).is_ok() => s.to_ascii_lowercase(),
         Some(_) => format!("{}_REPLACED_INVALID_REQUEST_ID", new_request_id()),
     }
 }
@@ -34,11 +35,38 @@ pub fn xray_trace_id(now: SystemTime) -> String {
         .map(|d| d.as_secs())
         .unwrap_or(0);
     let random: [u8; 12] = rand::rng().random();
-    let mut out = format!("1-{:08x}-", secs as u32);
-    for b in random {
-        out.push_str(&format!("{b:02x}"));
-    }
+    let mut out = String::with_capacity(35);
+    out.push_str("1-");
+    push_hex(&mut out, &(secs as u32).to_be_bytes());
+    out.push('-');
+    push_hex(&mut out, &random);
     out
+}
+
+fn push_hex(out: &mut String, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for b in bytes {
+        out.push(HEX[usize::from(b >> 4)] as char);
+        out.push(HEX[usize::from(b & 0xf)] as char);
+    }
+}
+
+/// The trace id of a client's `X-Amzn-Trace-Id: Root=1-…;…` header, when it
+/// holds a well-formed one, so the trace continues through the gateway.
+pub fn xray_trace_id_from_header(value: &str) -> Option<String> {
+    let root = value
+        .split(';')
+        .find_map(|part| part.trim().strip_prefix("Root="))?;
+    let mut parts = root.split('-');
+    let ok = parts.next() == Some("1")
+        && parts
+            .next()
+            .is_some_and(|p| p.len() == 8 && p.bytes().all(|b| b.is_ascii_hexdigit()))
+        && parts
+            .next()
+            .is_some_and(|p| p.len() == 24 && p.bytes().all(|b| b.is_ascii_hexdigit()))
+        && parts.next().is_none();
+    ok.then(|| root.to_string())
 }
 
 #[cfg(test)]
@@ -61,5 +89,18 @@ mod tests {
             kept.to_ascii_lowercase()
         );
         assert!(request_id_from_client(Some("nope")).ends_with("_REPLACED_INVALID_REQUEST_ID"));
+        assert!(
+            request_id_from_client(Some("515f1e9939db11e99e9601e5c04505b9"))
+                .ends_with("_REPLACED_INVALID_REQUEST_ID")
+        );
+        assert_eq!(
+            xray_trace_id_from_header("Root=1-5c755b5d-07b29b94e632d3da19d88789;Sampled=1")
+                .as_deref(),
+            Some("1-5c755b5d-07b29b94e632d3da19d88789")
+        );
+        assert_eq!(
+            xray_trace_id_from_header("Root=1-zz-07b29b94e632d3da19d88789"),
+            None
+        );
     }
 }

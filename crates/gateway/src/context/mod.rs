@@ -12,7 +12,10 @@ mod ids;
 mod variables;
 
 pub use events::{ExecutionEvent, ExecutionEventKind, ExecutionTrace, FailureKind, HeaderList};
-pub use ids::{extended_request_id, new_request_id, request_id_from_client, xray_trace_id};
+pub use ids::{
+    extended_request_id, new_request_id, request_id_from_client, xray_trace_id,
+    xray_trace_id_from_header,
+};
 pub use variables::ContextVariable;
 
 use std::time::{Duration, SystemTime};

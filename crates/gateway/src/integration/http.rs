@@ -36,6 +36,7 @@ use super::mapping::{
     eval_source, integration_request_body, integration_uri, map_response, BackendView,
 };
 use super::{tls, IntegrationReply, ReplyBody};
+use crate::body::DeadlineBody;
 use crate::context::{ExecutionEventKind, ExecutionTrace, FailureKind, RequestContext};
 use crate::request::MethodRequest;
 use crate::response::GatewayError;
@@ -53,6 +54,10 @@ const HOP_BY_HOP: &[&str] = &[
     "host",
     "content-length",
 ];
+
+/// Largest backend body a non-proxy integration buffers for mapping (10 MB,
+/// API Gateway's payload limit).
+const MAX_BACKEND_BODY: usize = 10 * 1024 * 1024;
 
 type PooledClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
@@ -180,20 +185,33 @@ impl HttpBackend {
                 headers: trace.data_headers(&headers),
                 body: None,
             });
+            let deadline = tokio::time::Instant::from_std(started + timeout);
             return Ok(IntegrationReply {
                 status,
                 headers,
-                body: ReplyBody::Stream(incoming),
+                body: ReplyBody::Stream(DeadlineBody::new(incoming, deadline)),
             });
         }
 
         // Non-proxy: the whole body is needed for mapping, within the timeout.
         let (parts, incoming) = response.into_parts();
         let remaining = timeout.saturating_sub(started.elapsed());
-        let body = match tokio::time::timeout(remaining, incoming.collect()).await {
+        let limited = http_body_util::Limited::new(incoming, MAX_BACKEND_BODY);
+        let body = match tokio::time::timeout(remaining, limited.collect()).await {
             Err(_) => {
                 return Err(GatewayError::new(GatewayResponseType::IntegrationTimeout)
                     .with_failure(FailureKind::Timeout, ""))
+            }
+            Ok(Err(e))
+                if e.downcast_ref::<http_body_util::LengthLimitError>()
+                    .is_some() =>
+            {
+                ctx.integration.error =
+                    Some("Response payload size exceeded maximum allowed payload size".into());
+                return Err(GatewayError::new(GatewayResponseType::IntegrationFailure).with_status(500).with_failure(
+                    FailureKind::Configuration,
+                    "Response payload size exceeded maximum allowed payload size (10485760 bytes)",
+                ));
             }
             Ok(Err(e)) => {
                 ctx.integration.error = Some(e.to_string());
@@ -323,10 +341,17 @@ fn backend_headers(
                 headers.append(name.clone(), value.clone());
             }
         }
-        let forwarded = match request.header("x-forwarded-for") {
-            Some(prev) if !prev.trim().is_empty() => format!("{prev}, {client_ip}"),
-            _ => client_ip.to_string(),
-        };
+        // Every earlier hop is kept, however many X-Forwarded-For lines carried them.
+        let mut forwarded = String::new();
+        for value in request.headers.get_all("x-forwarded-for") {
+            let value = String::from_utf8_lossy(value.as_bytes());
+            let value = value.trim();
+            if !value.is_empty() {
+                forwarded.push_str(value);
+                forwarded.push_str(", ");
+            }
+        }
+        forwarded.push_str(&client_ip.to_string());
         if let Ok(v) = HeaderValue::from_str(&forwarded) {
             headers.insert(HeaderName::from_static("x-forwarded-for"), v);
         }

@@ -3,7 +3,7 @@
 //! integration-response selection, and the integration URI.
 
 use std::collections::HashMap;
-use std::sync::{OnceLock, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use bytes::Bytes;
 use gatewatch_model::{GatewayResponseType, Integration, IntegrationResponse, PassthroughBehavior};
@@ -144,13 +144,15 @@ pub fn integration_request_body(
     }
 }
 
-fn selection_regex(pattern: &str) -> Option<Regex> {
-    static CACHE: OnceLock<RwLock<HashMap<String, Option<Regex>>>> = OnceLock::new();
+/// Compiled selection patterns, shared (`Arc`) so a lookup clones no
+/// matching caches.
+fn selection_regex(pattern: &str) -> Option<Arc<Regex>> {
+    static CACHE: OnceLock<RwLock<HashMap<String, Option<Arc<Regex>>>>> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
     if let Some(r) = cache.read().ok().and_then(|c| c.get(pattern).cloned()) {
         return r;
     }
-    let compiled = Regex::new(&format!("^(?:{pattern})$")).ok();
+    let compiled = Regex::new(&format!("^(?:{pattern})$")).ok().map(Arc::new);
     if let Ok(mut c) = cache.write() {
         if c.len() < 4096 {
             c.insert(pattern.to_string(), compiled.clone());
@@ -240,14 +242,11 @@ pub fn map_response(
             };
             (Bytes::from(template::render(t, &input)), ct.clone())
         }
+        // Non-proxy integrations do not pass backend headers through: the
+        // method response is application/json unless a mapping says otherwise.
         None => (
             Bytes::copy_from_slice(backend.body),
-            backend
-                .headers
-                .get(http::header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("application/json")
-                .to_string(),
+            "application/json".to_string(),
         ),
     };
     if !headers.contains_key(http::header::CONTENT_TYPE) {
@@ -262,13 +261,34 @@ pub fn map_response(
     })
 }
 
-/// Characters escaped in a substituted path parameter (`/` kept for greedy values).
+/// Characters escaped in a substituted path parameter.
 const PATH_VALUE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'_')
     .remove(b'.')
-    .remove(b'~')
-    .remove(b'/');
+    .remove(b'~');
+
+/// Encodes a value substituted into the backend path. A greedy parameter
+/// keeps its `/` separators; each of its segments is encoded on its own, and
+/// `.`/`..` segments are escaped so they cannot climb out of the backend path.
+fn encode_path_value(value: &str, greedy: bool) -> String {
+    let encode_segment = |seg: &str| -> String {
+        match seg {
+            "." => "%2E".to_string(),
+            ".." => "%2E%2E".to_string(),
+            _ => utf8_percent_encode(seg, PATH_VALUE).to_string(),
+        }
+    };
+    if greedy {
+        value
+            .split('/')
+            .map(encode_segment)
+            .collect::<Vec<_>>()
+            .join("/")
+    } else {
+        encode_segment(value)
+    }
+}
 
 /// Builds the backend URI: `${stageVariables.x}` replaced by stage variables,
 /// `{name}` by the `integration.request.path.name` mapping (falling back to
@@ -295,13 +315,19 @@ pub fn integration_uri(
             let end = name_rest.find('}').ok_or_else(|| invalid_uri(raw))?;
             let name = &name_rest[..end];
             let key = format!("integration.request.path.{name}");
-            let value = match integration.request_parameters.get(&key) {
+            let source = integration.request_parameters.get(&key);
+            let value = match source {
                 Some(source) => eval_source(source, ctx, Some(request), None),
                 None => request
                     .path_param(name.trim_end_matches('+'))
                     .map(String::from),
             };
-            out.extend(utf8_percent_encode(&value.unwrap_or_default(), PATH_VALUE));
+            // A value taken from the resource's greedy parameter keeps its slashes.
+            let from_param = source
+                .and_then(|s| s.trim().strip_prefix("method.request.path."))
+                .unwrap_or(name.trim_end_matches('+'));
+            let greedy = request.greedy_parameter.as_deref() == Some(from_param);
+            out.push_str(&encode_path_value(&value.unwrap_or_default(), greedy));
             rest = &name_rest[end + 1..];
         } else {
             out.push(tail.as_bytes()[0] as char);
@@ -319,4 +345,20 @@ fn invalid_uri(uri: &str) -> GatewayError {
             FailureKind::Configuration,
             format!("Invalid endpoint address (integration URI {uri} has an unresolved variable)"),
         )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::encode_path_value;
+
+    #[test]
+    fn substituted_path_values_cannot_escape_the_backend_path() {
+        assert_eq!(encode_path_value("../../admin", false), "..%2F..%2Fadmin");
+        assert_eq!(encode_path_value("a b/c", false), "a%20b%2Fc");
+        assert_eq!(
+            encode_path_value("a/../b/./c d", true),
+            "a/%2E%2E/b/%2E/c%20d"
+        );
+        assert_eq!(encode_path_value("v1.2~x", true), "v1.2~x");
+    }
 }

@@ -12,13 +12,16 @@ mod tls;
 use bytes::Bytes;
 use hyper::body::Incoming;
 
+use crate::body::DeadlineBody;
+
 /// The body of an integration's reply.
 #[derive(Debug)]
 pub enum ReplyBody {
     /// Fully buffered (mock, mapped responses).
     Full(Bytes),
-    /// Streamed from the backend as it arrives (HTTP proxy).
-    Stream(Incoming),
+    /// Streamed from the backend as it arrives (HTTP proxy), cut off at the
+    /// integration timeout.
+    Stream(DeadlineBody<Incoming>),
 }
 
 /// What an integration answered, before the gateway adds its own headers.

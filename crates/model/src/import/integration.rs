@@ -160,11 +160,11 @@ pub(super) fn import_integration(
             sink,
         );
     }
-    integration.request_templates = string_map(
+    integration.request_templates = lowercase_keys(string_map(
         obj.get("requestTemplates"),
         &child(pointer, "requestTemplates"),
         sink,
-    );
+    ));
     if let Some(responses) = obj.get("responses") {
         integration.responses = import_responses(responses, &child(pointer, "responses"), sink);
     }
@@ -344,14 +344,23 @@ fn import_response(
         selection_pattern,
         status_code: status,
         response_parameters,
-        response_templates: string_map(
+        response_templates: lowercase_keys(string_map(
             obj.get("responseTemplates"),
             &child(pointer, "responseTemplates"),
             sink,
-        ),
+        )),
         content_handling: obj
             .get("contentHandling")
             .and_then(Value::as_str)
             .map(String::from),
     })
+}
+
+/// Template maps are keyed by media type, which is case-insensitive.
+fn lowercase_keys(
+    map: std::collections::BTreeMap<String, String>,
+) -> std::collections::BTreeMap<String, String> {
+    map.into_iter()
+        .map(|(k, v)| (k.to_ascii_lowercase(), v))
+        .collect()
 }
