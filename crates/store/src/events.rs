@@ -1,0 +1,510 @@
+//! Events: PutLogEvents with CloudWatch's validation, stream reads for
+//! GetLogEvents, merged multi-stream reads for FilterLogEvents, retention.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::sync::atomic::Ordering;
+
+use crate::catalog::stream_write;
+use crate::commit::{durable, Space, Write};
+use crate::error::{StoreError, StoreResult};
+use crate::model::{InputLogEvent, LogEvent, PutLogEventsOutcome, RejectedLogEventsInfo, Scope};
+use crate::{keys, names, now_ms, Store};
+
+/// Bytes counted per event on top of its message (CloudWatch's rule).
+pub const EVENT_OVERHEAD: usize = 26;
+/// Largest PutLogEvents batch, counted as messages + 26 bytes per event.
+pub const MAX_BATCH_BYTES: usize = 1_048_576;
+/// Largest event (message + overhead).
+pub const MAX_EVENT_BYTES: usize = 1_048_576;
+/// Most events per PutLogEvents call.
+pub const MAX_BATCH_EVENTS: usize = 10_000;
+/// Largest time span of one batch.
+pub const MAX_BATCH_SPAN_MS: i64 = 24 * 3_600_000;
+/// Most bytes of messages returned in one page.
+pub const MAX_PAGE_BYTES: usize = 1_048_576;
+
+/// A position between events of a stream, or of a merged set of streams:
+/// the (timestamp, seq) of an event. Reads continue strictly after (forward)
+/// or strictly before (backward) it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Cursor {
+    /// Event timestamp.
+    pub timestamp: i64,
+    /// Event sequence number.
+    pub seq: u64,
+}
+
+impl Cursor {
+    /// The position of an event.
+    pub fn of(event: &LogEvent) -> Cursor {
+        Cursor {
+            timestamp: event.timestamp,
+            seq: event.seq,
+        }
+    }
+}
+
+/// Which streams of a group a filter reads.
+#[derive(Debug, Clone)]
+pub enum StreamSelector {
+    /// Every stream.
+    All,
+    /// These streams (missing names are ignored).
+    Names(Vec<String>),
+    /// Streams whose name starts with this.
+    Prefix(String),
+}
+
+/// A merge candidate: (timestamp, seq, stream index, ingestion time, message).
+type Merged = (i64, u64, usize, i64, String);
+
+/// One page of merged events.
+#[derive(Debug, Clone)]
+pub struct FilterPage {
+    /// Matching events in (timestamp, seq) order.
+    pub events: Vec<LogEvent>,
+    /// Where the next page starts, when more events may follow.
+    pub next: Option<Cursor>,
+    /// Names of the streams searched.
+    pub searched_streams: Vec<String>,
+}
+
+fn validate_batch(events: &[InputLogEvent]) -> StoreResult<()> {
+    if events.is_empty() {
+        return Err(StoreError::constraint(
+            "[]",
+            "logEvents",
+            "Member must have length greater than or equal to 1",
+        ));
+    }
+    if events.len() > MAX_BATCH_EVENTS {
+        return Err(StoreError::constraint(
+            &format!("{} events", events.len()),
+            "logEvents",
+            "Member must have length less than or equal to 10000",
+        ));
+    }
+    let mut total = 0usize;
+    for (i, e) in events.iter().enumerate() {
+        if e.message.is_empty() {
+            return Err(StoreError::constraint(
+                "",
+                &format!("logEvents.{}.member.message", i + 1),
+                "Member must have length greater than or equal to 1",
+            ));
+        }
+        if e.timestamp < 0 {
+            return Err(StoreError::constraint(
+                &e.timestamp.to_string(),
+                &format!("logEvents.{}.member.timestamp", i + 1),
+                "Member must have value greater than or equal to 0",
+            ));
+        }
+        let size = e.message.len() + EVENT_OVERHEAD;
+        if size > MAX_EVENT_BYTES {
+            return Err(StoreError::InvalidParameter(format!(
+                "Log event too large: {size} bytes exceeds limit of {MAX_EVENT_BYTES}"
+            )));
+        }
+        total += size;
+    }
+    if total > MAX_BATCH_BYTES {
+        return Err(StoreError::InvalidParameter(format!(
+            "Upload too large: {total} bytes exceeds limit of {MAX_BATCH_BYTES}"
+        )));
+    }
+    if events.windows(2).any(|w| w[1].timestamp < w[0].timestamp) {
+        return Err(StoreError::InvalidParameter(
+            "Log events in a single PutLogEvents request must be in chronological order.".into(),
+        ));
+    }
+    Ok(())
+}
+
+impl Store {
+    /// PutLogEvents: validates the batch as CloudWatch does, drops too-old,
+    /// expired and too-new events (reporting their indexes), and returns once
+    /// the accepted events are durable.
+    pub async fn put_log_events(
+        &self,
+        scope: &Scope,
+        group: &str,
+        stream: &str,
+        events: &[InputLogEvent],
+    ) -> StoreResult<PutLogEventsOutcome> {
+        names::log_group_name(group, "logGroupName")?;
+        names::log_stream_name(stream, "logStreamName")?;
+        validate_batch(events)?;
+        let now = now_ms();
+        let config = &self.inner.config;
+
+        let (done, outcome) = {
+            let mut catalog = self.write();
+            let entry = catalog.group_mut(scope, group)?;
+            let retention_cutoff = entry
+                .group
+                .retention_in_days
+                .map(|d| now - i64::from(d) * 86_400_000);
+            let group_id = entry.group.id;
+            let log_stream = entry
+                .streams
+                .get_mut(stream)
+                .ok_or_else(StoreError::stream_not_found)?;
+
+            // Events are chronological, so refusals are a prefix and a suffix.
+            let too_old_end =
+                events.partition_point(|e| e.timestamp < now - config.max_event_age_ms);
+            let expired_end =
+                retention_cutoff.map_or(0, |c| events.partition_point(|e| e.timestamp < c));
+            let first_ok = too_old_end.max(expired_end);
+            let too_new_start =
+                events.partition_point(|e| e.timestamp <= now + config.max_future_ms);
+            let accepted = if first_ok < too_new_start {
+                &events[first_ok..too_new_start]
+            } else {
+                &[][..]
+            };
+            if let (Some(first), Some(last)) = (accepted.first(), accepted.last()) {
+                if last.timestamp - first.timestamp > MAX_BATCH_SPAN_MS {
+                    return Err(StoreError::InvalidParameter(
+                        "The batch of log events in a single PutLogEvents request cannot span more than 24 hours.".into(),
+                    ));
+                }
+            }
+            let rejected = RejectedLogEventsInfo {
+                too_new_log_event_start_index: (too_new_start < events.len())
+                    .then_some(too_new_start),
+                too_old_log_event_end_index: (too_old_end > 0).then_some(too_old_end),
+                expired_log_event_end_index: (expired_end > 0 && expired_end > too_old_end)
+                    .then_some(expired_end),
+            };
+
+            let mut writes = Vec::with_capacity(accepted.len() + 2);
+            let first_seq = self
+                .inner
+                .next_seq
+                .fetch_add(accepted.len() as u64, Ordering::SeqCst);
+            for (i, e) in accepted.iter().enumerate() {
+                let key = keys::event(log_stream.id, e.timestamp, first_seq + i as u64);
+                writes.push(Write::Put(
+                    Space::Events,
+                    key.to_vec(),
+                    keys::event_value(now, &e.message),
+                ));
+            }
+            if let (Some(first), Some(last)) = (accepted.first(), accepted.last()) {
+                log_stream.first_event_timestamp = Some(
+                    log_stream
+                        .first_event_timestamp
+                        .map_or(first.timestamp, |t| t.min(first.timestamp)),
+                );
+                log_stream.last_event_timestamp = Some(
+                    log_stream
+                        .last_event_timestamp
+                        .map_or(last.timestamp, |t| t.max(last.timestamp)),
+                );
+                log_stream.last_ingestion_time = Some(now);
+                log_stream.stored_bytes +=
+                    accepted.iter().map(|e| e.message.len() as u64).sum::<u64>();
+                writes.push(stream_write(group_id, log_stream));
+                let next = first_seq + accepted.len() as u64;
+                writes.push(Write::Put(
+                    Space::Meta,
+                    keys::NEXT_SEQ.to_vec(),
+                    next.to_be_bytes().to_vec(),
+                ));
+            }
+            let outcome = PutLogEventsOutcome {
+                next_sequence_token: format!("{:056}", first_seq + accepted.len() as u64),
+                rejected,
+                accepted: accepted.len(),
+            };
+            let done = if writes.is_empty() {
+                None
+            } else {
+                Some(self.enqueue(writes))
+            };
+            (done, outcome)
+        };
+        if let Some(done) = done {
+            durable(done).await?;
+        }
+        Ok(outcome)
+    }
+
+    fn stream_id(
+        &self,
+        scope: &Scope,
+        group: &str,
+        stream: &str,
+    ) -> StoreResult<(u64, Option<i64>)> {
+        let catalog = self.read();
+        let entry = catalog.group(scope, group)?;
+        let s = entry
+            .streams
+            .get(stream)
+            .ok_or_else(StoreError::stream_not_found)?;
+        Ok((s.id, self.retention_cutoff(entry.group.retention_in_days)))
+    }
+
+    fn retention_cutoff(&self, days: Option<u32>) -> Option<i64> {
+        days.map(|d| now_ms() - i64::from(d) * 86_400_000)
+    }
+
+    /// Reads one stream for GetLogEvents: up to `limit` events (and 1 MB)
+    /// with `start <= timestamp < end`, forward after `after` or backward
+    /// before `before`. Always returned in ascending order.
+    #[allow(clippy::too_many_arguments)]
+    pub fn read_stream(
+        &self,
+        scope: &Scope,
+        group: &str,
+        stream: &str,
+        start: Option<i64>,
+        end: Option<i64>,
+        position: Option<Cursor>,
+        forward: bool,
+        limit: usize,
+    ) -> StoreResult<Vec<LogEvent>> {
+        let (id, cutoff) = self.stream_id(scope, group, stream)?;
+        let lower_ts = start.unwrap_or(i64::MIN).max(cutoff.unwrap_or(i64::MIN));
+        let mut lower = keys::event(id, lower_ts, 0);
+        let mut upper = match end {
+            Some(e) => keys::event(id, e, 0),
+            None => keys::event(id, i64::MAX, u64::MAX),
+        };
+        if let Some(p) = position {
+            if forward {
+                let after = keys::event(id, p.timestamp, p.seq.saturating_add(1));
+                lower = lower.max(after);
+            } else {
+                let before = keys::event(id, p.timestamp, p.seq);
+                upper = upper.min(before);
+            }
+        }
+        if lower >= upper {
+            return Ok(Vec::new());
+        }
+        let iter = self.inner.events.range(lower..upper);
+        let mut out = Vec::new();
+        let mut bytes = 0usize;
+        let mut take = |guard: fjall::Guard| -> StoreResult<bool> {
+            let (k, v) = guard.into_inner()?;
+            let (Some((_, ts, seq)), Some((ingestion, message))) =
+                (keys::parse_event(&k), keys::parse_event_value(&v))
+            else {
+                return Ok(true);
+            };
+            bytes += message.len() + EVENT_OVERHEAD;
+            if !out.is_empty() && bytes > MAX_PAGE_BYTES {
+                return Ok(false);
+            }
+            out.push(LogEvent {
+                log_stream_name: stream.to_string(),
+                timestamp: ts,
+                ingestion_time: ingestion,
+                message,
+                seq,
+            });
+            Ok(out.len() < limit)
+        };
+        if forward {
+            for g in iter {
+                if !take(g)? {
+                    break;
+                }
+            }
+        } else {
+            for g in iter.rev() {
+                if !take(g)? {
+                    break;
+                }
+            }
+            out.reverse();
+        }
+        Ok(out)
+    }
+
+    /// Reads several streams of a group merged in (timestamp, seq) order for
+    /// FilterLogEvents: events with `start <= timestamp <= end` after `after`
+    /// that satisfy `keep`, at most `limit` (and 1 MB) per page. At most
+    /// `max_scanned` events are examined per call; a page cut short by that
+    /// budget still carries `next`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn filter_events(
+        &self,
+        scope: &Scope,
+        group: &str,
+        streams: &StreamSelector,
+        start: Option<i64>,
+        end: Option<i64>,
+        after: Option<Cursor>,
+        limit: usize,
+        max_scanned: usize,
+        keep: &dyn Fn(&str) -> bool,
+    ) -> StoreResult<FilterPage> {
+        let (selected, cutoff) = {
+            let catalog = self.read();
+            let entry = catalog.group(scope, group)?;
+            let selected: Vec<(u64, String)> = entry
+                .streams
+                .values()
+                .filter(|s| match streams {
+                    StreamSelector::All => true,
+                    StreamSelector::Names(names) => names.iter().any(|n| n == &s.name),
+                    StreamSelector::Prefix(p) => s.name.starts_with(p.as_str()),
+                })
+                .map(|s| (s.id, s.name.clone()))
+                .collect();
+            (
+                selected,
+                self.retention_cutoff(entry.group.retention_in_days),
+            )
+        };
+        let lower_ts = start.unwrap_or(i64::MIN).max(cutoff.unwrap_or(i64::MIN));
+        let mut iters = Vec::with_capacity(selected.len());
+        for (id, _) in &selected {
+            let mut lower = keys::event(*id, lower_ts, 0);
+            if let Some(a) = after {
+                lower = lower.max(keys::event(*id, a.timestamp, a.seq.saturating_add(1)));
+            }
+            let upper = match end {
+                Some(e) if e < i64::MAX => keys::event(*id, e + 1, 0),
+                _ => keys::event(*id, i64::MAX, u64::MAX),
+            };
+            if lower < upper {
+                iters.push(self.inner.events.range(lower..upper));
+            } else {
+                iters.push(self.inner.events.range(upper..upper));
+            }
+        }
+        // k-way merge by (timestamp, seq).
+        let mut heap = BinaryHeap::new();
+        let next_of = |i: usize, iters: &mut Vec<fjall::Iter>| -> StoreResult<Option<Merged>> {
+            match iters[i].next() {
+                None => Ok(None),
+                Some(g) => {
+                    let (k, v) = g.into_inner()?;
+                    match (keys::parse_event(&k), keys::parse_event_value(&v)) {
+                        (Some((_, ts, seq)), Some((ing, msg))) => Ok(Some((ts, seq, i, ing, msg))),
+                        _ => Ok(None),
+                    }
+                }
+            }
+        };
+        for i in 0..iters.len() {
+            if let Some((ts, seq, idx, ing, msg)) = next_of(i, &mut iters)? {
+                heap.push(Reverse((ts, seq, idx, ing, msg)));
+            }
+        }
+        let mut events = Vec::new();
+        let mut bytes = 0usize;
+        let mut scanned = 0usize;
+        let mut last: Option<Cursor> = None;
+        let mut more = false;
+        while let Some(Reverse((ts, seq, idx, ing, msg))) = heap.pop() {
+            if events.len() >= limit
+                || scanned >= max_scanned
+                || (bytes + msg.len() + EVENT_OVERHEAD > MAX_PAGE_BYTES && !events.is_empty())
+            {
+                more = true;
+                break;
+            }
+            scanned += 1;
+            last = Some(Cursor { timestamp: ts, seq });
+            if let Some(n) = next_of(idx, &mut iters)? {
+                heap.push(Reverse(n));
+            }
+            if keep(&msg) {
+                bytes += msg.len() + EVENT_OVERHEAD;
+                events.push(LogEvent {
+                    log_stream_name: selected[idx].1.clone(),
+                    timestamp: ts,
+                    ingestion_time: ing,
+                    message: msg,
+                    seq,
+                });
+            }
+        }
+        Ok(FilterPage {
+            next: if more { last } else { None },
+            events,
+            searched_streams: selected.into_iter().map(|(_, n)| n).collect(),
+        })
+    }
+
+    /// Deletes events older than their group's retention. Returns how many
+    /// were removed. Reads already hide them; this reclaims the space.
+    pub async fn enforce_retention(&self) -> StoreResult<usize> {
+        let now = now_ms();
+        let targets: Vec<(Scope, String, u64, u64, String, i64)> = {
+            let catalog = self.read();
+            catalog
+                .scopes
+                .iter()
+                .flat_map(|(scope, groups)| {
+                    groups.values().filter_map(move |e| {
+                        e.group.retention_in_days.map(|d| {
+                            let cutoff = now - i64::from(d) * 86_400_000;
+                            e.streams
+                                .values()
+                                .map(|s| {
+                                    (
+                                        scope.clone(),
+                                        e.group.name.clone(),
+                                        e.group.id,
+                                        s.id,
+                                        s.name.clone(),
+                                        cutoff,
+                                    )
+                                })
+                                .collect::<Vec<_>>()
+                        })
+                    })
+                })
+                .flatten()
+                .collect()
+        };
+        let mut removed = 0;
+        for (scope, group, _group_id, stream_id, stream, cutoff) in targets {
+            loop {
+                let lower = keys::event(stream_id, i64::MIN, 0);
+                let upper = keys::event(stream_id, cutoff, 0);
+                let mut freed = 0u64;
+                let batch: Vec<Vec<u8>> = self
+                    .inner
+                    .events
+                    .range(lower..upper)
+                    .take(10_000)
+                    .filter_map(|g| g.into_inner().ok())
+                    .map(|(k, v)| {
+                        freed += v.len().saturating_sub(8) as u64;
+                        k.to_vec()
+                    })
+                    .collect();
+                if batch.is_empty() {
+                    break;
+                }
+                removed += batch.len();
+                let mut writes: Vec<Write> = batch
+                    .into_iter()
+                    .map(|k| Write::Delete(Space::Events, k))
+                    .collect();
+                let done = {
+                    let mut catalog = self.write();
+                    if let Ok(entry) = catalog.group_mut(&scope, &group) {
+                        let gid = entry.group.id;
+                        if let Some(s) = entry.streams.get_mut(&stream) {
+                            s.stored_bytes = s.stored_bytes.saturating_sub(freed);
+                            writes.push(stream_write(gid, s));
+                        }
+                    }
+                    self.enqueue(writes)
+                };
+                durable(done).await?;
+            }
+        }
+        Ok(removed)
+    }
+}

@@ -1,0 +1,195 @@
+//! # gatewatch-store
+//!
+//! The log store behind Gatewatch's CloudWatch Logs API: log groups, log
+//! streams and events with CloudWatch Logs semantics, namespaced by account
+//! and region, durable before acknowledgement.
+//!
+//! - **Engine.** Metadata and events live in [`fjall`], an LSM-tree engine
+//!   with a journal and atomic write batches. See [`keys`] for the layout.
+//! - **Durability.** Every write goes through the group committer
+//!   ([`commit`]): concurrent writers share one fsync, and a call returns only
+//!   after its batch is on disk. On start the engine replays its journal; a
+//!   torn tail is cut off and every earlier (acknowledged) batch is kept.
+//! - **Catalog.** Groups and streams are also held in memory for fast
+//!   lookups; the catalog is rebuilt from the `meta` keyspace on open.
+//! - **Retention.** Events older than a group's retention are invisible to
+//!   reads at once and removed by [`Store::enforce_retention`], which the
+//!   server runs in the background.
+//!
+//! The store is used in-process (the logging stage writes here without an
+//! HTTP hop) and through the CloudWatch Logs wire API.
+
+mod catalog;
+mod commit;
+pub mod error;
+mod events;
+pub mod keys;
+pub mod model;
+pub mod names;
+
+pub use catalog::CreateLogGroup;
+pub use error::{StoreError, StoreResult};
+pub use events::{Cursor, FilterPage, StreamSelector};
+pub use model::{
+    InputLogEvent, LogEvent, LogGroup, LogStream, MetricFilter, PutLogEventsOutcome,
+    RejectedLogEventsInfo, Scope, SubscriptionFilter,
+};
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use fjall::{Database, Keyspace, KeyspaceCreateOptions};
+
+use commit::{Committer, Space, Write};
+
+/// Tunables, with CloudWatch's values as defaults.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// Events older than this (relative to now) are refused as too old (14 days).
+    pub max_event_age_ms: i64,
+    /// Events further in the future than this are refused as too new (2 hours).
+    pub max_future_ms: i64,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            max_event_age_ms: 14 * 24 * 3_600_000,
+            max_future_ms: 2 * 3_600_000,
+        }
+    }
+}
+
+/// A group and its streams, as held in memory.
+#[derive(Debug, Clone)]
+pub(crate) struct GroupEntry {
+    pub(crate) group: LogGroup,
+    pub(crate) streams: BTreeMap<String, LogStream>,
+}
+
+/// Every group, by scope and name (names sorted, as Describe* lists them).
+#[derive(Debug, Default)]
+pub(crate) struct Catalog {
+    pub(crate) scopes: HashMap<Scope, BTreeMap<String, GroupEntry>>,
+}
+
+impl Catalog {
+    pub(crate) fn group(&self, scope: &Scope, name: &str) -> StoreResult<&GroupEntry> {
+        self.scopes
+            .get(scope)
+            .and_then(|g| g.get(name))
+            .ok_or_else(StoreError::group_not_found)
+    }
+
+    pub(crate) fn group_mut(&mut self, scope: &Scope, name: &str) -> StoreResult<&mut GroupEntry> {
+        self.scopes
+            .get_mut(scope)
+            .and_then(|g| g.get_mut(name))
+            .ok_or_else(StoreError::group_not_found)
+    }
+}
+
+/// The log store. Cheap to clone; all clones share one engine.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) events: Keyspace,
+    pub(crate) catalog: RwLock<Catalog>,
+    pub(crate) committer: Committer,
+    pub(crate) next_seq: AtomicU64,
+    pub(crate) next_id: AtomicU64,
+    pub(crate) config: StoreConfig,
+    /// Kept so the engine lives as long as the store.
+    _db: Database,
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+impl Store {
+    /// Opens (or creates) the store in `dir`, recovering after a crash.
+    pub fn open(dir: &Path, config: StoreConfig) -> StoreResult<Store> {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            StoreError::ServiceUnavailable(format!(
+                "cannot create the store directory {}: {e}",
+                dir.display()
+            ))
+        })?;
+        let db = Database::builder(dir)
+            // Writes are persisted by the committer, once per group commit.
+            .manual_journal_persist(true)
+            .open()?;
+        let meta = db.keyspace("meta", KeyspaceCreateOptions::default)?;
+        let events = db.keyspace("events", KeyspaceCreateOptions::default)?;
+        let catalog = catalog::load(&meta)?;
+        let next_seq = read_counter(&meta, keys::NEXT_SEQ)?.max(1);
+        let next_id = read_counter(&meta, keys::NEXT_ID)?.max(1);
+        let committer = Committer::start(db.clone(), meta.clone(), events.clone());
+        let store = Store {
+            inner: Arc::new(Inner {
+                events,
+                catalog: RwLock::new(catalog),
+                committer,
+                next_seq: AtomicU64::new(next_seq),
+                next_id: AtomicU64::new(next_id),
+                config,
+                _db: db,
+            }),
+        };
+        catalog::resume_deletions(&store, &meta);
+        Ok(store)
+    }
+
+    pub(crate) fn read(&self) -> RwLockReadGuard<'_, Catalog> {
+        self.inner.catalog.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn write(&self) -> RwLockWriteGuard<'_, Catalog> {
+        self.inner
+            .catalog
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A fresh internal id plus the write that persists the counter.
+    pub(crate) fn allocate_id(&self) -> (u64, Write) {
+        let id = self.inner.next_id.fetch_add(1, Ordering::SeqCst);
+        (
+            id,
+            Write::Put(
+                Space::Meta,
+                keys::NEXT_ID.to_vec(),
+                (id + 1).to_be_bytes().to_vec(),
+            ),
+        )
+    }
+
+    pub(crate) fn enqueue(
+        &self,
+        writes: Vec<Write>,
+    ) -> tokio::sync::oneshot::Receiver<StoreResult<()>> {
+        self.inner.committer.enqueue(writes)
+    }
+}
+
+fn read_counter(meta: &Keyspace, key: &[u8]) -> StoreResult<u64> {
+    Ok(meta
+        .get(key)?
+        .and_then(|v| <[u8; 8]>::try_from(&v[..]).ok())
+        .map(u64::from_be_bytes)
+        .unwrap_or(1))
+}
+
+#[cfg(test)]
+mod tests;

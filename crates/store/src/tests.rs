@@ -1,0 +1,439 @@
+use super::*;
+use crate::catalog::CreateLogGroup;
+
+fn temp_dir(tag: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "gatewatch-store-{tag}-{}-{}",
+        std::process::id(),
+        now_ms()
+    ));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn scope() -> Scope {
+    Scope::new("000000000000", "us-east-1")
+}
+
+fn ev(timestamp: i64, message: &str) -> InputLogEvent {
+    InputLogEvent {
+        timestamp,
+        message: message.to_string(),
+    }
+}
+
+#[tokio::test]
+async fn groups_streams_and_events_round_trip_across_reopen() {
+    let dir = temp_dir("roundtrip");
+    let now = now_ms();
+    {
+        let store = Store::open(&dir, StoreConfig::default()).unwrap();
+        store
+            .create_log_group(&scope(), "g1", CreateLogGroup::default())
+            .await
+            .unwrap();
+        let dup = store
+            .create_log_group(&scope(), "g1", CreateLogGroup::default())
+            .await
+            .unwrap_err();
+        assert_eq!(dup.error_type(), "ResourceAlreadyExistsException");
+        store.create_log_stream(&scope(), "g1", "s1").await.unwrap();
+        let out = store
+            .put_log_events(
+                &scope(),
+                "g1",
+                "s1",
+                &[ev(now - 2, "a"), ev(now - 1, "b"), ev(now - 1, "c")],
+            )
+            .await
+            .unwrap();
+        assert_eq!(out.accepted, 3);
+        assert!(out.rejected.is_empty());
+    }
+    let store = Store::open(&dir, StoreConfig::default()).unwrap();
+    let streams = store.log_streams(&scope(), "g1").unwrap();
+    assert_eq!(streams[0].first_event_timestamp, Some(now - 2));
+    assert_eq!(streams[0].last_event_timestamp, Some(now - 1));
+    assert_eq!(streams[0].stored_bytes, 3);
+    let events = store
+        .read_stream(&scope(), "g1", "s1", None, None, None, true, 100)
+        .unwrap();
+    let messages: Vec<_> = events.iter().map(|e| e.message.as_str()).collect();
+    assert_eq!(messages, ["a", "b", "c"]);
+    // New sequence numbers continue after the recovered ones.
+    store
+        .put_log_events(&scope(), "g1", "s1", &[ev(now - 1, "d")])
+        .await
+        .unwrap();
+    let events = store
+        .read_stream(&scope(), "g1", "s1", None, None, None, true, 100)
+        .unwrap();
+    assert_eq!(events.last().unwrap().message, "d");
+    assert!(events.windows(2).all(|w| w[0].seq < w[1].seq));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn put_log_events_validates_like_cloudwatch() {
+    let dir = temp_dir("validate");
+    let store = Store::open(&dir, StoreConfig::default()).unwrap();
+    let s = scope();
+    let now = now_ms();
+    let missing = store
+        .put_log_events(&s, "nope", "s", &[ev(now, "x")])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        missing.to_string(),
+        "The specified log group does not exist."
+    );
+    store
+        .create_log_group(&s, "g", CreateLogGroup::default())
+        .await
+        .unwrap();
+    let missing = store
+        .put_log_events(&s, "g", "s", &[ev(now, "x")])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        missing.to_string(),
+        "The specified log stream does not exist."
+    );
+    store.create_log_stream(&s, "g", "s").await.unwrap();
+
+    let err = store
+        .put_log_events(&s, "g", "s", &[ev(now, "b"), ev(now - 1, "a")])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Log events in a single PutLogEvents request must be in chronological order."
+    );
+    let err = store
+        .put_log_events(&s, "g", "s", &[ev(now - 25 * 3_600_000, "a"), ev(now, "b")])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "The batch of log events in a single PutLogEvents request cannot span more than 24 hours."
+    );
+    let big = "x".repeat(600_000);
+    let err = store
+        .put_log_events(&s, "g", "s", &[ev(now, &big), ev(now, &big)])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Upload too large: 1200052 bytes exceeds limit of 1048576"
+    );
+
+    // Too old prefix and too new suffix are dropped and reported.
+    let out = store
+        .put_log_events(
+            &s,
+            "g",
+            "s",
+            &[
+                ev(now - 15 * 86_400_000, "old"),
+                ev(now, "ok"),
+                ev(now + 3 * 3_600_000, "new"),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.accepted, 1);
+    assert_eq!(out.rejected.too_old_log_event_end_index, Some(1));
+    assert_eq!(out.rejected.too_new_log_event_start_index, Some(2));
+    let only_old = store
+        .put_log_events(&s, "g", "s", &[ev(now - 15 * 86_400_000, "old")])
+        .await
+        .unwrap();
+    assert_eq!(only_old.rejected.too_old_log_event_end_index, Some(1));
+    assert!(!only_old.next_sequence_token.is_empty());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn reads_page_forward_and_backward_and_filter_merges_streams() {
+    let dir = temp_dir("reads");
+    let store = Store::open(&dir, StoreConfig::default()).unwrap();
+    let s = scope();
+    let now = now_ms();
+    store
+        .create_log_group(&s, "g", CreateLogGroup::default())
+        .await
+        .unwrap();
+    store.create_log_stream(&s, "g", "a").await.unwrap();
+    store.create_log_stream(&s, "g", "b").await.unwrap();
+    let a: Vec<_> = (0..5)
+        .map(|i| ev(now - 100 + i * 2, &format!("a{i}")))
+        .collect();
+    let b: Vec<_> = (0..5)
+        .map(|i| ev(now - 99 + i * 2, &format!("b{i} ERROR")))
+        .collect();
+    store.put_log_events(&s, "g", "a", &a).await.unwrap();
+    store.put_log_events(&s, "g", "b", &b).await.unwrap();
+
+    let first = store
+        .read_stream(&s, "g", "a", None, None, None, true, 2)
+        .unwrap();
+    assert_eq!(
+        first.iter().map(|e| e.message.as_str()).collect::<Vec<_>>(),
+        ["a0", "a1"]
+    );
+    let next = store
+        .read_stream(
+            &s,
+            "g",
+            "a",
+            None,
+            None,
+            Some(Cursor::of(&first[1])),
+            true,
+            2,
+        )
+        .unwrap();
+    assert_eq!(
+        next.iter().map(|e| e.message.as_str()).collect::<Vec<_>>(),
+        ["a2", "a3"]
+    );
+    let tail = store
+        .read_stream(&s, "g", "a", None, None, None, false, 2)
+        .unwrap();
+    assert_eq!(
+        tail.iter().map(|e| e.message.as_str()).collect::<Vec<_>>(),
+        ["a3", "a4"]
+    );
+    let before = store
+        .read_stream(
+            &s,
+            "g",
+            "a",
+            None,
+            None,
+            Some(Cursor::of(&tail[0])),
+            false,
+            10,
+        )
+        .unwrap();
+    assert_eq!(before.len(), 3);
+    // endTime is exclusive for GetLogEvents.
+    let bounded = store
+        .read_stream(&s, "g", "a", Some(now - 98), Some(now - 94), None, true, 10)
+        .unwrap();
+    assert_eq!(
+        bounded
+            .iter()
+            .map(|e| e.message.as_str())
+            .collect::<Vec<_>>(),
+        ["a1", "a2"]
+    );
+
+    let all = store
+        .filter_events(
+            &s,
+            "g",
+            &StreamSelector::All,
+            None,
+            None,
+            None,
+            100,
+            1_000_000,
+            &|_| true,
+        )
+        .unwrap();
+    let order: Vec<_> = all
+        .events
+        .iter()
+        .map(|e| e.message.split(' ').next().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        order,
+        ["a0", "b0", "a1", "b1", "a2", "b2", "a3", "b3", "a4", "b4"]
+    );
+    assert!(all.next.is_none());
+    let page = store
+        .filter_events(
+            &s,
+            "g",
+            &StreamSelector::All,
+            None,
+            None,
+            None,
+            3,
+            1_000_000,
+            &|m| m.contains("ERROR"),
+        )
+        .unwrap();
+    assert_eq!(page.events.len(), 3);
+    let rest = store
+        .filter_events(
+            &s,
+            "g",
+            &StreamSelector::All,
+            None,
+            None,
+            page.next,
+            10,
+            1_000_000,
+            &|m| m.contains("ERROR"),
+        )
+        .unwrap();
+    assert_eq!(rest.events.len(), 2);
+    assert!(rest.next.is_none());
+    let only_a = store
+        .filter_events(
+            &s,
+            "g",
+            &StreamSelector::Prefix("a".into()),
+            None,
+            None,
+            None,
+            100,
+            1_000_000,
+            &|_| true,
+        )
+        .unwrap();
+    assert_eq!(only_a.events.len(), 5);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn retention_hides_and_removes_only_expired_events() {
+    let dir = temp_dir("retention");
+    let config = StoreConfig {
+        max_event_age_ms: 30 * 86_400_000,
+        ..StoreConfig::default()
+    };
+    let store = Store::open(&dir, config).unwrap();
+    let s = scope();
+    let now = now_ms();
+    store
+        .create_log_group(&s, "g", CreateLogGroup::default())
+        .await
+        .unwrap();
+    store.create_log_stream(&s, "g", "s").await.unwrap();
+    store
+        .put_log_events(&s, "g", "s", &[ev(now - 3 * 86_400_000, "old")])
+        .await
+        .unwrap();
+    store
+        .put_log_events(&s, "g", "s", &[ev(now, "fresh")])
+        .await
+        .unwrap();
+    store.put_retention_policy(&s, "g", 1).await.unwrap();
+    let visible = store
+        .read_stream(&s, "g", "s", None, None, None, true, 10)
+        .unwrap();
+    assert_eq!(
+        visible
+            .iter()
+            .map(|e| e.message.as_str())
+            .collect::<Vec<_>>(),
+        ["fresh"]
+    );
+    assert_eq!(store.enforce_retention().await.unwrap(), 1);
+    store.delete_retention_policy(&s, "g").await.unwrap();
+    let after = store
+        .read_stream(&s, "g", "s", None, None, None, true, 10)
+        .unwrap();
+    assert_eq!(
+        after.iter().map(|e| e.message.as_str()).collect::<Vec<_>>(),
+        ["fresh"]
+    );
+    assert!(store.put_retention_policy(&s, "g", 2).await.is_err());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn deleting_groups_and_streams_removes_their_events() {
+    let dir = temp_dir("delete");
+    let store = Store::open(&dir, StoreConfig::default()).unwrap();
+    let s = scope();
+    let now = now_ms();
+    store
+        .create_log_group(&s, "g", CreateLogGroup::default())
+        .await
+        .unwrap();
+    store.create_log_stream(&s, "g", "s").await.unwrap();
+    store
+        .put_log_events(&s, "g", "s", &[ev(now, "x")])
+        .await
+        .unwrap();
+    store.delete_log_stream(&s, "g", "s").await.unwrap();
+    assert_eq!(
+        store
+            .read_stream(&s, "g", "s", None, None, None, true, 10)
+            .unwrap_err()
+            .error_type(),
+        "ResourceNotFoundException"
+    );
+    store.create_log_stream(&s, "g", "s").await.unwrap();
+    assert!(store
+        .read_stream(&s, "g", "s", None, None, None, true, 10)
+        .unwrap()
+        .is_empty());
+    store.delete_log_group(&s, "g").await.unwrap();
+    assert!(store.log_group(&s, "g").is_err());
+    assert!(store.log_groups(&s).is_empty());
+    // Scopes are separate namespaces.
+    let other = Scope::new("111111111111", "us-east-1");
+    store
+        .create_log_group(&other, "g", CreateLogGroup::default())
+        .await
+        .unwrap();
+    assert!(store.log_groups(&s).is_empty());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn concurrent_writers_share_commits() {
+    let dir = temp_dir("concurrent");
+    let store = Store::open(&dir, StoreConfig::default()).unwrap();
+    let s = scope();
+    store
+        .create_log_group(&s, "g", CreateLogGroup::default())
+        .await
+        .unwrap();
+    for i in 0..8 {
+        store
+            .create_log_stream(&s, "g", &format!("s{i}"))
+            .await
+            .unwrap();
+    }
+    let now = now_ms();
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let store = store.clone();
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            for round in 0..20 {
+                let batch: Vec<_> = (0..50)
+                    .map(|j| ev(now, &format!("w{i} r{round} e{j}")))
+                    .collect();
+                store
+                    .put_log_events(&s, "g", &format!("s{i}"), &batch)
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let all = store
+        .filter_events(
+            &s,
+            "g",
+            &StreamSelector::All,
+            None,
+            None,
+            None,
+            10_000,
+            1_000_000,
+            &|_| true,
+        )
+        .unwrap();
+    assert_eq!(all.events.len(), 8 * 20 * 50);
+    let _ = std::fs::remove_dir_all(&dir);
+}
