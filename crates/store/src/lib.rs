@@ -23,6 +23,7 @@ mod catalog;
 mod commit;
 pub mod error;
 mod events;
+pub mod filter;
 pub mod keys;
 pub mod model;
 pub mod names;
@@ -30,6 +31,7 @@ pub mod names;
 pub use catalog::CreateLogGroup;
 pub use error::{StoreError, StoreResult};
 pub use events::{Cursor, FilterPage, StreamSelector};
+pub use filter::FilterPattern;
 pub use model::{
     InputLogEvent, LogEvent, LogGroup, LogStream, MetricFilter, PutLogEventsOutcome,
     RejectedLogEventsInfo, Scope, SubscriptionFilter,

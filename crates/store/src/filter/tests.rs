@@ -1,0 +1,120 @@
+use super::*;
+
+fn m(pattern: &str, message: &str) -> bool {
+    FilterPattern::parse(pattern)
+        .unwrap_or_else(|e| panic!("{pattern}: {e}"))
+        .matches(message)
+}
+
+const GUIDE: [&str; 3] = ["ERROR WARN message", "ERROR message", "WARN message"];
+
+fn which(pattern: &str) -> Vec<usize> {
+    GUIDE
+        .iter()
+        .enumerate()
+        .filter(|(_, msg)| m(pattern, msg))
+        .map(|(i, _)| i + 1)
+        .collect()
+}
+
+#[test]
+fn term_patterns_match_the_user_guide_examples() {
+    assert_eq!(which(""), [1, 2, 3]);
+    assert_eq!(which("ERROR"), [1, 2]);
+    assert_eq!(which("?ERROR ?WARN"), [1, 2, 3]);
+    assert_eq!(which("ERROR WARN"), [1]);
+    assert_eq!(which("ERROR -WARN"), [2]);
+    assert_eq!(which("\"ERROR WARN\""), [1]);
+    assert!(m("%AUTHORIZED%", "UNAUTHORIZED REQUEST"));
+    assert!(m("%colou?r%", "color"));
+    assert!(!m("error", "ERROR"));
+}
+
+#[test]
+fn json_patterns_match_the_user_guide_examples() {
+    let doc = r#"{"user":{"id":1,"email":"John.Stiles@example.com"},"users":[{"id":2,"email":"John.Doe@example.com"},{"id":3,"email":"Jane.Doe@example.com"}],"actions":["GET","PUT","DELETE"],"coordinates":[[0,1,2],[4,5,6],[7,8,9]]}"#;
+    assert!(m(
+        r#"{ ($.user.id = 1) && ($.users[0].email = "John.Doe@example.com") }"#,
+        doc
+    ));
+    assert!(!m(
+        r#"{ ($.user.id = 2 && $.users[0].email = "nonmatch") || $.actions[2] = "GET" }"#,
+        doc
+    ));
+    assert!(m(
+        r#"{ $.user.email = "John.Stiles@example.com" || $.coordinates[0][1] = nonmatch && $.actions[2] = nomatch }"#,
+        doc
+    ));
+    assert!(!m(
+        r#"{ ($.user.email = "John.Stiles@example.com" || $.coordinates[0][1] = nonmatch) && $.actions[2] = nomatch }"#,
+        doc
+    ));
+    // Arrays and objects never compare.
+    assert!(!m("{ $.users = 1 }", doc));
+    assert!(!m("{ $.users != 1 }", doc));
+    assert!(m("{ $.coordinates[1][2] >= 6 }", doc));
+    assert!(m("{ $.user.email = John.* }", doc));
+    assert!(m("{ $.user.email = *example.com }", doc));
+    assert!(m("{ $.user.id = * }", doc));
+    assert!(m("{ $.nothing NOT EXISTS }", doc));
+    assert!(!m("{ $.user NOT EXISTS }", doc));
+}
+
+#[test]
+fn json_patterns_over_access_log_lines() {
+    let line = r#"{"requestId":"r1","status":"504","latency":29001,"flag":true,"none":null,"ip":"10.0.0.1"}"#;
+    assert!(m("{ $.status = 5* }", line));
+    assert!(m("{ $.status >= 500 }", line));
+    assert!(m("{ $.status = 504 }", line));
+    assert!(m("{ $.latency > 1e3 }", line));
+    assert!(m("{ $.flag IS TRUE }", line));
+    assert!(!m("{ $.flag IS FALSE }", line));
+    assert!(m("{ $.none IS NULL }", line));
+    assert!(m("{ $.ip != 10.0.0.2 }", line));
+    assert!(m("{ $.requestId = %^r[0-9]$% }", line));
+    assert!(!m("{ $.status = 5* }", "not json"));
+}
+
+#[test]
+fn space_delimited_patterns() {
+    assert_eq!(which("[w1=ERROR, w2]"), [2]);
+    assert_eq!(which("[w1=ERROR || w1=WARN, w2]"), [2, 3]);
+    let apache =
+        r#"127.0.0.1 - frank [10/Oct/2000:13:25:15 -0700] "GET /index.html HTTP/1.0" 404 1534"#;
+    assert!(m(
+        "[ip, user, username, timestamp, request, status_code, bytes]",
+        apache
+    ));
+    assert!(m("[..., status_code = 4*, bytes > 1000]", apache));
+    assert!(m("[ip, user, ..., status_code = 404, bytes]", apache));
+    assert!(m(
+        "[..., request = *html*, status_code = 4*, bytes]",
+        apache
+    ));
+    assert!(!m(
+        "[..., status_code = 4* && status_code != 404, bytes]",
+        apache
+    ));
+    assert!(!m("[ip, user]", apache));
+    assert!(m("[ip = 127.0.0.1, ...]", apache));
+}
+
+#[test]
+fn bad_patterns_are_clear_errors() {
+    for (pattern, needle) in [
+        ("{ $.a = }", "value is missing"),
+        ("{ a = 1 }", "must start with $"),
+        ("{ $.a = 1", "enclosed in { }"),
+        ("{ ($.a = 1 }", "missing ')'"),
+        ("{ $.a > abc }", "need a number"),
+        ("[a, ..., b, ...]", "only once"),
+        ("%unterminated", "closing %"),
+        ("%a(b)%", "not allowed"),
+        ("\"open", "unterminated quoted"),
+    ] {
+        let err = FilterPattern::parse(pattern).unwrap_err();
+        assert_eq!(err.error_type(), "InvalidParameterException");
+        assert!(err.to_string().contains(needle), "{pattern}: {err}");
+    }
+    assert!(FilterPattern::parse(&"a".repeat(1025)).is_err());
+}
