@@ -1,6 +1,6 @@
 //! The admin listener: loopback by default, home of the AWS-compatible APIs
-//! (the CloudWatch Logs API and the API Gateway management API arrive with
-//! their issues) and of `/health`.
+//! (today the CloudWatch Logs API; the API Gateway management API arrives
+//! with its issue) and of `/health`.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -8,9 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use gatewatch_aws_api::LogsApi;
 use gatewatch_gateway::Gateway;
 use http::{Request, Response, StatusCode};
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -18,12 +19,20 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
+/// Largest admin request body (a PutLogEvents batch is at most 1 MB of
+/// messages; JSON escaping can double that).
+const MAX_ADMIN_BODY: usize = 16 * 1024 * 1024;
+
+/// What the admin listener serves.
+pub struct Admin {
+    /// The data plane (for `/health`).
+    pub gateway: Arc<Gateway>,
+    /// CloudWatch Logs.
+    pub logs: LogsApi,
+}
+
 /// Serves admin requests until `shutdown` resolves.
-pub async fn serve(
-    listener: TcpListener,
-    gateway: Arc<Gateway>,
-    shutdown: impl Future<Output = ()>,
-) {
+pub async fn serve(listener: TcpListener, admin: Arc<Admin>, shutdown: impl Future<Output = ()>) {
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
@@ -37,15 +46,21 @@ pub async fn serve(
                 }
             },
         };
-        let gateway = Arc::clone(&gateway);
+        let _ = stream.set_nodelay(true);
+        let admin = Arc::clone(&admin);
         let service = service_fn(move |req| {
-            let gateway = Arc::clone(&gateway);
-            async move { Ok::<_, Infallible>(handle(req, &gateway)) }
+            let admin = Arc::clone(&admin);
+            async move {
+                // Own task: a client that hangs up does not cancel a write
+                // that is being made durable.
+                let handled = tokio::spawn(async move { handle(req, &admin).await }).await;
+                Ok::<_, Infallible>(handled.unwrap_or_else(|_| json(StatusCode::INTERNAL_SERVER_ERROR, serde_json::json!({"__type": "ServiceUnavailableException", "message": "internal error"}))))
+            }
         });
         let mut builder = http1::Builder::new();
         builder
             .timer(TokioTimer::new())
-            .header_read_timeout(Duration::from_secs(10));
+            .header_read_timeout(Duration::from_secs(30));
         let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
         tokio::spawn(async move {
             let _ = conn.await;
@@ -54,25 +69,45 @@ pub async fn serve(
     let _ = tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await;
 }
 
-fn handle(req: Request<Incoming>, gateway: &Gateway) -> Response<Full<Bytes>> {
-    let (status, body) = match (req.method().as_str(), req.uri().path()) {
+async fn handle(req: Request<Incoming>, admin: &Admin) -> Response<Full<Bytes>> {
+    if req.method() == http::Method::POST && LogsApi::accepts(req.headers()) {
+        let (parts, body) = req.into_parts();
+        let body = match Limited::new(body, MAX_ADMIN_BODY).collect().await {
+            Ok(b) => b.to_bytes(),
+            Err(_) => {
+                return json(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    serde_json::json!({"__type": "SerializationException", "message": "Request body too large or unreadable"}),
+                )
+            }
+        };
+        return admin
+            .logs
+            .handle(&parts.headers, &body)
+            .await
+            .map(Full::new);
+    }
+    match (req.method().as_str(), req.uri().path()) {
         ("GET", "/health") => {
-            let deployments = gateway.deployments();
+            let deployments = admin.gateway.deployments();
             let apis: Vec<_> = deployments
                 .apis
                 .iter()
                 .map(|d| serde_json::json!({ "id": d.api.id, "name": d.api.name, "stages": d.stages.keys().collect::<Vec<_>>() }))
                 .collect();
-            (
+            json(
                 StatusCode::OK,
                 serde_json::json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION"), "apis": apis }),
             )
         }
-        (_, path) => (
+        (_, path) => json(
             StatusCode::NOT_FOUND,
             serde_json::json!({ "__type": "UnknownOperationException", "message": format!("No admin operation at {path}") }),
         ),
-    };
+    }
+}
+
+fn json(status: StatusCode, body: serde_json::Value) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
     *response.status_mut() = status;
     response.headers_mut().insert(

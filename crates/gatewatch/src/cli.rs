@@ -54,6 +54,10 @@ pub struct ServeArgs {
     /// Where logs and state are kept.
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// AWS account id used in ARNs, `$context.accountId` and the CloudWatch
+    /// Logs API (12 digits).
+    #[arg(long, value_name = "ID")]
+    pub account_id: Option<String>,
     /// Do not print a line per request on stderr.
     #[arg(long, short = 'q')]
     pub quiet: bool,
@@ -80,3 +84,7 @@ pub const DEFAULT_LISTEN: &str = "0.0.0.0:8080";
 pub const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:4566";
 /// Default data directory.
 pub const DEFAULT_DATA_DIR: &str = "./gatewatch-data";
+/// Default account id (the one AWS emulators commonly use).
+pub const DEFAULT_ACCOUNT_ID: &str = "000000000000";
+/// Default region.
+pub const DEFAULT_REGION: &str = "us-east-1";

@@ -15,7 +15,10 @@ use gatewatch_model::import::{import_document, ImportOptions};
 use gatewatch_model::{IntegrationType, Stage};
 use tokio::sync::watch;
 
-use crate::cli::{ServeArgs, DEFAULT_ADMIN_LISTEN, DEFAULT_DATA_DIR, DEFAULT_LISTEN};
+use crate::cli::{
+    ServeArgs, DEFAULT_ACCOUNT_ID, DEFAULT_ADMIN_LISTEN, DEFAULT_DATA_DIR, DEFAULT_LISTEN,
+    DEFAULT_REGION,
+};
 use crate::config::{ConfigFile, StageConfig};
 use crate::validate::locate;
 
@@ -90,6 +93,24 @@ fn try_run(args: ServeArgs) -> Result<(), String> {
 
     std::fs::create_dir_all(&data_dir)
         .map_err(|e| format!("cannot create data directory {}: {e}", data_dir.display()))?;
+    let account_id = args
+        .account_id
+        .clone()
+        .or(config.account_id.clone())
+        .unwrap_or_else(|| DEFAULT_ACCOUNT_ID.to_string());
+    if account_id.len() != 12 || !account_id.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "invalid account id '{account_id}': it must be 12 digits"
+        ));
+    }
+    let region = config
+        .region
+        .clone()
+        .unwrap_or_else(|| DEFAULT_REGION.to_string());
+    let store_dir = data_dir.join("store");
+    let store =
+        gatewatch_store::Store::open(&store_dir, gatewatch_store::StoreConfig::default())
+            .map_err(|e| format!("cannot open the log store in {}: {e}", store_dir.display()))?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -120,14 +141,8 @@ fn try_run(args: ServeArgs) -> Result<(), String> {
         }
         let deployments = Deployments {
             apis: deployed,
-            account_id: config
-                .account_id
-                .clone()
-                .unwrap_or_else(|| "000000000000".to_string()),
-            region: config
-                .region
-                .clone()
-                .unwrap_or_else(|| "us-east-1".to_string()),
+            account_id: account_id.clone(),
+            region: region.clone(),
         };
         let signalled = shutdown_signal();
         print_summary(&deployments, data_addr, admin_addr, &data_dir);
@@ -151,9 +166,18 @@ fn try_run(args: ServeArgs) -> Result<(), String> {
             ServerConfig::default(),
             stopped(stop_rx.clone()),
         ));
+        let admin_state = Arc::new(crate::admin::Admin {
+            gateway: Arc::clone(&gateway),
+            logs: gatewatch_aws_api::LogsApi::new(
+                store.clone(),
+                account_id.clone(),
+                region.clone(),
+            ),
+        });
+        let retention = tokio::spawn(enforce_retention(store.clone()));
         let admin = tokio::spawn(crate::admin::serve(
             admin_listener,
-            Arc::clone(&gateway),
+            admin_state,
             stopped(stop_rx),
         ));
 
@@ -162,9 +186,23 @@ fn try_run(args: ServeArgs) -> Result<(), String> {
         let _ = stop_tx.send(true);
         let _ = data.await;
         let _ = admin.await;
+        retention.abort();
         tracing::info!("stopped");
         Ok(())
     })
+}
+
+/// Deletes expired events once a minute (reads hide them already).
+async fn enforce_retention(store: gatewatch_store::Store) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        match store.enforce_retention().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(events = n, "retention removed expired events"),
+            Err(e) => tracing::warn!(error = %e, "retention sweep failed"),
+        }
+    }
 }
 
 fn collect_sources(args: &ServeArgs, config: &ConfigFile) -> Result<Vec<ApiSource>, String> {

@@ -19,6 +19,8 @@ pub struct Gatewatch {
     pub admin: SocketAddr,
     pub stdout: String,
     pub data_dir: std::path::PathBuf,
+    /// Remove the data dir on drop (false when the test owns it).
+    pub owns_data_dir: bool,
 }
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
@@ -39,7 +41,14 @@ impl Gatewatch {
     /// Starts `gatewatch serve ARGS --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0`
     /// and waits (at most 20 s) for its `gatewatch listening` line.
     pub fn start(args: &[&str]) -> Gatewatch {
-        let data_dir = temp_dir("data");
+        let mut gw = Gatewatch::start_in(&temp_dir("data"), args);
+        gw.owns_data_dir = true;
+        gw
+    }
+
+    /// Like [`Gatewatch::start`] on a data dir the caller keeps (restarts).
+    pub fn start_in(data_dir: &std::path::Path, args: &[&str]) -> Gatewatch {
+        let data_dir = data_dir.to_path_buf();
         let mut child = Command::new(binary())
             .arg("serve")
             .args(args)
@@ -90,7 +99,14 @@ impl Gatewatch {
             child,
             stdout: seen,
             data_dir,
+            owns_data_dir: false,
         }
+    }
+
+    /// SIGKILL: no chance to flush or clean up.
+    pub fn kill_hard(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// Sends a signal to the process.
@@ -119,7 +135,9 @@ impl Drop for Gatewatch {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.data_dir);
+        if self.owns_data_dir {
+            let _ = std::fs::remove_dir_all(&self.data_dir);
+        }
     }
 }
 
