@@ -437,3 +437,109 @@ async fn concurrent_writers_share_commits() {
     assert_eq!(all.events.len(), 8 * 20 * 50);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The journal file of a closed store and the end of its written data.
+fn journal(dir: &std::path::Path) -> (std::path::PathBuf, usize) {
+    let path = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "jnl"))
+        .max_by_key(|p| std::fs::metadata(p).map(|m| m.modified().unwrap()).unwrap())
+        .expect("a journal file");
+    let bytes = std::fs::read(&path).unwrap();
+    let end = bytes.iter().rposition(|b| *b != 0).map_or(0, |p| p + 1);
+    (path, end)
+}
+
+async fn two_batches(dir: &std::path::Path) -> i64 {
+    let store = Store::open(dir, StoreConfig::default()).unwrap();
+    let s = scope();
+    let now = now_ms();
+    store
+        .create_log_group(&s, "g", CreateLogGroup::default())
+        .await
+        .unwrap();
+    store.create_log_stream(&s, "g", "s").await.unwrap();
+    store
+        .put_log_events(&s, "g", "s", &[ev(now, "first-1"), ev(now, "first-2")])
+        .await
+        .unwrap();
+    store
+        .put_log_events(&s, "g", "s", &[ev(now, "second-1"), ev(now, "second-2")])
+        .await
+        .unwrap();
+    now
+}
+
+fn messages(store: &Store) -> Vec<String> {
+    store
+        .read_stream(&scope(), "g", "s", None, None, None, true, 100)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.message)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_torn_journal_tail_is_cut_and_earlier_batches_kept() {
+    let dir = temp_dir("torn");
+    two_batches(&dir).await;
+    let (path, end) = journal(&dir);
+    assert!(end > 16, "the journal holds the batches");
+    // Corrupt the last bytes written: the final batch is torn.
+    let mut bytes = std::fs::read(&path).unwrap();
+    for b in &mut bytes[end - 6..end] {
+        *b ^= 0xA5;
+    }
+    std::fs::write(&path, &bytes).unwrap();
+
+    let store = Store::open(&dir, StoreConfig::default()).unwrap();
+    let got = messages(&store);
+    assert_eq!(&got[..2], ["first-1", "first-2"], "earlier batches survive");
+    // A batch is atomic: the torn one is either wholly gone or wholly there.
+    assert!(got.len() == 2 || got.len() == 4, "{got:?}");
+    // The store keeps working after recovery.
+    store
+        .put_log_events(&scope(), "g", "s", &[ev(now_ms(), "after")])
+        .await
+        .unwrap();
+    assert_eq!(messages(&store).last().map(String::as_str), Some("after"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn garbage_after_the_journal_tail_loses_nothing() {
+    let dir = temp_dir("garbage");
+    two_batches(&dir).await;
+    let (path, end) = journal(&dir);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let garbage: Vec<u8> = (0..64u8).map(|i| i.wrapping_mul(37) | 1).collect();
+    if bytes.len() < end + garbage.len() {
+        bytes.resize(end + garbage.len(), 0);
+    }
+    bytes[end..end + garbage.len()].copy_from_slice(&garbage);
+    std::fs::write(&path, &bytes).unwrap();
+    let store = Store::open(&dir, StoreConfig::default()).unwrap();
+    assert_eq!(
+        messages(&store),
+        ["first-1", "first-2", "second-1", "second-2"]
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn an_unusable_directory_is_a_clear_error() {
+    let dir = temp_dir("blocked");
+    std::fs::write(&dir, b"a file, not a directory").unwrap();
+    let err = Store::open(&dir, StoreConfig::default())
+        .err()
+        .expect("open must fail");
+    assert_eq!(err.error_type(), "ServiceUnavailableException");
+    assert!(
+        err.to_string()
+            .contains("cannot create the store directory"),
+        "{err}"
+    );
+    let _ = std::fs::remove_file(&dir);
+}
