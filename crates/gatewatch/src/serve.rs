@@ -174,7 +174,7 @@ fn try_run(args: ServeArgs) -> Result<(), String> {
                 region.clone(),
             ),
         });
-        let retention = tokio::spawn(enforce_retention(store.clone()));
+        let retention = tokio::spawn(store_maintenance(store.clone()));
         let admin = tokio::spawn(crate::admin::serve(
             admin_listener,
             admin_state,
@@ -192,11 +192,21 @@ fn try_run(args: ServeArgs) -> Result<(), String> {
     })
 }
 
-/// Deletes expired events once a minute (reads hide them already).
-async fn enforce_retention(store: gatewatch_store::Store) {
+/// Events stay in the hot tier at least this long before compaction moves
+/// them into Parquet segments.
+const HOT_TIER_MS: i64 = 5 * 60 * 1000;
+
+/// Once a minute: move settled events into segments, then delete expired
+/// data (reads hide expired events already).
+async fn store_maintenance(store: gatewatch_store::Store) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
     loop {
         tick.tick().await;
+        match store.compact(HOT_TIER_MS).await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(events = n, "compacted events into segments"),
+            Err(e) => tracing::warn!(error = %e, "compaction failed"),
+        }
         match store.enforce_retention().await {
             Ok(0) => {}
             Ok(n) => tracing::info!(events = n, "retention removed expired events"),

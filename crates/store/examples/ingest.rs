@@ -34,14 +34,22 @@ async fn main() {
     let dir = args
         .get(3)
         .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| std::env::temp_dir().join(format!("gatewatch-ingest-{}", std::process::id())));
+        .unwrap_or_else(|| {
+            std::env::temp_dir().join(format!("gatewatch-ingest-{}", std::process::id()))
+        });
     let _ = std::fs::remove_dir_all(&dir);
 
     let store = Store::open(&dir.join("store"), StoreConfig::default()).unwrap();
     let scope = Scope::new("000000000000", "us-east-1");
-    store.create_log_group(&scope, "bench", CreateLogGroup::default()).await.unwrap();
+    store
+        .create_log_group(&scope, "bench", CreateLogGroup::default())
+        .await
+        .unwrap();
     for w in 0..writers {
-        store.create_log_stream(&scope, "bench", &format!("w{w}")).await.unwrap();
+        store
+            .create_log_stream(&scope, "bench", &format!("w{w}"))
+            .await
+            .unwrap();
     }
     let payload: Arc<Vec<String>> = Arc::new((0..EVENTS_PER_BATCH).map(message).collect());
     let bytes_per_batch: usize = payload.iter().map(String::len).sum();
@@ -58,9 +66,15 @@ async fn main() {
                 let now = gatewatch_store::now_ms();
                 let events: Vec<InputLogEvent> = payload
                     .iter()
-                    .map(|m| InputLogEvent { timestamp: now, message: m.clone() })
+                    .map(|m| InputLogEvent {
+                        timestamp: now,
+                        message: m.clone(),
+                    })
                     .collect();
-                store.put_log_events(&scope, "bench", &stream, &events).await.unwrap();
+                store
+                    .put_log_events(&scope, "bench", &stream, &events)
+                    .await
+                    .unwrap();
             }
         }));
     }
@@ -72,8 +86,15 @@ async fn main() {
 
     // Raw reference: the same bytes appended with one fsync per batch.
     let raw_path = dir.join("raw.log");
-    let file = Arc::new(std::sync::Mutex::new(std::fs::File::create(&raw_path).unwrap()));
-    let block: Arc<Vec<u8>> = Arc::new(payload.iter().flat_map(|m| m.bytes().chain(std::iter::once(b'\n'))).collect());
+    let file = Arc::new(std::sync::Mutex::new(
+        std::fs::File::create(&raw_path).unwrap(),
+    ));
+    let block: Arc<Vec<u8>> = Arc::new(
+        payload
+            .iter()
+            .flat_map(|m| m.bytes().chain(std::iter::once(b'\n')))
+            .collect(),
+    );
     let started = Instant::now();
     let handles: Vec<_> = (0..writers)
         .map(|_| {
@@ -95,9 +116,14 @@ async fn main() {
 
     let rate = events as f64 / store_secs;
     let raw_rate = events as f64 / raw_secs;
-    println!("writers={writers} batches/writer={batches} events/batch={EVENTS_PER_BATCH} bytes/event~{}", bytes_per_batch / EVENTS_PER_BATCH);
+    println!(
+        "writers={writers} batches/writer={batches} events/batch={EVENTS_PER_BATCH} bytes/event~{}",
+        bytes_per_batch / EVENTS_PER_BATCH
+    );
     println!("store (durable, group commit): {events} events in {store_secs:.2}s = {rate:.0} events/s, {:.1} MB/s", rate * (bytes_per_batch / EVENTS_PER_BATCH) as f64 / 1e6);
-    println!("raw append + fsync per batch:  {events} events in {raw_secs:.2}s = {raw_rate:.0} events/s");
+    println!(
+        "raw append + fsync per batch:  {events} events in {raw_secs:.2}s = {raw_rate:.0} events/s"
+    );
     println!("ratio store/raw: {:.2}", rate / raw_rate);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -8,6 +8,7 @@ use fjall::Keyspace;
 use crate::commit::{durable, Space, Write};
 use crate::error::{StoreError, StoreResult};
 use crate::model::{LogGroup, LogStream, MetricFilter, Scope, SubscriptionFilter};
+use crate::segments::{index_key, SegmentMeta};
 use crate::{keys, names, now_ms, Catalog, GroupEntry, Store};
 
 /// Most tags a log group may carry.
@@ -39,8 +40,26 @@ pub(crate) fn load(meta: &Keyspace) -> StoreResult<Catalog> {
             GroupEntry {
                 group,
                 streams: BTreeMap::new(),
+                segments: Vec::new(),
             },
         );
+    }
+    // Segment index entries are `X\0{group id:016x}\0{segment id:016x}`.
+    for item in meta.prefix(b"X\0") {
+        let (_, value) = item.into_inner()?;
+        let Ok(segment) = serde_json::from_slice::<SegmentMeta>(&value) else {
+            continue;
+        };
+        if let Some((scope, name)) = by_id.get(&segment.group_id) {
+            if let Some(entry) = catalog.scopes.get_mut(scope).and_then(|g| g.get_mut(name)) {
+                entry.segments.push(segment);
+            }
+        }
+    }
+    for groups in catalog.scopes.values_mut() {
+        for entry in groups.values_mut() {
+            entry.segments.sort_by_key(|s| (s.min_ts, s.id));
+        }
     }
     // Stream keys are `S\0{group id:016x}\0{name}`.
     for item in meta.prefix(b"S\0") {
@@ -173,6 +192,7 @@ impl Store {
                 GroupEntry {
                     group,
                     streams: BTreeMap::new(),
+                    segments: Vec::new(),
                 },
             );
             self.enqueue(writes)
@@ -196,7 +216,7 @@ impl Store {
     /// DeleteLogGroup: the group, its streams, filters and events.
     pub async fn delete_log_group(&self, scope: &Scope, name: &str) -> StoreResult<()> {
         names::log_group_name(name, "logGroupName")?;
-        let (done, stream_ids) = {
+        let (done, stream_ids, segments) = {
             let mut catalog = self.write();
             let entry = catalog.group(scope, name)?;
             if entry.group.deletion_protection_enabled {
@@ -219,10 +239,20 @@ impl Store {
                 writes.push(Write::Put(Space::Meta, keys::doomed(stream.id), Vec::new()));
                 ids.push(stream.id);
             }
-            (self.enqueue(writes), ids)
+            for segment in &entry.segments {
+                writes.push(Write::Delete(
+                    Space::Meta,
+                    index_key(entry.group.id, segment.id),
+                ));
+            }
+            (self.enqueue(writes), ids, entry.segments)
         };
         durable(done).await?;
         self.sweep_streams(stream_ids);
+        for segment in &segments {
+            // Unindexed now; a failure here leaves a file the next start removes.
+            let _ = self.inner.segment_files.delete(segment).await;
+        }
         Ok(())
     }
 

@@ -9,7 +9,9 @@ use crate::catalog::stream_write;
 use crate::commit::{durable, Space, Write};
 use crate::error::{StoreError, StoreResult};
 use crate::model::{InputLogEvent, LogEvent, PutLogEventsOutcome, RejectedLogEventsInfo, Scope};
+use crate::segments::SegmentMeta;
 use crate::{keys, names, now_ms, Store};
+use std::collections::HashMap;
 
 /// Bytes counted per event on top of its message (CloudWatch's rule).
 pub const EVENT_OVERHEAD: usize = 26;
@@ -54,6 +56,47 @@ pub enum StreamSelector {
     Names(Vec<String>),
     /// Streams whose name starts with this.
     Prefix(String),
+}
+
+/// An event position as an ordered (timestamp, seq) pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Key(pub(crate) i64, pub(crate) u64);
+
+/// Cold-tier events of one read, and whether more may exist.
+pub(crate) struct ColdPage {
+    events: Vec<LogEvent>,
+    cut: bool,
+}
+
+/// Keeps a page within [`MAX_PAGE_BYTES`], dropping from the far end.
+fn cap_bytes(mut events: Vec<LogEvent>, forward: bool) -> Vec<LogEvent> {
+    let total: usize = events
+        .iter()
+        .map(|e| e.message.len() + EVENT_OVERHEAD)
+        .sum();
+    if total <= MAX_PAGE_BYTES {
+        return events;
+    }
+    let mut bytes = 0;
+    let mut keep = 0;
+    let order: Vec<usize> = if forward {
+        (0..events.len()).collect()
+    } else {
+        (0..events.len()).rev().collect()
+    };
+    for i in order {
+        bytes += events[i].message.len() + EVENT_OVERHEAD;
+        if bytes > MAX_PAGE_BYTES && keep > 0 {
+            break;
+        }
+        keep += 1;
+    }
+    if forward {
+        events.truncate(keep);
+    } else {
+        events.drain(..events.len() - keep);
+    }
+    events
 }
 
 /// A merge candidate: (timestamp, seq, stream index, ingestion time, message).
@@ -233,30 +276,15 @@ impl Store {
         Ok(outcome)
     }
 
-    fn stream_id(
-        &self,
-        scope: &Scope,
-        group: &str,
-        stream: &str,
-    ) -> StoreResult<(u64, Option<i64>)> {
-        let catalog = self.read();
-        let entry = catalog.group(scope, group)?;
-        let s = entry
-            .streams
-            .get(stream)
-            .ok_or_else(StoreError::stream_not_found)?;
-        Ok((s.id, self.retention_cutoff(entry.group.retention_in_days)))
-    }
-
     fn retention_cutoff(&self, days: Option<u32>) -> Option<i64> {
         days.map(|d| now_ms() - i64::from(d) * 86_400_000)
     }
 
     /// Reads one stream for GetLogEvents: up to `limit` events (and 1 MB)
-    /// with `start <= timestamp < end`, forward after `after` or backward
-    /// before `before`. Always returned in ascending order.
+    /// with `start <= timestamp < end`, forward after `position` or backward
+    /// before it, from both tiers. Always returned in ascending order.
     #[allow(clippy::too_many_arguments)]
-    pub fn read_stream(
+    pub async fn read_stream(
         &self,
         scope: &Scope,
         group: &str,
@@ -267,46 +295,94 @@ impl Store {
         forward: bool,
         limit: usize,
     ) -> StoreResult<Vec<LogEvent>> {
-        let (id, cutoff) = self.stream_id(scope, group, stream)?;
-        let lower_ts = start.unwrap_or(i64::MIN).max(cutoff.unwrap_or(i64::MIN));
-        let mut lower = keys::event(id, lower_ts, 0);
-        let mut upper = match end {
-            Some(e) => keys::event(id, e, 0),
-            None => keys::event(id, i64::MAX, u64::MAX),
+        let (id, cutoff, segments) = {
+            let catalog = self.read();
+            let entry = catalog.group(scope, group)?;
+            let s = entry
+                .streams
+                .get(stream)
+                .ok_or_else(StoreError::stream_not_found)?;
+            let segments: Vec<SegmentMeta> = entry
+                .segments
+                .iter()
+                .filter(|m| m.has_stream(s.id))
+                .cloned()
+                .collect();
+            (
+                s.id,
+                self.retention_cutoff(entry.group.retention_in_days),
+                segments,
+            )
         };
+        // Bounds as (timestamp, seq): `lo` inclusive, `hi` exclusive.
+        let mut lo = Key(start.unwrap_or(i64::MIN).max(cutoff.unwrap_or(i64::MIN)), 0);
+        let mut hi = Key(
+            end.unwrap_or(i64::MAX),
+            if end.is_some() { 0 } else { u64::MAX },
+        );
         if let Some(p) = position {
             if forward {
-                let after = keys::event(id, p.timestamp, p.seq.saturating_add(1));
-                lower = lower.max(after);
+                lo = lo.max(Key(p.timestamp, p.seq.saturating_add(1)));
             } else {
-                let before = keys::event(id, p.timestamp, p.seq);
-                upper = upper.min(before);
+                hi = hi.min(Key(p.timestamp, p.seq));
             }
         }
-        if lower >= upper {
+        if lo >= hi {
             return Ok(Vec::new());
         }
-        let iter = self.inner.events.range(lower..upper);
+        let names: HashMap<u64, String> = HashMap::from([(id, stream.to_string())]);
+        let hot = self.read_hot(id, stream, lo, hi, forward, limit)?;
+        let cold = self
+            .read_segments(
+                &segments,
+                &names,
+                lo,
+                hi,
+                forward,
+                limit,
+                usize::MAX,
+                &|_| true,
+            )
+            .await?;
+        let mut all = hot;
+        all.extend(cold.events);
+        all.sort_by_key(|e| (e.timestamp, e.seq));
+        if forward {
+            all.truncate(limit);
+        } else if all.len() > limit {
+            all.drain(..all.len() - limit);
+        }
+        Ok(cap_bytes(all, forward))
+    }
+
+    /// The hot-tier part of [`Store::read_stream`].
+    fn read_hot(
+        &self,
+        id: u64,
+        stream: &str,
+        lo: Key,
+        hi: Key,
+        forward: bool,
+        limit: usize,
+    ) -> StoreResult<Vec<LogEvent>> {
+        let iter = self
+            .inner
+            .events
+            .range(keys::event(id, lo.0, lo.1)..keys::event(id, hi.0, hi.1));
         let mut out = Vec::new();
-        let mut bytes = 0usize;
         let mut take = |guard: fjall::Guard| -> StoreResult<bool> {
             let (k, v) = guard.into_inner()?;
-            let (Some((_, ts, seq)), Some((ingestion, message))) =
+            if let (Some((_, ts, seq)), Some((ingestion, message))) =
                 (keys::parse_event(&k), keys::parse_event_value(&v))
-            else {
-                return Ok(true);
-            };
-            bytes += message.len() + EVENT_OVERHEAD;
-            if !out.is_empty() && bytes > MAX_PAGE_BYTES {
-                return Ok(false);
+            {
+                out.push(LogEvent {
+                    log_stream_name: stream.to_string(),
+                    timestamp: ts,
+                    ingestion_time: ingestion,
+                    message,
+                    seq,
+                });
             }
-            out.push(LogEvent {
-                log_stream_name: stream.to_string(),
-                timestamp: ts,
-                ingestion_time: ingestion,
-                message,
-                seq,
-            });
             Ok(out.len() < limit)
         };
         if forward {
@@ -326,13 +402,93 @@ impl Store {
         Ok(out)
     }
 
-    /// Reads several streams of a group merged in (timestamp, seq) order for
-    /// FilterLogEvents: events with `start <= timestamp <= end` after `after`
-    /// that satisfy `keep`, at most `limit` (and 1 MB) per page. At most
-    /// `max_scanned` events are examined per call; a page cut short by that
-    /// budget still carries `next`.
+    /// Events of `streams` (id → name) from the cold tier within `[lo, hi)`
+    /// that satisfy `keep`: the first (`forward`) or last `limit` of them.
+    /// Segments are opened in time order and only while they can still
+    /// contribute; `cut` is set when more matching events may exist.
     #[allow(clippy::too_many_arguments)]
-    pub fn filter_events(
+    async fn read_segments(
+        &self,
+        segments: &[SegmentMeta],
+        streams: &HashMap<u64, String>,
+        lo: Key,
+        hi: Key,
+        forward: bool,
+        limit: usize,
+        max_scanned: usize,
+        keep: &(dyn Fn(&str) -> bool + Sync),
+    ) -> StoreResult<ColdPage> {
+        let mut candidates: Vec<&SegmentMeta> = segments
+            .iter()
+            .filter(|m| m.overlaps(lo.0, hi.0) && streams.keys().any(|id| m.has_stream(*id)))
+            .collect();
+        if forward {
+            candidates.sort_by_key(|m| m.min_ts);
+        } else {
+            candidates.sort_by_key(|m| std::cmp::Reverse(m.max_ts));
+        }
+        let mut acc: Vec<LogEvent> = Vec::new();
+        let mut scanned = 0usize;
+        let mut cut = false;
+        for (n, meta) in candidates.iter().enumerate() {
+            if acc.len() >= limit {
+                // Later segments only hold later (earlier, going backward)
+                // events: stop once they cannot beat the boundary event.
+                acc.sort_by_key(|e| (e.timestamp, e.seq));
+                let done = if forward {
+                    acc[limit - 1].timestamp < meta.min_ts
+                } else {
+                    acc[acc.len() - limit].timestamp > meta.max_ts
+                };
+                if done {
+                    cut = true;
+                    break;
+                }
+            }
+            if scanned >= max_scanned {
+                cut = n < candidates.len();
+                break;
+            }
+            let rows = self.inner.segment_files.rows(meta).await?;
+            for r in rows.iter() {
+                let Some(name) = streams.get(&r.stream_id) else {
+                    continue;
+                };
+                let key = Key(r.timestamp, r.seq);
+                if key < lo || key >= hi {
+                    continue;
+                }
+                scanned += 1;
+                if keep(&r.message) {
+                    acc.push(LogEvent {
+                        log_stream_name: name.clone(),
+                        timestamp: r.timestamp,
+                        ingestion_time: r.ingestion_time,
+                        message: r.message.clone(),
+                        seq: r.seq,
+                    });
+                }
+            }
+        }
+        acc.sort_by_key(|e| (e.timestamp, e.seq));
+        if acc.len() > limit {
+            cut = true;
+            if forward {
+                acc.truncate(limit);
+            } else {
+                acc.drain(..acc.len() - limit);
+            }
+        }
+        Ok(ColdPage { events: acc, cut })
+    }
+
+    /// Reads several streams of a group merged in (timestamp, seq) order for
+    /// FilterLogEvents, from both tiers: events with `start <= timestamp <=
+    /// end` after `after` that satisfy `keep`, at most `limit` (and 1 MB) per
+    /// page. At most about `max_scanned` events are examined per call; a page
+    /// cut short by that budget still carries `next`.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn filter_events(
         &self,
         scope: &Scope,
         group: &str,
@@ -342,9 +498,9 @@ impl Store {
         after: Option<Cursor>,
         limit: usize,
         max_scanned: usize,
-        keep: &dyn Fn(&str) -> bool,
+        keep: &(dyn Fn(&str) -> bool + Sync),
     ) -> StoreResult<FilterPage> {
-        let (selected, cutoff) = {
+        let (selected, cutoff, segments) = {
             let catalog = self.read();
             let entry = catalog.group(scope, group)?;
             let selected: Vec<(u64, String)> = entry
@@ -360,24 +516,79 @@ impl Store {
             (
                 selected,
                 self.retention_cutoff(entry.group.retention_in_days),
+                entry.segments.clone(),
             )
         };
-        let lower_ts = start.unwrap_or(i64::MIN).max(cutoff.unwrap_or(i64::MIN));
+        let mut lo = Key(start.unwrap_or(i64::MIN).max(cutoff.unwrap_or(i64::MIN)), 0);
+        if let Some(a) = after {
+            lo = lo.max(Key(a.timestamp, a.seq.saturating_add(1)));
+        }
+        let hi = match end {
+            Some(e) if e < i64::MAX => Key(e + 1, 0),
+            _ => Key(i64::MAX, u64::MAX),
+        };
+        let names: HashMap<u64, String> = selected.iter().cloned().collect();
+        let hot = self.filter_hot(&selected, lo, hi, limit, max_scanned, keep)?;
+        let cold = if lo < hi {
+            self.read_segments(&segments, &names, lo, hi, true, limit, max_scanned, keep)
+                .await?
+        } else {
+            ColdPage {
+                events: Vec::new(),
+                cut: false,
+            }
+        };
+        // Only events up to where every cut-short source got may be returned.
+        let mut bound: Option<Key> = hot.next.map(|c| Key(c.timestamp, c.seq));
+        if cold.cut {
+            if let Some(last) = cold.events.last() {
+                let k = Key(last.timestamp, last.seq);
+                bound = Some(bound.map_or(k, |b| b.min(k)));
+            }
+        }
+        let mut merged = hot.events;
+        merged.extend(cold.events);
+        merged.sort_by_key(|e| (e.timestamp, e.seq));
+        if let Some(b) = bound {
+            merged.retain(|e| Key(e.timestamp, e.seq) <= b);
+        }
+        let more_than_limit = merged.len() > limit;
+        merged.truncate(limit);
+        let before_cap = merged.len();
+        let merged = cap_bytes(merged, true);
+        let next = if more_than_limit || merged.len() < before_cap {
+            merged.last().map(Cursor::of)
+        } else {
+            bound.map(|b| Cursor {
+                timestamp: b.0,
+                seq: b.1,
+            })
+        };
+        Ok(FilterPage {
+            next,
+            events: merged,
+            searched_streams: selected.into_iter().map(|(_, n)| n).collect(),
+        })
+    }
+
+    /// The hot-tier part of [`Store::filter_events`].
+    fn filter_hot(
+        &self,
+        selected: &[(u64, String)],
+        lo: Key,
+        hi: Key,
+        limit: usize,
+        max_scanned: usize,
+        keep: &(dyn Fn(&str) -> bool + Sync),
+    ) -> StoreResult<FilterPage> {
         let mut iters = Vec::with_capacity(selected.len());
-        for (id, _) in &selected {
-            let mut lower = keys::event(*id, lower_ts, 0);
-            if let Some(a) = after {
-                lower = lower.max(keys::event(*id, a.timestamp, a.seq.saturating_add(1)));
-            }
-            let upper = match end {
-                Some(e) if e < i64::MAX => keys::event(*id, e + 1, 0),
-                _ => keys::event(*id, i64::MAX, u64::MAX),
-            };
-            if lower < upper {
-                iters.push(self.inner.events.range(lower..upper));
+        for (id, _) in selected {
+            let (lower, upper) = (keys::event(*id, lo.0, lo.1), keys::event(*id, hi.0, hi.1));
+            iters.push(if lower < upper {
+                self.inner.events.range(lower..upper)
             } else {
-                iters.push(self.inner.events.range(upper..upper));
-            }
+                self.inner.events.range(upper..upper)
+            });
         }
         // k-way merge by (timestamp, seq).
         let mut heap = BinaryHeap::new();
@@ -394,8 +605,8 @@ impl Store {
             }
         };
         for i in 0..iters.len() {
-            if let Some((ts, seq, idx, ing, msg)) = next_of(i, &mut iters)? {
-                heap.push(Reverse((ts, seq, idx, ing, msg)));
+            if let Some(first) = next_of(i, &mut iters)? {
+                heap.push(Reverse(first));
             }
         }
         let mut events = Vec::new();
@@ -430,13 +641,14 @@ impl Store {
         Ok(FilterPage {
             next: if more { last } else { None },
             events,
-            searched_streams: selected.into_iter().map(|(_, n)| n).collect(),
+            searched_streams: Vec::new(),
         })
     }
 
     /// Deletes events older than their group's retention. Returns how many
     /// were removed. Reads already hide them; this reclaims the space.
     pub async fn enforce_retention(&self) -> StoreResult<usize> {
+        let mut removed = self.drop_expired_segments().await?;
         let now = now_ms();
         let targets: Vec<(Scope, String, u64, u64, String, i64)> = {
             let catalog = self.read();
@@ -466,7 +678,6 @@ impl Store {
                 .flatten()
                 .collect()
         };
-        let mut removed = 0;
         for (scope, group, _group_id, stream_id, stream, cutoff) in targets {
             loop {
                 let lower = keys::event(stream_id, i64::MIN, 0);

@@ -12,21 +12,26 @@
 //!   torn tail is cut off and every earlier (acknowledged) batch is kept.
 //! - **Catalog.** Groups and streams are also held in memory for fast
 //!   lookups; the catalog is rebuilt from the `meta` keyspace on open.
+//! - **Segments.** [`Store::compact`] moves events that have been in the hot
+//!   tier for a while into Parquet segments per group and hour (see
+//!   `segments.rs`), indexed by time and stream; reads merge both tiers.
 //! - **Retention.** Events older than a group's retention are invisible to
-//!   reads at once and removed by [`Store::enforce_retention`], which the
-//!   server runs in the background.
+//!   reads at once and removed by [`Store::enforce_retention`] (whole
+//!   segments are dropped), which the server runs in the background.
 //!
 //! The store is used in-process (the logging stage writes here without an
 //! HTTP hop) and through the CloudWatch Logs wire API.
 
 mod catalog;
 mod commit;
+mod compaction;
 pub mod error;
 mod events;
 pub mod filter;
 pub mod keys;
 pub mod model;
 pub mod names;
+mod segments;
 
 pub use catalog::CreateLogGroup;
 pub use error::{StoreError, StoreResult};
@@ -36,6 +41,7 @@ pub use model::{
     InputLogEvent, LogEvent, LogGroup, LogStream, MetricFilter, PutLogEventsOutcome,
     RejectedLogEventsInfo, Scope, SubscriptionFilter,
 };
+pub use segments::{SegmentMeta, SegmentStream};
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -70,6 +76,8 @@ impl Default for StoreConfig {
 pub(crate) struct GroupEntry {
     pub(crate) group: LogGroup,
     pub(crate) streams: BTreeMap<String, LogStream>,
+    /// Cold-tier segments, sorted by `min_ts`.
+    pub(crate) segments: Vec<SegmentMeta>,
 }
 
 /// Every group, by scope and name (names sorted, as Describe* lists them).
@@ -102,6 +110,8 @@ pub struct Store {
 
 pub(crate) struct Inner {
     pub(crate) events: Keyspace,
+    pub(crate) segment_files: segments::SegmentFiles,
+    pub(crate) orphans_checked: std::sync::atomic::AtomicBool,
     pub(crate) catalog: RwLock<Catalog>,
     pub(crate) committer: Committer,
     pub(crate) next_seq: AtomicU64,
@@ -138,9 +148,12 @@ impl Store {
         let next_seq = read_counter(&meta, keys::NEXT_SEQ)?.max(1);
         let next_id = read_counter(&meta, keys::NEXT_ID)?.max(1);
         let committer = Committer::start(db.clone(), meta.clone(), events.clone());
+        let segment_files = segments::SegmentFiles::local(dir.to_path_buf())?;
         let store = Store {
             inner: Arc::new(Inner {
                 events,
+                segment_files,
+                orphans_checked: std::sync::atomic::AtomicBool::new(false),
                 catalog: RwLock::new(catalog),
                 committer,
                 next_seq: AtomicU64::new(next_seq),

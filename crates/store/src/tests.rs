@@ -57,6 +57,7 @@ async fn groups_streams_and_events_round_trip_across_reopen() {
     assert_eq!(streams[0].stored_bytes, 3);
     let events = store
         .read_stream(&scope(), "g1", "s1", None, None, None, true, 100)
+        .await
         .unwrap();
     let messages: Vec<_> = events.iter().map(|e| e.message.as_str()).collect();
     assert_eq!(messages, ["a", "b", "c"]);
@@ -67,6 +68,7 @@ async fn groups_streams_and_events_round_trip_across_reopen() {
         .unwrap();
     let events = store
         .read_stream(&scope(), "g1", "s1", None, None, None, true, 100)
+        .await
         .unwrap();
     assert_eq!(events.last().unwrap().message, "d");
     assert!(events.windows(2).all(|w| w[0].seq < w[1].seq));
@@ -176,6 +178,7 @@ async fn reads_page_forward_and_backward_and_filter_merges_streams() {
 
     let first = store
         .read_stream(&s, "g", "a", None, None, None, true, 2)
+        .await
         .unwrap();
     assert_eq!(
         first.iter().map(|e| e.message.as_str()).collect::<Vec<_>>(),
@@ -192,6 +195,7 @@ async fn reads_page_forward_and_backward_and_filter_merges_streams() {
             true,
             2,
         )
+        .await
         .unwrap();
     assert_eq!(
         next.iter().map(|e| e.message.as_str()).collect::<Vec<_>>(),
@@ -199,6 +203,7 @@ async fn reads_page_forward_and_backward_and_filter_merges_streams() {
     );
     let tail = store
         .read_stream(&s, "g", "a", None, None, None, false, 2)
+        .await
         .unwrap();
     assert_eq!(
         tail.iter().map(|e| e.message.as_str()).collect::<Vec<_>>(),
@@ -215,11 +220,13 @@ async fn reads_page_forward_and_backward_and_filter_merges_streams() {
             false,
             10,
         )
+        .await
         .unwrap();
     assert_eq!(before.len(), 3);
     // endTime is exclusive for GetLogEvents.
     let bounded = store
         .read_stream(&s, "g", "a", Some(now - 98), Some(now - 94), None, true, 10)
+        .await
         .unwrap();
     assert_eq!(
         bounded
@@ -241,6 +248,7 @@ async fn reads_page_forward_and_backward_and_filter_merges_streams() {
             1_000_000,
             &|_| true,
         )
+        .await
         .unwrap();
     let order: Vec<_> = all
         .events
@@ -264,6 +272,7 @@ async fn reads_page_forward_and_backward_and_filter_merges_streams() {
             1_000_000,
             &|m| m.contains("ERROR"),
         )
+        .await
         .unwrap();
     assert_eq!(page.events.len(), 3);
     let rest = store
@@ -278,6 +287,7 @@ async fn reads_page_forward_and_backward_and_filter_merges_streams() {
             1_000_000,
             &|m| m.contains("ERROR"),
         )
+        .await
         .unwrap();
     assert_eq!(rest.events.len(), 2);
     assert!(rest.next.is_none());
@@ -293,6 +303,7 @@ async fn reads_page_forward_and_backward_and_filter_merges_streams() {
             1_000_000,
             &|_| true,
         )
+        .await
         .unwrap();
     assert_eq!(only_a.events.len(), 5);
     let _ = std::fs::remove_dir_all(&dir);
@@ -324,6 +335,7 @@ async fn retention_hides_and_removes_only_expired_events() {
     store.put_retention_policy(&s, "g", 1).await.unwrap();
     let visible = store
         .read_stream(&s, "g", "s", None, None, None, true, 10)
+        .await
         .unwrap();
     assert_eq!(
         visible
@@ -336,6 +348,7 @@ async fn retention_hides_and_removes_only_expired_events() {
     store.delete_retention_policy(&s, "g").await.unwrap();
     let after = store
         .read_stream(&s, "g", "s", None, None, None, true, 10)
+        .await
         .unwrap();
     assert_eq!(
         after.iter().map(|e| e.message.as_str()).collect::<Vec<_>>(),
@@ -364,6 +377,7 @@ async fn deleting_groups_and_streams_removes_their_events() {
     assert_eq!(
         store
             .read_stream(&s, "g", "s", None, None, None, true, 10)
+            .await
             .unwrap_err()
             .error_type(),
         "ResourceNotFoundException"
@@ -371,6 +385,7 @@ async fn deleting_groups_and_streams_removes_their_events() {
     store.create_log_stream(&s, "g", "s").await.unwrap();
     assert!(store
         .read_stream(&s, "g", "s", None, None, None, true, 10)
+        .await
         .unwrap()
         .is_empty());
     store.delete_log_group(&s, "g").await.unwrap();
@@ -433,6 +448,7 @@ async fn concurrent_writers_share_commits() {
             1_000_000,
             &|_| true,
         )
+        .await
         .unwrap();
     assert_eq!(all.events.len(), 8 * 20 * 50);
     let _ = std::fs::remove_dir_all(&dir);
@@ -472,9 +488,10 @@ async fn two_batches(dir: &std::path::Path) -> i64 {
     now
 }
 
-fn messages(store: &Store) -> Vec<String> {
+async fn messages(store: &Store) -> Vec<String> {
     store
         .read_stream(&scope(), "g", "s", None, None, None, true, 100)
+        .await
         .unwrap()
         .into_iter()
         .map(|e| e.message)
@@ -495,7 +512,7 @@ async fn a_torn_journal_tail_is_cut_and_earlier_batches_kept() {
     std::fs::write(&path, &bytes).unwrap();
 
     let store = Store::open(&dir, StoreConfig::default()).unwrap();
-    let got = messages(&store);
+    let got = messages(&store).await;
     assert_eq!(&got[..2], ["first-1", "first-2"], "earlier batches survive");
     // A batch is atomic: the torn one is either wholly gone or wholly there.
     assert!(got.len() == 2 || got.len() == 4, "{got:?}");
@@ -504,7 +521,10 @@ async fn a_torn_journal_tail_is_cut_and_earlier_batches_kept() {
         .put_log_events(&scope(), "g", "s", &[ev(now_ms(), "after")])
         .await
         .unwrap();
-    assert_eq!(messages(&store).last().map(String::as_str), Some("after"));
+    assert_eq!(
+        messages(&store).await.last().map(String::as_str),
+        Some("after")
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -522,7 +542,7 @@ async fn garbage_after_the_journal_tail_loses_nothing() {
     std::fs::write(&path, &bytes).unwrap();
     let store = Store::open(&dir, StoreConfig::default()).unwrap();
     assert_eq!(
-        messages(&store),
+        messages(&store).await,
         ["first-1", "first-2", "second-1", "second-2"]
     );
     let _ = std::fs::remove_dir_all(&dir);
@@ -542,4 +562,204 @@ fn an_unusable_directory_is_a_clear_error() {
         "{err}"
     );
     let _ = std::fs::remove_file(&dir);
+}
+
+/// Pages through one stream in a direction with a small limit.
+async fn page_all(store: &Store, stream: &str, forward: bool, limit: usize) -> Vec<String> {
+    let mut out: Vec<LogEvent> = Vec::new();
+    let mut position = None;
+    loop {
+        let page = store
+            .read_stream(&scope(), "g", stream, None, None, position, forward, limit)
+            .await
+            .unwrap();
+        if page.is_empty() {
+            break;
+        }
+        position = Some(if forward {
+            Cursor::of(page.last().unwrap())
+        } else {
+            Cursor::of(&page[0])
+        });
+        if forward {
+            out.extend(page);
+        } else {
+            out.splice(0..0, page);
+        }
+    }
+    out.into_iter().map(|e| e.message).collect()
+}
+
+async fn filter_all(store: &Store, needle: &str, limit: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut after = None;
+    for _ in 0..1000 {
+        let page = store
+            .filter_events(
+                &scope(),
+                "g",
+                &StreamSelector::All,
+                None,
+                None,
+                after,
+                limit,
+                1_000_000,
+                &|m| m.contains(needle),
+            )
+            .await
+            .unwrap();
+        out.extend(page.events.into_iter().map(|e| e.message));
+        match page.next {
+            Some(n) => after = Some(n),
+            None => break,
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn compaction_moves_events_to_segments_without_changing_reads() {
+    let dir = temp_dir("compact");
+    let s = scope();
+    let now = now_ms();
+    // Two streams, events over three hours, distinct timestamps.
+    let mut expected_a = Vec::new();
+    let mut expected_b = Vec::new();
+    let mut expected_all = Vec::new();
+    {
+        let store = Store::open(&dir, StoreConfig::default()).unwrap();
+        store
+            .create_log_group(&s, "g", CreateLogGroup::default())
+            .await
+            .unwrap();
+        store.create_log_stream(&s, "g", "a").await.unwrap();
+        store.create_log_stream(&s, "g", "b").await.unwrap();
+        let mut batch_a = Vec::new();
+        let mut batch_b = Vec::new();
+        for i in 0..90i64 {
+            let ts = now - 3 * 3_600_000 + i * 110_000;
+            let msg = format!("{} event {i:03}", if i % 3 == 0 { "ERROR" } else { "INFO" });
+            if i % 2 == 0 {
+                batch_a.push(ev(ts, &format!("a {msg}")));
+                expected_a.push(format!("a {msg}"));
+            } else {
+                batch_b.push(ev(ts, &format!("b {msg}")));
+                expected_b.push(format!("b {msg}"));
+            }
+        }
+        store.put_log_events(&s, "g", "a", &batch_a).await.unwrap();
+        store.put_log_events(&s, "g", "b", &batch_b).await.unwrap();
+        let before_a = page_all(&store, "a", true, 7).await;
+        assert_eq!(before_a, expected_a);
+
+        let moved = store.compact(0).await.unwrap();
+        assert_eq!(moved, 90);
+        let segment_files = std::fs::read_dir(dir.join("segments")).unwrap().count();
+        assert!(segment_files >= 1);
+        // More events arrive in the hot tier after compaction.
+        store
+            .put_log_events(&s, "g", "a", &[ev(now - 1, "a ERROR late")])
+            .await
+            .unwrap();
+        expected_a.push("a ERROR late".into());
+        expected_all.extend(expected_a.iter().cloned());
+        expected_all.extend(expected_b.iter().cloned());
+        expected_all.sort_by_key(|m| {
+            // Order by the event number embedded in the message; "late" last.
+            m.rsplit(' ')
+                .next()
+                .and_then(|n| n.parse::<i64>().ok())
+                .unwrap_or(i64::MAX)
+        });
+
+        assert_eq!(page_all(&store, "a", true, 7).await, expected_a);
+        assert_eq!(page_all(&store, "a", false, 5).await, expected_a);
+        assert_eq!(page_all(&store, "b", true, 100).await, expected_b);
+        let errors: Vec<String> = expected_all
+            .iter()
+            .filter(|m| m.contains("ERROR"))
+            .cloned()
+            .collect();
+        assert_eq!(filter_all(&store, "ERROR", 4).await, errors);
+        assert_eq!(filter_all(&store, "", 13).await, expected_all);
+        // Compacting again moves only what is new.
+        assert_eq!(store.compact(0).await.unwrap(), 1);
+        assert_eq!(page_all(&store, "a", true, 3).await, expected_a);
+    }
+    // The segment index survives a restart.
+    let store = Store::open(&dir, StoreConfig::default()).unwrap();
+    assert_eq!(page_all(&store, "a", true, 7).await, expected_a);
+    assert_eq!(filter_all(&store, "", 1000).await, expected_all);
+    let streams = store.log_streams(&s, "g").unwrap();
+    assert!(streams.iter().all(|st| st.stored_bytes > 0));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn retention_drops_whole_expired_segments_and_orphans_are_removed() {
+    let dir = temp_dir("segretention");
+    let config = StoreConfig {
+        max_event_age_ms: 30 * 86_400_000,
+        ..StoreConfig::default()
+    };
+    let store = Store::open(&dir, config).unwrap();
+    let s = scope();
+    let now = now_ms();
+    store
+        .create_log_group(&s, "g", CreateLogGroup::default())
+        .await
+        .unwrap();
+    store.create_log_stream(&s, "g", "s").await.unwrap();
+    store
+        .put_log_events(
+            &s,
+            "g",
+            "s",
+            &[
+                ev(now - 3 * 86_400_000, "old-1"),
+                ev(now - 3 * 86_400_000 + 1, "old-2"),
+            ],
+        )
+        .await
+        .unwrap();
+    store
+        .put_log_events(&s, "g", "s", &[ev(now, "fresh")])
+        .await
+        .unwrap();
+    // An unindexed file, as a crash between writing and indexing leaves.
+    let orphan_dir = dir.join("segments").join("ffffffffffffffff");
+    std::fs::create_dir_all(&orphan_dir).unwrap();
+    std::fs::write(orphan_dir.join("0-0.parquet"), b"not indexed").unwrap();
+    assert_eq!(store.compact(0).await.unwrap(), 3);
+    assert!(!orphan_dir.join("0-0.parquet").exists(), "orphan removed");
+    let files = walk;
+    fn walk(d: &std::path::Path) -> usize {
+        std::fs::read_dir(d)
+            .map(|it| {
+                it.filter_map(Result::ok)
+                    .map(|e| {
+                        if e.path().is_dir() {
+                            walk(&e.path())
+                        } else {
+                            1
+                        }
+                    })
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+    assert_eq!(
+        files(&dir.join("segments")),
+        2,
+        "one segment per event hour"
+    );
+    store.put_retention_policy(&s, "g", 1).await.unwrap();
+    assert_eq!(store.enforce_retention().await.unwrap(), 2);
+    assert_eq!(files(&dir.join("segments")), 1);
+    assert_eq!(page_all(&store, "s", true, 10).await, ["fresh"]);
+    assert_eq!(
+        store.log_streams(&s, "g").unwrap()[0].stored_bytes,
+        "fresh".len() as u64
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

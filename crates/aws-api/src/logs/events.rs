@@ -87,7 +87,7 @@ fn output_event(e: &LogEvent) -> Value {
     json!({ "timestamp": e.timestamp, "message": e.message, "ingestionTime": e.ingestion_time })
 }
 
-pub(super) fn get(store: &Store, scope: &Scope, input: &Input) -> ApiResult {
+pub(super) async fn get(store: &Store, scope: &Scope, input: &Input) -> ApiResult {
     let group = group_name(input)?;
     let stream = input.str("logStreamName")?;
     let start = input.opt_i64("startTime")?;
@@ -101,7 +101,9 @@ pub(super) fn get(store: &Store, scope: &Scope, input: &Input) -> ApiResult {
         }
         None => (input.opt_bool("startFromHead")?.unwrap_or(false), None),
     };
-    let events = store.read_stream(scope, group, stream, start, end, position, forward, limit)?;
+    let events = store
+        .read_stream(scope, group, stream, start, end, position, forward, limit)
+        .await?;
     let (next_forward, next_backward) = match (events.first(), events.last()) {
         (Some(first), Some(last)) => (
             encode('f', Cursor::of(last)),
@@ -154,7 +156,7 @@ pub(super) fn get(store: &Store, scope: &Scope, input: &Input) -> ApiResult {
     }))
 }
 
-pub(super) fn filter(store: &Store, scope: &Scope, input: &Input) -> ApiResult {
+pub(super) async fn filter(store: &Store, scope: &Scope, input: &Input) -> ApiResult {
     let group = group_name(input)?;
     let names = input.opt_str_list("logStreamNames")?;
     let prefix = input.opt_str("logStreamNamePrefix")?;
@@ -183,17 +185,19 @@ pub(super) fn filter(store: &Store, scope: &Scope, input: &Input) -> ApiResult {
         None => None,
         Some(t) => Some(decode_filter_token(t)?),
     };
-    let page = store.filter_events(
-        scope,
-        group,
-        &selector,
-        input.opt_i64("startTime")?,
-        input.opt_i64("endTime")?,
-        after,
-        limit,
-        MAX_SCANNED_PER_CALL,
-        &|m| pattern.matches(m),
-    )?;
+    let page = store
+        .filter_events(
+            scope,
+            group,
+            &selector,
+            input.opt_i64("startTime")?,
+            input.opt_i64("endTime")?,
+            after,
+            limit,
+            MAX_SCANNED_PER_CALL,
+            &|m| pattern.matches(m),
+        )
+        .await?;
     let events: Vec<Value> = page
         .events
         .iter()

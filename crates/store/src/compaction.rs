@@ -1,0 +1,185 @@
+//! Moving events from the hot tier into segments, and dropping expired
+//! segments.
+
+use std::collections::HashSet;
+use std::sync::atomic::Ordering;
+
+use crate::catalog::stream_write;
+use crate::commit::{durable, Space, Write};
+use crate::error::StoreResult;
+use crate::model::Scope;
+use crate::segments::{by_hour, describe, index_key, Row, SegmentMeta};
+use crate::{keys, now_ms, Store};
+
+/// Most events one compaction run moves per group (the rest waits for the next run).
+const MAX_ROWS_PER_RUN: usize = 1_000_000;
+
+impl Store {
+    /// Moves events ingested at least `min_age_ms` ago from the hot tier
+    /// into Parquet segments (one per group and event hour). Returns the
+    /// number of events moved. Safe to run while writers and readers work.
+    pub async fn compact(&self, min_age_ms: i64) -> StoreResult<usize> {
+        if !self.inner.orphans_checked.swap(true, Ordering::SeqCst) {
+            let indexed: HashSet<String> = {
+                let catalog = self.read();
+                catalog
+                    .scopes
+                    .values()
+                    .flat_map(|g| g.values())
+                    .flat_map(|e| e.segments.iter().map(|s| s.path.clone()))
+                    .collect()
+            };
+            self.inner.segment_files.remove_unindexed(&indexed).await;
+        }
+        let cutoff = now_ms() - min_age_ms;
+        let groups: Vec<(Scope, String, u64, Vec<u64>)> = {
+            let catalog = self.read();
+            catalog
+                .scopes
+                .iter()
+                .flat_map(|(scope, groups)| {
+                    groups.values().map(move |e| {
+                        (
+                            scope.clone(),
+                            e.group.name.clone(),
+                            e.group.id,
+                            e.streams.values().map(|s| s.id).collect(),
+                        )
+                    })
+                })
+                .collect()
+        };
+        let mut moved = 0;
+        for (scope, name, group_id, stream_ids) in groups {
+            let rows = self.hot_rows(&stream_ids, cutoff)?;
+            if rows.is_empty() {
+                continue;
+            }
+            for (hour, rows) in by_hour(rows) {
+                let (segment_id, id_write) = self.allocate_id();
+                let path = format!("segments/{group_id:016x}/{hour}-{segment_id:016x}.parquet");
+                let meta = describe(segment_id, group_id, path.clone(), &rows);
+                self.inner.segment_files.write(&path, &rows).await?;
+                let mut writes = Vec::with_capacity(rows.len() + 2);
+                writes.push(id_write);
+                writes.push(Write::Put(
+                    Space::Meta,
+                    index_key(group_id, segment_id),
+                    serde_json::to_vec(&meta).expect("serializes"),
+                ));
+                for r in &rows {
+                    writes.push(Write::Delete(
+                        Space::Events,
+                        keys::event(r.stream_id, r.timestamp, r.seq).to_vec(),
+                    ));
+                }
+                // The index entry and the deletion of the moved events commit
+                // together; the catalog learns of the segment in the same
+                // critical section, so readers never see an event twice or
+                // not at all for longer than the commit takes.
+                let done = {
+                    let mut catalog = self.write();
+                    match catalog.group_mut(&scope, &name) {
+                        Ok(entry) if entry.group.id == group_id => {
+                            let at = entry
+                                .segments
+                                .partition_point(|s| (s.min_ts, s.id) < (meta.min_ts, meta.id));
+                            entry.segments.insert(at, meta.clone());
+                            Some(self.enqueue(writes))
+                        }
+                        // The group was deleted meanwhile: drop the file.
+                        _ => None,
+                    }
+                };
+                match done {
+                    Some(done) => {
+                        durable(done).await?;
+                        moved += rows.len();
+                    }
+                    None => {
+                        let _ = self.inner.segment_files.delete(&meta).await;
+                    }
+                }
+            }
+        }
+        Ok(moved)
+    }
+
+    /// Hot events of these streams ingested at or before `cutoff`.
+    fn hot_rows(&self, stream_ids: &[u64], cutoff: i64) -> StoreResult<Vec<Row>> {
+        let mut rows = Vec::new();
+        for id in stream_ids {
+            let range = keys::event(*id, i64::MIN, 0)..=keys::event(*id, i64::MAX, u64::MAX);
+            for guard in self.inner.events.range(range) {
+                let (k, v) = guard.into_inner()?;
+                let (Some((stream_id, timestamp, seq)), Some((ingestion_time, message))) =
+                    (keys::parse_event(&k), keys::parse_event_value(&v))
+                else {
+                    continue;
+                };
+                if ingestion_time <= cutoff {
+                    rows.push(Row {
+                        stream_id,
+                        timestamp,
+                        seq,
+                        ingestion_time,
+                        message,
+                    });
+                    if rows.len() >= MAX_ROWS_PER_RUN {
+                        return Ok(rows);
+                    }
+                }
+            }
+        }
+        Ok(rows)
+    }
+
+    /// Drops segments whose newest event is older than the group's retention.
+    /// Returns the number of events dropped with them.
+    pub(crate) async fn drop_expired_segments(&self) -> StoreResult<usize> {
+        let now = now_ms();
+        let mut dropped_rows = 0;
+        let (done, expired): (_, Vec<SegmentMeta>) = {
+            let mut catalog = self.write();
+            let mut expired = Vec::new();
+            let mut writes = Vec::new();
+            for groups in catalog.scopes.values_mut() {
+                for entry in groups.values_mut() {
+                    let Some(days) = entry.group.retention_in_days else {
+                        continue;
+                    };
+                    let cutoff = now - i64::from(days) * 86_400_000;
+                    let (gone, kept): (Vec<SegmentMeta>, Vec<SegmentMeta>) =
+                        entry.segments.drain(..).partition(|s| s.max_ts < cutoff);
+                    entry.segments = kept;
+                    for segment in &gone {
+                        writes.push(Write::Delete(
+                            Space::Meta,
+                            index_key(entry.group.id, segment.id),
+                        ));
+                        for part in &segment.streams {
+                            if let Some(stream) =
+                                entry.streams.values_mut().find(|s| s.id == part.stream_id)
+                            {
+                                stream.stored_bytes =
+                                    stream.stored_bytes.saturating_sub(part.bytes);
+                                writes.push(stream_write(entry.group.id, stream));
+                            }
+                        }
+                        dropped_rows += segment.rows as usize;
+                    }
+                    expired.extend(gone);
+                }
+            }
+            if writes.is_empty() {
+                return Ok(0);
+            }
+            (self.enqueue(writes), expired)
+        };
+        durable(done).await?;
+        for segment in &expired {
+            let _ = self.inner.segment_files.delete(segment).await;
+        }
+        Ok(dropped_rows)
+    }
+}

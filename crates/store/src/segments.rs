@@ -1,0 +1,325 @@
+//! Columnar segments: the cold tier.
+//!
+//! In the background, events that have been in the hot tier for a while are
+//! moved into Parquet files (Arrow in memory), one per log group and event
+//! hour per compaction run, stored through `object_store` under
+//! `segments/{group id}/{segment id}.parquet`. Rows are sorted by (stream,
+//! timestamp, seq); columns are `stream_id`, `timestamp`, `seq`,
+//! `ingestion_time`, `message`.
+//!
+//! Each segment has an index entry in the `meta` keyspace
+//! (`X\0{group id:016x}\0{segment id:016x}` → [`SegmentMeta`]) with its time
+//! range and the streams (and bytes per stream) it holds, so reads skip
+//! segments by time and stream without opening them.
+//!
+//! A move is crash-safe: the file is written and fsynced first, then the
+//! index entry and the deletion of the moved hot events commit as one atomic
+//! batch. A crash in between leaves an unindexed file, removed on the next
+//! start. Retention drops whole segments once their newest event expires.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use arrow_array::{Array, Int64Array, RecordBatch, StringArray, UInt64Array};
+use arrow_schema::{DataType, Field, Schema};
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::Compression;
+use parquet::file::properties::WriterProperties;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{StoreError, StoreResult};
+
+/// One stored row of a segment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Row {
+    pub(crate) stream_id: u64,
+    pub(crate) timestamp: i64,
+    pub(crate) seq: u64,
+    pub(crate) ingestion_time: i64,
+    pub(crate) message: String,
+}
+
+/// Per-stream contents of a segment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SegmentStream {
+    /// Stream id.
+    pub stream_id: u64,
+    /// Events of the stream in the segment.
+    pub rows: u64,
+    /// Message bytes of the stream in the segment.
+    pub bytes: u64,
+}
+
+/// Index entry of one segment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SegmentMeta {
+    /// Segment id (unique, never reused).
+    pub id: u64,
+    /// Group id.
+    pub group_id: u64,
+    /// Object path.
+    pub path: String,
+    /// Smallest event timestamp.
+    pub min_ts: i64,
+    /// Largest event timestamp.
+    pub max_ts: i64,
+    /// Rows.
+    pub rows: u64,
+    /// Streams present.
+    pub streams: Vec<SegmentStream>,
+}
+
+impl SegmentMeta {
+    /// True when the segment may hold events of `stream_id`.
+    pub fn has_stream(&self, stream_id: u64) -> bool {
+        self.streams.iter().any(|s| s.stream_id == stream_id)
+    }
+
+    /// True when the segment's time range meets `[lower, upper]`.
+    pub fn overlaps(&self, lower: i64, upper: i64) -> bool {
+        self.max_ts >= lower && self.min_ts <= upper
+    }
+}
+
+/// Index key of a segment.
+pub(crate) fn index_key(group_id: u64, segment_id: u64) -> Vec<u8> {
+    format!("X\0{group_id:016x}\0{segment_id:016x}").into_bytes()
+}
+
+/// Segment files behind `object_store`, with a small cache of decoded
+/// segments (they are immutable).
+pub(crate) struct SegmentFiles {
+    store: Arc<dyn ObjectStore>,
+    /// Local root, when the object store is a local folder (for fsync).
+    local_root: Option<PathBuf>,
+    cache: Mutex<HashMap<u64, Arc<Vec<Row>>>>,
+}
+
+const CACHE_SEGMENTS: usize = 32;
+
+fn schema() -> Arc<Schema> {
+    Arc::new(Schema::new(vec![
+        Field::new("stream_id", DataType::UInt64, false),
+        Field::new("timestamp", DataType::Int64, false),
+        Field::new("seq", DataType::UInt64, false),
+        Field::new("ingestion_time", DataType::Int64, false),
+        Field::new("message", DataType::Utf8, false),
+    ]))
+}
+
+fn storage_error(e: impl std::fmt::Display) -> StoreError {
+    StoreError::ServiceUnavailable(format!("segment storage failed: {e}"))
+}
+
+impl SegmentFiles {
+    /// Segments in a local folder.
+    pub(crate) fn local(root: PathBuf) -> StoreResult<SegmentFiles> {
+        std::fs::create_dir_all(&root).map_err(storage_error)?;
+        let store =
+            object_store::local::LocalFileSystem::new_with_prefix(&root).map_err(storage_error)?;
+        Ok(SegmentFiles {
+            store: Arc::new(store),
+            local_root: Some(root),
+            cache: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Encodes rows (sorted by stream, timestamp, seq) as Parquet and stores
+    /// them durably at `path`.
+    pub(crate) async fn write(&self, path: &str, rows: &[Row]) -> StoreResult<()> {
+        let batch = RecordBatch::try_new(
+            schema(),
+            vec![
+                Arc::new(UInt64Array::from_iter_values(
+                    rows.iter().map(|r| r.stream_id),
+                )),
+                Arc::new(Int64Array::from_iter_values(
+                    rows.iter().map(|r| r.timestamp),
+                )),
+                Arc::new(UInt64Array::from_iter_values(rows.iter().map(|r| r.seq))),
+                Arc::new(Int64Array::from_iter_values(
+                    rows.iter().map(|r| r.ingestion_time),
+                )),
+                Arc::new(StringArray::from_iter_values(
+                    rows.iter().map(|r| r.message.as_str()),
+                )),
+            ],
+        )
+        .map_err(storage_error)?;
+        let props = WriterProperties::builder()
+            .set_compression(Compression::SNAPPY)
+            .set_max_row_group_row_count(Some(65_536))
+            .build();
+        let mut buf = Vec::new();
+        let mut writer =
+            ArrowWriter::try_new(&mut buf, schema(), Some(props)).map_err(storage_error)?;
+        writer.write(&batch).map_err(storage_error)?;
+        writer.close().map_err(storage_error)?;
+        self.store
+            .put(&ObjectPath::from(path), PutPayload::from(buf))
+            .await
+            .map_err(storage_error)?;
+        // The object store renames a complete file into place; make that
+        // durable before the index entry that points at it is committed.
+        if let Some(root) = &self.local_root {
+            let full = root.join(path);
+            let sync = move || -> std::io::Result<()> {
+                std::fs::File::open(&full)?.sync_all()?;
+                if let Some(dir) = full.parent() {
+                    std::fs::File::open(dir)?.sync_all()?;
+                }
+                Ok(())
+            };
+            tokio::task::spawn_blocking(sync)
+                .await
+                .map_err(storage_error)?
+                .map_err(storage_error)?;
+        }
+        Ok(())
+    }
+
+    /// The rows of a segment (cached).
+    pub(crate) async fn rows(&self, meta: &SegmentMeta) -> StoreResult<Arc<Vec<Row>>> {
+        if let Some(rows) = self
+            .cache
+            .lock()
+            .ok()
+            .and_then(|c| c.get(&meta.id).cloned())
+        {
+            return Ok(rows);
+        }
+        let bytes = self
+            .store
+            .get(&ObjectPath::from(meta.path.as_str()))
+            .await
+            .map_err(storage_error)?
+            .bytes()
+            .await
+            .map_err(storage_error)?;
+        let rows = tokio::task::spawn_blocking(move || decode(bytes))
+            .await
+            .map_err(storage_error)??;
+        let rows = Arc::new(rows);
+        if let Ok(mut cache) = self.cache.lock() {
+            if cache.len() >= CACHE_SEGMENTS {
+                if let Some(k) = cache.keys().next().copied() {
+                    cache.remove(&k);
+                }
+            }
+            cache.insert(meta.id, Arc::clone(&rows));
+        }
+        Ok(rows)
+    }
+
+    /// Deletes a segment file.
+    pub(crate) async fn delete(&self, meta: &SegmentMeta) -> StoreResult<()> {
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.remove(&meta.id);
+        }
+        match self
+            .store
+            .delete(&ObjectPath::from(meta.path.as_str()))
+            .await
+        {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(storage_error(e)),
+        }
+    }
+
+    /// Removes files that no index entry points at (left by a crash between
+    /// writing a segment and committing its index entry).
+    pub(crate) async fn remove_unindexed(&self, indexed: &std::collections::HashSet<String>) {
+        use futures_util::StreamExt;
+        let mut listing = self.store.list(Some(&ObjectPath::from("segments")));
+        let mut orphans = Vec::new();
+        while let Some(item) = listing.next().await {
+            if let Ok(meta) = item {
+                if !indexed.contains(meta.location.as_ref()) {
+                    orphans.push(meta.location);
+                }
+            }
+        }
+        for path in orphans {
+            tracing::info!(path = %path, "removing segment file without index entry");
+            let _ = self.store.delete(&path).await;
+        }
+    }
+}
+
+fn decode(bytes: bytes::Bytes) -> StoreResult<Vec<Row>> {
+    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
+        .map_err(storage_error)?
+        .build()
+        .map_err(storage_error)?;
+    let mut rows = Vec::new();
+    for batch in reader {
+        let batch = batch.map_err(storage_error)?;
+        let col = |i: usize| Arc::clone(batch.column(i));
+        let streams = col(0);
+        let ts = col(1);
+        let seq = col(2);
+        let ing = col(3);
+        let msg = col(4);
+        let (Some(streams), Some(ts), Some(seq), Some(ing), Some(msg)) = (
+            streams.as_any().downcast_ref::<UInt64Array>(),
+            ts.as_any().downcast_ref::<Int64Array>(),
+            seq.as_any().downcast_ref::<UInt64Array>(),
+            ing.as_any().downcast_ref::<Int64Array>(),
+            msg.as_any().downcast_ref::<StringArray>(),
+        ) else {
+            return Err(storage_error("unexpected segment schema"));
+        };
+        for i in 0..batch.num_rows() {
+            rows.push(Row {
+                stream_id: streams.value(i),
+                timestamp: ts.value(i),
+                seq: seq.value(i),
+                ingestion_time: ing.value(i),
+                message: msg.value(i).to_string(),
+            });
+        }
+    }
+    Ok(rows)
+}
+
+/// Groups rows by event hour, each group sorted by (stream, timestamp, seq).
+pub(crate) fn by_hour(mut rows: Vec<Row>) -> BTreeMap<i64, Vec<Row>> {
+    rows.sort_by_key(|r| (r.stream_id, r.timestamp, r.seq));
+    let mut out: BTreeMap<i64, Vec<Row>> = BTreeMap::new();
+    for r in rows {
+        out.entry(r.timestamp.div_euclid(3_600_000))
+            .or_default()
+            .push(r);
+    }
+    out
+}
+
+/// Builds the index entry for rows about to be written.
+pub(crate) fn describe(id: u64, group_id: u64, path: String, rows: &[Row]) -> SegmentMeta {
+    let mut streams: BTreeMap<u64, (u64, u64)> = BTreeMap::new();
+    for r in rows {
+        let e = streams.entry(r.stream_id).or_default();
+        e.0 += 1;
+        e.1 += r.message.len() as u64;
+    }
+    SegmentMeta {
+        id,
+        group_id,
+        path,
+        min_ts: rows.iter().map(|r| r.timestamp).min().unwrap_or(0),
+        max_ts: rows.iter().map(|r| r.timestamp).max().unwrap_or(0),
+        rows: rows.len() as u64,
+        streams: streams
+            .into_iter()
+            .map(|(stream_id, (rows, bytes))| SegmentStream {
+                stream_id,
+                rows,
+                bytes,
+            })
+            .collect(),
+    }
+}
