@@ -357,3 +357,73 @@ async fn acknowledged_events_survive_sigkill() {
     drop(gw);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The calls `aws logs tail --follow` makes (aws-cli v2's tail.py):
+/// FilterLogEvents with `interleaved` and an inclusive `startTime`, then the
+/// same call from the newest timestamp seen, de-duplicated by eventId.
+#[tokio::test(flavor = "multi_thread")]
+async fn tail_follow_sees_each_event_once() {
+    let gw = Gatewatch::start(&["-q"]);
+    let logs = client(&gw, "us-east-1");
+    logs.create_log_group()
+        .log_group_name("tail")
+        .send()
+        .await
+        .unwrap();
+    logs.create_log_stream()
+        .log_group_name("tail")
+        .log_stream_name("s")
+        .send()
+        .await
+        .unwrap();
+    let now = now_ms();
+    logs.put_log_events()
+        .log_group_name("tail")
+        .log_stream_name("s")
+        .log_events(event(now - 2, "one"))
+        .log_events(event(now - 1, "two"))
+        .send()
+        .await
+        .unwrap();
+
+    let mut seen: std::collections::HashMap<i64, std::collections::HashSet<String>> =
+        Default::default();
+    let mut printed = Vec::new();
+    let mut start = now - 600_000;
+    for round in 0..2 {
+        let page = logs
+            .filter_log_events()
+            .log_group_name("tail")
+            .interleaved(true)
+            .start_time(start)
+            .send()
+            .await
+            .unwrap();
+        assert!(page.next_token().is_none(), "no token at the end");
+        for e in page.events() {
+            let ts = e.timestamp().unwrap();
+            if seen
+                .entry(ts)
+                .or_default()
+                .insert(e.event_id().unwrap().to_string())
+            {
+                printed.push(e.message().unwrap().to_string());
+            }
+            start = start.max(ts);
+        }
+        if round == 0 {
+            logs.put_log_events()
+                .log_group_name("tail")
+                .log_stream_name("s")
+                .log_events(event(now - 1, "three, same millisecond as two"))
+                .log_events(event(now, "four"))
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    assert_eq!(
+        printed,
+        ["one", "two", "three, same millisecond as two", "four"]
+    );
+}
