@@ -1,0 +1,194 @@
+//! Benchmark (not a test): PutLogEvents over HTTP against the same store's
+//! in-process rate, and FilterLogEvents scan speed over the hot tier and over
+//! Parquet segments, all in one run.
+//!
+//! `cargo run --release -p gatewatch-aws-api --example ingest_http -- [WRITERS] [BATCHES_PER_WRITER]`
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use gatewatch_aws_api::LogsApi;
+use gatewatch_store::{CreateLogGroup, InputLogEvent, Scope, Store, StoreConfig, StreamSelector};
+use http_body_util::{BodyExt, Full};
+use hyper::service::service_fn;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+
+const EVENTS_PER_BATCH: usize = 1_000;
+
+fn message(i: usize) -> String {
+    format!(
+        "{{\"requestId\":\"{:08x}-7f7e-4c55-9d47-1b1f5c0c7a11\",\"ip\":\"203.0.113.{}\",\"requestTime\":\"25/Nov/2026:10:39:40 +0000\",\"httpMethod\":\"GET\",\"resourcePath\":\"/pets/{{petId}}\",\"status\":\"{}\",\"responseLength\":\"{}\"}}",
+        i,
+        i % 255,
+        if i % 50 == 0 { 504 } else { 200 },
+        100 + i % 900
+    )
+}
+
+async fn put_in_process(
+    store: &Store,
+    scope: &Scope,
+    group: &str,
+    writers: usize,
+    batches: usize,
+) -> f64 {
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for w in 0..writers {
+        let (store, scope, group) = (store.clone(), scope.clone(), group.to_string());
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..batches {
+                let now = gatewatch_store::now_ms();
+                let events: Vec<InputLogEvent> = (0..EVENTS_PER_BATCH)
+                    .map(|i| InputLogEvent {
+                        timestamp: now,
+                        message: message(i),
+                    })
+                    .collect();
+                store
+                    .put_log_events(&scope, &group, &format!("w{w}"), &events)
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    started.elapsed().as_secs_f64()
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let writers: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(4);
+    let batches: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(50);
+    let dir = std::env::temp_dir().join(format!("gatewatch-ingest-http-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let store = Store::open(&dir, StoreConfig::default()).unwrap();
+    let scope = Scope::new("000000000000", "us-east-1");
+    for group in ["http", "local"] {
+        store
+            .create_log_group(&scope, group, CreateLogGroup::default())
+            .await
+            .unwrap();
+        for w in 0..writers {
+            store
+                .create_log_stream(&scope, group, &format!("w{w}"))
+                .await
+                .unwrap();
+        }
+    }
+
+    // The CloudWatch Logs API on a loopback port.
+    let api = LogsApi::new(store.clone(), "000000000000", "us-east-1");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            let api = api.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                    let api = api.clone();
+                    async move {
+                        let (parts, body) = req.into_parts();
+                        let body = body.collect().await.unwrap().to_bytes();
+                        Ok::<_, Infallible>(api.handle(&parts.headers, &body).await.map(Full::new))
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+
+    let local_secs = put_in_process(&store, &scope, "local", writers, batches).await;
+
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for w in 0..writers {
+        let client = client.clone();
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..batches {
+                let now = gatewatch_store::now_ms();
+                let events: Vec<serde_json::Value> = (0..EVENTS_PER_BATCH)
+                    .map(|i| serde_json::json!({"timestamp": now, "message": message(i)}))
+                    .collect();
+                let body = serde_json::json!({"logGroupName": "http", "logStreamName": format!("w{w}"), "logEvents": events}).to_string();
+                let req = http::Request::post(format!("http://{addr}/"))
+                    .header("x-amz-target", "Logs_20140328.PutLogEvents")
+                    .header("content-type", "application/x-amz-json-1.1")
+                    .body(Full::new(Bytes::from(body)))
+                    .unwrap();
+                let resp = client.request(req).await.unwrap();
+                assert_eq!(resp.status(), 200);
+                let _ = resp.into_body().collect().await.unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let http_secs = started.elapsed().as_secs_f64();
+    let events = (writers * batches * EVENTS_PER_BATCH) as f64;
+    println!("writers={writers} batches/writer={batches} events/batch={EVENTS_PER_BATCH}");
+    println!(
+        "in-process PutLogEvents: {:.0} events/s",
+        events / local_secs
+    );
+    println!(
+        "HTTP PutLogEvents:       {:.0} events/s (ratio {:.2})",
+        events / http_secs,
+        local_secs / http_secs
+    );
+
+    // Scans: every event of the group through FilterLogEvents' engine, with a
+    // JSON pattern, before and after compaction into segments.
+    let pattern = gatewatch_store::FilterPattern::parse("{ $.status = 5* }").unwrap();
+    let bytes: f64 = (0..EVENTS_PER_BATCH)
+        .map(|i| message(i).len())
+        .sum::<usize>() as f64
+        * (writers * batches) as f64;
+    for tier in ["hot", "segments"] {
+        if tier == "segments" {
+            store.compact(0).await.unwrap();
+        }
+        let started = Instant::now();
+        let mut after = None;
+        let mut matched = 0;
+        loop {
+            let page = store
+                .filter_events(
+                    &scope,
+                    "local",
+                    &StreamSelector::All,
+                    None,
+                    None,
+                    after,
+                    10_000,
+                    1_000_000,
+                    &|m| pattern.matches(m),
+                )
+                .await
+                .unwrap();
+            matched += page.events.len();
+            match page.next {
+                Some(n) => after = Some(n),
+                None => break,
+            }
+        }
+        let secs = started.elapsed().as_secs_f64();
+        println!(
+            "FilterLogEvents scan ({tier}): {:.1} MB/s, {:.0} events/s, {matched} matches",
+            bytes / secs / 1e6,
+            events / secs
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
