@@ -74,9 +74,10 @@ impl Store {
                     ));
                 }
                 // The index entry and the deletion of the moved events commit
-                // together; the catalog learns of the segment in the same
-                // critical section, so readers never see an event twice or
-                // not at all for longer than the commit takes.
+                // together. The catalog learns of the segment before the
+                // commit, so a reader never misses the events; until the
+                // commit lands it may find them in both tiers, and reads
+                // drop such duplicates (same timestamp and seq).
                 let done = {
                     let mut catalog = self.write();
                     match catalog.group_mut(&scope, &name) {

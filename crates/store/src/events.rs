@@ -347,6 +347,8 @@ impl Store {
         let mut all = hot;
         all.extend(cold.events);
         all.sort_by_key(|e| (e.timestamp, e.seq));
+        // While a compaction commits, its events can be in both tiers.
+        all.dedup_by_key(|e| (e.timestamp, e.seq));
         if forward {
             all.truncate(limit);
         } else if all.len() > limit {
@@ -549,6 +551,7 @@ impl Store {
         let mut merged = hot.events;
         merged.extend(cold.events);
         merged.sort_by_key(|e| (e.timestamp, e.seq));
+        merged.dedup_by_key(|e| (e.timestamp, e.seq));
         if let Some(b) = bound {
             merged.retain(|e| Key(e.timestamp, e.seq) <= b);
         }
