@@ -5,7 +5,6 @@
 //! `cargo run --release -p gatewatch-aws-api --example ingest_http -- [WRITERS] [BATCHES_PER_WRITER]`
 
 use std::convert::Infallible;
-use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;

@@ -89,6 +89,12 @@ impl Input {
     pub fn opt_str(&self, name: &str) -> Result<Option<&str>, ApiError> {
         match self.get(name) {
             None => Ok(None),
+            // Tokens have a minimum length of 1 (AWS's Coral message).
+            Some(Value::String(s)) if s.is_empty() && name == "nextToken" => Err(constraint(
+                "",
+                name,
+                "Member must have length greater than or equal to 1",
+            )),
             Some(Value::String(s)) => Ok(Some(s)),
             Some(_) => Err(ApiError::serialization(format!(
                 "Expected a string for '{name}'"
@@ -169,6 +175,18 @@ impl Input {
             Some(_) => Err(ApiError::serialization(format!(
                 "Expected a map for '{name}'"
             ))),
+        }
+    }
+
+    /// An optional timestamp member (milliseconds, at least 0).
+    pub fn opt_timestamp(&self, name: &str) -> Result<Option<i64>, ApiError> {
+        match self.opt_i64(name)? {
+            Some(t) if t < 0 => Err(constraint(
+                &t.to_string(),
+                name,
+                "Member must have value greater than or equal to 0",
+            )),
+            other => Ok(other),
         }
     }
 

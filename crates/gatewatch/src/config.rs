@@ -222,13 +222,24 @@ impl StageConfig {
                 },
             );
         }
-        stage.access_log_settings = self
-            .access_log_settings
-            .as_ref()
-            .map(|a| AccessLogSettings {
+        if let Some(a) = &self.access_log_settings {
+            gatewatch_logging::access::destination_group(&a.destination_arn).map_err(|e| {
+                invalid(format!(
+                    "stage {}: accessLogSettings.destinationArn: {e}",
+                    self.name
+                ))
+            })?;
+            gatewatch_logging::AccessLogTemplate::compile(&a.format).map_err(|e| {
+                invalid(format!(
+                    "stage {}: accessLogSettings.format: {e}",
+                    self.name
+                ))
+            })?;
+            stage.access_log_settings = Some(AccessLogSettings {
                 destination_arn: a.destination_arn.clone(),
                 format: a.format.clone(),
             });
+        }
         stage.tracing_enabled = self.tracing_enabled;
         stage.description = self.description.clone();
         Ok(stage)
@@ -282,6 +293,34 @@ accessLogSettings = { destinationArn = "arn:aws:logs:us-east-1:000000000000:log-
         );
         assert!(stage.method_setting("/pets", "GET").data_trace_enabled);
         assert!(stage.access_log_settings.is_some());
+    }
+
+    #[test]
+    fn access_log_settings_are_validated_at_load() {
+        let dir = temp_dir("access");
+        for (setting, expected) in [
+            (
+                r#"{ destinationArn = "arn:aws:logs:us-east-1:000000000000:log-group:a", format = "$context.status" }"#,
+                "stage dev: accessLogSettings.format: Access Log format must contain at least one of $context.requestId or $context.extendedRequestId",
+            ),
+            (
+                r#"{ destinationArn = "arn:aws:logs:us-east-1:000000000000:log-group:a", format = "$context.requestId $context.nope" }"#,
+                "stage dev: accessLogSettings.format: Invalid variable reference in Access Log format: $context.nope is not a known variable",
+            ),
+            (
+                r#"{ destinationArn = "access", format = "$context.requestId" }"#,
+                "stage dev: accessLogSettings.destinationArn: Invalid ARN specified in the request: access",
+            ),
+        ] {
+            let path = write(
+                &dir,
+                "g.toml",
+                &format!("[[apis]]\nfile = \"a.yaml\"\n[[apis.stages]]\nname = \"dev\"\naccessLogSettings = {setting}\n"),
+            );
+            let config = ConfigFile::load(&path).unwrap();
+            let err = config.apis[0].stages[0].to_stage(&path, "x").unwrap_err().to_string();
+            assert!(err.ends_with(expected), "{err}");
+        }
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use gatewatch_gateway::{
-    ChannelSink, DeployedApi, Deployments, DiscardSink, Gateway, Limits, RecordSink, ServerConfig,
+    ChannelSink, DeployedApi, Deployments, Gateway, Limits, RecordSink, ServerConfig,
 };
 use gatewatch_model::import::{import_document, ImportOptions};
 use gatewatch_model::{IntegrationType, Stage};
@@ -21,6 +21,12 @@ use crate::cli::{
 };
 use crate::config::{ConfigFile, StageConfig};
 use crate::validate::locate;
+
+/// Finished requests waiting for the log writer.
+const RECORD_QUEUE: usize = 65_536;
+
+/// The access-log group of the bundled example.
+pub const EXAMPLE_ACCESS_GROUP: &str = "/gatewatch/access/example";
 
 /// The example API embedded in the binary.
 pub const EXAMPLE_API: &str = include_str!("example-api.yaml");
@@ -135,6 +141,22 @@ fn try_run(args: ServeArgs) -> Result<(), String> {
                         .or_insert_with(|| {
                             format!("http://{}/{}", reachable(data_addr), stage.name)
                         });
+                    // The example shows the logs off: INFO execution logs with
+                    // data trace, and a JSON access log.
+                    stage.method_settings.insert(
+                        "*/*".to_string(),
+                        gatewatch_model::MethodSetting {
+                            logging_level: gatewatch_model::LoggingLevel::Info,
+                            data_trace_enabled: true,
+                            ..Default::default()
+                        },
+                    );
+                    stage.access_log_settings = Some(gatewatch_model::AccessLogSettings {
+                        destination_arn: format!(
+                            "arn:aws:logs:{region}:{account_id}:log-group:{EXAMPLE_ACCESS_GROUP}"
+                        ),
+                        format: gatewatch_logging::access::presets::JSON.to_string(),
+                    });
                 }
             }
             deployed.push(DeployedApi::new(api, stages));
@@ -147,14 +169,29 @@ fn try_run(args: ServeArgs) -> Result<(), String> {
         let signalled = shutdown_signal();
         print_summary(&deployments, data_addr, admin_addr, &data_dir);
 
-        let sink: Arc<dyn RecordSink> = if args.quiet {
-            Arc::new(DiscardSink)
-        } else {
-            let (sink, rx) = ChannelSink::new(4096);
-            tokio::spawn(crate::console::print_requests(rx));
-            Arc::new(sink)
-        };
+        // Finished requests go through a bounded queue to the log writer,
+        // which renders and stores their logs off the request path.
+        let (sink, records) = ChannelSink::new(RECORD_QUEUE);
+        let sink: Arc<dyn RecordSink> = Arc::new(sink);
         let gateway = Arc::new(Gateway::new(deployments, sink, Limits::default()));
+        let writer = Arc::new(gatewatch_logging::LogWriter::new(
+            store.clone(),
+            gateway.clone(),
+        ));
+        let quiet = args.quiet;
+        let (writer_stop_tx, writer_stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let log_writer = tokio::spawn(gatewatch_logging::writer::run(
+            records,
+            writer,
+            move |r| {
+                if !quiet {
+                    crate::console::print_request(r);
+                }
+            },
+            async {
+                let _ = writer_stop_rx.await;
+            },
+        ));
 
         let (stop_tx, stop_rx) = watch::channel(false);
         let stopped = |mut rx: watch::Receiver<bool>| async move {
@@ -186,6 +223,9 @@ fn try_run(args: ServeArgs) -> Result<(), String> {
         let _ = stop_tx.send(true);
         let _ = data.await;
         let _ = admin.await;
+        // Every request is answered; let the writer store the last logs.
+        let _ = writer_stop_tx.send(());
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(10), log_writer).await;
         retention.abort();
         tracing::info!("stopped");
         Ok(())

@@ -362,6 +362,7 @@ async fn acknowledged_events_survive_sigkill() {
 /// FilterLogEvents with `interleaved` and an inclusive `startTime`, then the
 /// same call from the newest timestamp seen, de-duplicated by eventId.
 #[tokio::test(flavor = "multi_thread")]
+#[allow(deprecated)] // `interleaved` is deprecated, but the CLI still sends it.
 async fn tail_follow_sees_each_event_once() {
     let gw = Gatewatch::start(&["-q"]);
     let logs = client(&gw, "us-east-1");

@@ -144,6 +144,11 @@ impl Gateway {
         ctx.path = target.context_path.clone();
         ctx.path_without_stage = target.path.to_string();
         ctx.deployment_id = Some(target.api.deployment_id.clone());
+        // Until a method matches, the stage's `*/*` setting decides whether
+        // data is captured (for the gateway response of an early reject).
+        let default_setting = target.stage.method_setting("*", "*");
+        trace.data = default_setting.data_trace_enabled;
+        ctx.data_trace = default_setting.data_trace_enabled;
 
         let header_bytes: usize = parts.method.as_str().len()
             + parts.uri.to_string().len()
@@ -167,6 +172,7 @@ impl Gateway {
         };
         ctx.resource_path = Some(matched.resource.path.clone());
         ctx.resource_id = Some(matched.resource.id.clone());
+        ctx.method_key = Some(method.http_method.clone());
         let setting = target
             .stage
             .method_setting(&matched.resource.path, &method.http_method);

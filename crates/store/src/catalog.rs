@@ -220,7 +220,7 @@ impl Store {
             let mut catalog = self.write();
             let entry = catalog.group(scope, name)?;
             if entry.group.deletion_protection_enabled {
-                return Err(StoreError::InvalidParameter(
+                return Err(StoreError::Validation(
                     "Log group deletion protection is enabled; disable it before deleting the log group.".into(),
                 ));
             }

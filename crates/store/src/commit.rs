@@ -45,12 +45,19 @@ pub struct Committer {
 const MAX_BATCH_BYTES: usize = 64 * 1024 * 1024;
 
 impl Committer {
-    /// Starts the committer thread.
-    pub fn start(db: Database, meta: Keyspace, events: Keyspace) -> Committer {
+    /// Starts the committer thread. `counters` are the keys of monotonic
+    /// counters (next id, next seq): a write to one of them never lowers
+    /// the stored value, whatever order concurrent allocators enqueue in.
+    pub fn start(
+        db: Database,
+        meta: Keyspace,
+        events: Keyspace,
+        counters: Vec<(Vec<u8>, u64)>,
+    ) -> Committer {
         let (tx, rx) = mpsc::channel::<Request>();
         thread::Builder::new()
             .name("gatewatch-store-commit".into())
-            .spawn(move || run(db, meta, events, rx))
+            .spawn(move || run(db, meta, events, rx, counters))
             .expect("spawn the committer thread");
         Committer { tx }
     }
@@ -78,7 +85,13 @@ pub async fn durable(done: oneshot::Receiver<StoreResult<()>>) -> StoreResult<()
     })
 }
 
-fn run(db: Database, meta: Keyspace, events: Keyspace, rx: mpsc::Receiver<Request>) {
+fn run(
+    db: Database,
+    meta: Keyspace,
+    events: Keyspace,
+    rx: mpsc::Receiver<Request>,
+    mut counters: Vec<(Vec<u8>, u64)>,
+) {
     let mut failed: Option<String> = None;
     while let Ok(first) = rx.recv() {
         let mut pending = vec![first];
@@ -96,7 +109,7 @@ fn run(db: Database, meta: Keyspace, events: Keyspace, rx: mpsc::Receiver<Reques
             // After an I/O failure the engine may be poisoned: refuse
             // everything rather than acknowledge writes that may not be durable.
             Some(reason) => Err(StoreError::ServiceUnavailable(reason.clone())),
-            None => commit(&db, &meta, &events, &pending),
+            None => commit(&db, &meta, &events, &mut pending, &mut counters),
         };
         if let Err(StoreError::ServiceUnavailable(reason)) = &result {
             if failed.is_none() {
@@ -124,10 +137,25 @@ fn commit(
     db: &Database,
     meta: &Keyspace,
     events: &Keyspace,
-    pending: &[Request],
+    pending: &mut [Request],
+    counters: &mut [(Vec<u8>, u64)],
 ) -> StoreResult<()> {
-    let mut batch = db.batch();
-    for req in pending {
+    // Durability is part of the commit: the journal is fsynced before the
+    // batch becomes visible to readers, so nothing is readable that a crash
+    // could take back.
+    let mut batch = db.batch().durability(Some(PersistMode::SyncData));
+    for req in pending.iter_mut() {
+        for w in req.writes.iter_mut() {
+            if let Write::Put(Space::Meta, k, v) = w {
+                if let Some((_, highest)) = counters.iter_mut().find(|(key, _)| key == k) {
+                    let proposed = <[u8; 8]>::try_from(v.as_slice())
+                        .map(u64::from_be_bytes)
+                        .unwrap_or(0);
+                    *highest = (*highest).max(proposed);
+                    *v = highest.to_be_bytes().to_vec();
+                }
+            }
+        }
         for w in &req.writes {
             match w {
                 Write::Put(space, k, v) => {
@@ -142,6 +170,5 @@ fn commit(
         }
     }
     batch.commit()?;
-    db.persist(PersistMode::SyncData)?;
     Ok(())
 }

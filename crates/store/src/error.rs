@@ -24,6 +24,9 @@ pub enum StoreError {
         /// The resource that would have too many tags.
         resource_name: String,
     },
+    /// `ValidationException` (e.g. deleting a protected log group).
+    #[error("{0}")]
+    Validation(String),
     /// `ServiceUnavailableException`: the disk or the engine failed. Nothing
     /// was acknowledged.
     #[error("{0}")]
@@ -39,6 +42,7 @@ impl StoreError {
             Self::ResourceAlreadyExists(_) => "ResourceAlreadyExistsException",
             Self::LimitExceeded(_) => "LimitExceededException",
             Self::TooManyTags { .. } => "TooManyTagsException",
+            Self::Validation(_) => "ValidationException",
             Self::ServiceUnavailable(_) => "ServiceUnavailableException",
         }
     }

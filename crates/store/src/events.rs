@@ -11,6 +11,7 @@ use crate::error::{StoreError, StoreResult};
 use crate::model::{InputLogEvent, LogEvent, PutLogEventsOutcome, RejectedLogEventsInfo, Scope};
 use crate::segments::SegmentMeta;
 use crate::{keys, names, now_ms, Store};
+use fjall::Readable;
 use std::collections::HashMap;
 
 /// Bytes counted per event on top of its message (CloudWatch's rule).
@@ -62,10 +63,12 @@ pub enum StreamSelector {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct Key(pub(crate) i64, pub(crate) u64);
 
-/// Cold-tier events of one read, and whether more may exist.
+/// Cold-tier events of one read, and how far they are complete.
 pub(crate) struct ColdPage {
     events: Vec<LogEvent>,
-    cut: bool,
+    /// When the read stopped early: every event at or before this key was
+    /// considered (forward reads).
+    bound: Option<Key>,
 }
 
 /// Keeps a page within [`MAX_PAGE_BYTES`], dropping from the far end.
@@ -295,7 +298,7 @@ impl Store {
         forward: bool,
         limit: usize,
     ) -> StoreResult<Vec<LogEvent>> {
-        let (id, cutoff, segments) = {
+        let (id, cutoff, segments, snapshot) = {
             let catalog = self.read();
             let entry = catalog.group(scope, group)?;
             let s = entry
@@ -308,10 +311,14 @@ impl Store {
                 .filter(|m| m.has_stream(s.id))
                 .cloned()
                 .collect();
+            // The hot tier is read from a snapshot taken with the segment
+            // list: a compaction committing meanwhile cannot hide events
+            // from both.
             (
                 s.id,
                 self.retention_cutoff(entry.group.retention_in_days),
                 segments,
+                self.inner.db.snapshot(),
             )
         };
         // Bounds as (timestamp, seq): `lo` inclusive, `hi` exclusive.
@@ -331,7 +338,7 @@ impl Store {
             return Ok(Vec::new());
         }
         let names: HashMap<u64, String> = HashMap::from([(id, stream.to_string())]);
-        let hot = self.read_hot(id, stream, lo, hi, forward, limit)?;
+        let hot = self.read_hot(&snapshot, id, stream, lo, hi, forward, limit)?;
         let cold = self
             .read_segments(
                 &segments,
@@ -358,8 +365,10 @@ impl Store {
     }
 
     /// The hot-tier part of [`Store::read_stream`].
+    #[allow(clippy::too_many_arguments)]
     fn read_hot(
         &self,
+        snapshot: &fjall::Snapshot,
         id: u64,
         stream: &str,
         lo: Key,
@@ -367,10 +376,10 @@ impl Store {
         forward: bool,
         limit: usize,
     ) -> StoreResult<Vec<LogEvent>> {
-        let iter = self
-            .inner
-            .events
-            .range(keys::event(id, lo.0, lo.1)..keys::event(id, hi.0, hi.1));
+        let iter = snapshot.range(
+            &self.inner.events,
+            keys::event(id, lo.0, lo.1)..keys::event(id, hi.0, hi.1),
+        );
         let mut out = Vec::new();
         let mut take = |guard: fjall::Guard| -> StoreResult<bool> {
             let (k, v) = guard.into_inner()?;
@@ -431,7 +440,8 @@ impl Store {
         }
         let mut acc: Vec<LogEvent> = Vec::new();
         let mut scanned = 0usize;
-        let mut cut = false;
+        // Index of the first segment not read, when the read stops early.
+        let mut stopped_at: Option<usize> = None;
         for (n, meta) in candidates.iter().enumerate() {
             if acc.len() >= limit {
                 // Later segments only hold later (earlier, going backward)
@@ -443,12 +453,12 @@ impl Store {
                     acc[acc.len() - limit].timestamp > meta.max_ts
                 };
                 if done {
-                    cut = true;
+                    stopped_at = Some(n);
                     break;
                 }
             }
             if scanned >= max_scanned {
-                cut = n < candidates.len();
+                stopped_at = Some(n);
                 break;
             }
             let rows = self.inner.segment_files.rows(meta).await?;
@@ -473,15 +483,34 @@ impl Store {
             }
         }
         acc.sort_by_key(|e| (e.timestamp, e.seq));
+        // Segments overlap in time, so an unread one may hold events before
+        // ones already collected: only keys before the earliest unread
+        // segment are complete.
+        let mut bound = stopped_at
+            .and_then(|n| candidates[n..].iter().map(|m| m.min_ts).min())
+            .map(|ts| {
+                if ts == i64::MIN {
+                    Key(i64::MIN, 0)
+                } else {
+                    Key(ts - 1, u64::MAX)
+                }
+            });
         if acc.len() > limit {
-            cut = true;
             if forward {
                 acc.truncate(limit);
+                let last = acc
+                    .last()
+                    .map(|e| Key(e.timestamp, e.seq))
+                    .expect("limit >= 1");
+                bound = Some(bound.map_or(last, |b| b.min(last)));
             } else {
                 acc.drain(..acc.len() - limit);
             }
         }
-        Ok(ColdPage { events: acc, cut })
+        if let (Some(b), true) = (bound, forward) {
+            acc.retain(|e| Key(e.timestamp, e.seq) <= b);
+        }
+        Ok(ColdPage { events: acc, bound })
     }
 
     /// Reads several streams of a group merged in (timestamp, seq) order for
@@ -502,7 +531,7 @@ impl Store {
         max_scanned: usize,
         keep: &(dyn Fn(&str) -> bool + Sync),
     ) -> StoreResult<FilterPage> {
-        let (selected, cutoff, segments) = {
+        let (selected, cutoff, segments, snapshot) = {
             let catalog = self.read();
             let entry = catalog.group(scope, group)?;
             let selected: Vec<(u64, String)> = entry
@@ -519,6 +548,7 @@ impl Store {
                 selected,
                 self.retention_cutoff(entry.group.retention_in_days),
                 entry.segments.clone(),
+                self.inner.db.snapshot(),
             )
         };
         let mut lo = Key(start.unwrap_or(i64::MIN).max(cutoff.unwrap_or(i64::MIN)), 0);
@@ -530,23 +560,20 @@ impl Store {
             _ => Key(i64::MAX, u64::MAX),
         };
         let names: HashMap<u64, String> = selected.iter().cloned().collect();
-        let hot = self.filter_hot(&selected, lo, hi, limit, max_scanned, keep)?;
+        let hot = self.filter_hot(&snapshot, &selected, lo, hi, limit, max_scanned, keep)?;
         let cold = if lo < hi {
             self.read_segments(&segments, &names, lo, hi, true, limit, max_scanned, keep)
                 .await?
         } else {
             ColdPage {
                 events: Vec::new(),
-                cut: false,
+                bound: None,
             }
         };
         // Only events up to where every cut-short source got may be returned.
         let mut bound: Option<Key> = hot.next.map(|c| Key(c.timestamp, c.seq));
-        if cold.cut {
-            if let Some(last) = cold.events.last() {
-                let k = Key(last.timestamp, last.seq);
-                bound = Some(bound.map_or(k, |b| b.min(k)));
-            }
+        if let Some(k) = cold.bound {
+            bound = Some(bound.map_or(k, |b| b.min(k)));
         }
         let mut merged = hot.events;
         merged.extend(cold.events);
@@ -575,8 +602,10 @@ impl Store {
     }
 
     /// The hot-tier part of [`Store::filter_events`].
+    #[allow(clippy::too_many_arguments)]
     fn filter_hot(
         &self,
+        snapshot: &fjall::Snapshot,
         selected: &[(u64, String)],
         lo: Key,
         hi: Key,
@@ -587,11 +616,12 @@ impl Store {
         let mut iters = Vec::with_capacity(selected.len());
         for (id, _) in selected {
             let (lower, upper) = (keys::event(*id, lo.0, lo.1), keys::event(*id, hi.0, hi.1));
-            iters.push(if lower < upper {
-                self.inner.events.range(lower..upper)
+            let range = if lower < upper {
+                lower..upper
             } else {
-                self.inner.events.range(upper..upper)
-            });
+                upper..upper
+            };
+            iters.push(snapshot.range(&self.inner.events, range));
         }
         // k-way merge by (timestamp, seq).
         let mut heap = BinaryHeap::new();

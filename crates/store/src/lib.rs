@@ -117,8 +117,8 @@ pub(crate) struct Inner {
     pub(crate) next_seq: AtomicU64,
     pub(crate) next_id: AtomicU64,
     pub(crate) config: StoreConfig,
-    /// Kept so the engine lives as long as the store.
-    _db: Database,
+    /// The engine (snapshots for consistent reads).
+    pub(crate) db: Database,
 }
 
 /// Milliseconds since the Unix epoch, now.
@@ -147,7 +147,11 @@ impl Store {
         let catalog = catalog::load(&meta)?;
         let next_seq = read_counter(&meta, keys::NEXT_SEQ)?.max(1);
         let next_id = read_counter(&meta, keys::NEXT_ID)?.max(1);
-        let committer = Committer::start(db.clone(), meta.clone(), events.clone());
+        let counters = vec![
+            (keys::NEXT_SEQ.to_vec(), next_seq),
+            (keys::NEXT_ID.to_vec(), next_id),
+        ];
+        let committer = Committer::start(db.clone(), meta.clone(), events.clone(), counters);
         let segment_files = segments::SegmentFiles::local(dir.to_path_buf())?;
         let store = Store {
             inner: Arc::new(Inner {
@@ -159,7 +163,7 @@ impl Store {
                 next_seq: AtomicU64::new(next_seq),
                 next_id: AtomicU64::new(next_id),
                 config,
-                _db: db,
+                db,
             }),
         };
         catalog::resume_deletions(&store, &meta);

@@ -90,8 +90,8 @@ fn output_event(e: &LogEvent) -> Value {
 pub(super) async fn get(store: &Store, scope: &Scope, input: &Input) -> ApiResult {
     let group = group_name(input)?;
     let stream = input.str("logStreamName")?;
-    let start = input.opt_i64("startTime")?;
-    let end = input.opt_i64("endTime")?;
+    let start = input.opt_timestamp("startTime")?;
+    let end = input.opt_timestamp("endTime")?;
     let limit = input.limit(10_000, 10_000)?;
     let token = input.opt_str("nextToken")?;
     let (forward, position) = match token {
@@ -190,8 +190,8 @@ pub(super) async fn filter(store: &Store, scope: &Scope, input: &Input) -> ApiRe
             scope,
             group,
             &selector,
-            input.opt_i64("startTime")?,
-            input.opt_i64("endTime")?,
+            input.opt_timestamp("startTime")?,
+            input.opt_timestamp("endTime")?,
             after,
             limit,
             MAX_SCANNED_PER_CALL,

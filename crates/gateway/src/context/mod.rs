@@ -146,6 +146,9 @@ pub struct RequestContext {
     pub resource_path: Option<String>,
     /// `resourceId`.
     pub resource_id: Option<String>,
+    /// The matched method's key on its resource (`GET`, or `ANY`), as
+    /// execution logs and method settings name it.
+    pub method_key: Option<String>,
     /// `stage`.
     pub stage: String,
     /// `deploymentId`.
