@@ -67,14 +67,25 @@ pub(super) fn describe(store: &Store, scope: &Scope, input: &Input) -> ApiResult
     if descending {
         streams.reverse();
     }
-    // Tokens are offsets: the order may be by time, so names cannot serve.
-    let start = match input.opt_str("nextToken")? {
+    // By name, the token is the last name returned (stable while streams
+    // come and go); by time it is the position in the time order.
+    let token = input.opt_str("nextToken")?;
+    let invalid = || ApiError::invalid("The specified nextToken is invalid.");
+    let start = match token {
         None => 0,
+        Some(t) if !by_time => {
+            let after = t.strip_prefix("n/").ok_or_else(invalid)?;
+            if descending {
+                streams.partition_point(|s| s.name.as_str() >= after)
+            } else {
+                streams.partition_point(|s| s.name.as_str() <= after)
+            }
+        }
         Some(t) => t
             .strip_prefix("o/")
             .and_then(|n| n.parse::<usize>().ok())
             .filter(|n| *n <= streams.len())
-            .ok_or_else(|| ApiError::invalid("The specified nextToken is invalid."))?,
+            .ok_or_else(invalid)?,
     };
     let end = (start + limit).min(streams.len());
     let list: Vec<Value> = streams[start..end]
@@ -101,7 +112,12 @@ pub(super) fn describe(store: &Store, scope: &Scope, input: &Input) -> ApiResult
     let mut out = Map::new();
     out.insert("logStreams".into(), Value::Array(list));
     if end < streams.len() {
-        out.insert("nextToken".into(), json!(format!("o/{end}")));
+        let token = if by_time {
+            format!("o/{end}")
+        } else {
+            format!("n/{}", streams[end - 1].name)
+        };
+        out.insert("nextToken".into(), json!(token));
     }
     Ok(Value::Object(out))
 }

@@ -114,7 +114,7 @@ pub fn parse(text: &str) -> Result<SpacePattern, String> {
         .ok_or("a space-delimited pattern must be enclosed in [ ]")?;
     let mut before = Vec::new();
     let mut after: Option<Vec<Slot>> = None;
-    for (n, raw) in split_top(inner, ',').into_iter().enumerate() {
+    for (n, raw) in split_top(inner, ",").into_iter().enumerate() {
         let raw = raw.trim();
         if raw.is_empty() {
             // A trailing comma (`[a, b,]`) is tolerated.
@@ -136,23 +136,31 @@ pub fn parse(text: &str) -> Result<SpacePattern, String> {
     Ok(SpacePattern { before, after })
 }
 
-/// Splits on `sep` outside quotes.
-fn split_top(text: &str, sep: char) -> Vec<String> {
+/// Splits on `sep` outside `"..."` and `%regex%`.
+fn split_top(text: &str, sep: &str) -> Vec<String> {
     let mut parts = vec![String::new()];
     let mut quoted = false;
+    let mut regex = false;
     let mut escaped = false;
-    for c in text.chars() {
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        let free = !quoted && !regex && !escaped;
+        if free && rest.starts_with(sep) {
+            parts.push(String::new());
+            rest = &rest[sep.len()..];
+            continue;
+        }
         if escaped {
             escaped = false;
         } else if c == '\\' {
             escaped = true;
-        } else if c == '"' {
+        } else if c == '"' && !regex {
             quoted = !quoted;
-        } else if c == sep && !quoted {
-            parts.push(String::new());
-            continue;
+        } else if c == '%' && !quoted {
+            regex = !regex;
         }
         parts.last_mut().expect("non-empty").push(c);
+        rest = &rest[c.len_utf8()..];
     }
     parts
 }
@@ -172,9 +180,9 @@ fn parse_slot(raw: &str, position: usize) -> Result<Slot, String> {
     if raw[name_end..].trim().is_empty() {
         return Ok(slot);
     }
-    for alternative in raw.split("||") {
+    for alternative in split_top(raw, "||") {
         let mut group = Vec::new();
-        for cond in alternative.split("&&") {
+        for cond in split_top(&alternative, "&&") {
             group.push(parse_condition(cond.trim())?);
         }
         slot.any_of.push(group);

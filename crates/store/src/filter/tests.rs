@@ -97,6 +97,13 @@ fn space_delimited_patterns() {
     ));
     assert!(!m("[ip, user]", apache));
     assert!(m("[ip = 127.0.0.1, ...]", apache));
+    // Commas and operators inside regexes and quotes are not separators.
+    assert!(m("[ip = %\\d{1,3}\\.\\d{1,3}.*%, ...]", apache));
+    assert!(m(
+        "[..., request = \"GET /index.html HTTP/1.0\", status_code, bytes]",
+        apache
+    ));
+    assert!(m("[w1 = \"a||b\" || w1 = WARN, w2]", "WARN message"));
 }
 
 #[test]
