@@ -1,0 +1,248 @@
+//! End-to-end: real requests through each integration type of the real
+//! binary, then the execution and access logs read back with the AWS SDK.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_cloudwatchlogs::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_cloudwatchlogs::Client;
+use common::*;
+
+fn client(gw: &Gatewatch) -> Client {
+    let config = aws_sdk_cloudwatchlogs::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
+        .endpoint_url(format!("http://{}", gw.admin))
+        .http_client(aws_smithy_http_client::Builder::new().build_http())
+        .build();
+    Client::from_conf(config)
+}
+
+/// Messages of `group` that contain `needle`, waiting (bounded) for `want` of them.
+async fn messages(logs: &Client, group: &str, needle: &str, want: usize) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let found: Vec<String> = match logs
+            .filter_log_events()
+            .log_group_name(group)
+            .filter_pattern(format!("\"{needle}\""))
+            .send()
+            .await
+        {
+            Ok(page) => page
+                .events()
+                .iter()
+                .map(|e| e.message().unwrap_or("").to_string())
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        if found.len() >= want || Instant::now() > deadline {
+            return found;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The line texts after the `(requestId) ` prefix, checking the prefix.
+fn lines(messages: &[String], request_id: &str) -> Vec<String> {
+    let prefix = format!("({request_id}) ");
+    messages
+        .iter()
+        .map(|m| {
+            m.strip_prefix(&prefix)
+                .unwrap_or_else(|| panic!("{m} lacks {prefix}"))
+                .to_string()
+        })
+        .collect()
+}
+
+fn kinds(lines: &[String]) -> Vec<String> {
+    // The stable start of each line, without values.
+    lines
+        .iter()
+        .map(|l| {
+            l.split([':', '.'])
+                .next()
+                .unwrap_or("")
+                .trim_end_matches(|c: char| c.is_ascii_digit() || c == ' ')
+                .to_string()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_integration_writes_execution_and_access_logs() {
+    let upstream = Upstream::start();
+    let dir = temp_dir("logging");
+    let config = dir.join("gatewatch.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[[apis]]
+file = "{fixture}"
+id = "e2efixture"
+
+[[apis.stages]]
+name = "dev"
+variables = {{ backend = "{backend}", down = "http://{down}" }}
+methodSettings."*/*" = {{ loggingLevel = "INFO", dataTraceEnabled = true }}
+methodSettings."mock/GET" = {{ loggingLevel = "ERROR" }}
+accessLogSettings = {{ destinationArn = "arn:aws:logs:us-east-1:000000000000:log-group:/e2e/access", format = '{{ "requestId":"$context.requestId", "status":"$context.status", "resourcePath":"$context.resourcePath", "error":"$context.error.responseType" }}' }}
+"#,
+            fixture = format!("{}/tests/fixtures/e2e-api.yaml", env!("CARGO_MANIFEST_DIR")),
+            backend = upstream.url(),
+            down = closed_port(),
+        ),
+    )
+    .unwrap();
+    let gw = Gatewatch::start(&["--config", config.to_str().unwrap(), "-q"]);
+    let logs = client(&gw);
+    let execution_group = "API-Gateway-Execution-Logs_e2efixture/dev";
+
+    let proxy = request(
+        gw.data,
+        "GET",
+        "/dev/proxy/a/b?x=1",
+        &[("Authorization", "Bearer secret-token-123456")],
+        b"",
+    );
+    let mapped = request(
+        gw.data,
+        "POST",
+        "/dev/mapped/201",
+        &[("Content-Type", "application/json")],
+        b"{\"k\":1}",
+    );
+    let timeout = get(gw.data, "/dev/slow");
+    let mock = get(gw.data, "/dev/mock");
+    let missing = get(gw.data, "/dev/nothing/here");
+    let id = |r: &Resp| r.header("x-amzn-RequestId").unwrap().to_string();
+
+    // HTTP_PROXY, INFO + data trace: the whole sequence, in order.
+    let proxy_lines = lines(
+        &messages(&logs, execution_group, &id(&proxy), 19).await,
+        &id(&proxy),
+    );
+    assert_eq!(
+        kinds(&proxy_lines),
+        [
+            "Extended Request Id",
+            "Verifying Usage Plan for request",
+            "API Key authorized because method 'ANY /proxy/{proxy+}' does not require API Key",
+            "Usage Plan check succeeded for API Key and API Stage e2efixture/dev",
+            "Starting execution for request",
+            "HTTP Method",
+            "Method request path",
+            "Method request query string",
+            "Method request headers",
+            "Method request body before transformations",
+            "Endpoint request URI",
+            "Endpoint request headers",
+            "Endpoint request body after transformations",
+            "Sending request to http",
+            "Received response",
+            "Endpoint response headers",
+            "Method response headers",
+            "Successfully completed execution",
+            "Method completed with status",
+        ]
+    );
+    assert_eq!(
+        proxy_lines[5],
+        "HTTP Method: GET, Resource Path: /proxy/a/b"
+    );
+    // "Bearer secret-token-123456": all but the last six characters masked.
+    let masked = format!("authorization={}123456", "*".repeat(20));
+    assert!(proxy_lines[8].contains(&masked), "{}", proxy_lines[8]);
+    assert_eq!(
+        proxy_lines[13],
+        format!("Sending request to {}/echo/a/b?x=1", upstream.url())
+    );
+    assert!(proxy_lines[14].starts_with("Received response. Status: 200, Integration latency: "));
+    assert_eq!(proxy_lines[18], "Method completed with status: 200");
+
+    // HTTP non-proxy: mapped request and response bodies are traced.
+    let mapped_lines = lines(
+        &messages(&logs, execution_group, &id(&mapped), 19).await,
+        &id(&mapped),
+    );
+    assert!(
+        mapped_lines.contains(&"Method request body before transformations: {\"k\":1}".to_string())
+    );
+    assert!(
+        mapped_lines
+            .contains(&"Endpoint response body before transformations: status 201".to_string()),
+        "{mapped_lines:#?}"
+    );
+    assert!(mapped_lines.contains(
+        &"Method response body after transformations: {\"ok\": true, \"backend\": \"status 201\"}"
+            .to_string()
+    ));
+
+    // Timeout: the error lines close the trace.
+    let timeout_lines = lines(
+        &messages(&logs, execution_group, &id(&timeout), 17).await,
+        &id(&timeout),
+    );
+    let tail: Vec<&str> = timeout_lines
+        .iter()
+        .rev()
+        .take(5)
+        .rev()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        tail,
+        [
+            "Execution failed due to a timeout error",
+            "Gateway response type: INTEGRATION_TIMEOUT with status code: 504",
+            "Gateway response body: {\"message\": \"Endpoint request timed out\"}",
+            tail[3],
+            "Method completed with status: 504",
+        ]
+    );
+
+    // The per-method ERROR level: a successful MOCK writes no execution lines.
+    let mock_access = messages(&logs, "/e2e/access", &id(&mock), 1).await;
+    assert_eq!(mock_access.len(), 1);
+    // The access line is written in the same batch, so one look suffices.
+    assert!(messages(&logs, execution_group, &id(&mock), 0)
+        .await
+        .is_empty());
+
+    // An early reject still has its error lines and an access line.
+    let missing_lines = lines(
+        &messages(&logs, execution_group, &id(&missing), 2).await,
+        &id(&missing),
+    );
+    assert_eq!(
+        missing_lines[0],
+        "Gateway response type: MISSING_AUTHENTICATION_TOKEN with status code: 403"
+    );
+    assert_eq!(
+        missing_lines.last().unwrap(),
+        "Method completed with status: 403"
+    );
+
+    // Access lines share the request ids and carry the final status.
+    for (resp, status, resource, error) in [
+        (&proxy, "200", "/proxy/{proxy+}", "-"),
+        (&mapped, "200", "/mapped/{code}", "-"),
+        (&timeout, "504", "/slow", "INTEGRATION_TIMEOUT"),
+        (&mock, "200", "/mock", "-"),
+        (&missing, "403", "-", "MISSING_AUTHENTICATION_TOKEN"),
+    ] {
+        let lines = messages(&logs, "/e2e/access", &id(resp), 1).await;
+        assert_eq!(lines.len(), 1, "one access line per request");
+        let line: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
+        assert_eq!(line["requestId"], id(resp));
+        assert_eq!(line["status"], status);
+        assert_eq!(line["resourcePath"], resource);
+        assert_eq!(line["error"], error);
+    }
+    drop(gw);
+    let _ = std::fs::remove_dir_all(&dir);
+}
