@@ -77,6 +77,7 @@ async fn each_integration_writes_execution_and_access_logs() {
     let upstream = Upstream::start();
     let dir = temp_dir("logging");
     let config = dir.join("gatewatch.toml");
+    let fixture = format!("{}/tests/fixtures/e2e-api.yaml", env!("CARGO_MANIFEST_DIR"));
     std::fs::write(
         &config,
         format!(
@@ -92,7 +93,7 @@ methodSettings."*/*" = {{ loggingLevel = "INFO", dataTraceEnabled = true }}
 methodSettings."mock/GET" = {{ loggingLevel = "ERROR" }}
 accessLogSettings = {{ destinationArn = "arn:aws:logs:us-east-1:000000000000:log-group:/e2e/access", format = '{{ "requestId":"$context.requestId", "status":"$context.status", "resourcePath":"$context.resourcePath", "error":"$context.error.responseType" }}' }}
 "#,
-            fixture = format!("{}/tests/fixtures/e2e-api.yaml", env!("CARGO_MANIFEST_DIR")),
+            fixture = fixture,,
             backend = upstream.url(),
             down = closed_port(),
         ),
