@@ -93,7 +93,6 @@ methodSettings."*/*" = {{ loggingLevel = "INFO", dataTraceEnabled = true }}
 methodSettings."mock/GET" = {{ loggingLevel = "ERROR" }}
 accessLogSettings = {{ destinationArn = "arn:aws:logs:us-east-1:000000000000:log-group:/e2e/access", format = '{{ "requestId":"$context.requestId", "status":"$context.status", "resourcePath":"$context.resourcePath", "error":"$context.error.responseType" }}' }}
 "#,
-            fixture = fixture,,
             backend = upstream.url(),
             down = closed_port(),
         ),
