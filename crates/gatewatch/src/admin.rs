@@ -93,7 +93,23 @@ async fn handle(req: Request<Incoming>, admin: &Admin) -> Response<Full<Bytes>> 
             let apis: Vec<_> = deployments
                 .apis
                 .iter()
-                .map(|d| serde_json::json!({ "id": d.api.id, "name": d.api.name, "stages": d.stages.keys().collect::<Vec<_>>() }))
+                .map(|d| {
+                    let stages: Vec<_> = d
+                        .stages
+                        .values()
+                        .map(|s| {
+                            serde_json::json!({
+                                "name": s.name,
+                                "executionLogGroup": gatewatch_logging::execution_group(&d.api.id, &s.name),
+                                "accessLogGroup": s
+                                    .access_log_settings
+                                    .as_ref()
+                                    .and_then(|a| gatewatch_logging::access::destination_group(&a.destination_arn).ok()),
+                            })
+                        })
+                        .collect();
+                    serde_json::json!({ "id": d.api.id, "name": d.api.name, "stages": stages })
+                })
                 .collect();
             json(
                 StatusCode::OK,

@@ -27,6 +27,101 @@ pub enum Command {
     ///
     /// Exits 1 when any file has errors; warnings alone exit 0.
     Validate(ValidateArgs),
+    /// Read the execution and access logs of a running gatewatch.
+    #[command(subcommand)]
+    Logs(LogsCommand),
+    /// Show the access line and every execution line of one request, in order.
+    Trace(TraceArgs),
+    /// Work with access-log formats.
+    #[command(subcommand)]
+    Format(FormatCommand),
+}
+
+/// Where a running gatewatch's admin listener is.
+#[derive(Debug, Args, Clone)]
+pub struct Endpoint {
+    /// Admin URL of the running gatewatch.
+    #[arg(
+        long,
+        value_name = "URL",
+        default_value = "http://127.0.0.1:4566",
+        env = "GATEWATCH_ENDPOINT"
+    )]
+    pub endpoint: String,
+}
+
+/// `gatewatch logs ...`.
+#[derive(Debug, Subcommand)]
+pub enum LogsCommand {
+    /// Print a stage's logs, coloured by status; `--follow` keeps printing.
+    Tail(TailArgs),
+}
+
+/// `gatewatch logs tail`.
+#[derive(Debug, Args)]
+pub struct TailArgs {
+    /// API name or restApiId (default: the only API).
+    #[arg(long)]
+    pub api: Option<String>,
+    /// Stage (default: the API's only stage).
+    #[arg(long)]
+    pub stage: Option<String>,
+    /// Only the access log.
+    #[arg(long, conflicts_with = "execution")]
+    pub access: bool,
+    /// Only the execution log.
+    #[arg(long)]
+    pub execution: bool,
+    /// Keep printing new events.
+    #[arg(long, short = 'f')]
+    pub follow: bool,
+    /// How far back to start: 30s, 10m, 2h, 1d, 1w.
+    #[arg(long, default_value = "10m", value_parser = parse_since)]
+    pub since: i64,
+    /// Admin endpoint.
+    #[command(flatten)]
+    pub endpoint: Endpoint,
+}
+
+/// `gatewatch trace`.
+#[derive(Debug, Args)]
+pub struct TraceArgs {
+    /// The request id (`x-amzn-RequestId` of the response).
+    pub request_id: String,
+    /// Admin endpoint.
+    #[command(flatten)]
+    pub endpoint: Endpoint,
+}
+
+/// `gatewatch format ...`.
+#[derive(Debug, Subcommand)]
+pub enum FormatCommand {
+    /// Render the access line a sample request would produce, and lint it.
+    Preview(PreviewArgs),
+}
+
+/// `gatewatch format preview`.
+#[derive(Debug, Args)]
+pub struct PreviewArgs {
+    /// A format (`$context.requestId ...`) or a preset: clf, json, xml, csv.
+    pub format: String,
+}
+
+/// `10m` → milliseconds.
+fn parse_since(s: &str) -> Result<i64, String> {
+    let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: i64 = n
+        .parse()
+        .map_err(|_| format!("expected a number and a unit (s, m, h, d, w), got '{s}'"))?;
+    let unit_ms = match unit {
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        "w" => 604_800_000,
+        _ => return Err(format!("unknown unit in '{s}': use s, m, h, d or w")),
+    };
+    Ok(n * unit_ms)
 }
 
 /// `gatewatch serve`.

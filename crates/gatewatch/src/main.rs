@@ -6,6 +6,7 @@ mod cli;
 mod config;
 mod console;
 mod serve;
+mod tools;
 mod validate;
 
 use clap::Parser;
@@ -23,5 +24,8 @@ fn main() -> std::process::ExitCode {
     match cli.command {
         cli::Command::Serve(args) => serve::run(args),
         cli::Command::Validate(args) => validate::run(&args),
+        cli::Command::Logs(cli::LogsCommand::Tail(args)) => tools::tail(&args),
+        cli::Command::Trace(args) => tools::trace(&args),
+        cli::Command::Format(cli::FormatCommand::Preview(args)) => tools::preview(&args),
     }
 }

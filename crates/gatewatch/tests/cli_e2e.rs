@@ -103,3 +103,38 @@ fn bad_config_is_a_clear_error() {
         "{err}"
     );
 }
+
+#[test]
+fn format_preview_renders_presets_and_lints_formats() {
+    let out = Command::new(common::binary())
+        .args(["format", "preview", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(line["status"], "200");
+    assert_eq!(line["caller"], "-");
+
+    let out = Command::new(common::binary())
+        .args([
+            "format",
+            "preview",
+            r#"{"id":"$context.requestId","latency":$context.integrationLatency}"#,
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let warnings = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        warnings.contains("$context.integrationLatency is not inside quotes"),
+        "{warnings}"
+    );
+
+    let out = Command::new(common::binary())
+        .args(["format", "preview", "$context.status"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("must contain at least one of $context.requestId"));
+}

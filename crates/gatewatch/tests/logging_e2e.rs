@@ -243,6 +243,71 @@ accessLogSettings = {{ destinationArn = "arn:aws:logs:us-east-1:000000000000:log
         assert_eq!(line["resourcePath"], resource);
         assert_eq!(line["error"], error);
     }
+    // `gatewatch trace` tells the whole story of the timed-out request.
+    let endpoint = format!("http://{}", gw.admin);
+    let out = std::process::Command::new(binary())
+        .args(["trace", &id(&timeout), "--endpoint", &endpoint])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("access (/e2e/access)"), "{text}");
+    assert!(text.contains("\"status\":\"504\""), "{text}");
+    assert!(
+        text.contains("execution (API-Gateway-Execution-Logs_e2efixture/dev)"),
+        "{text}"
+    );
+    let starting = text.find("Starting execution for request").unwrap();
+    let failed = text
+        .find("Execution failed due to a timeout error")
+        .unwrap();
+    assert!(starting < failed, "lines in time order");
+    let unknown = std::process::Command::new(binary())
+        .args([
+            "trace",
+            "00000000-0000-0000-0000-000000000000",
+            "--endpoint",
+            &endpoint,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(unknown.status.code(), Some(1));
+
+    // `gatewatch logs tail` prints both logs of the stage.
+    let out = std::process::Command::new(binary())
+        .args([
+            "logs",
+            "tail",
+            "--api",
+            "e2efixture",
+            "--stage",
+            "dev",
+            "--endpoint",
+            &endpoint,
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.contains(" access ") && l.contains(&id(&proxy))),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.contains(" execution ") && l.contains("Method completed with status: 504")),
+        "{text}"
+    );
+
     drop(gw);
     let _ = std::fs::remove_dir_all(&dir);
 }
