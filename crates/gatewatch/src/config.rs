@@ -77,6 +77,11 @@ pub struct StageConfig {
     pub tracing_enabled: bool,
     /// Free text.
     pub description: Option<String>,
+    /// Beyond AWS: write full execution logs only for failed requests.
+    #[serde(default)]
+    pub errors_only_tracing: bool,
+    /// Beyond AWS: lift the 1024-character execution-log line cut up to this.
+    pub max_log_line_chars: Option<usize>,
 }
 
 /// A method setting as written in the file.
@@ -241,6 +246,16 @@ impl StageConfig {
             });
         }
         stage.tracing_enabled = self.tracing_enabled;
+        stage.errors_only_tracing = self.errors_only_tracing;
+        if let Some(n) = self.max_log_line_chars {
+            if !(1024..=1_048_576).contains(&n) {
+                return Err(invalid(format!(
+                    "stage {}: maxLogLineChars must be between 1024 and 1048576, got {n}",
+                    self.name
+                )));
+            }
+            stage.max_log_line_chars = Some(n);
+        }
         stage.description = self.description.clone();
         Ok(stage)
     }

@@ -264,6 +264,8 @@ fn collect_sources(args: &ServeArgs, config: &ConfigFile) -> Result<Vec<ApiSourc
             access_log_settings: None,
             tracing_enabled: false,
             description: None,
+            errors_only_tracing: false,
+            max_log_line_chars: None,
         };
         stage_config
             .to_stage(&PathBuf::from("--stage"), "command line")

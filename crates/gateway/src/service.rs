@@ -147,8 +147,8 @@ impl Gateway {
         // Until a method matches, the stage's `*/*` setting decides whether
         // data is captured (for the gateway response of an early reject).
         let default_setting = target.stage.method_setting("*", "*");
-        trace.data = default_setting.data_trace_enabled;
-        ctx.data_trace = default_setting.data_trace_enabled;
+        trace.data = default_setting.data_trace_enabled || target.stage.errors_only_tracing;
+        ctx.data_trace = trace.data;
 
         let header_bytes: usize = parts.method.as_str().len()
             + parts.uri.to_string().len()
@@ -176,8 +176,10 @@ impl Gateway {
         let setting = target
             .stage
             .method_setting(&matched.resource.path, &method.http_method);
-        trace.data = setting.data_trace_enabled;
-        ctx.data_trace = setting.data_trace_enabled;
+        // Errors-only tracing captures data for every request; the writer
+        // decides at the end whether it is written.
+        trace.data = setting.data_trace_enabled || target.stage.errors_only_tracing;
+        ctx.data_trace = trace.data;
 
         let body = match self.read_body(&parts.headers, body).await {
             Ok(b) => b,

@@ -14,6 +14,26 @@ use tokio::sync::mpsc::Receiver;
 use crate::access::{destination_group, AccessLogTemplate};
 use crate::execution::{self, Verbosity};
 
+trait LevelExt {
+    fn min_with(self, other: LoggingLevel) -> LoggingLevel;
+}
+
+impl LevelExt for LoggingLevel {
+    /// The quieter of two levels.
+    fn min_with(self, other: LoggingLevel) -> LoggingLevel {
+        let rank = |l: LoggingLevel| match l {
+            LoggingLevel::Off => 0,
+            LoggingLevel::Error => 1,
+            LoggingLevel::Info => 2,
+        };
+        if rank(self) <= rank(other) {
+            self
+        } else {
+            other
+        }
+    }
+}
+
 /// Most records rendered and written in one batch.
 pub const MAX_BATCH_RECORDS: usize = 1024;
 
@@ -99,12 +119,27 @@ impl LogWriter {
                 (Some(path), Some(method)) => stage.method_setting(path, method),
                 _ => stage.method_setting("*", "*"),
             };
-            if setting.logging_level != LoggingLevel::Off {
-                let verbosity = Verbosity {
+            let failed = ctx.status.is_some_and(|s| s >= 400) || ctx.error.response_type.is_some();
+            let verbosity = if stage.errors_only_tracing {
+                // Full detail for failures; healthy requests keep only what
+                // their own level would write at ERROR (nothing).
+                Verbosity {
+                    level: if failed {
+                        LoggingLevel::Info
+                    } else {
+                        LoggingLevel::Error.min_with(setting.logging_level)
+                    },
+                    data_trace: failed,
+                    max_line_chars: stage.max_log_line_chars,
+                }
+            } else {
+                Verbosity {
                     level: setting.logging_level,
                     data_trace: setting.data_trace_enabled,
-                    max_line_chars: None,
-                };
+                    max_line_chars: stage.max_log_line_chars,
+                }
+            };
+            if verbosity.level != LoggingLevel::Off {
                 let lines = execution::render(ctx, &record.events, verbosity);
                 if !lines.is_empty() {
                     let key = (

@@ -81,6 +81,14 @@ pub struct Stage {
     pub tracing_enabled: bool,
     /// Free text.
     pub description: Option<String>,
+    /// Beyond AWS: capture full INFO + data-trace execution logs for every
+    /// request but write them only for requests that end in an error (4xx,
+    /// 5xx or a gateway response); healthy requests cost only their ERROR
+    /// lines (none).
+    pub errors_only_tracing: bool,
+    /// Beyond AWS: the longest execution-log line; `None` keeps AWS's 1024
+    /// characters and ` [TRUNCATED]` mark.
+    pub max_log_line_chars: Option<usize>,
 }
 
 impl Stage {
