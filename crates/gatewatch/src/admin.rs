@@ -29,6 +29,8 @@ pub struct Admin {
     pub gateway: Arc<Gateway>,
     /// CloudWatch Logs.
     pub logs: LogsApi,
+    /// The queue between the data plane and the log writer.
+    pub log_queue: gatewatch_gateway::ChannelSink,
 }
 
 /// Serves admin requests until `shutdown` resolves.
@@ -115,6 +117,25 @@ async fn handle(req: Request<Incoming>, admin: &Admin) -> Response<Full<Bytes>> 
                 StatusCode::OK,
                 serde_json::json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION"), "apis": apis }),
             )
+        }
+        ("GET", "/metrics") => {
+            // Prometheus text format.
+            let body = format!(
+                "# HELP gatewatch_log_records_dropped_total Finished requests whose logs were dropped because the log queue was full.\n\
+                 # TYPE gatewatch_log_records_dropped_total counter\n\
+                 gatewatch_log_records_dropped_total {}\n\
+                 # HELP gatewatch_log_queue_depth Finished requests waiting for the log writer.\n\
+                 # TYPE gatewatch_log_queue_depth gauge\n\
+                 gatewatch_log_queue_depth {}\n",
+                admin.log_queue.dropped(),
+                admin.log_queue.depth()
+            );
+            let mut response = Response::new(Full::new(Bytes::from(body)));
+            response.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("text/plain; version=0.0.4"),
+            );
+            response
         }
         (_, path) => json(
             StatusCode::NOT_FOUND,

@@ -172,6 +172,7 @@ fn try_run(args: ServeArgs) -> Result<(), String> {
         // Finished requests go through a bounded queue to the log writer,
         // which renders and stores their logs off the request path.
         let (sink, records) = ChannelSink::new(RECORD_QUEUE);
+        let queue = sink.clone();
         let sink: Arc<dyn RecordSink> = Arc::new(sink);
         let gateway = Arc::new(Gateway::new(deployments, sink, Limits::default()));
         let writer = Arc::new(gatewatch_logging::LogWriter::new(
@@ -210,6 +211,7 @@ fn try_run(args: ServeArgs) -> Result<(), String> {
                 account_id.clone(),
                 region.clone(),
             ),
+            log_queue: queue,
         });
         let retention = tokio::spawn(store_maintenance(store.clone()));
         let admin = tokio::spawn(crate::admin::serve(

@@ -75,6 +75,15 @@ fn bundled_example_serves_pets_and_403_for_unknown_paths() {
     let health = get(gw.admin, "/health");
     assert_eq!(health.status, 200);
     assert_eq!(health.json()["status"], "ok");
+    let metrics = get(gw.admin, "/metrics");
+    assert_eq!(metrics.status, 200);
+    assert!(
+        metrics
+            .text()
+            .contains("gatewatch_log_records_dropped_total 0"),
+        "{}",
+        metrics.text()
+    );
 }
 
 #[test]

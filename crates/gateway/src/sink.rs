@@ -48,6 +48,11 @@ impl ChannelSink {
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
     }
+
+    /// Records waiting in the channel.
+    pub fn depth(&self) -> usize {
+        self.tx.max_capacity() - self.tx.capacity()
+    }
 }
 
 impl RecordSink for ChannelSink {
