@@ -34,6 +34,10 @@ impl LevelExt for LoggingLevel {
     }
 }
 
+/// How long the writer waits for more records once a batch has started
+/// filling under load.
+pub const LINGER: std::time::Duration = std::time::Duration::from_millis(5);
+
 /// Most records rendered and written in one batch.
 pub const MAX_BATCH_RECORDS: usize = 1024;
 
@@ -289,6 +293,17 @@ pub async fn run(
             match rx.try_recv() {
                 Ok(r) => batch.push(r),
                 Err(_) => break,
+            }
+        }
+        // Under load, wait a moment for a fuller batch: fewer, larger
+        // appends cost the data plane less CPU. An idle stage is not delayed.
+        if !stopping && batch.len() > 1 && batch.len() < MAX_BATCH_RECORDS {
+            tokio::time::sleep(LINGER).await;
+            while batch.len() < MAX_BATCH_RECORDS {
+                match rx.try_recv() {
+                    Ok(r) => batch.push(r),
+                    Err(_) => break,
+                }
             }
         }
         if batch.is_empty() {
