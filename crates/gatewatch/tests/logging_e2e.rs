@@ -5,19 +5,11 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use aws_sdk_cloudwatchlogs::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_cloudwatchlogs::Client;
 use common::*;
 
 fn client(gw: &Gatewatch) -> Client {
-    let config = aws_sdk_cloudwatchlogs::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
-        .endpoint_url(format!("http://{}", gw.admin))
-        .http_client(aws_smithy_http_client::Builder::new().build_http())
-        .build();
-    Client::from_conf(config)
+    common::logs_client(gw, "us-east-1")
 }
 
 /// Messages of `group` that contain `needle`, waiting (bounded) for `want` of them.

@@ -5,20 +5,12 @@ mod common;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use aws_sdk_cloudwatchlogs::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_cloudwatchlogs::types::{InputLogEvent, OrderBy};
 use aws_sdk_cloudwatchlogs::Client;
 use common::Gatewatch;
 
 fn client(gw: &Gatewatch, region: &str) -> Client {
-    let config = aws_sdk_cloudwatchlogs::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(region.to_string()))
-        .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
-        .endpoint_url(format!("http://{}", gw.admin))
-        .http_client(aws_smithy_http_client::Builder::new().build_http())
-        .build();
-    Client::from_conf(config)
+    common::logs_client(gw, region)
 }
 
 fn now_ms() -> i64 {

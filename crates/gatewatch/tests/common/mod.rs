@@ -439,3 +439,17 @@ pub fn closed_port() -> SocketAddr {
     drop(l);
     addr
 }
+
+/// An AWS SDK CloudWatch Logs client for a running gatewatch's admin
+/// listener (plain HTTP, any credentials).
+pub fn logs_client(gw: &Gatewatch, region: &str) -> aws_sdk_cloudwatchlogs::Client {
+    use aws_sdk_cloudwatchlogs::config::{BehaviorVersion, Credentials, Region};
+    let config = aws_sdk_cloudwatchlogs::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(region.to_string()))
+        .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
+        .endpoint_url(format!("http://{}", gw.admin))
+        .http_client(aws_smithy_http_client::Builder::new().build_http())
+        .build();
+    aws_sdk_cloudwatchlogs::Client::from_conf(config)
+}

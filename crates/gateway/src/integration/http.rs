@@ -236,17 +236,7 @@ impl HttpBackend {
             request,
             ctx,
         )?;
-        trace.push(ExecutionEventKind::MethodResponse {
-            status: mapped.status,
-            headers: trace.data_headers(&mapped.headers),
-            body: trace.data.then(|| mapped.body.clone()),
-        });
-        Ok(IntegrationReply {
-            status: http::StatusCode::from_u16(mapped.status)
-                .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR),
-            headers: mapped.headers,
-            body: ReplyBody::Full(mapped.body),
-        })
+        Ok(mapped.into_reply(trace))
     }
 }
 

@@ -11,7 +11,9 @@ use http::HeaderMap;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use regex::Regex;
 
-use crate::context::{ContextVariable, FailureKind, RequestContext};
+use crate::context::{
+    ContextVariable, ExecutionEventKind, ExecutionTrace, FailureKind, RequestContext,
+};
 use crate::request::MethodRequest;
 use crate::response::GatewayError;
 use crate::template::{self, TemplateInput};
@@ -187,6 +189,23 @@ pub struct MappedResponse {
     pub headers: HeaderMap,
     /// Body after transformations.
     pub body: Bytes,
+}
+
+impl MappedResponse {
+    /// Records the method response and turns it into the integration's reply.
+    pub fn into_reply(self, trace: &mut ExecutionTrace) -> super::IntegrationReply {
+        trace.push(ExecutionEventKind::MethodResponse {
+            status: self.status,
+            headers: trace.data_headers(&self.headers),
+            body: trace.data.then(|| self.body.clone()),
+        });
+        super::IntegrationReply {
+            status: http::StatusCode::from_u16(self.status)
+                .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR),
+            headers: self.headers,
+            body: super::ReplyBody::Full(self.body),
+        }
+    }
 }
 
 /// Maps a backend (or mock) response through the integration responses.

@@ -6,8 +6,8 @@ use gatewatch_model::{GatewayResponseType, Integration};
 use http::HeaderMap;
 
 use super::mapping::{integration_request_body, map_response, BackendView};
-use super::{IntegrationReply, ReplyBody};
-use crate::context::{ExecutionEventKind, ExecutionTrace, FailureKind, RequestContext};
+use super::IntegrationReply;
+use crate::context::{ExecutionTrace, FailureKind, RequestContext};
 use crate::request::MethodRequest;
 use crate::response::GatewayError;
 
@@ -47,15 +47,5 @@ pub fn invoke(
         request,
         ctx,
     )?;
-    trace.push(ExecutionEventKind::MethodResponse {
-        status: mapped.status,
-        headers: trace.data_headers(&mapped.headers),
-        body: trace.data.then(|| mapped.body.clone()),
-    });
-    Ok(IntegrationReply {
-        status: http::StatusCode::from_u16(mapped.status)
-            .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR),
-        headers: mapped.headers,
-        body: ReplyBody::Full(mapped.body),
-    })
+    Ok(mapped.into_reply(trace))
 }
