@@ -43,6 +43,69 @@ pub struct ConfigFile {
     /// APIs to serve.
     #[serde(default)]
     pub apis: Vec<ApiConfig>,
+    /// Lambda functions that `aws_proxy` integrations call by name.
+    #[serde(default)]
+    pub functions: Vec<FunctionConfigFile>,
+}
+
+/// A Lambda function as written in the file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FunctionConfigFile {
+    /// Function name (the `function:{name}` of integration URIs).
+    pub name: String,
+    /// `provided`, `provided.al2023` or `python3.x`.
+    pub runtime: String,
+    /// `module.function` (Python).
+    #[serde(default)]
+    pub handler: String,
+    /// Code directory, relative to the config file.
+    pub code: PathBuf,
+    /// Timeout in seconds (default 3, like Lambda).
+    pub timeout: Option<f64>,
+    /// Memory size in MB (default 128).
+    pub memory_size: Option<u32>,
+    /// Environment variables.
+    #[serde(default)]
+    pub environment: BTreeMap<String, String>,
+    /// Most concurrent processes (default 10).
+    pub reserved_concurrency: Option<usize>,
+}
+
+impl FunctionConfigFile {
+    /// Converts to the host's configuration.
+    pub fn to_function(
+        &self,
+        file: &Path,
+    ) -> Result<gatewatch_lambda::FunctionConfig, ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid {
+            path: file.to_path_buf(),
+            message: format!("function {}: {message}", self.name),
+        };
+        let runtime = gatewatch_lambda::Runtime::parse(&self.runtime).map_err(invalid)?;
+        if matches!(runtime, gatewatch_lambda::Runtime::Python(_)) && !self.handler.contains('.') {
+            return Err(invalid(format!(
+                "handler '{}' must be module.function",
+                self.handler
+            )));
+        }
+        let timeout = self.timeout.unwrap_or(3.0);
+        if !(0.001..=900.0).contains(&timeout) {
+            return Err(invalid(format!(
+                "timeout must be between 1 ms and 900 s, got {timeout}"
+            )));
+        }
+        Ok(gatewatch_lambda::FunctionConfig {
+            name: self.name.clone(),
+            runtime,
+            handler: self.handler.clone(),
+            code_dir: self.code.clone(),
+            timeout: std::time::Duration::from_secs_f64(timeout),
+            memory_mb: self.memory_size.unwrap_or(128),
+            environment: self.environment.clone().into_iter().collect(),
+            concurrency: self.reserved_concurrency.unwrap_or(10).max(1),
+        })
+    }
 }
 
 /// One API.
@@ -156,6 +219,11 @@ impl ConfigFile {
         for api in &mut config.apis {
             if api.file.is_relative() {
                 api.file = base.join(&api.file);
+            }
+        }
+        for function in &mut config.functions {
+            if function.code.is_relative() {
+                function.code = base.join(&function.code);
             }
         }
         if let Some(dir) = &config.data_dir {

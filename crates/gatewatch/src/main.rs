@@ -5,6 +5,7 @@ mod admin;
 mod cli;
 mod config;
 mod console;
+mod lambda_glue;
 mod serve;
 mod tools;
 mod validate;

@@ -72,6 +72,7 @@ fn try_run(args: ServeArgs) -> Result<(), String> {
         .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
 
     let sources = collect_sources(&args, &config)?;
+    let bundled = sources.iter().any(|s| s.bundled);
     let mut apis = Vec::new();
     let mut ids = HashSet::new();
     for source in sources {
@@ -113,6 +114,49 @@ fn try_run(args: ServeArgs) -> Result<(), String> {
         .region
         .clone()
         .unwrap_or_else(|| DEFAULT_REGION.to_string());
+    // Lambda functions: the config's, plus the bundled example's.
+    let mut functions = Vec::new();
+    let config_path = args.config.clone().unwrap_or_default();
+    for f in &config.functions {
+        functions.push(f.to_function(&config_path).map_err(|e| e.to_string())?);
+    }
+    if bundled {
+        let code = data_dir.join("functions").join("hello");
+        std::fs::create_dir_all(&code)
+            .and_then(|_| {
+                std::fs::write(code.join("hello.py"), crate::lambda_glue::EXAMPLE_FUNCTION)
+            })
+            .map_err(|e| {
+                format!(
+                    "cannot write the example function into {}: {e}",
+                    code.display()
+                )
+            })?;
+        functions.push(gatewatch_lambda::FunctionConfig {
+            name: "hello".into(),
+            runtime: gatewatch_lambda::Runtime::Python("3.12".into()),
+            handler: "hello.handler".into(),
+            code_dir: code,
+            timeout: std::time::Duration::from_secs(3),
+            memory_mb: 128,
+            environment: Vec::new(),
+            concurrency: 10,
+        });
+    }
+    let lambda = Arc::new(
+        gatewatch_lambda::LambdaHost::new(
+            functions,
+            &region,
+            &account_id,
+            data_dir.join("runtime"),
+        )
+        .map_err(|e| {
+            format!(
+                "cannot prepare the Lambda host in {}: {e}",
+                data_dir.display()
+            )
+        })?,
+    );
     let store_dir = data_dir.join("store");
     let store =
         gatewatch_store::Store::open(&store_dir, gatewatch_store::StoreConfig::default())
@@ -174,7 +218,11 @@ fn try_run(args: ServeArgs) -> Result<(), String> {
         let (sink, records) = ChannelSink::new(RECORD_QUEUE);
         let queue = sink.clone();
         let sink: Arc<dyn RecordSink> = Arc::new(sink);
-        let gateway = Arc::new(Gateway::new(deployments, sink, Limits::default()));
+        let gateway = Arc::new(
+            Gateway::new(deployments, sink, Limits::default()).with_lambda(Arc::new(
+                crate::lambda_glue::HostInvoker(Arc::clone(&lambda)),
+            )),
+        );
         let writer = Arc::new(gatewatch_logging::LogWriter::new(
             store.clone(),
             gateway.clone(),
@@ -227,6 +275,7 @@ fn try_run(args: ServeArgs) -> Result<(), String> {
         let _ = admin.await;
         // Every request is answered; let the writer store the last logs.
         let _ = writer_stop_tx.send(());
+        lambda.shutdown().await;
         let _ = tokio::time::timeout(std::time::Duration::from_secs(10), log_writer).await;
         retention.abort();
         tracing::info!("stopped");

@@ -72,6 +72,21 @@ fn bundled_example_serves_pets_and_403_for_unknown_paths() {
     assert_eq!(preflight.status, 204);
     assert_eq!(preflight.header("access-control-allow-origin"), Some("*"));
 
+    // The Python function route (skipped only where python3 is missing).
+    if std::process::Command::new("python3")
+        .arg("--version")
+        .output()
+        .is_ok()
+    {
+        let hello = get(gw.data, "/dev/hello/ada");
+        assert_eq!(hello.status, 200, "{}", hello.text());
+        assert_eq!(hello.json()["message"], "Hello, ada!");
+        assert_eq!(
+            hello.json()["requestId"],
+            hello.header("x-amzn-RequestId").unwrap()
+        );
+    }
+
     let health = get(gw.admin, "/health");
     assert_eq!(health.status, 200);
     assert_eq!(health.json()["status"], "ok");

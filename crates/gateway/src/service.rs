@@ -18,6 +18,7 @@ use crate::context::{
     ExecutionEventKind, ExecutionTrace, RequestContext,
 };
 use crate::deployment::Deployments;
+use crate::integration::lambda::LambdaInvoker;
 use crate::integration::{http::HttpBackend, mock, IntegrationReply, ReplyBody};
 use crate::request::{parse_query, MethodRequest};
 use crate::response::{self, add_standard_headers, GatewayError};
@@ -52,6 +53,7 @@ impl Default for Limits {
 pub struct Gateway {
     deployments: RwLock<Arc<Deployments>>,
     http: HttpBackend,
+    lambda: Option<Arc<dyn LambdaInvoker>>,
     sink: Arc<dyn RecordSink>,
     limits: Limits,
 }
@@ -62,9 +64,16 @@ impl Gateway {
         Gateway {
             deployments: RwLock::new(Arc::new(deployments)),
             http: HttpBackend::new(),
+            lambda: None,
             sink,
             limits,
         }
+    }
+
+    /// Runs AWS_PROXY integrations' functions with `invoker`.
+    pub fn with_lambda(mut self, invoker: Arc<dyn LambdaInvoker>) -> Gateway {
+        self.lambda = Some(invoker);
+        self
     }
 
     /// The deployments being served now.
@@ -230,7 +239,22 @@ impl Gateway {
                     .invoke(integration, &request, &mut ctx, &mut trace, peer.ip())
                     .await
             }
-            IntegrationType::Aws | IntegrationType::AwsProxy => Err(GatewayError::new(
+            IntegrationType::AwsProxy => {
+                let binary = request
+                    .header("content-type")
+                    .is_some_and(|ct| api.is_binary_media_type(ct));
+                crate::integration::lambda::invoke(
+                    self.lambda.as_deref(),
+                    integration,
+                    &request,
+                    &mut ctx,
+                    &mut trace,
+                    &deployments.region,
+                    binary,
+                )
+                .await
+            }
+            IntegrationType::Aws => Err(GatewayError::new(
                 GatewayResponseType::ApiConfigurationError,
             )
             .with_status(500)

@@ -159,6 +159,27 @@ impl LogWriter {
                         }));
                 }
             }
+            for event in &record.events {
+                if let gatewatch_gateway::context::ExecutionEventKind::LambdaLogs {
+                    group,
+                    stream,
+                    lines,
+                } = &event.kind
+                {
+                    let at = event
+                        .at
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map(|d| d.as_millis() as i64)
+                        .unwrap_or(0);
+                    batches
+                        .entry((group.clone(), stream.clone()))
+                        .or_default()
+                        .extend(lines.iter().map(|l| InputLogEvent {
+                            timestamp: at,
+                            message: l.clone(),
+                        }));
+                }
+            }
             if let Some(settings) = &stage.access_log_settings {
                 let (Ok(group), Some(template)) = (
                     destination_group(&settings.destination_arn),

@@ -29,6 +29,9 @@ pub enum FailureKind {
     Configuration,
     /// `Execution failed: {detail}` (network errors talking to the backend).
     Network,
+    /// A Lambda line written as it is (`Lambda execution failed with status
+    /// 200 due to customer function error: ...`).
+    Lambda,
 }
 
 /// The kinds of execution event. Data fields (`headers`, `body`, …) are only
@@ -97,6 +100,16 @@ pub enum ExecutionEventKind {
         body: Bytes,
         /// Headers sent.
         headers: HeaderList,
+    },
+    /// The function's own log lines (START, output, END, REPORT), for
+    /// `/aws/lambda/{name}`.
+    LambdaLogs {
+        /// `/aws/lambda/{name}`.
+        group: String,
+        /// The function's log stream.
+        stream: String,
+        /// The lines.
+        lines: Vec<String>,
     },
     /// The request finished successfully (`Successfully completed execution`).
     Succeeded,

@@ -5,6 +5,7 @@
 //! [`IntegrationReply`] or a [`GatewayError`](crate::response::GatewayError).
 
 pub mod http;
+pub mod lambda;
 pub mod mapping;
 pub mod mock;
 mod tls;

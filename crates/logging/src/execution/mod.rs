@@ -280,6 +280,7 @@ pub fn render(ctx: &RequestContext, events: &[ExecutionEvent], verbosity: Verbos
                         format!("Execution failed due to configuration error: {detail}")
                     }
                     FailureKind::Network => format!("Execution failed: {detail}"),
+                    FailureKind::Lambda => detail.clone(),
                 };
                 push(at, Class::Error, text);
             }
@@ -310,6 +311,8 @@ pub fn render(ctx: &RequestContext, events: &[ExecutionEvent], verbosity: Verbos
                 Class::Info,
                 "Successfully completed execution".to_string(),
             ),
+            // Written to the function's own log group by the writer.
+            ExecutionEventKind::LambdaLogs { .. } => {}
             ExecutionEventKind::Completed { status } => {
                 let class = if failed { Class::Error } else { Class::Info };
                 push(at, class, format!("Method completed with status: {status}"));

@@ -1,0 +1,52 @@
+//! Connects the data plane's AWS_PROXY integrations to the Lambda host.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use gatewatch_gateway::integration::lambda::{LambdaFailure, LambdaInvoker, LambdaReply};
+use gatewatch_lambda::{InvokeError, LambdaHost};
+
+/// The function the bundled example's `/hello/{name}` route calls.
+pub const EXAMPLE_FUNCTION: &str = include_str!("example-functions/hello.py");
+
+/// [`LambdaInvoker`] over a [`LambdaHost`].
+pub struct HostInvoker(pub Arc<LambdaHost>);
+
+impl LambdaInvoker for HostInvoker {
+    fn invoke<'a>(
+        &'a self,
+        function: &'a str,
+        event: Bytes,
+    ) -> Pin<Box<dyn Future<Output = Result<LambdaReply, LambdaFailure>> + Send + 'a>> {
+        Box::pin(async move {
+            let Some(f) = self.0.function(function) else {
+                return Err(LambdaFailure::NotFound);
+            };
+            match f.invoke(event).await {
+                Ok(o) => Ok(LambdaReply {
+                    request_id: o.request_id,
+                    result: o.result,
+                    logs: o.logs,
+                    log_group: f.log_group(),
+                    log_stream: f.log_stream().to_string(),
+                }),
+                Err(InvokeError::Timeout {
+                    request_id, logs, ..
+                }) => Err(LambdaFailure::FunctionTimeout {
+                    message: logs
+                        .iter()
+                        .find(|l| l.contains("Task timed out"))
+                        .cloned()
+                        .unwrap_or_else(|| "Task timed out".to_string()),
+                    request_id,
+                    logs,
+                    log_group: f.log_group(),
+                    log_stream: f.log_stream().to_string(),
+                }),
+                Err(InvokeError::Runtime(detail)) => Err(LambdaFailure::Runtime(detail)),
+            }
+        })
+    }
+}

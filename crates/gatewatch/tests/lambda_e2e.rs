@@ -1,0 +1,241 @@
+//! End-to-end: AWS_PROXY routes through the real binary to Python functions
+//! run by the built-in Lambda host, and their logs.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+
+fn start() -> (Gatewatch, std::path::PathBuf) {
+    let dir = temp_dir("lambda");
+    let fixtures = format!("{}/tests/fixtures", env!("CARGO_MANIFEST_DIR"));
+    let mut config = format!(
+        "[[apis]]\nfile = \"{fixtures}/lambda-api.yaml\"\nid = \"lambdafixt\"\n[[apis.stages]]\nname = \"dev\"\nvariables = {{ color = \"blue\" }}\nmethodSettings.\"*/*\" = {{ loggingLevel = \"INFO\" }}\n"
+    );
+    for (name, timeout, concurrency) in [
+        ("echo", 3.0, 10),
+        ("binary", 3.0, 10),
+        ("fails", 3.0, 10),
+        ("malformed", 3.0, 10),
+        ("slow", 1.0, 10),
+        ("crash", 3.0, 10),
+        ("sleepy", 3.0, 2),
+    ] {
+        config.push_str(&format!(
+            "[[functions]]\nname = \"{name}\"\nruntime = \"python3.11\"\nhandler = \"handlers.{name}\"\ncode = \"{fixtures}/functions\"\ntimeout = {timeout}\nreservedConcurrency = {concurrency}\n"
+        ));
+    }
+    let path = dir.join("gatewatch.toml");
+    std::fs::write(&path, config).unwrap();
+    (
+        Gatewatch::start(&["--config", path.to_str().unwrap(), "-q"]),
+        dir,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn python_functions_behind_aws_proxy() {
+    if std::process::Command::new("python3")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: python3 is not installed");
+        return;
+    }
+    let (gw, dir) = start();
+
+    // The proxy event, and the response shaped from the function's answer.
+    let r = request(
+        gw.data,
+        "POST",
+        "/dev/echo/a/b?q=1&q=2&one=x",
+        &[
+            ("Content-Type", "application/json"),
+            ("X-Multi", "m1"),
+            ("X-Multi", "m2"),
+        ],
+        b"{\"k\":1}",
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("x-single"), Some("one"));
+    assert_eq!(r.headers.iter().filter(|(k, _)| k == "x-multi").count(), 2);
+    let body = r.json();
+    let event = &body["event"];
+    assert_eq!(event["resource"], "/echo/{proxy+}");
+    assert_eq!(event["path"], "/echo/a/b");
+    assert_eq!(event["httpMethod"], "POST");
+    assert_eq!(event["pathParameters"]["proxy"], "a/b");
+    assert_eq!(event["queryStringParameters"]["q"], "2");
+    assert_eq!(
+        event["multiValueQueryStringParameters"]["q"],
+        serde_json::json!(["1", "2"])
+    );
+    assert_eq!(
+        event["multiValueHeaders"]["x-multi"],
+        serde_json::json!(["m1", "m2"])
+    );
+    assert_eq!(event["stageVariables"]["color"], "blue");
+    assert_eq!(event["body"], "{\"k\":1}");
+    assert_eq!(event["isBase64Encoded"], false);
+    assert_eq!(event["requestContext"]["stage"], "dev");
+    assert_eq!(
+        event["requestContext"]["requestId"],
+        r.header("x-amzn-RequestId").unwrap()
+    );
+    let keys: Vec<&str> = event
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        &keys[..5],
+        [
+            "resource",
+            "path",
+            "httpMethod",
+            "headers",
+            "multiValueHeaders"
+        ]
+    );
+
+    // Binary bodies: base64 in the event for binary media types, decoded on the way out.
+    let r = request(
+        gw.data,
+        "POST",
+        "/dev/binary/x",
+        &[("Content-Type", "application/octet-stream")],
+        &[0, 1, 2, 255],
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, [0, 1, 2, 255]);
+
+    // Failures answer like API Gateway.
+    let fails = get(gw.data, "/dev/fails/x");
+    assert_eq!(
+        (fails.status, fails.text().as_str()),
+        (502, "{\"message\": \"Internal server error\"}")
+    );
+    let malformed = get(gw.data, "/dev/malformed/x");
+    assert_eq!(malformed.status, 502);
+    let started = Instant::now();
+    let slow = get(gw.data, "/dev/slow/x");
+    assert_eq!(slow.status, 502, "a function timeout is a function error");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    let crash = get(gw.data, "/dev/crash/x");
+    assert_eq!(crash.status, 502);
+    // After a crash the function still works (a new process).
+    assert_eq!(get(gw.data, "/dev/echo/again").status, 200);
+    let missing = get(gw.data, "/dev/missing/x");
+    assert_eq!(missing.status, 500);
+
+    // Concurrency: six parallel requests to a function limited to two processes.
+    let addr = gw.data;
+    let started = Instant::now();
+    let handles: Vec<_> = (0..6)
+        .map(|_| std::thread::spawn(move || get(addr, "/dev/sleepy/x")))
+        .collect();
+    let pids: std::collections::HashSet<i64> = handles
+        .into_iter()
+        .map(|h| {
+            let r = h.join().unwrap();
+            assert_eq!(r.status, 200, "{}", r.text());
+            r.json()["pid"].as_i64().unwrap()
+        })
+        .collect();
+    assert!(pids.len() <= 2, "at most two processes: {pids:?}");
+    assert!(
+        started.elapsed() >= Duration::from_millis(850),
+        "six 300 ms calls on two processes take three rounds"
+    );
+
+    // Logs: the execution lines name the failures; the function logs hold START/END/REPORT.
+    let logs = logs_client(&gw, "us-east-1");
+    let group = "API-Gateway-Execution-Logs_lambdafixt/dev";
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut execution = Vec::new();
+    while Instant::now() < deadline {
+        execution = logs
+            .filter_log_events()
+            .log_group_name(group)
+            .filter_pattern("\"Lambda execution failed\"")
+            .send()
+            .await
+            .map(|p| {
+                p.events()
+                    .iter()
+                    .map(|e| e.message().unwrap_or("").to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if execution.len() >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        execution.iter().any(|m| m.contains(
+            "due to customer function error: the handler failed on purpose. Lambda request id: "
+        )),
+        "{execution:#?}"
+    );
+    assert!(
+        execution
+            .iter()
+            .any(|m| m.contains("Task timed out after 1.00 seconds")),
+        "{execution:#?}"
+    );
+    let malformed_lines = logs
+        .filter_log_events()
+        .log_group_name(group)
+        .filter_pattern(format!(
+            "\"{}\"",
+            malformed.header("x-amzn-RequestId").unwrap()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert!(malformed_lines
+        .events()
+        .iter()
+        .any(|e| e.message().unwrap().ends_with(
+            "Execution failed due to configuration error: Malformed Lambda proxy response"
+        )));
+    let function_logs = logs
+        .filter_log_events()
+        .log_group_name("/aws/lambda/echo")
+        .send()
+        .await
+        .unwrap();
+    let lines: Vec<&str> = function_logs
+        .events()
+        .iter()
+        .map(|e| e.message().unwrap())
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("START RequestId: ") && l.ends_with(" Version: $LATEST")),
+        "{lines:#?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("REPORT RequestId: ") && l.contains("\tInit Duration: ")),
+        "{lines:#?}"
+    );
+    let stream = function_logs.events()[0].log_stream_name().unwrap();
+    assert!(
+        stream.contains("/[$LATEST]") && stream.len() == "2026/11/25/[$LATEST]".len() + 32,
+        "{stream}"
+    );
+
+    drop(gw);
+    let _ = std::fs::remove_dir_all(&dir);
+}

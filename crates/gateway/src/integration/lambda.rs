@@ -1,0 +1,511 @@
+//! AWS_PROXY integrations: the Lambda proxy event (REST payload format 1.0),
+//! the call through a [`LambdaInvoker`], and the validation of the function's
+//! answer, as API Gateway does them.
+//!
+//! - The event's `requestContext.requestId` is the request's own id (the
+//!   `x-amzn-RequestId` the client gets).
+//! - A reply that is not `{statusCode, headers?, multiValueHeaders?, body?,
+//!   isBase64Encoded?}` with an integer `statusCode` and a string `body` is a
+//!   malformed proxy response: 502, `Execution failed due to configuration
+//!   error: Malformed Lambda proxy response`.
+//! - A function error (exception, crash, timeout inside the function) is a
+//!   502 with `Lambda execution failed with status 200 due to customer
+//!   function error: ...`; the integration timeout is a 504.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use bytes::Bytes;
+use gatewatch_model::{GatewayResponseType, Integration};
+use http::{HeaderMap, HeaderName, HeaderValue};
+use serde_json::{json, Map, Value};
+
+use super::mapping::integration_uri;
+use super::{IntegrationReply, ReplyBody};
+use crate::context::{ExecutionEventKind, ExecutionTrace, FailureKind, RequestContext};
+use crate::request::MethodRequest;
+use crate::response::GatewayError;
+
+/// A function's answer to one invocation.
+#[derive(Debug, Clone)]
+pub struct LambdaReply {
+    /// Lambda's request id.
+    pub request_id: String,
+    /// The function's result, or its error document.
+    pub result: Result<Bytes, Bytes>,
+    /// The invocation's log lines (START ... REPORT).
+    pub logs: Vec<String>,
+    /// `/aws/lambda/{name}`.
+    pub log_group: String,
+    /// The log stream of the function.
+    pub log_stream: String,
+}
+
+/// Why there is no answer.
+#[derive(Debug, Clone)]
+pub enum LambdaFailure {
+    /// No such function.
+    NotFound,
+    /// The function ran past its own timeout.
+    FunctionTimeout {
+        /// Lambda request id.
+        request_id: String,
+        /// `Task timed out after N.00 seconds` with its timestamp.
+        message: String,
+        /// Log lines.
+        logs: Vec<String>,
+        /// Log group and stream.
+        log_group: String,
+        /// Stream.
+        log_stream: String,
+    },
+    /// The runtime could not run the function.
+    Runtime(String),
+}
+
+/// Something that runs Lambda functions by name.
+pub trait LambdaInvoker: Send + Sync + 'static {
+    /// Invokes `function` with a JSON event.
+    fn invoke<'a>(
+        &'a self,
+        function: &'a str,
+        event: Bytes,
+    ) -> Pin<Box<dyn Future<Output = Result<LambdaReply, LambdaFailure>> + Send + 'a>>;
+}
+
+/// The function name in `arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{function arn}/invocations`.
+pub fn function_name(uri: &str) -> Option<&str> {
+    let arn = uri
+        .split_once("/functions/")?
+        .1
+        .strip_suffix("/invocations")?;
+    let after = arn.split_once(":function:").map(|(_, n)| n).unwrap_or(arn);
+    // A qualifier (`name:alias`) names the same local function.
+    Some(after.split(':').next().unwrap_or(after))
+}
+
+fn opt_map(pairs: impl Iterator<Item = (String, String)>) -> Value {
+    let map: BTreeMap<String, String> = pairs.collect();
+    if map.is_empty() {
+        Value::Null
+    } else {
+        json!(map)
+    }
+}
+
+/// Builds the REST API proxy event (payload format 1.0).
+pub fn proxy_event(request: &MethodRequest, ctx: &RequestContext, binary: bool) -> Value {
+    // Header names sorted case-insensitively; last value wins in `headers`.
+    let mut names: Vec<&str> = request.headers.keys().map(HeaderName::as_str).collect();
+    names.sort_by_key(|n| n.to_ascii_lowercase());
+    names.dedup();
+    let mut headers = Map::new();
+    let mut multi_headers = Map::new();
+    for name in &names {
+        let values: Vec<String> = request
+            .headers
+            .get_all(*name)
+            .iter()
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .collect();
+        if let Some(last) = values.last() {
+            headers.insert(name.to_string(), json!(last));
+        }
+        multi_headers.insert(name.to_string(), json!(values));
+    }
+    let mut multi_query: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (k, v) in &request.query {
+        multi_query.entry(k.clone()).or_default().push(v.clone());
+    }
+    let query = opt_map(
+        multi_query
+            .iter()
+            .filter_map(|(k, v)| v.last().map(|l| (k.clone(), l.clone()))),
+    );
+    let body = if request.body.is_empty() {
+        Value::Null
+    } else if binary {
+        json!(base64::engine::general_purpose::STANDARD.encode(&request.body))
+    } else {
+        json!(String::from_utf8_lossy(&request.body))
+    };
+    let nulls = [
+        "cognitoIdentityPoolId",
+        "accountId",
+        "cognitoIdentityId",
+        "caller",
+        "apiKey",
+        "apiKeyId",
+        "principalOrgId",
+        "accessKey",
+        "cognitoAuthenticationType",
+        "cognitoAuthenticationProvider",
+        "userArn",
+        "user",
+        "clientCert",
+    ];
+    let mut identity = Map::new();
+    for n in nulls {
+        identity.insert(n.to_string(), Value::Null);
+    }
+    identity.insert("sourceIp".into(), json!(ctx.identity.source_ip));
+    identity.insert(
+        "userAgent".into(),
+        ctx.identity
+            .user_agent
+            .as_deref()
+            .map_or(Value::Null, |u| json!(u)),
+    );
+    json!({
+        "resource": ctx.resource_path,
+        "path": ctx.path_without_stage,
+        "httpMethod": ctx.http_method,
+        "headers": if headers.is_empty() { Value::Null } else { Value::Object(headers) },
+        "multiValueHeaders": if multi_headers.is_empty() { Value::Null } else { Value::Object(multi_headers) },
+        "queryStringParameters": query,
+        "multiValueQueryStringParameters": if multi_query.is_empty() { Value::Null } else { json!(multi_query) },
+        "pathParameters": opt_map(request.path_parameters.iter().cloned()),
+        "stageVariables": opt_map(request.stage.variables.iter().map(|(k, v)| (k.clone(), v.clone()))),
+        "requestContext": {
+            "resourceId": ctx.resource_id,
+            "resourcePath": ctx.resource_path,
+            "httpMethod": ctx.http_method,
+            "extendedRequestId": ctx.extended_request_id,
+            "requestTime": ctx.request_time_clf(),
+            "path": ctx.path,
+            "accountId": ctx.account_id,
+            "protocol": ctx.protocol,
+            "stage": ctx.stage,
+            "domainPrefix": ctx.domain_prefix,
+            "requestTimeEpoch": ctx.request_time_epoch_ms().map(|v| v as u64),
+            "requestId": ctx.request_id,
+            "identity": identity,
+            "domainName": ctx.domain_name,
+            "deploymentId": ctx.deployment_id,
+            "apiId": ctx.api_id,
+        },
+        "body": body,
+        "isBase64Encoded": binary && !request.body.is_empty(),
+    })
+}
+
+/// The method response a valid proxy reply describes, or `None` when the
+/// reply is malformed.
+pub fn parse_proxy_response(body: &[u8]) -> Option<(u16, HeaderMap, Bytes)> {
+    let Value::Object(obj) = serde_json::from_slice::<Value>(body).ok()? else {
+        return None;
+    };
+    const ALLOWED: [&str; 5] = [
+        "statusCode",
+        "headers",
+        "multiValueHeaders",
+        "body",
+        "isBase64Encoded",
+    ];
+    if obj.keys().any(|k| !ALLOWED.contains(&k.as_str())) {
+        return None;
+    }
+    let status = match obj.get("statusCode")? {
+        Value::Number(n) => n
+            .as_u64()
+            .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as u64))?,
+        _ => return None,
+    };
+    let status = u16::try_from(status)
+        .ok()
+        .filter(|s| (100..=599).contains(s))?;
+    let scalar = |v: &Value| -> Option<String> {
+        match v {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            Value::Bool(b) => Some(b.to_string()),
+            _ => None,
+        }
+    };
+    let mut headers = HeaderMap::new();
+    match obj.get("headers") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(h)) => {
+            for (k, v) in h {
+                let (Ok(name), Some(Ok(value))) = (
+                    HeaderName::from_bytes(k.as_bytes()),
+                    scalar(v).map(|s| HeaderValue::from_str(&s)),
+                ) else {
+                    return None;
+                };
+                headers.insert(name, value);
+            }
+        }
+        Some(_) => return None,
+    }
+    match obj.get("multiValueHeaders") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(h)) => {
+            for (k, v) in h {
+                let Value::Array(values) = v else { return None };
+                let name = HeaderName::from_bytes(k.as_bytes()).ok()?;
+                // multiValueHeaders win over headers for the same name.
+                headers.remove(&name);
+                for v in values {
+                    headers.append(name.clone(), HeaderValue::from_str(&scalar(v)?).ok()?);
+                }
+            }
+        }
+        Some(_) => return None,
+    }
+    let base64 = match obj.get("isBase64Encoded") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return None,
+    };
+    let body = match obj.get("body") {
+        None | Some(Value::Null) => Bytes::new(),
+        Some(Value::String(s)) if base64 => {
+            Bytes::from(base64::engine::general_purpose::STANDARD.decode(s).ok()?)
+        }
+        Some(Value::String(s)) => Bytes::from(s.clone()),
+        Some(_) => return None,
+    };
+    if !headers.contains_key(http::header::CONTENT_TYPE) {
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+    }
+    Some((status, headers, body))
+}
+
+fn lambda_logs(trace: &mut ExecutionTrace, group: String, stream: String, lines: Vec<String>) {
+    trace.push(ExecutionEventKind::LambdaLogs {
+        group,
+        stream,
+        lines,
+    });
+}
+
+/// Calls the function of an AWS_PROXY integration.
+#[allow(clippy::too_many_arguments)]
+pub async fn invoke(
+    invoker: Option<&dyn LambdaInvoker>,
+    integration: &Integration,
+    request: &MethodRequest,
+    ctx: &mut RequestContext,
+    trace: &mut ExecutionTrace,
+    region: &str,
+    binary: bool,
+) -> Result<IntegrationReply, GatewayError> {
+    let uri = integration_uri(integration, request, ctx)?;
+    let configuration = |detail: String| {
+        GatewayError::new(GatewayResponseType::ApiConfigurationError)
+            .with_status(500)
+            .with_failure(FailureKind::Configuration, detail)
+    };
+    let Some(name) = function_name(&uri) else {
+        return Err(configuration(format!(
+            "Invalid Lambda function ARN in integration URI {uri}"
+        )));
+    };
+    let Some(invoker) = invoker else {
+        return Err(configuration(
+            "Invalid permissions on Lambda function".into(),
+        ));
+    };
+    let arn = uri
+        .split_once("/functions/")
+        .and_then(|(_, a)| a.strip_suffix("/invocations"))
+        .unwrap_or(name)
+        .to_string();
+    let event = proxy_event(request, ctx, binary);
+    let event_bytes = Bytes::from(event.to_string());
+    let endpoint =
+        format!("https://lambda.{region}.amazonaws.com/2015-03-31/functions/{arn}/invocations");
+    let headers = trace.data_pairs([
+        ("x-amzn-lambda-integration-tag", ctx.request_id.as_str()),
+        ("x-amzn-apigateway-api-id", ctx.api_id.as_str()),
+        ("Accept", "application/json"),
+        ("User-Agent", &format!("AmazonAPIGateway_{}", ctx.api_id)),
+    ]);
+    trace.push(ExecutionEventKind::EndpointRequest {
+        uri: endpoint,
+        headers,
+        body: trace.data_body(&event_bytes),
+    });
+    let started = Instant::now();
+    let timeout = Duration::from_millis(u64::from(integration.timeout_ms));
+    let outcome = match tokio::time::timeout(timeout, invoker.invoke(name, event_bytes)).await {
+        Err(_) => {
+            ctx.integration.latency_ms = Some(started.elapsed().as_millis() as u64);
+            return Err(GatewayError::new(GatewayResponseType::IntegrationTimeout)
+                .with_failure(FailureKind::Timeout, ""));
+        }
+        Ok(o) => o,
+    };
+    let latency = started.elapsed().as_millis() as u64;
+    ctx.integration.latency_ms = Some(latency);
+    let reply = match outcome {
+        Ok(r) => r,
+        Err(LambdaFailure::NotFound) => {
+            return Err(configuration(format!("Function not found: {arn}")));
+        }
+        Err(LambdaFailure::Runtime(detail)) => {
+            ctx.integration.integration_status = Some(200);
+            ctx.integration.error = Some(detail.clone());
+            return Err(GatewayError::new(GatewayResponseType::IntegrationFailure)
+                .with_status(502)
+                .with_failure(FailureKind::Lambda, format!("Lambda execution failed with status 200 due to customer function error: {detail}")));
+        }
+        Err(LambdaFailure::FunctionTimeout {
+            request_id,
+            message,
+            logs,
+            log_group,
+            log_stream,
+        }) => {
+            lambda_logs(trace, log_group, log_stream, logs);
+            ctx.integration.integration_status = Some(200);
+            ctx.integration.request_id = Some(request_id.clone());
+            ctx.integration.error = Some(message.clone());
+            return Err(GatewayError::new(GatewayResponseType::IntegrationFailure).with_status(502).with_failure(
+                FailureKind::Lambda,
+                format!("Lambda execution failed with status 200 due to customer function error: {message}. Lambda request id: {request_id}"),
+            ));
+        }
+    };
+    lambda_logs(
+        trace,
+        reply.log_group.clone(),
+        reply.log_stream.clone(),
+        reply.logs.clone(),
+    );
+    ctx.integration.integration_status = Some(200);
+    ctx.integration.request_id = Some(reply.request_id.clone());
+    let (body, function_error) = match &reply.result {
+        Ok(b) => (b.clone(), false),
+        Err(b) => (b.clone(), true),
+    };
+    let date = httpdate_now();
+    let length = body.len().to_string();
+    let mut response_headers = vec![
+        ("Date", date.as_str()),
+        ("Content-Type", "application/json"),
+        ("Content-Length", length.as_str()),
+        ("Connection", "keep-alive"),
+        ("x-amzn-RequestId", reply.request_id.as_str()),
+    ];
+    if function_error {
+        response_headers.push(("X-Amz-Function-Error", "Unhandled"));
+    }
+    response_headers.push(("x-amzn-Remapped-Content-Length", "0"));
+    response_headers.push(("X-Amz-Executed-Version", "$LATEST"));
+    trace.push(ExecutionEventKind::EndpointResponse {
+        status: 200,
+        latency_ms: latency,
+        headers: trace.data_pairs(response_headers),
+        body: trace.data.then(|| body.clone()),
+    });
+    if function_error {
+        let message = serde_json::from_slice::<Value>(&body)
+            .ok()
+            .and_then(|v| {
+                v.get("errorMessage")
+                    .and_then(Value::as_str)
+                    .map(String::from)
+            })
+            .unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned());
+        ctx.integration.error = Some(message.clone());
+        return Err(GatewayError::new(GatewayResponseType::IntegrationFailure).with_status(502).with_failure(
+            FailureKind::Lambda,
+            format!("Lambda execution failed with status 200 due to customer function error: {message}. Lambda request id: {}", reply.request_id),
+        ));
+    }
+    let Some((status, headers, body)) = parse_proxy_response(&body) else {
+        return Err(GatewayError::new(GatewayResponseType::IntegrationFailure)
+            .with_status(502)
+            .with_failure(
+                FailureKind::Configuration,
+                "Malformed Lambda proxy response",
+            ));
+    };
+    ctx.integration.status = Some(status);
+    trace.push(ExecutionEventKind::MethodResponse {
+        status,
+        headers: trace.data_headers(&headers),
+        body: trace.data.then(|| body.clone()),
+    });
+    Ok(IntegrationReply {
+        status: http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::BAD_GATEWAY),
+        headers,
+        body: ReplyBody::Full(body),
+    })
+}
+
+fn httpdate_now() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    format!(
+        "{}, {:02} {} {} {:02}:{:02}:{:02} GMT",
+        DAYS[now.weekday().number_days_from_monday() as usize],
+        now.day(),
+        MONTHS[now.month() as usize - 1],
+        now.year(),
+        now.hour(),
+        now.minute(),
+        now.second()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn function_names_from_integration_uris() {
+        assert_eq!(
+            function_name("arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:hello/invocations"),
+            Some("hello")
+        );
+        assert_eq!(
+            function_name("arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:hello:live/invocations"),
+            Some("hello")
+        );
+        assert_eq!(
+            function_name("arn:aws:apigateway:us-east-1:lambda:path/nothing"),
+            None
+        );
+    }
+
+    #[test]
+    fn proxy_responses_are_validated_like_api_gateway() {
+        let ok = parse_proxy_response(br#"{"statusCode": 201, "headers": {"x-a": "1"}, "multiValueHeaders": {"set-cookie": ["a=1", "b=2"]}, "body": "hi"}"#).unwrap();
+        assert_eq!(ok.0, 201);
+        assert_eq!(ok.1.get_all("set-cookie").iter().count(), 2);
+        assert_eq!(&ok.2[..], b"hi");
+        let b64 = parse_proxy_response(
+            br#"{"statusCode": 200, "body": "AAEC", "isBase64Encoded": true}"#,
+        )
+        .unwrap();
+        assert_eq!(&b64.2[..], &[0u8, 1, 2]);
+        for bad in [
+            &br#""Bad response""#[..],
+            br#"{"statusCode": "200"}"#,
+            br#"{"statusCode": 200.5}"#,
+            br#"{"statusCode": 200, "body": {"a": 1}}"#,
+            br#"{"statusCode": 200, "cookies": ["a=1"]}"#,
+            br#"{"body": "no status"}"#,
+            br#"{"statusCode": 200, "headers": {"x": {"nested": 1}}}"#,
+            br#"not json"#,
+        ] {
+            assert!(
+                parse_proxy_response(bad).is_none(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+}

@@ -1,0 +1,67 @@
+# Gatewatch's Python bootstrap: runs a `module.function` handler against the
+# Lambda Runtime API, like the managed Python runtimes do.
+import importlib
+import json
+import os
+import sys
+import time
+import traceback
+import urllib.request
+
+API = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2018-06-01/runtime"
+
+
+def post(path, payload, headers=None):
+    data = json.dumps(payload).encode()
+    req = urllib.request.Request(API + path, data=data, method="POST", headers=headers or {})
+    urllib.request.urlopen(req).read()
+
+
+def error_shape(exc):
+    return {
+        "errorMessage": str(exc),
+        "errorType": type(exc).__name__,
+        "stackTrace": traceback.format_tb(exc.__traceback__),
+    }
+
+
+class Context:
+    def __init__(self, request_id, deadline_ms, arn):
+        self.aws_request_id = request_id
+        self.function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
+        self.function_version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        self.invoked_function_arn = arn
+        self.memory_limit_in_mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+        self.log_group_name = os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME")
+        self.log_stream_name = os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME")
+        self._deadline_ms = deadline_ms
+
+    def get_remaining_time_in_millis(self):
+        return max(0, self._deadline_ms - int(time.time() * 1000))
+
+
+def main():
+    sys.path.insert(0, os.environ.get("LAMBDA_TASK_ROOT", "."))
+    module_name, _, function_name = os.environ["_HANDLER"].rpartition(".")
+    try:
+        handler = getattr(importlib.import_module(module_name), function_name)
+    except Exception as exc:  # the init error is reported like Lambda does
+        post("/init/error", error_shape(exc), {"Lambda-Runtime-Function-Error-Type": "Runtime.ImportModuleError"})
+        sys.exit(1)
+    while True:
+        with urllib.request.urlopen(API + "/invocation/next") as resp:
+            request_id = resp.headers["Lambda-Runtime-Aws-Request-Id"]
+            deadline = int(resp.headers.get("Lambda-Runtime-Deadline-Ms", "0"))
+            arn = resp.headers.get("Lambda-Runtime-Invoked-Function-Arn")
+            event = json.loads(resp.read() or b"null")
+        try:
+            result = handler(event, Context(request_id, deadline, arn))
+            post("/invocation/" + request_id + "/response", result)
+        except Exception as exc:
+            post("/invocation/" + request_id + "/error", error_shape(exc),
+                 {"Lambda-Runtime-Function-Error-Type": "Unhandled"})
+        sys.stdout.flush()
+        sys.stderr.flush()
+
+
+main()

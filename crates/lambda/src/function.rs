@@ -1,0 +1,490 @@
+//! One function: its configuration, its processes and its invocations.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::runtime_api;
+
+/// How a function runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Runtime {
+    /// `provided` / `provided.al2023`: a `bootstrap` executable in the code directory.
+    Provided,
+    /// `python3.x`: the handler runs under Gatewatch's Python bootstrap.
+    Python(String),
+}
+
+impl Runtime {
+    /// Parses a Lambda runtime identifier.
+    pub fn parse(s: &str) -> Result<Runtime, String> {
+        if s == "provided" || s.starts_with("provided.") {
+            Ok(Runtime::Provided)
+        } else if let Some(v) = s.strip_prefix("python") {
+            Ok(Runtime::Python(v.to_string()))
+        } else {
+            Err(format!(
+                "unsupported runtime '{s}': use provided, provided.al2023 or python3.x"
+            ))
+        }
+    }
+}
+
+/// A function's configuration.
+#[derive(Debug, Clone)]
+pub struct FunctionConfig {
+    /// Function name.
+    pub name: String,
+    /// Runtime.
+    pub runtime: Runtime,
+    /// `module.function` for Python; informational for `provided`.
+    pub handler: String,
+    /// Code directory (`LAMBDA_TASK_ROOT`).
+    pub code_dir: PathBuf,
+    /// Timeout (Lambda's default is 3 s).
+    pub timeout: Duration,
+    /// Memory size in MB (reported, not enforced).
+    pub memory_mb: u32,
+    /// Environment variables.
+    pub environment: Vec<(String, String)>,
+    /// Most processes at once.
+    pub concurrency: usize,
+}
+
+/// What an invocation produced.
+#[derive(Debug, Clone)]
+pub struct InvokeOutcome {
+    /// Lambda's request id for the invocation.
+    pub request_id: String,
+    /// The function's result (`Ok`) or its error document (`Err`, Lambda's
+    /// `{errorMessage, errorType, stackTrace}`).
+    pub result: Result<Bytes, Bytes>,
+    /// Log lines: START, the function's output, END, REPORT.
+    pub logs: Vec<String>,
+    /// Wall time of the invocation.
+    pub duration: Duration,
+    /// Cold-start time when this invocation started a process.
+    pub init_duration: Option<Duration>,
+}
+
+/// Why an invocation has no result.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum InvokeError {
+    /// The function ran past its timeout (the process was killed).
+    #[error("Task timed out after {seconds:.2} seconds")]
+    Timeout {
+        /// The configured timeout.
+        seconds: f64,
+        /// Lambda request id.
+        request_id: String,
+        /// Log lines up to the kill.
+        logs: Vec<String>,
+    },
+    /// The process could not be started or died.
+    #[error("{0}")]
+    Runtime(String),
+}
+
+/// A pending invocation handed to a process.
+pub struct Invocation {
+    pub(crate) request_id: String,
+    pub(crate) payload: Bytes,
+    pub(crate) deadline_ms: u128,
+    pub(crate) reply: oneshot::Sender<Result<Bytes, Bytes>>,
+}
+
+/// Per-process state shared with its runtime API server and log readers.
+pub(crate) struct ProcessState {
+    /// The invocation it is running.
+    pub(crate) current: Mutex<Option<String>>,
+    pub(crate) replies: Mutex<Option<oneshot::Sender<Result<Bytes, Bytes>>>>,
+    /// Fired by the first `invocation/next`: the runtime has initialised.
+    pub(crate) ready: Mutex<Option<oneshot::Sender<()>>>,
+}
+
+/// A function process, shared by its reaper and whoever must kill it.
+type SharedChild = Arc<tokio::sync::Mutex<tokio::process::Child>>;
+
+/// A hosted function.
+pub struct Function {
+    pub(crate) config: FunctionConfig,
+    arn: String,
+    region: String,
+    bootstrap: PathBuf,
+    queue_tx: mpsc::UnboundedSender<Invocation>,
+    pub(crate) queue_rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<Invocation>>,
+    processes: AtomicUsize,
+    pub(crate) idle: AtomicUsize,
+    pub(crate) logs: Mutex<HashMap<String, Vec<String>>>,
+    running: Mutex<Vec<(Arc<ProcessState>, SharedChild)>>,
+    log_stream: String,
+}
+
+impl Function {
+    pub(crate) fn new(
+        config: FunctionConfig,
+        region: &str,
+        account: &str,
+        bootstrap: PathBuf,
+    ) -> Function {
+        let (queue_tx, queue_rx) = mpsc::unbounded_channel();
+        let now = time_parts();
+        let random = uuid::Uuid::new_v4().simple().to_string();
+        Function {
+            arn: format!("arn:aws:lambda:{region}:{account}:function:{}", config.name),
+            region: region.to_string(),
+            log_stream: format!("{now}/[$LATEST]{random}"),
+            config,
+            bootstrap,
+            queue_tx,
+            queue_rx: tokio::sync::Mutex::new(queue_rx),
+            processes: AtomicUsize::new(0),
+            idle: AtomicUsize::new(0),
+            logs: Mutex::new(HashMap::new()),
+            running: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// `arn:aws:lambda:{region}:{account}:function:{name}`.
+    pub fn arn(&self) -> &str {
+        &self.arn
+    }
+
+    /// `/aws/lambda/{name}`.
+    pub fn log_group(&self) -> String {
+        format!("/aws/lambda/{}", self.config.name)
+    }
+
+    /// `YYYY/MM/DD/[$LATEST]{32 hex}`.
+    pub fn log_stream(&self) -> &str {
+        &self.log_stream
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &FunctionConfig {
+        &self.config
+    }
+
+    /// Invokes the function with `payload` (a JSON event), waiting at most
+    /// the function timeout.
+    pub async fn invoke(self: &Arc<Self>, payload: Bytes) -> Result<InvokeOutcome, InvokeError> {
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let started = Instant::now();
+        let deadline = SystemTime::now() + self.config.timeout;
+        let mut init_duration = None;
+        // A slot is reserved atomically, so parallel cold starts never exceed the
+        // concurrency limit; beyond it invocations queue for a warm process.
+        let limit = self.config.concurrency.max(1);
+        let reserved = self.idle.load(Ordering::SeqCst) == 0
+            && self
+                .processes
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |p| {
+                    (p < limit).then_some(p + 1)
+                })
+                .is_ok();
+        if reserved {
+            // Cold start: the init duration runs until the new process asks
+            // for its first invocation (Lambda's 10 s init limit applies).
+            let t = Instant::now();
+            let ready = match self.spawn_process().await {
+                Ok(r) => r,
+                Err(e) => {
+                    self.processes.fetch_sub(1, Ordering::SeqCst);
+                    return Err(InvokeError::Runtime(e));
+                }
+            };
+            match tokio::time::timeout(Duration::from_secs(10), ready).await {
+                Ok(Ok(())) => init_duration = Some(t.elapsed()),
+                _ => {
+                    return Err(InvokeError::Runtime(format!(
+                        "Runtime.ExitError: function {} did not start its runtime loop",
+                        self.config.name
+                    )))
+                }
+            }
+        }
+        self.logs.lock().unwrap_or_else(|p| p.into_inner()).insert(
+            request_id.clone(),
+            vec![format!("START RequestId: {request_id} Version: $LATEST")],
+        );
+        let (reply, result) = oneshot::channel();
+        let invocation = Invocation {
+            request_id: request_id.clone(),
+            payload,
+            deadline_ms: deadline
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map(|d| d.as_millis())
+                .unwrap_or(0),
+            reply,
+        };
+        self.queue_tx
+            .send(invocation)
+            .map_err(|_| InvokeError::Runtime("the function host is shutting down".into()))?;
+        let outcome = tokio::time::timeout(self.config.timeout, result).await;
+        let duration = started.elapsed();
+        // Output the process wrote before answering may still sit in the
+        // pipe readers' queues: let them run before the log is taken.
+        for _ in 0..3 {
+            tokio::task::yield_now().await;
+        }
+        let mut logs = self
+            .logs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&request_id)
+            .unwrap_or_default();
+        match outcome {
+            Ok(Ok(result)) => {
+                logs.push(format!("END RequestId: {request_id}"));
+                logs.push(self.report(&request_id, duration, init_duration));
+                Ok(InvokeOutcome {
+                    request_id,
+                    result,
+                    logs,
+                    duration,
+                    init_duration,
+                })
+            }
+            Ok(Err(_)) => Err(InvokeError::Runtime(format!(
+                "RequestId: {request_id} Error: Runtime exited without providing a reason"
+            ))),
+            Err(_) => {
+                self.kill_running(&request_id).await;
+                let seconds = self.config.timeout.as_secs_f64();
+                let stamp = iso_now();
+                logs.push(format!(
+                    "{stamp} {request_id} Task timed out after {seconds:.2} seconds"
+                ));
+                logs.push(format!("END RequestId: {request_id}"));
+                logs.push(format!(
+                    "{}Status: timeout",
+                    self.report(&request_id, duration, init_duration)
+                ));
+                Err(InvokeError::Timeout {
+                    seconds,
+                    request_id,
+                    logs,
+                })
+            }
+        }
+    }
+
+    fn report(&self, request_id: &str, duration: Duration, init: Option<Duration>) -> String {
+        let ms = duration.as_secs_f64() * 1000.0;
+        let mut line = format!(
+            "REPORT RequestId: {request_id}\tDuration: {ms:.2} ms\tBilled Duration: {} ms\tMemory Size: {} MB\tMax Memory Used: {} MB\t",
+            ms.ceil() as u64,
+            self.config.memory_mb,
+            self.config.memory_mb.min(64)
+        );
+        if let Some(init) = init {
+            line.push_str(&format!(
+                "Init Duration: {:.2} ms\t",
+                init.as_secs_f64() * 1000.0
+            ));
+        }
+        line
+    }
+
+    async fn kill_running(&self, request_id: &str) {
+        let victim = {
+            let running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+            running
+                .iter()
+                .find(|(state, _)| {
+                    state
+                        .current
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .as_deref()
+                        == Some(request_id)
+                })
+                .map(|(_, child)| Arc::clone(child))
+        };
+        if let Some(child) = victim {
+            let _ = child.lock().await.start_kill();
+        }
+    }
+
+    /// Starts one process with its own Runtime API listener.
+    async fn spawn_process(self: &Arc<Self>) -> Result<oneshot::Receiver<()>, String> {
+        let (ready_tx, ready_rx) = oneshot::channel();
+        let state = Arc::new(ProcessState {
+            current: Mutex::new(None),
+            replies: Mutex::new(None),
+            ready: Mutex::new(Some(ready_tx)),
+        });
+        let (addr, server) = runtime_api::start(Arc::clone(self), Arc::clone(&state))
+            .await
+            .map_err(|e| format!("cannot start the Runtime API: {e}"))?;
+        let c = &self.config;
+        let mut command = match &c.runtime {
+            Runtime::Provided => tokio::process::Command::new(c.code_dir.join("bootstrap")),
+            Runtime::Python(_) => {
+                let mut cmd = tokio::process::Command::new("python3");
+                cmd.arg("-u").arg(&self.bootstrap);
+                cmd
+            }
+        };
+        command
+            .current_dir(&c.code_dir)
+            .env_clear()
+            .env(
+                "PATH",
+                std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into()),
+            )
+            .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
+            .env("AWS_LAMBDA_FUNCTION_NAME", &c.name)
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", c.memory_mb.to_string())
+            .env("AWS_LAMBDA_LOG_GROUP_NAME", self.log_group())
+            .env("AWS_LAMBDA_LOG_STREAM_NAME", &self.log_stream)
+            .env("AWS_REGION", &self.region)
+            .env("AWS_DEFAULT_REGION", &self.region)
+            .env("AWS_EXECUTION_ENV", "AWS_Lambda_gatewatch")
+            .env("LAMBDA_TASK_ROOT", &c.code_dir)
+            .env("LAMBDA_RUNTIME_DIR", &c.code_dir)
+            .env("_HANDLER", &c.handler)
+            .env("TZ", ":UTC")
+            .envs(c.environment.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = command
+            .spawn()
+            .map_err(|e| format!("cannot start function {}: {e}", c.name))?;
+        let stdout = child.stdout.take();
+        let stderr = child.stderr.take();
+        let child = Arc::new(tokio::sync::Mutex::new(child));
+        self.running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((Arc::clone(&state), Arc::clone(&child)));
+        for pipe in [
+            stdout.map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
+            stderr.map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let f = Arc::clone(self);
+            let state = Arc::clone(&state);
+            tokio::spawn(async move {
+                let mut lines = BufReader::new(pipe).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let current = state
+                        .current
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .clone();
+                    match current {
+                        Some(id) => {
+                            if let Some(buf) = f
+                                .logs
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .get_mut(&id)
+                            {
+                                buf.push(line);
+                            }
+                        }
+                        None => tracing::debug!(function = %f.config.name, "{line}"),
+                    }
+                }
+            });
+        }
+        // Reap: when the process ends, fail what it was running and free its slot.
+        let f = Arc::clone(self);
+        tokio::spawn(async move {
+            loop {
+                let done = { child.lock().await.try_wait() };
+                match done {
+                    Ok(Some(_)) | Err(_) => break,
+                    Ok(None) => tokio::time::sleep(Duration::from_millis(20)).await,
+                }
+            }
+            server.abort();
+            if let Some(reply) = state
+                .replies
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take()
+            {
+                drop(reply);
+            }
+            f.running
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .retain(|(s, _)| !Arc::ptr_eq(s, &state));
+            f.processes.fetch_sub(1, Ordering::SeqCst);
+        });
+        Ok(ready_rx)
+    }
+
+    /// Kills every process of the function.
+    pub async fn shutdown(&self) {
+        let children: Vec<_> = self
+            .running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|(_, c)| Arc::clone(c))
+            .collect();
+        for child in children {
+            let _ = child.lock().await.start_kill();
+        }
+    }
+
+    /// Processes running now.
+    pub fn process_count(&self) -> usize {
+        self.processes.load(Ordering::SeqCst)
+    }
+}
+
+fn time_parts() -> String {
+    let secs = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let days = (secs / 86_400) as i64;
+    let (y, m, d) = civil(days);
+    format!("{y:04}/{m:02}/{d:02}")
+}
+
+fn iso_now() -> String {
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = now.as_secs();
+    let (y, m, d) = civil((secs / 86_400) as i64);
+    let rem = secs % 86_400;
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        now.subsec_millis()
+    )
+}
+
+/// Days since the epoch → (year, month, day), proleptic Gregorian.
+fn civil(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
