@@ -132,33 +132,38 @@ pub fn proxy_event(request: &MethodRequest, ctx: &RequestContext, binary: bool) 
     } else {
         json!(String::from_utf8_lossy(&request.body))
     };
-    let nulls = [
+    // Identity members in the order API Gateway sends them.
+    let source_ip = json!(ctx.identity.source_ip);
+    let user_agent = ctx
+        .identity
+        .user_agent
+        .as_deref()
+        .map_or(Value::Null, |u| json!(u));
+    let mut identity = Map::new();
+    for name in [
         "cognitoIdentityPoolId",
         "accountId",
         "cognitoIdentityId",
         "caller",
         "apiKey",
         "apiKeyId",
+        "sourceIp",
         "principalOrgId",
         "accessKey",
         "cognitoAuthenticationType",
         "cognitoAuthenticationProvider",
         "userArn",
+        "userAgent",
         "user",
         "clientCert",
-    ];
-    let mut identity = Map::new();
-    for n in nulls {
-        identity.insert(n.to_string(), Value::Null);
+    ] {
+        let value = match name {
+            "sourceIp" => source_ip.clone(),
+            "userAgent" => user_agent.clone(),
+            _ => Value::Null,
+        };
+        identity.insert(name.to_string(), value);
     }
-    identity.insert("sourceIp".into(), json!(ctx.identity.source_ip));
-    identity.insert(
-        "userAgent".into(),
-        ctx.identity
-            .user_agent
-            .as_deref()
-            .map_or(Value::Null, |u| json!(u)),
-    );
     json!({
         "resource": ctx.resource_path,
         "path": ctx.path_without_stage,
@@ -478,6 +483,66 @@ mod tests {
             function_name("arn:aws:apigateway:us-east-1:lambda:path/nothing"),
             None
         );
+    }
+
+    #[test]
+    fn the_proxy_event_for_a_fixed_request() {
+        use std::sync::Arc;
+        use std::time::{Duration, SystemTime};
+
+        let mut stage = gatewatch_model::Stage::new("dev");
+        stage.variables.insert("color".into(), "blue".into());
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "Host",
+            HeaderValue::from_static("a1b2c3d4e5.execute-api.localhost:8080"),
+        );
+        headers.insert("User-Agent", HeaderValue::from_static("curl/8.5.0"));
+        headers.append("X-Multi", HeaderValue::from_static("one"));
+        headers.append("X-Multi", HeaderValue::from_static("two"));
+        headers.insert("accept", HeaderValue::from_static("*/*"));
+        let request = MethodRequest {
+            method: http::Method::POST,
+            path_parameters: vec![("name".into(), "ada".into())],
+            query: vec![
+                ("q".into(), "1".into()),
+                ("q".into(), "2".into()),
+                ("lang".into(), "en".into()),
+            ],
+            raw_query: Some("q=1&q=2&lang=en".into()),
+            headers,
+            body: Bytes::from_static(b"{\"k\":1}"),
+            stage: Arc::new(stage),
+            greedy_parameter: None,
+        };
+        let ctx = RequestContext {
+            account_id: "123456789012".into(),
+            api_id: "a1b2c3d4e5".into(),
+            request_id: "c7f2a1e4-4b6f-4d4a-9a57-2f1e3c9b8d10".into(),
+            extended_request_id: "Vts2pH6ArPEFcuQ=".into(),
+            request_time: Some(SystemTime::UNIX_EPOCH + Duration::from_millis(1_698_414_057_744)),
+            http_method: "POST".into(),
+            path: "/dev/hello/ada".into(),
+            path_without_stage: "/hello/ada".into(),
+            resource_path: Some("/hello/{name}".into()),
+            resource_id: Some("x1y2z3w4v5".into()),
+            stage: "dev".into(),
+            deployment_id: Some("dep1234567".into()),
+            domain_name: "a1b2c3d4e5.execute-api.localhost:8080".into(),
+            domain_prefix: "a1b2c3d4e5".into(),
+            protocol: "HTTP/1.1".into(),
+            identity: crate::context::Identity {
+                source_ip: "203.0.113.7".into(),
+                user_agent: Some("curl/8.5.0".into()),
+                ..Default::default()
+            },
+            ..RequestContext::default()
+        };
+        let event = proxy_event(&request, &ctx, false);
+        insta::assert_snapshot!(serde_json::to_string_pretty(&event).unwrap());
+        let binary = proxy_event(&request, &ctx, true);
+        assert_eq!(binary["body"], "eyJrIjoxfQ==");
+        assert_eq!(binary["isBase64Encoded"], true);
     }
 
     #[test]
