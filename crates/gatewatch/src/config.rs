@@ -54,7 +54,7 @@ pub struct ConfigFile {
 pub struct FunctionConfigFile {
     /// Function name (the `function:{name}` of integration URIs).
     pub name: String,
-    /// `provided`, `provided.al2023` or `python3.x`.
+    /// `provided`, `provided.al2023`, `python3.x` or `nodejs20.x`.
     pub runtime: String,
     /// `module.function` (Python).
     #[serde(default)]
@@ -83,7 +83,7 @@ impl FunctionConfigFile {
             message: format!("function {}: {message}", self.name),
         };
         let runtime = gatewatch_lambda::Runtime::parse(&self.runtime).map_err(invalid)?;
-        if matches!(runtime, gatewatch_lambda::Runtime::Python(_)) && !self.handler.contains('.') {
+        if !matches!(runtime, gatewatch_lambda::Runtime::Provided) && !self.handler.contains('.') {
             return Err(invalid(format!(
                 "handler '{}' must be module.function",
                 self.handler

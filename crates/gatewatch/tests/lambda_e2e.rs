@@ -26,6 +26,14 @@ fn start() -> (Gatewatch, std::path::PathBuf) {
             "[[functions]]\nname = \"{name}\"\nruntime = \"python3.11\"\nhandler = \"handlers.{name}\"\ncode = \"{fixtures}/functions\"\ntimeout = {timeout}\nreservedConcurrency = {concurrency}\n"
         ));
     }
+    for (name, handler) in [
+        ("nodeecho", "node_handlers.echo"),
+        ("nodefails", "node_handlers.fails"),
+    ] {
+        config.push_str(&format!(
+            "[[functions]]\nname = \"{name}\"\nruntime = \"nodejs20.x\"\nhandler = \"{handler}\"\ncode = \"{fixtures}/functions\"\n"
+        ));
+    }
     let path = dir.join("gatewatch.toml");
     std::fs::write(&path, config).unwrap();
     (
@@ -154,6 +162,22 @@ async fn python_functions_behind_aws_proxy() {
         started.elapsed() >= Duration::from_millis(850),
         "six 300 ms calls on two processes take three rounds"
     );
+
+    // Node.js handlers, when Node is installed.
+    if std::process::Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok()
+    {
+        let r = get(gw.data, "/dev/nodeecho/x/y");
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(r.json()["path"], "/nodeecho/x/y");
+        assert_eq!(r.json()["requestId"], r.header("x-amzn-RequestId").unwrap());
+        let fails = get(gw.data, "/dev/nodefails/x");
+        assert_eq!(fails.status, 502);
+    } else {
+        eprintln!("Node.js part skipped: node is not installed");
+    }
 
     // Logs: the execution lines name the failures; the function logs hold START/END/REPORT.
     let logs = logs_client(&gw, "us-east-1");

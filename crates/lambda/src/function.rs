@@ -20,6 +20,8 @@ pub enum Runtime {
     Provided,
     /// `python3.x`: the handler runs under Gatewatch's Python bootstrap.
     Python(String),
+    /// `nodejs20.x` and later: the handler runs under Gatewatch's Node.js bootstrap.
+    Node(String),
 }
 
 impl Runtime {
@@ -29,9 +31,11 @@ impl Runtime {
             Ok(Runtime::Provided)
         } else if let Some(v) = s.strip_prefix("python") {
             Ok(Runtime::Python(v.to_string()))
+        } else if let Some(v) = s.strip_prefix("nodejs") {
+            Ok(Runtime::Node(v.to_string()))
         } else {
             Err(format!(
-                "unsupported runtime '{s}': use provided, provided.al2023 or python3.x"
+                "unsupported runtime '{s}': use provided, provided.al2023, python3.x or nodejs20.x"
             ))
         }
     }
@@ -329,7 +333,13 @@ impl Function {
             Runtime::Provided => tokio::process::Command::new(c.code_dir.join("bootstrap")),
             Runtime::Python(_) => {
                 let mut cmd = tokio::process::Command::new("python3");
-                cmd.arg("-u").arg(&self.bootstrap);
+                cmd.arg("-u")
+                    .arg(self.bootstrap.join("python_bootstrap.py"));
+                cmd
+            }
+            Runtime::Node(_) => {
+                let mut cmd = tokio::process::Command::new("node");
+                cmd.arg(self.bootstrap.join("node_bootstrap.mjs"));
                 cmd
             }
         };

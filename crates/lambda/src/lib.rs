@@ -5,7 +5,7 @@
 //! host serves on loopback. A `provided` function is a `bootstrap` executable
 //! (a Rust function built with `lambda_runtime` works unchanged); Python
 //! handlers (`module.function`) run under a small bootstrap shipped in this
-//! crate.
+//! crate, and so do Node.js handlers.
 //!
 //! Processes start on first use (cold start, timed as init duration), are
 //! reused while warm, scale up to the function's concurrency, and are killed
@@ -24,6 +24,8 @@ use std::sync::Arc;
 
 /// The Python bootstrap shipped with Gatewatch.
 pub const PYTHON_BOOTSTRAP: &str = include_str!("bootstrap.py");
+/// The Node.js bootstrap shipped with Gatewatch.
+pub const NODE_BOOTSTRAP: &str = include_str!("bootstrap.mjs");
 
 /// All functions of a gatewatch instance.
 pub struct LambdaHost {
@@ -40,8 +42,9 @@ impl LambdaHost {
         work_dir: PathBuf,
     ) -> std::io::Result<LambdaHost> {
         std::fs::create_dir_all(&work_dir)?;
-        let bootstrap = work_dir.join("python_bootstrap.py");
-        std::fs::write(&bootstrap, PYTHON_BOOTSTRAP)?;
+        std::fs::write(work_dir.join("python_bootstrap.py"), PYTHON_BOOTSTRAP)?;
+        std::fs::write(work_dir.join("node_bootstrap.mjs"), NODE_BOOTSTRAP)?;
+        let bootstrap = work_dir.clone();
         let functions = configs
             .into_iter()
             .map(|c| {

@@ -1,0 +1,68 @@
+// Gatewatch's Node.js bootstrap: runs a `module.function` handler against the
+// Lambda Runtime API, like the managed Node.js runtimes do.
+import { pathToFileURL } from "node:url";
+import path from "node:path";
+import fs from "node:fs";
+
+const API = `http://${process.env.AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime`;
+
+function errorShape(err) {
+  return {
+    errorMessage: err && err.message !== undefined ? String(err.message) : String(err),
+    errorType: (err && err.name) || "Error",
+    stackTrace: err && err.stack ? String(err.stack).split("\n").slice(1).map((l) => l.trim()) : [],
+  };
+}
+
+async function post(p, payload, headers = {}) {
+  await fetch(API + p, { method: "POST", body: JSON.stringify(payload), headers });
+}
+
+async function load() {
+  const root = process.env.LAMBDA_TASK_ROOT || ".";
+  const handlerSpec = process.env._HANDLER;
+  const dot = handlerSpec.lastIndexOf(".");
+  const moduleName = handlerSpec.slice(0, dot);
+  const functionName = handlerSpec.slice(dot + 1);
+  for (const ext of [".mjs", ".js", ".cjs"]) {
+    const file = path.join(root, moduleName + ext);
+    if (fs.existsSync(file)) {
+      const mod = await import(pathToFileURL(file).href);
+      const fn = mod[functionName] ?? (mod.default && mod.default[functionName]);
+      if (typeof fn !== "function") throw new Error(`${handlerSpec} is undefined or not exported`);
+      return fn;
+    }
+  }
+  throw new Error(`Cannot find module '${moduleName}'`);
+}
+
+let handler;
+try {
+  handler = await load();
+} catch (err) {
+  await post("/init/error", errorShape(err), { "Lambda-Runtime-Function-Error-Type": "Runtime.ImportModuleError" });
+  process.exit(1);
+}
+
+for (;;) {
+  const next = await fetch(API + "/invocation/next");
+  const requestId = next.headers.get("lambda-runtime-aws-request-id");
+  const deadline = Number(next.headers.get("lambda-runtime-deadline-ms") || 0);
+  const event = JSON.parse((await next.text()) || "null");
+  const context = {
+    awsRequestId: requestId,
+    functionName: process.env.AWS_LAMBDA_FUNCTION_NAME,
+    functionVersion: process.env.AWS_LAMBDA_FUNCTION_VERSION,
+    invokedFunctionArn: next.headers.get("lambda-runtime-invoked-function-arn"),
+    memoryLimitInMB: process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
+    logGroupName: process.env.AWS_LAMBDA_LOG_GROUP_NAME,
+    logStreamName: process.env.AWS_LAMBDA_LOG_STREAM_NAME,
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+  };
+  try {
+    const result = await handler(event, context);
+    await post(`/invocation/${requestId}/response`, result === undefined ? null : result);
+  } catch (err) {
+    await post(`/invocation/${requestId}/error`, errorShape(err), { "Lambda-Runtime-Function-Error-Type": "Unhandled" });
+  }
+}
