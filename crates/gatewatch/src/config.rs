@@ -48,19 +48,32 @@ pub struct ConfigFile {
     pub functions: Vec<FunctionConfigFile>,
 }
 
+fn default_runtime() -> String {
+    "provided".to_string()
+}
+
 /// A Lambda function as written in the file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FunctionConfigFile {
     /// Function name (the `function:{name}` of integration URIs).
     pub name: String,
-    /// `provided`, `provided.al2023`, `python3.x` or `nodejs20.x`.
+    /// `provided`, `provided.al2023`, `python3.x` or `nodejs20.x`
+    /// (default `provided`, for functions on an external endpoint).
+    #[serde(default = "default_runtime")]
     pub runtime: String,
     /// `module.function` (Python).
     #[serde(default)]
     pub handler: String,
     /// Code directory, relative to the config file.
+    #[serde(default)]
     pub code: PathBuf,
+    /// External Lambda Invoke endpoint (`http://127.0.0.1:9001`) to call
+    /// instead of running the function locally.
+    pub endpoint: Option<String>,
+    /// Answer Lambda's 429 instead of queueing when all processes are busy.
+    #[serde(default)]
+    pub throttle: bool,
     /// Timeout in seconds (default 3, like Lambda).
     pub timeout: Option<f64>,
     /// Memory size in MB (default 128).
@@ -83,7 +96,16 @@ impl FunctionConfigFile {
             message: format!("function {}: {message}", self.name),
         };
         let runtime = gatewatch_lambda::Runtime::parse(&self.runtime).map_err(invalid)?;
-        if !matches!(runtime, gatewatch_lambda::Runtime::Provided) && !self.handler.contains('.') {
+        if self.endpoint.is_none() && self.code.as_os_str().is_empty() {
+            return Err(invalid(
+                "needs `code` (a directory) or `endpoint` (an external Lambda Invoke endpoint)"
+                    .into(),
+            ));
+        }
+        if self.endpoint.is_none()
+            && !matches!(runtime, gatewatch_lambda::Runtime::Provided)
+            && !self.handler.contains('.')
+        {
             return Err(invalid(format!(
                 "handler '{}' must be module.function",
                 self.handler
@@ -104,6 +126,8 @@ impl FunctionConfigFile {
             memory_mb: self.memory_size.unwrap_or(128),
             environment: self.environment.clone().into_iter().collect(),
             concurrency: self.reserved_concurrency.unwrap_or(10).max(1),
+            throttle: self.throttle,
+            endpoint: self.endpoint.clone(),
         })
     }
 }
@@ -222,7 +246,7 @@ impl ConfigFile {
             }
         }
         for function in &mut config.functions {
-            if function.code.is_relative() {
+            if function.code.is_relative() && !function.code.as_os_str().is_empty() {
                 function.code = base.join(&function.code);
             }
         }

@@ -46,6 +46,9 @@ impl LambdaInvoker for HostInvoker {
                     log_stream: f.log_stream().to_string(),
                 }),
                 Err(InvokeError::Runtime(detail)) => Err(LambdaFailure::Runtime(detail)),
+                Err(InvokeError::Throttled { request_id }) => {
+                    Err(LambdaFailure::Throttled { request_id })
+                }
             }
         })
     }

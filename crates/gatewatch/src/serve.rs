@@ -141,6 +141,8 @@ fn try_run(args: ServeArgs) -> Result<(), String> {
             memory_mb: 128,
             environment: Vec::new(),
             concurrency: 10,
+            throttle: false,
+            endpoint: None,
         });
     }
     let lambda = Arc::new(

@@ -7,6 +7,65 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
+/// A stand-in for an external Lambda Invoke endpoint (e.g. the runtime
+/// interface emulator): `remote` answers a proxy response, `remoteerr` a
+/// function error.
+fn invoke_endpoint() -> std::net::SocketAddr {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            std::thread::spawn(move || {
+                let mut data = Vec::new();
+                let mut buf = [0u8; 65536];
+                loop {
+                    let Ok(n) = stream.read(&mut buf) else { return };
+                    if n == 0 {
+                        return;
+                    }
+                    data.extend_from_slice(&buf[..n]);
+                    let text = String::from_utf8_lossy(&data).to_string();
+                    if let Some(end) = text.find("\r\n\r\n") {
+                        let len: usize = text[..end]
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse().unwrap_or(0))
+                            })
+                            .unwrap_or(0);
+                        if data.len() >= end + 4 + len {
+                            break;
+                        }
+                    }
+                }
+                let text = String::from_utf8_lossy(&data).to_string();
+                let (extra, body) = if text
+                    .starts_with("POST /2015-03-31/functions/remote/invocations")
+                {
+                    (
+                        "",
+                        r#"{"statusCode": 207, "body": "from the endpoint"}"#.to_string(),
+                    )
+                } else {
+                    (
+                        "X-Amz-Function-Error: Unhandled\r\n",
+                        r#"{"errorMessage": "remote failure", "errorType": "Error"}"#.to_string(),
+                    )
+                };
+                let reply = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nx-amzn-RequestId: 11111111-2222-3333-4444-555555555555\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(reply.as_bytes());
+            });
+        }
+    });
+    addr
+}
+
 fn start() -> (Gatewatch, std::path::PathBuf) {
     let dir = temp_dir("lambda");
     let fixtures = format!("{}/tests/fixtures", env!("CARGO_MANIFEST_DIR"));
@@ -34,6 +93,15 @@ fn start() -> (Gatewatch, std::path::PathBuf) {
             "[[functions]]\nname = \"{name}\"\nruntime = \"nodejs20.x\"\nhandler = \"{handler}\"\ncode = \"{fixtures}/functions\"\n"
         ));
     }
+    let endpoint = invoke_endpoint();
+    for name in ["remote", "remoteerr"] {
+        config.push_str(&format!(
+            "[[functions]]\nname = \"{name}\"\nendpoint = \"http://{endpoint}\"\n"
+        ));
+    }
+    config.push_str(&format!(
+        "[[functions]]\nname = \"throttled\"\nruntime = \"python3.11\"\nhandler = \"handlers.sleepy\"\ncode = \"{fixtures}/functions\"\nreservedConcurrency = 1\nthrottle = true\n"
+    ));
     let path = dir.join("gatewatch.toml");
     std::fs::write(&path, config).unwrap();
     (
@@ -163,6 +231,23 @@ async fn python_functions_behind_aws_proxy() {
         "six 300 ms calls on two processes take three rounds"
     );
 
+    // Functions on an external Lambda Invoke endpoint.
+    let remote = get(gw.data, "/dev/remote/x");
+    assert_eq!(
+        (remote.status, remote.text().as_str()),
+        (207, "from the endpoint")
+    );
+    assert_eq!(get(gw.data, "/dev/remoteerr/x").status, 502);
+
+    // Throttling: one process, no queueing; the second concurrent call is refused.
+    let addr = gw.data;
+    let first = std::thread::spawn(move || get(addr, "/dev/throttled/a"));
+    std::thread::sleep(Duration::from_millis(150));
+    let refused = get(gw.data, "/dev/throttled/b");
+    assert_eq!(first.join().unwrap().status, 200);
+    assert_eq!(refused.status, 500, "{}", refused.text());
+    assert_eq!(refused.text(), "{\"message\": \"Internal server error\"}");
+
     // Node.js handlers, when Node is installed.
     if std::process::Command::new("node")
         .arg("--version")
@@ -231,6 +316,33 @@ async fn python_functions_behind_aws_proxy() {
         .any(|e| e.message().unwrap().ends_with(
             "Execution failed due to configuration error: Malformed Lambda proxy response"
         )));
+    let throttled_lines = logs
+        .filter_log_events()
+        .log_group_name(group)
+        .filter_pattern(format!(
+            "\"{}\"",
+            refused.header("x-amzn-RequestId").unwrap()
+        ))
+        .send()
+        .await
+        .unwrap();
+    let throttled: Vec<&str> = throttled_lines
+        .events()
+        .iter()
+        .map(|e| e.message().unwrap())
+        .collect();
+    assert!(
+        throttled
+            .iter()
+            .any(|m| m.contains("Lambda invocation failed with status: 429. Lambda request id: ")),
+        "{throttled:#?}"
+    );
+    assert!(
+        throttled
+            .iter()
+            .any(|m| m.ends_with("Execution failed due to configuration error: Rate Exceeded.")),
+        "{throttled:#?}"
+    );
     let function_logs = logs
         .filter_log_events()
         .log_group_name("/aws/lambda/echo")

@@ -60,6 +60,12 @@ pub struct FunctionConfig {
     pub environment: Vec<(String, String)>,
     /// Most processes at once.
     pub concurrency: usize,
+    /// Refuse (Lambda's 429) instead of queueing when every process is busy.
+    pub throttle: bool,
+    /// Run on an external Lambda Invoke endpoint (the Lambda runtime
+    /// interface emulator, another emulator) instead of a local process:
+    /// `POST {endpoint}/2015-03-31/functions/{name}/invocations`.
+    pub endpoint: Option<String>,
 }
 
 /// What an invocation produced.
@@ -94,6 +100,12 @@ pub enum InvokeError {
     /// The process could not be started or died.
     #[error("{0}")]
     Runtime(String),
+    /// Every process is busy and the function throttles (Lambda's 429).
+    #[error("Rate Exceeded.")]
+    Throttled {
+        /// Lambda request id of the refused invocation.
+        request_id: String,
+    },
 }
 
 /// A pending invocation handed to a process.
@@ -180,6 +192,9 @@ impl Function {
     /// the function timeout.
     pub async fn invoke(self: &Arc<Self>, payload: Bytes) -> Result<InvokeOutcome, InvokeError> {
         let request_id = uuid::Uuid::new_v4().to_string();
+        if let Some(endpoint) = &self.config.endpoint {
+            return self.invoke_remote(endpoint, request_id, payload).await;
+        }
         let started = Instant::now();
         let deadline = SystemTime::now() + self.config.timeout;
         let mut init_duration = None;
@@ -193,6 +208,13 @@ impl Function {
                     (p < limit).then_some(p + 1)
                 })
                 .is_ok();
+        if !reserved
+            && self.config.throttle
+            && self.idle.load(Ordering::SeqCst) == 0
+            && self.processes.load(Ordering::SeqCst) >= limit
+        {
+            return Err(InvokeError::Throttled { request_id });
+        }
         if reserved {
             // Cold start: the init duration runs until the new process asks
             // for its first invocation (Lambda's 10 s init limit applies).
@@ -278,6 +300,91 @@ impl Function {
                 })
             }
         }
+    }
+
+    /// Invokes on an external Lambda Invoke endpoint.
+    async fn invoke_remote(
+        &self,
+        endpoint: &str,
+        request_id: String,
+        payload: Bytes,
+    ) -> Result<InvokeOutcome, InvokeError> {
+        use http_body_util::{BodyExt, Full};
+        let client: hyper_util::client::legacy::Client<_, Full<Bytes>> =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build_http();
+        let uri = format!(
+            "{}/2015-03-31/functions/{}/invocations",
+            endpoint.trim_end_matches('/'),
+            self.config.name
+        );
+        let req = http::Request::post(uri)
+            .header("content-type", "application/json")
+            .header("x-amz-invocation-type", "RequestResponse")
+            .body(Full::new(payload))
+            .map_err(|e| InvokeError::Runtime(e.to_string()))?;
+        let started = Instant::now();
+        let call = async {
+            let resp = client
+                .request(req)
+                .await
+                .map_err(|e| InvokeError::Runtime(format!("Lambda endpoint unreachable: {e}")))?;
+            let status = resp.status();
+            let function_error = resp.headers().contains_key("x-amz-function-error");
+            let remote_id = resp
+                .headers()
+                .get("x-amzn-requestid")
+                .and_then(|v| v.to_str().ok())
+                .map(String::from);
+            let body = resp
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| InvokeError::Runtime(e.to_string()))?
+                .to_bytes();
+            if status == http::StatusCode::TOO_MANY_REQUESTS {
+                return Err(InvokeError::Throttled {
+                    request_id: remote_id.unwrap_or_else(|| request_id.clone()),
+                });
+            }
+            if !status.is_success() {
+                return Err(InvokeError::Runtime(format!(
+                    "Lambda endpoint answered {status}: {}",
+                    String::from_utf8_lossy(&body)
+                )));
+            }
+            Ok((remote_id, function_error, body))
+        };
+        let (remote_id, function_error, body) =
+            match tokio::time::timeout(self.config.timeout, call).await {
+                Ok(r) => r?,
+                Err(_) => {
+                    let seconds = self.config.timeout.as_secs_f64();
+                    let logs = vec![format!(
+                        "{} {request_id} Task timed out after {seconds:.2} seconds",
+                        iso_now()
+                    )];
+                    return Err(InvokeError::Timeout {
+                        seconds,
+                        request_id,
+                        logs,
+                    });
+                }
+            };
+        let request_id = remote_id.unwrap_or(request_id);
+        let duration = started.elapsed();
+        let logs = vec![
+            format!("START RequestId: {request_id} Version: $LATEST"),
+            format!("END RequestId: {request_id}"),
+            self.report(&request_id, duration, None),
+        ];
+        Ok(InvokeOutcome {
+            result: if function_error { Err(body) } else { Ok(body) },
+            request_id,
+            logs,
+            duration,
+            init_duration: None,
+        })
     }
 
     fn report(&self, request_id: &str, duration: Duration, init: Option<Duration>) -> String {

@@ -64,6 +64,11 @@ pub enum LambdaFailure {
     },
     /// The runtime could not run the function.
     Runtime(String),
+    /// Lambda refused the invocation with 429 (throttled).
+    Throttled {
+        /// Lambda request id.
+        request_id: String,
+    },
 }
 
 /// Something that runs Lambda functions by name.
@@ -354,6 +359,18 @@ pub async fn invoke(
         Ok(r) => r,
         Err(LambdaFailure::NotFound) => {
             return Err(configuration(format!("Function not found: {arn}")));
+        }
+        Err(LambdaFailure::Throttled { request_id }) => {
+            // AWS writes two lines: the Lambda status, then the configuration error.
+            trace.push(ExecutionEventKind::Failure {
+                kind: FailureKind::Lambda,
+                detail: format!(
+                    "Lambda invocation failed with status: 429. Lambda request id: {request_id}"
+                ),
+            });
+            ctx.integration.integration_status = Some(429);
+            ctx.integration.request_id = Some(request_id);
+            return Err(configuration("Rate Exceeded.".into()));
         }
         Err(LambdaFailure::Runtime(detail)) => {
             ctx.integration.integration_status = Some(200);
