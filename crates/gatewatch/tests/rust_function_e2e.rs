@@ -1,0 +1,52 @@
+//! End-to-end: a Rust function built with the `lambda_runtime` crate, as a
+//! `provided` runtime `bootstrap`, runs unchanged behind an AWS_PROXY route.
+
+mod common;
+
+use std::process::Command;
+
+use common::*;
+
+#[test]
+fn a_lambda_runtime_bootstrap_runs_unchanged() {
+    let fixture = format!("{}/tests/fixtures/rust-fn", env!("CARGO_MANIFEST_DIR"));
+    // Its own target directory, outside the clone, so later runs are incremental.
+    let target = std::env::var("GATEWATCH_FIXTURE_TARGET")
+        .unwrap_or_else(|_| "/var/tmp/gatewatch-rust-fn-target".into());
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let built = Command::new(&cargo)
+        .args(["build", "--quiet", "--manifest-path"])
+        .arg(format!("{fixture}/Cargo.toml"))
+        .env("CARGO_TARGET_DIR", &target)
+        .status();
+    match built {
+        Ok(s) if s.success() => {}
+        other => panic!("building the lambda_runtime fixture failed: {other:?}"),
+    }
+    let dir = temp_dir("rustfn");
+    let code = dir.join("code");
+    std::fs::create_dir_all(&code).unwrap();
+    std::fs::copy(format!("{target}/debug/bootstrap"), code.join("bootstrap")).unwrap();
+
+    let config = dir.join("gatewatch.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[apis]]\nfile = \"{}/tests/fixtures/lambda-api.yaml\"\n[[functions]]\nname = \"rust\"\nruntime = \"provided.al2023\"\ncode = \"{}\"\n",
+            env!("CARGO_MANIFEST_DIR"),
+            code.display()
+        ),
+    )
+    .unwrap();
+    let gw = Gatewatch::start(&["--config", config.to_str().unwrap(), "-q"]);
+    for path in ["/dev/rust/first", "/dev/rust/second"] {
+        let r = get(gw.data, path);
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(r.json()["path"], path.trim_start_matches("/dev"));
+        assert!(r.json()["lambdaRequestId"]
+            .as_str()
+            .is_some_and(|id| id.len() == 36));
+    }
+    drop(gw);
+    let _ = std::fs::remove_dir_all(&dir);
+}
