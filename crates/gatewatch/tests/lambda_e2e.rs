@@ -70,7 +70,7 @@ fn start() -> (Gatewatch, std::path::PathBuf) {
     let dir = temp_dir("lambda");
     let fixtures = format!("{}/tests/fixtures", env!("CARGO_MANIFEST_DIR"));
     let mut config = format!(
-        "[[apis]]\nfile = \"{fixtures}/lambda-api.yaml\"\nid = \"lambdafixt\"\n[[apis.stages]]\nname = \"dev\"\nvariables = {{ color = \"blue\" }}\nmethodSettings.\"*/*\" = {{ loggingLevel = \"INFO\" }}\n"
+        "[[apis]]\nfile = \"{fixtures}/lambda-api.yaml\"\nid = \"lambdafixt\"\n[[apis.stages]]\nname = \"dev\"\nvariables = {{ color = \"blue\", fn = \"echo\" }}\nmethodSettings.\"*/*\" = {{ loggingLevel = \"INFO\" }}\n"
     );
     for (name, timeout, concurrency) in [
         ("echo", 3.0, 10),
@@ -229,6 +229,23 @@ async fn python_functions_behind_aws_proxy() {
     assert!(
         started.elapsed() >= Duration::from_millis(850),
         "six 300 ms calls on two processes take three rounds"
+    );
+
+    // The function named through a stage variable.
+    let staged = get(gw.data, "/dev/staged/x");
+    assert_eq!(staged.status, 200, "{}", staged.text());
+    assert_eq!(staged.json()["event"]["resource"], "/staged/{proxy+}");
+    // The integration timeout (500 ms) before the function's (1 s): 504.
+    let started = Instant::now();
+    let timed_out = get(gw.data, "/dev/slow504/x");
+    assert_eq!(
+        (timed_out.status, timed_out.text().as_str()),
+        (504, "{\"message\": \"Endpoint request timed out\"}")
+    );
+    assert!(
+        started.elapsed() < Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
     );
 
     // Functions on an external Lambda Invoke endpoint.
