@@ -102,6 +102,52 @@ fn bundled_example_serves_pets_and_403_for_unknown_paths() {
 }
 
 #[test]
+fn a_relative_data_dir_works_for_functions_too() {
+    if std::process::Command::new("python3")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: python3 is not installed");
+        return;
+    }
+    // As a newcomer runs it: `gatewatch serve` from a folder, data in ./gatewatch-data.
+    let cwd = temp_dir("relative");
+    let mut child = std::process::Command::new(binary())
+        .args([
+            "serve",
+            "-q",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+        ])
+        .current_dir(&cwd)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut addr = None;
+    for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
+        let line = line.unwrap();
+        if let Some(rest) = line.strip_prefix("gatewatch listening data=") {
+            addr = rest
+                .split_whitespace()
+                .next()
+                .map(|a| a.parse::<std::net::SocketAddr>().unwrap());
+            break;
+        }
+    }
+    let hello = get(addr.expect("listening line"), "/dev/hello/ada");
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&cwd);
+    assert_eq!(hello.status, 200, "{}", hello.text());
+    assert!(cwd.join("gatewatch-data").to_str().is_some());
+}
+
+#[test]
 fn three_addressing_forms_reach_the_same_api() {
     let gw = Gatewatch::start(&[]);
     let id = gw

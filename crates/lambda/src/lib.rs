@@ -42,12 +42,18 @@ impl LambdaHost {
         work_dir: PathBuf,
     ) -> std::io::Result<LambdaHost> {
         std::fs::create_dir_all(&work_dir)?;
+        // Processes run in their code directory: every path handed to them
+        // must be absolute (a relative `--data-dir` is common).
+        let work_dir = std::path::absolute(&work_dir)?;
         std::fs::write(work_dir.join("python_bootstrap.py"), PYTHON_BOOTSTRAP)?;
         std::fs::write(work_dir.join("node_bootstrap.mjs"), NODE_BOOTSTRAP)?;
         let bootstrap = work_dir.clone();
         let functions = configs
             .into_iter()
-            .map(|c| {
+            .map(|mut c| {
+                if let Ok(abs) = std::path::absolute(&c.code_dir) {
+                    c.code_dir = abs;
+                }
                 let name = c.name.clone();
                 (
                     name,
