@@ -268,22 +268,57 @@ pub fn trace(args: &TraceArgs) -> ExitCode {
         let admin = Admin::new(&args.endpoint.endpoint);
         let groups = admin.logs("DescribeLogGroups", json!({})).await?;
         let mut lines = Vec::new();
-        for g in groups["logGroups"].as_array().cloned().unwrap_or_default() {
-            let name = g["logGroupName"].as_str().unwrap_or_default().to_string();
-            let kind = if name.starts_with("API-Gateway-Execution-Logs_") {
+        let names: Vec<String> = groups["logGroups"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|g| g["logGroupName"].as_str().map(String::from))
+            .collect();
+        let kind_of = |name: &str| {
+            if name.starts_with("API-Gateway-Execution-Logs_") {
                 "execution"
             } else if name.starts_with("/aws/lambda/") {
                 "lambda"
             } else {
                 "access"
-            };
-            for e in admin.filter_all(&name, &format!("\"{id}\""), None).await? {
+            }
+        };
+        // The request's own lines carry its id; a Lambda function's lines
+        // carry the Lambda request id, which the execution log names.
+        for name in names.iter().filter(|n| kind_of(n) != "lambda") {
+            for e in admin.filter_all(name, &format!("\"{id}\""), None).await? {
                 lines.push((
                     e["timestamp"].as_i64().unwrap_or(0),
-                    kind,
+                    kind_of(name),
                     name.clone(),
                     e["message"].as_str().unwrap_or("").to_string(),
                 ));
+            }
+        }
+        let lambda_ids: Vec<String> = lines
+            .iter()
+            .filter(|l| l.1 == "execution")
+            .filter_map(|l| {
+                l.3.split("AWS Integration Endpoint RequestId : ")
+                    .nth(1)
+                    .or_else(|| l.3.split("Lambda request id: ").nth(1))
+                    .map(|rest| rest.trim().trim_end_matches('.').to_string())
+            })
+            .collect();
+        for lambda_id in lambda_ids.iter().collect::<std::collections::BTreeSet<_>>() {
+            for name in names.iter().filter(|n| kind_of(n) == "lambda") {
+                for e in admin
+                    .filter_all(name, &format!("\"{lambda_id}\""), None)
+                    .await?
+                {
+                    lines.push((
+                        e["timestamp"].as_i64().unwrap_or(0),
+                        "lambda",
+                        name.clone(),
+                        e["message"].as_str().unwrap_or("").to_string(),
+                    ));
+                }
             }
         }
         if lines.is_empty() {

@@ -389,6 +389,33 @@ async fn python_functions_behind_aws_proxy() {
         "{stream}"
     );
 
+    // `gatewatch trace` on the failing request tells the whole story,
+    // including the function's own lines.
+    let out = std::process::Command::new(binary())
+        .args([
+            "trace",
+            fails.header("x-amzn-RequestId").unwrap(),
+            "--endpoint",
+            &format!("http://{}", gw.admin),
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("Lambda execution failed with status 200 due to customer function error"),
+        "{text}"
+    );
+    assert!(text.contains("lambda (/aws/lambda/fails)"), "{text}");
+    assert!(
+        text.contains("START RequestId: ") && text.contains("REPORT RequestId: "),
+        "{text}"
+    );
+
     drop(gw);
     let _ = std::fs::remove_dir_all(&dir);
 }
