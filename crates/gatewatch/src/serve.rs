@@ -217,7 +217,17 @@ fn try_run(args: ServeArgs) -> Result<(), String> {
 
         // Finished requests go through a bounded queue to the log writer,
         // which renders and stores their logs off the request path.
+        let policy = match config.log_queue_policy.as_deref() {
+            None | Some("backpressure") => gatewatch_gateway::QueuePolicy::Backpressure,
+            Some("drop") => gatewatch_gateway::QueuePolicy::Drop,
+            Some(other) => {
+                return Err(format!(
+                    "logQueuePolicy must be backpressure or drop, got '{other}'"
+                ))
+            }
+        };
         let (sink, records) = ChannelSink::new(RECORD_QUEUE);
+        let sink = sink.with_policy(policy);
         let queue = sink.clone();
         let sink: Arc<dyn RecordSink> = Arc::new(sink);
         let gateway = Arc::new(

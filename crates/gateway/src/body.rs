@@ -16,6 +16,7 @@ use http_body::{Body, Frame, SizeHint};
 
 use crate::context::{ExecutionEvent, RequestContext, RequestRecord};
 use crate::sink::RecordSink;
+use tokio::sync::mpsc::OwnedPermit;
 
 /// Boxed error type of response bodies.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -30,16 +31,25 @@ pub struct Finisher {
     pub started: Instant,
     /// Where the record goes.
     pub sink: Arc<dyn RecordSink>,
+    /// Room reserved in the sink when the request was admitted
+    /// (backpressure); `None` submits without waiting.
+    pub permit: Option<OwnedPermit<RequestRecord>>,
 }
 
 impl Finisher {
     fn finish(mut self, sent: u64) {
         self.context.response_length = Some(sent);
         self.context.response_latency_ms = Some(self.started.elapsed().as_millis() as u64);
-        self.sink.submit(RequestRecord {
+        let record = RequestRecord {
             context: self.context,
             events: self.events,
-        });
+        };
+        match self.permit {
+            Some(permit) => {
+                permit.send(record);
+            }
+            None => self.sink.submit(record),
+        }
     }
 }
 

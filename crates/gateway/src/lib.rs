@@ -27,4 +27,4 @@ pub mod template;
 pub use deployment::{DeployedApi, Deployments};
 pub use server::{serve, ServerConfig};
 pub use service::{Gateway, Limits};
-pub use sink::{ChannelSink, DiscardSink, RecordSink};
+pub use sink::{ChannelSink, DiscardSink, QueuePolicy, RecordSink};

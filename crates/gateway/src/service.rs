@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 use bytes::Bytes;
 use gatewatch_model::{GatewayResponseType, IntegrationType, RestApi};
 use http::{HeaderValue, Request, Response};
-use http_body_util::combinators::BoxBody;
+use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 
@@ -26,7 +26,7 @@ use crate::routing::select_method;
 use crate::sink::RecordSink;
 
 /// The body type of every response the gateway sends.
-pub type ResponseBody = BoxBody<Bytes, BoxError>;
+pub type ResponseBody = UnsyncBoxBody<Bytes, BoxError>;
 
 /// Request limits, as API Gateway's quotas give them.
 #[derive(Debug, Clone)]
@@ -93,6 +93,13 @@ impl Gateway {
 
     /// Handles one request from `peer`.
     pub async fn handle(&self, req: Request<Incoming>, peer: SocketAddr) -> Response<ResponseBody> {
+        // Backpressure: a request is admitted once its log record has room,
+        // so a writer that falls behind slows the data plane down instead of
+        // losing records.
+        let permit = match self.sink.reserve() {
+            Some(reservation) => reservation.await,
+            None => None,
+        };
         let started = Instant::now();
         let now = SystemTime::now();
         let deployments = self.deployments();
@@ -144,7 +151,7 @@ impl Gateway {
                 ctx.stage = miss.stage.unwrap_or("").to_string();
                 let api = miss.api.map(|a| a.api.as_ref());
                 let err = GatewayError::new(GatewayResponseType::MissingAuthenticationToken);
-                return self.fail(api, err, ctx, trace, None, started);
+                return self.fail(permit, api, err, ctx, trace, None, started);
             }
         };
         let api = target.api.api.as_ref();
@@ -168,16 +175,16 @@ impl Gateway {
                 .sum::<usize>();
         if header_bytes > self.limits.max_header_bytes {
             let err = GatewayError::new(GatewayResponseType::RequestTooLarge);
-            return self.fail(Some(api), err, ctx, trace, None, started);
+            return self.fail(permit, Some(api), err, ctx, trace, None, started);
         }
 
         let Some(matched) = target.api.router.find(api, target.path) else {
             let err = GatewayError::new(GatewayResponseType::MissingAuthenticationToken);
-            return self.fail(Some(api), err, ctx, trace, None, started);
+            return self.fail(permit, Some(api), err, ctx, trace, None, started);
         };
         let Some(method) = select_method(matched.resource, parts.method.as_str()) else {
             let err = GatewayError::new(GatewayResponseType::MissingAuthenticationToken);
-            return self.fail(Some(api), err, ctx, trace, None, started);
+            return self.fail(permit, Some(api), err, ctx, trace, None, started);
         };
         ctx.resource_path = Some(matched.resource.path.clone());
         ctx.resource_id = Some(matched.resource.id.clone());
@@ -192,7 +199,7 @@ impl Gateway {
 
         let body = match self.read_body(&parts.headers, body).await {
             Ok(b) => b,
-            Err(err) => return self.fail(Some(api), err, ctx, trace, None, started),
+            Err(err) => return self.fail(permit, Some(api), err, ctx, trace, None, started),
         };
 
         let raw_query = parts.uri.query().map(String::from);
@@ -230,7 +237,7 @@ impl Gateway {
                     crate::context::FailureKind::Configuration,
                     "No integration defined for method",
                 );
-            return self.fail(Some(api), err, ctx, trace, Some(&request), started);
+            return self.fail(permit, Some(api), err, ctx, trace, Some(&request), started);
         };
         let outcome = match integration.kind {
             IntegrationType::Mock => mock::invoke(integration, &request, &mut ctx, &mut trace),
@@ -267,8 +274,8 @@ impl Gateway {
             )),
         };
         match outcome {
-            Ok(reply) => self.succeed(reply, ctx, trace, started),
-            Err(err) => self.fail(Some(api), err, ctx, trace, Some(&request), started),
+            Ok(reply) => self.succeed(permit, reply, ctx, trace, started),
+            Err(err) => self.fail(permit, Some(api), err, ctx, trace, Some(&request), started),
         }
     }
 
@@ -304,6 +311,7 @@ impl Gateway {
 
     fn succeed(
         &self,
+        permit: Option<tokio::sync::mpsc::OwnedPermit<crate::context::RequestRecord>>,
         reply: IntegrationReply,
         mut ctx: RequestContext,
         mut trace: ExecutionTrace,
@@ -320,10 +328,13 @@ impl Gateway {
             events: trace.events,
             started,
             sink: Arc::clone(&self.sink),
+            permit,
         };
         let body: ResponseBody = match reply.body {
-            ReplyBody::Full(bytes) => CompletionBody::new(Full::new(bytes), finisher).boxed(),
-            ReplyBody::Stream(incoming) => CompletionBody::new(incoming, finisher).boxed(),
+            ReplyBody::Full(bytes) => {
+                CompletionBody::new(Full::new(bytes), finisher).boxed_unsync()
+            }
+            ReplyBody::Stream(incoming) => CompletionBody::new(incoming, finisher).boxed_unsync(),
         };
         let mut response = Response::new(body);
         *response.status_mut() = reply.status;
@@ -331,8 +342,10 @@ impl Gateway {
         response
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn fail(
         &self,
+        permit: Option<tokio::sync::mpsc::OwnedPermit<crate::context::RequestRecord>>,
         api: Option<&RestApi>,
         err: GatewayError,
         mut ctx: RequestContext,
@@ -361,8 +374,9 @@ impl Gateway {
             events: trace.events,
             started,
             sink: Arc::clone(&self.sink),
+            permit,
         };
-        let body = CompletionBody::new(Full::new(rendered.body), finisher).boxed();
+        let body = CompletionBody::new(Full::new(rendered.body), finisher).boxed_unsync();
         let mut response = Response::new(body);
         *response.status_mut() = rendered.status;
         *response.headers_mut() = rendered.headers;
@@ -374,7 +388,11 @@ impl Gateway {
 /// a request could be read).
 pub fn plain_json(status: u16, message: &str) -> Response<ResponseBody> {
     let body = serde_json::json!({ "message": message }).to_string();
-    let mut response = Response::new(Full::new(Bytes::from(body)).map_err(|e| match e {}).boxed());
+    let mut response = Response::new(
+        Full::new(Bytes::from(body))
+            .map_err(|e| match e {})
+            .boxed_unsync(),
+    );
     *response.status_mut() =
         http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
     response.headers_mut().insert(

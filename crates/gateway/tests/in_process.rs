@@ -308,3 +308,89 @@ async fn a_body_that_never_ends_is_refused_in_time() {
     );
     running.shutdown().await;
 }
+
+async fn start_with_sink(sink: ChannelSink) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
+    let api = import_document(API, &ImportOptions::default()).unwrap().api;
+    let deployments = Deployments {
+        apis: vec![DeployedApi::new(api, vec![Stage::new("test")])],
+        account_id: "123456789012".into(),
+        region: "eu-west-1".into(),
+    };
+    let gateway = Arc::new(Gateway::new(deployments, Arc::new(sink), Limits::default()));
+    let (listener, addr) = gatewatch_gateway::server::bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(gatewatch_gateway::serve(
+        listener,
+        gateway,
+        ServerConfig::default(),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    (addr, stop)
+}
+
+#[tokio::test]
+async fn a_full_log_queue_slows_responses_instead_of_losing_records() {
+    let (sink, mut records) = ChannelSink::new(1);
+    let (addr, _stop) = start_with_sink(sink.clone()).await;
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let started = std::time::Instant::now();
+    let mut calls = Vec::new();
+    for i in 0..5 {
+        let client = client.clone();
+        calls.push(tokio::spawn(async move {
+            let resp = client
+                .request(
+                    http::Request::get(format!("http://{addr}/test/items/{i}"))
+                        .body(Full::default())
+                        .unwrap(),
+                )
+                .await
+                .unwrap();
+            resp.into_body().collect().await.unwrap();
+        }));
+    }
+    // A slow consumer: one record every 100 ms.
+    let mut received = 0;
+    while received < 5 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        next_record(&mut records).await;
+        received += 1;
+    }
+    for c in calls {
+        tokio::time::timeout(Duration::from_secs(5), c)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    assert_eq!(sink.dropped(), 0, "backpressure loses nothing");
+    assert!(
+        started.elapsed() >= Duration::from_millis(400),
+        "the responses waited for the queue"
+    );
+}
+
+#[tokio::test]
+async fn the_drop_policy_counts_what_it_loses() {
+    let (sink, _records) = ChannelSink::new(1);
+    let sink = sink.with_policy(gatewatch_gateway::QueuePolicy::Drop);
+    let (addr, _stop) = start_with_sink(sink.clone()).await;
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    for i in 0..5 {
+        let resp = client
+            .request(
+                http::Request::get(format!("http://{addr}/test/items/{i}"))
+                    .body(Full::default())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        resp.into_body().collect().await.unwrap();
+    }
+    // One record fits; the rest are dropped without slowing anyone.
+    assert_eq!(sink.dropped(), 4);
+}
