@@ -125,6 +125,22 @@ pub(crate) struct ProcessState {
     pub(crate) ready: Mutex<Option<oneshot::Sender<()>>>,
 }
 
+/// Removes an invocation's log buffer when the invocation ends or is abandoned.
+struct ForgetLogs<'a> {
+    function: &'a Function,
+    request_id: String,
+}
+
+impl Drop for ForgetLogs<'_> {
+    fn drop(&mut self) {
+        self.function
+            .logs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.request_id);
+    }
+}
+
 /// A function process, shared by its reaper and whoever must kill it.
 type SharedChild = Arc<tokio::sync::Mutex<tokio::process::Child>>;
 
@@ -240,6 +256,12 @@ impl Function {
             request_id.clone(),
             vec![format!("START RequestId: {request_id} Version: $LATEST")],
         );
+        // If the caller gives up (an integration timeout drops this future),
+        // the log buffer must not outlive the invocation.
+        let _forget = ForgetLogs {
+            function: self,
+            request_id: request_id.clone(),
+        };
         let (reply, result) = oneshot::channel();
         let invocation = Invocation {
             request_id: request_id.clone(),
