@@ -130,6 +130,27 @@ pub struct CreateLogGroup {
     pub deletion_protection_enabled: bool,
 }
 
+/// Creates or replaces a filter by name: a new name must fit under `limit`;
+/// a replaced filter keeps its creation time.
+fn upsert_filter<F>(
+    filters: &mut BTreeMap<String, F>,
+    name: String,
+    mut filter: F,
+    limit: usize,
+    creation_time: impl Fn(&mut F) -> &mut i64,
+) -> StoreResult<()> {
+    let limit_reached = filters.len() >= limit;
+    match filters.get_mut(&name) {
+        Some(existing) => *creation_time(&mut filter) = *creation_time(existing),
+        None if limit_reached => {
+            return Err(StoreError::LimitExceeded("Resource limit exceeded.".into()))
+        }
+        None => {}
+    }
+    filters.insert(name, filter);
+    Ok(())
+}
+
 fn check_tags(tags: &BTreeMap<String, String>) -> StoreResult<()> {
     for (k, v) in tags {
         names::tag_key(k)?;
@@ -480,17 +501,14 @@ impl Store {
     ) -> StoreResult<()> {
         names::filter_name(&filter.filter_name)?;
         self.update_group(scope, group, move |g| {
-            if !g.metric_filters.contains_key(&filter.filter_name)
-                && g.metric_filters.len() >= MAX_METRIC_FILTERS
-            {
-                return Err(StoreError::LimitExceeded("Resource limit exceeded.".into()));
-            }
-            let mut filter = filter;
-            if let Some(existing) = g.metric_filters.get(&filter.filter_name) {
-                filter.creation_time = existing.creation_time;
-            }
-            g.metric_filters.insert(filter.filter_name.clone(), filter);
-            Ok(())
+            let name = filter.filter_name.clone();
+            upsert_filter(
+                &mut g.metric_filters,
+                name,
+                filter,
+                MAX_METRIC_FILTERS,
+                |f| &mut f.creation_time,
+            )
         })
         .await
     }
@@ -520,18 +538,14 @@ impl Store {
     ) -> StoreResult<()> {
         names::filter_name(&filter.filter_name)?;
         self.update_group(scope, group, move |g| {
-            if !g.subscription_filters.contains_key(&filter.filter_name)
-                && g.subscription_filters.len() >= MAX_SUBSCRIPTION_FILTERS
-            {
-                return Err(StoreError::LimitExceeded("Resource limit exceeded.".into()));
-            }
-            let mut filter = filter;
-            if let Some(existing) = g.subscription_filters.get(&filter.filter_name) {
-                filter.creation_time = existing.creation_time;
-            }
-            g.subscription_filters
-                .insert(filter.filter_name.clone(), filter);
-            Ok(())
+            let name = filter.filter_name.clone();
+            upsert_filter(
+                &mut g.subscription_filters,
+                name,
+                filter,
+                MAX_SUBSCRIPTION_FILTERS,
+                |f| &mut f.creation_time,
+            )
         })
         .await
     }

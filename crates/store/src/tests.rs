@@ -783,3 +783,45 @@ async fn retention_drops_whole_expired_segments_and_orphans_are_removed() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn filters_are_limited_per_group_and_keep_their_creation_time() {
+    let dir = temp_dir("filters");
+    let store = Store::open(&dir, StoreConfig::default()).unwrap();
+    let s = scope();
+    store
+        .create_log_group(&s, "g", CreateLogGroup::default())
+        .await
+        .unwrap();
+    let sub = |name: &str, created: i64| SubscriptionFilter {
+        filter_name: name.into(),
+        filter_pattern: String::new(),
+        destination_arn: "arn:aws:lambda:us-east-1:000000000000:function:f".into(),
+        role_arn: None,
+        distribution: "ByLogStream".into(),
+        creation_time: created,
+        apply_on_transformed_logs: false,
+    };
+    store
+        .put_subscription_filter(&s, "g", sub("a", 1))
+        .await
+        .unwrap();
+    store
+        .put_subscription_filter(&s, "g", sub("b", 2))
+        .await
+        .unwrap();
+    let third = store
+        .put_subscription_filter(&s, "g", sub("c", 3))
+        .await
+        .unwrap_err();
+    assert_eq!(third.error_type(), "LimitExceededException");
+    // Replacing an existing filter is not a new one, and keeps its creation time.
+    store
+        .put_subscription_filter(&s, "g", sub("a", 99))
+        .await
+        .unwrap();
+    let group = store.log_group(&s, "g").unwrap();
+    assert_eq!(group.subscription_filters["a"].creation_time, 1);
+    assert_eq!(group.subscription_filters.len(), 2);
+    let _ = std::fs::remove_dir_all(&dir);
+}
