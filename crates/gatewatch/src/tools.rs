@@ -111,13 +111,6 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("a runtime")
 }
 
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
 /// `2024-05-01T12:34:56.789Z` from epoch milliseconds.
 fn iso(ms: i64) -> String {
     let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
@@ -217,7 +210,7 @@ pub fn tail(args: &TailArgs) -> ExitCode {
             }
         }
         let tty = std::io::stdout().is_terminal();
-        let mut start = now_ms() - args.since;
+        let mut start = gatewatch_store::now_ms() - args.since;
         let mut seen: std::collections::HashSet<String> = Default::default();
         loop {
             let mut events = Vec::new();

@@ -14,26 +14,6 @@ use tokio::sync::mpsc::Receiver;
 use crate::access::{destination_group, AccessLogTemplate};
 use crate::execution::{self, Verbosity};
 
-trait LevelExt {
-    fn min_with(self, other: LoggingLevel) -> LoggingLevel;
-}
-
-impl LevelExt for LoggingLevel {
-    /// The quieter of two levels.
-    fn min_with(self, other: LoggingLevel) -> LoggingLevel {
-        let rank = |l: LoggingLevel| match l {
-            LoggingLevel::Off => 0,
-            LoggingLevel::Error => 1,
-            LoggingLevel::Info => 2,
-        };
-        if rank(self) <= rank(other) {
-            self
-        } else {
-            other
-        }
-    }
-}
-
 /// How long the writer waits for more records once a batch has started
 /// filling under load.
 pub const LINGER: std::time::Duration = std::time::Duration::from_millis(5);
@@ -131,7 +111,7 @@ impl LogWriter {
                     level: if failed {
                         LoggingLevel::Info
                     } else {
-                        LoggingLevel::Error.min_with(setting.logging_level)
+                        LoggingLevel::Error.min(setting.logging_level)
                     },
                     data_trace: failed,
                     max_line_chars: stage.max_log_line_chars,

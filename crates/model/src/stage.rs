@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
-/// Execution-log level of a method setting (`loggingLevel`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// Execution-log level of a method setting (`loggingLevel`), ordered from
+/// quietest to most verbose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub enum LoggingLevel {
     /// No execution logs.
     #[default]
