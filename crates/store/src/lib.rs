@@ -31,6 +31,7 @@ pub mod filter;
 pub mod keys;
 pub mod model;
 pub mod names;
+pub mod scan;
 mod segments;
 
 pub use catalog::CreateLogGroup;
@@ -41,6 +42,7 @@ pub use model::{
     InputLogEvent, LogEvent, LogGroup, LogStream, MetricFilter, PutLogEventsOutcome,
     RejectedLogEventsInfo, Scope, SubscriptionFilter,
 };
+pub use scan::{Scan, ScanGroup, ScanPart};
 pub use segments::{SegmentMeta, SegmentStream};
 
 use std::collections::{BTreeMap, HashMap};

@@ -128,6 +128,11 @@ impl SegmentFiles {
         })
     }
 
+    /// The object store holding the files.
+    pub(crate) fn object_store(&self) -> &Arc<dyn ObjectStore> {
+        &self.store
+    }
+
     /// Encodes rows (sorted by stream, timestamp, seq) as Parquet and stores
     /// them durably at `path`.
     pub(crate) async fn write(&self, path: &str, rows: &[Row]) -> StoreResult<()> {

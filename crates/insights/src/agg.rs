@@ -1,0 +1,264 @@
+//! Aggregations DataFusion has no equivalent for, as UDAFs.
+//!
+//! `count`, `count_distinct`, `sum`, `avg`, `stddev` and `min`/`max` over
+//! numbers and timestamps use DataFusion's own aggregates. These cover the
+//! rest:
+//! - `min`/`max` over text: the smallest/largest numeric-looking value when
+//!   there is one (so a `"-"` placeholder does not win), otherwise natural
+//!   sort order;
+//! - `pct(f, p)`: exact nearest rank, the `ceil(p/100 × n)`-th smallest
+//!   numeric value (p = 0 → the minimum);
+//! - `earliest`/`latest`: the value from the event with the smallest/largest
+//!   `@timestamp` (first seen wins a tie);
+//! - `sortsFirst`/`sortsLast`: the value first/last in natural sort order.
+//!
+//! Partial states travel between partitions as one JSON text column.
+
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::{Array, ArrayRef};
+use arrow_schema::{DataType, Field, FieldRef};
+use datafusion::common::{Result, ScalarValue};
+use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
+use datafusion::logical_expr::{
+    Accumulator, AggregateUDF, AggregateUDFImpl, Signature, Volatility,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::func::Col;
+use crate::value::{format_num, natural_key, Val};
+
+/// Which aggregate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AggKind {
+    /// `min` over text.
+    Min,
+    /// `max` over text.
+    Max,
+    /// `pct(f, p)`, p in thousandths.
+    Pct(i64),
+    /// `earliest(f)`; second argument the timestamp.
+    Earliest,
+    /// `latest(f)`.
+    Latest,
+    /// `sortsFirst(f)`.
+    SortsFirst,
+    /// `sortsLast(f)`.
+    SortsLast,
+}
+
+/// The UDAF.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Agg {
+    kind: AggKind,
+    name: String,
+    signature: Signature,
+}
+
+impl Agg {
+    /// The UDAF for `kind`.
+    pub fn udaf(kind: AggKind) -> AggregateUDF {
+        let name = match kind {
+            AggKind::Pct(p) => format!("iq_pct_{p}"),
+            other => format!("iq_{}", format!("{other:?}").to_ascii_lowercase()),
+        };
+        AggregateUDF::new_from_impl(Agg {
+            kind,
+            name,
+            signature: Signature::variadic_any(Volatility::Immutable),
+        })
+    }
+}
+
+impl AggregateUDFImpl for Agg {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(match self.kind {
+            AggKind::Pct(_) => DataType::Float64,
+            _ => DataType::Utf8,
+        })
+    }
+
+    fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        Ok(Box::new(Acc {
+            kind: self.kind,
+            state: State::default(),
+        }))
+    }
+
+    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
+        Ok(vec![Arc::new(Field::new(
+            format!("{}_state", args.name),
+            DataType::Utf8,
+            true,
+        ))])
+    }
+}
+
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+struct State {
+    /// Best numeric value (min/max).
+    num: Option<f64>,
+    /// Best text and its sort key or time.
+    text: Option<String>,
+    key: Option<Vec<u8>>,
+    time: Option<i64>,
+    /// Collected values (pct).
+    values: Vec<f64>,
+}
+
+#[derive(Debug)]
+struct Acc {
+    kind: AggKind,
+    state: State,
+}
+
+impl Acc {
+    fn offer(&mut self, v: Val<'_>, ts: Option<i64>) {
+        if v.is_null() {
+            return;
+        }
+        let s = &mut self.state;
+        match self.kind {
+            AggKind::Min | AggKind::Max => {
+                if let Some(n) = v.num() {
+                    let better = match s.num {
+                        None => true,
+                        Some(cur) => {
+                            (self.kind == AggKind::Min && n < cur)
+                                || (self.kind == AggKind::Max && n > cur)
+                        }
+                    };
+                    if better {
+                        s.num = Some(n);
+                    }
+                } else {
+                    self.offer_sorted(v);
+                }
+            }
+            AggKind::SortsFirst | AggKind::SortsLast => self.offer_sorted(v),
+            AggKind::Pct(_) => {
+                if let Some(n) = v.num() {
+                    s.values.push(n);
+                }
+            }
+            AggKind::Earliest | AggKind::Latest => {
+                let Some(t) = ts else { return };
+                let better = match s.time {
+                    None => true,
+                    Some(cur) => {
+                        (self.kind == AggKind::Earliest && t < cur)
+                            || (self.kind == AggKind::Latest && t > cur)
+                    }
+                };
+                if better {
+                    s.time = Some(t);
+                    s.text = v.text().map(|t| t.into_owned());
+                }
+            }
+        }
+    }
+
+    fn offer_sorted(&mut self, v: Val<'_>) {
+        let mut key = Vec::new();
+        natural_key(&v, &mut key);
+        let first = matches!(self.kind, AggKind::Min | AggKind::SortsFirst);
+        let better = match &self.state.key {
+            None => true,
+            Some(cur) => (first && key < *cur) || (!first && key > *cur),
+        };
+        if better {
+            self.state.key = Some(key);
+            self.state.text = v.text().map(|t| t.into_owned());
+        }
+    }
+
+    fn merge(&mut self, other: State) {
+        match self.kind {
+            AggKind::Pct(_) => self.state.values.extend(other.values),
+            AggKind::Earliest | AggKind::Latest => {
+                if let (Some(t), Some(text)) = (other.time, other.text.as_deref()) {
+                    self.offer(Val::Str(text), Some(t));
+                }
+            }
+            _ => {
+                if let Some(n) = other.num {
+                    self.offer(Val::Num(n), None);
+                }
+                if let Some(text) = other.text.as_deref() {
+                    self.offer_sorted(Val::Str(text));
+                }
+            }
+        }
+    }
+}
+
+impl Accumulator for Acc {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        let col = Col::from_array(&values[0])?;
+        let times = values.get(1).map(Col::from_array).transpose()?;
+        for i in 0..values[0].len() {
+            let ts = times.as_ref().and_then(|t| match t.get(i) {
+                Val::Time(t) => Some(t),
+                other => other.num().map(|n| n as i64),
+            });
+            self.offer(col.get(i), ts);
+        }
+        Ok(())
+    }
+
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        let s = &mut self.state;
+        Ok(match self.kind {
+            AggKind::Pct(p) => {
+                if s.values.is_empty() {
+                    ScalarValue::Float64(None)
+                } else {
+                    s.values.sort_by(f64::total_cmp);
+                    let n = s.values.len();
+                    let rank = ((p as f64 / 1000.0) / 100.0 * n as f64).ceil() as usize;
+                    ScalarValue::Float64(Some(s.values[rank.clamp(1, n) - 1]))
+                }
+            }
+            AggKind::Min | AggKind::Max => match s.num {
+                Some(n) => ScalarValue::Utf8(Some(format_num(n))),
+                None => ScalarValue::Utf8(s.text.clone()),
+            },
+            _ => ScalarValue::Utf8(s.text.clone()),
+        })
+    }
+
+    fn size(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + self.state.values.capacity() * 8
+            + self.state.text.as_ref().map_or(0, String::capacity)
+            + self.state.key.as_ref().map_or(0, Vec::capacity)
+    }
+
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        let json = serde_json::to_string(&self.state)
+            .map_err(|e| datafusion::common::DataFusionError::Execution(e.to_string()))?;
+        Ok(vec![ScalarValue::Utf8(Some(json))])
+    }
+
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        let arr = states[0].as_string::<i32>();
+        for i in 0..arr.len() {
+            if arr.is_null(i) {
+                continue;
+            }
+            if let Ok(other) = serde_json::from_str::<State>(arr.value(i)) {
+                self.merge(other);
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,327 @@
+//! The store as a DataFusion table.
+//!
+//! [`EventsTable`] exposes a pinned [`Scan`] with the store's columns plus one
+//! Utf8 column per field the query discovers in messages (JSON keys, Lambda
+//! platform fields). Discovery happens once per event while scanning, only
+//! for the fields the query names, and the message column is only read from
+//! disk when something needs it. Parts of the scan are spread over
+//! DataFusion's partitions so segments decode in parallel.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use arrow_array::builder::StringBuilder;
+use arrow_array::cast::AsArray;
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use async_trait::async_trait;
+use datafusion::catalog::Session;
+use datafusion::common::{project_schema, DataFusionError, Result};
+use datafusion::datasource::{TableProvider, TableType};
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::logical_expr::Expr;
+use datafusion::physical_expr::EquivalenceProperties;
+use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{
+    DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
+};
+use futures_util::StreamExt;
+use gatewatch_store::scan::{columns, scan_schema};
+use gatewatch_store::Scan;
+
+use crate::value::{discover_json, discover_lambda, is_lambda_field};
+
+/// Counters a scan feeds (query statistics).
+#[derive(Debug, Default)]
+pub struct ScanStats {
+    /// Events read.
+    pub records: AtomicU64,
+    /// Message bytes read.
+    pub bytes: AtomicU64,
+}
+
+/// A discovered field: its column name and path.
+#[derive(Debug, Clone)]
+pub struct Discovered {
+    /// Column name in the table.
+    pub column: String,
+    /// The dotted field name split into segments.
+    pub path: Vec<String>,
+}
+
+/// The table.
+#[derive(Debug)]
+pub struct EventsTable {
+    scan: Arc<ScanHandle>,
+    discovered: Arc<Vec<Discovered>>,
+    schema: SchemaRef,
+    stats: Arc<ScanStats>,
+    partitions: usize,
+}
+
+/// `Scan` with a Debug impl.
+pub struct ScanHandle(pub Arc<Scan>);
+
+impl fmt::Debug for ScanHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Scan({} parts)", self.0.parts.len())
+    }
+}
+
+impl EventsTable {
+    /// A table over `scan` discovering `discovered`.
+    pub fn new(
+        scan: Arc<Scan>,
+        discovered: Vec<Discovered>,
+        stats: Arc<ScanStats>,
+        partitions: usize,
+    ) -> EventsTable {
+        let base = scan_schema();
+        let mut fields: Vec<Field> = base.fields().iter().map(|f| f.as_ref().clone()).collect();
+        for d in &discovered {
+            fields.push(Field::new(&d.column, DataType::Utf8, true));
+        }
+        EventsTable {
+            scan: Arc::new(ScanHandle(scan)),
+            discovered: Arc::new(discovered),
+            schema: Arc::new(Schema::new(fields)),
+            stats,
+            partitions: partitions.max(1),
+        }
+    }
+}
+
+#[async_trait]
+impl TableProvider for EventsTable {
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    async fn scan(
+        &self,
+        _state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        _limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let projected = project_schema(&self.schema, projection)?;
+        let all: Vec<usize> = (0..self.schema.fields().len()).collect();
+        let projection = projection.cloned().unwrap_or(all);
+        let base_len = scan_schema().fields().len();
+        let message_index = 5;
+        let need_message = projection
+            .iter()
+            .any(|&i| i == message_index || i >= base_len);
+        // Only discover the projected discovered fields.
+        let wanted: Vec<usize> = projection
+            .iter()
+            .filter(|&&i| i >= base_len)
+            .map(|&i| i - base_len)
+            .collect();
+        // Balance parts over partitions by size, largest first.
+        let n = self.partitions.min(self.scan.0.parts.len()).max(1);
+        let mut order: Vec<usize> = (0..self.scan.0.parts.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(self.scan.0.parts[i].weight()));
+        let mut assigned = vec![Vec::new(); n];
+        let mut load = vec![0u64; n];
+        for i in order {
+            let p = (0..n).min_by_key(|&p| load[p]).unwrap_or(0);
+            load[p] += self.scan.0.parts[i].weight().max(1);
+            assigned[p].push(i);
+        }
+        let props = PlanProperties::new(
+            EquivalenceProperties::new(Arc::clone(&projected)),
+            Partitioning::UnknownPartitioning(n),
+            EmissionType::Incremental,
+            Boundedness::Bounded,
+        );
+        Ok(Arc::new(ScanExec {
+            scan: Arc::clone(&self.scan),
+            discovered: Arc::clone(&self.discovered),
+            wanted: Arc::new(wanted),
+            projection: Arc::new(projection),
+            need_message,
+            assigned: Arc::new(assigned),
+            schema: projected,
+            props: Arc::new(props),
+            stats: Arc::clone(&self.stats),
+        }))
+    }
+}
+
+/// The physical scan.
+#[derive(Debug)]
+struct ScanExec {
+    scan: Arc<ScanHandle>,
+    discovered: Arc<Vec<Discovered>>,
+    wanted: Arc<Vec<usize>>,
+    projection: Arc<Vec<usize>>,
+    need_message: bool,
+    assigned: Arc<Vec<Vec<usize>>>,
+    schema: SchemaRef,
+    props: Arc<PlanProperties>,
+    stats: Arc<ScanStats>,
+}
+
+impl DisplayAs for ScanExec {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(
+            f,
+            "EventsScan: parts={}, message={}, discovered={}",
+            self.scan.0.parts.len(),
+            self.need_message,
+            self.wanted.len()
+        )
+    }
+}
+
+impl ExecutionPlan for ScanExec {
+    fn name(&self) -> &str {
+        "EventsScan"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.props
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![]
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(
+            &Arc<dyn datafusion::physical_expr::PhysicalExpr>,
+        ) -> Result<datafusion::common::tree_node::TreeNodeRecursion>,
+    ) -> Result<datafusion::common::tree_node::TreeNodeRecursion> {
+        Ok(datafusion::common::tree_node::TreeNodeRecursion::Continue)
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        _children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        Ok(self)
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        _context: Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
+        let parts = self.assigned.get(partition).cloned().unwrap_or_default();
+        let scan = Arc::clone(&self.scan.0);
+        let need_message = self.need_message;
+        let discovered = Arc::clone(&self.discovered);
+        let wanted = Arc::clone(&self.wanted);
+        let projection = Arc::clone(&self.projection);
+        let schema = Arc::clone(&self.schema);
+        let stats = Arc::clone(&self.stats);
+        let out_schema = Arc::clone(&schema);
+        let stream = futures_util::stream::iter(parts)
+            .map(move |i| scan.read_part(i, need_message))
+            .flatten()
+            .map(move |batch| {
+                let batch = batch.map_err(|e| DataFusionError::External(Box::new(e)))?;
+                enrich(
+                    &batch,
+                    &discovered,
+                    &wanted,
+                    &projection,
+                    &out_schema,
+                    &stats,
+                )
+            });
+        Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream)))
+    }
+}
+
+/// Adds the discovered columns and applies the projection.
+fn enrich(
+    batch: &RecordBatch,
+    discovered: &[Discovered],
+    wanted: &[usize],
+    projection: &[usize],
+    schema: &SchemaRef,
+    stats: &ScanStats,
+) -> Result<RecordBatch> {
+    let messages = batch
+        .column_by_name(columns::MESSAGE)
+        .map(|c| c.as_string::<i32>().clone())
+        .ok_or_else(|| DataFusionError::Internal("scan batch without message".into()))?;
+    stats
+        .records
+        .fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
+    let bytes = messages.values().len() as u64;
+    stats.bytes.fetch_add(bytes, Ordering::Relaxed);
+    let mut extra: Vec<Option<ArrayRef>> = vec![None; discovered.len()];
+    if !wanted.is_empty() {
+        let json_wanted: Vec<(usize, Vec<String>)> = wanted
+            .iter()
+            .filter(|&&w| !is_lambda_field(&discovered[w].column_name()))
+            .map(|&w| (w, discovered[w].path.clone()))
+            .collect();
+        let lambda_wanted: Vec<usize> = wanted
+            .iter()
+            .copied()
+            .filter(|&w| is_lambda_field(&discovered[w].column_name()))
+            .collect();
+        let paths: Vec<Vec<String>> = json_wanted.iter().map(|(_, p)| p.clone()).collect();
+        let mut builders: Vec<StringBuilder> = (0..wanted.len())
+            .map(|_| StringBuilder::with_capacity(batch.num_rows(), batch.num_rows() * 8))
+            .collect();
+        let mut found = vec![None; paths.len()];
+        for i in 0..batch.num_rows() {
+            let m = messages.value(i);
+            if !paths.is_empty() {
+                discover_json(m, &paths, &mut found);
+                for (k, v) in found.iter_mut().enumerate() {
+                    builders[k].append_option(v.take());
+                }
+            }
+            for (k, &w) in lambda_wanted.iter().enumerate() {
+                builders[paths.len() + k]
+                    .append_option(discover_lambda(m, &discovered[w].column_name()));
+            }
+        }
+        let order: Vec<usize> = json_wanted
+            .iter()
+            .map(|(w, _)| *w)
+            .chain(lambda_wanted.iter().copied())
+            .collect();
+        for (k, mut b) in builders.into_iter().enumerate() {
+            extra[order[k]] = Some(Arc::new(b.finish()));
+        }
+    }
+    let base_len = batch.num_columns();
+    let mut cols = Vec::with_capacity(projection.len());
+    for &p in projection {
+        if p < base_len {
+            cols.push(Arc::clone(batch.column(p)));
+        } else {
+            let c = extra[p - base_len]
+                .clone()
+                .ok_or_else(|| DataFusionError::Internal("discovered column missing".into()))?;
+            cols.push(c);
+        }
+    }
+    let options = arrow_array::RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+    Ok(RecordBatch::try_new_with_options(
+        Arc::clone(schema),
+        cols,
+        &options,
+    )?)
+}
+
+impl Discovered {
+    /// The field's flattened name.
+    pub fn column_name(&self) -> String {
+        self.path.join(".")
+    }
+}

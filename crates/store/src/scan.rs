@@ -1,0 +1,533 @@
+//! Bulk scans for queries (Logs Insights).
+//!
+//! [`Store::scan`] pins a consistent view of several log groups over a time
+//! range — the cold-tier segments that overlap it and a snapshot of the hot
+//! tier — and splits the work into [`ScanPart`]s (one per segment, one per hot
+//! stream) that can be read in parallel. Each part is read as a stream of
+//! Arrow record batches with the columns of [`scan_schema`], produced on a
+//! blocking thread and handed over through a small bounded channel, so a
+//! query over millions of events holds only a few batches in memory.
+//!
+//! Pruning: segments outside the range are never opened and hot streams
+//! whose first/last event times miss it are skipped; rows are then cut to the
+//! exact range and to the group's retention. The message column can be left
+//! out when a query does not need it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow_array::builder::{Int64Builder, StringBuilder, UInt64Builder};
+use arrow_array::{
+    Array, ArrayRef, DictionaryArray, Int32Array, Int64Array, RecordBatch, StringArray, UInt64Array,
+};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use fjall::Readable;
+use futures_util::stream::BoxStream;
+use object_store::path::Path as ObjectPath;
+use object_store::ObjectStoreExt;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::ProjectionMask;
+
+use crate::error::{StoreError, StoreResult};
+use crate::keys;
+use crate::model::Scope;
+use crate::segments::SegmentMeta;
+use crate::Store;
+
+/// Rows per produced batch.
+pub const SCAN_BATCH_ROWS: usize = 8192;
+
+/// Column names of scan batches.
+pub mod columns {
+    /// Log group name (dictionary-encoded).
+    pub const GROUP: &str = "group";
+    /// Log stream name (dictionary-encoded).
+    pub const STREAM: &str = "stream";
+    /// Event time, ms since the epoch.
+    pub const TIMESTAMP: &str = "timestamp";
+    /// Ingestion time, ms since the epoch.
+    pub const INGESTION_TIME: &str = "ingestion_time";
+    /// Store-wide sequence number (unique per event).
+    pub const SEQ: &str = "seq";
+    /// The message (empty strings when not requested).
+    pub const MESSAGE: &str = "message";
+}
+
+fn dict_type() -> DataType {
+    DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
+}
+
+/// Schema of every scan batch: group, stream, timestamp, ingestion_time,
+/// seq, message.
+pub fn scan_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new(columns::GROUP, dict_type(), false),
+        Field::new(columns::STREAM, dict_type(), false),
+        Field::new(columns::TIMESTAMP, DataType::Int64, false),
+        Field::new(columns::INGESTION_TIME, DataType::Int64, false),
+        Field::new(columns::SEQ, DataType::UInt64, false),
+        Field::new(columns::MESSAGE, DataType::Utf8, false),
+    ]))
+}
+
+/// One group of a scan.
+#[derive(Debug, Clone)]
+pub struct ScanGroup {
+    /// Group name.
+    pub name: String,
+    /// Live streams: id → name.
+    streams: HashMap<u64, String>,
+    /// Stream names in id order (dictionary values) and id → dictionary key.
+    dict_values: Arc<StringArray>,
+    dict_keys: HashMap<u64, i32>,
+}
+
+/// One independently readable piece of a scan.
+#[derive(Debug, Clone)]
+pub enum ScanPart {
+    /// A cold-tier Parquet segment.
+    Segment {
+        /// Index into [`Scan::groups`].
+        group: usize,
+        /// The segment.
+        meta: SegmentMeta,
+    },
+    /// The hot-tier events of one stream.
+    Hot {
+        /// Index into [`Scan::groups`].
+        group: usize,
+        /// Stream id.
+        stream_id: u64,
+        /// Message bytes the stream holds (an upper bound for the part).
+        bytes: u64,
+    },
+}
+
+impl ScanPart {
+    /// A rough size, used to balance parts over partitions.
+    pub fn weight(&self) -> u64 {
+        match self {
+            ScanPart::Segment { meta, .. } => meta.streams.iter().map(|s| s.bytes).sum(),
+            ScanPart::Hot { bytes, .. } => *bytes,
+        }
+    }
+}
+
+/// A pinned, consistent view of some groups over a time range.
+pub struct Scan {
+    store: Store,
+    snapshot: Arc<fjall::Snapshot>,
+    /// The groups, in the order asked.
+    pub groups: Vec<ScanGroup>,
+    /// The parts to read.
+    pub parts: Vec<ScanPart>,
+    /// Inclusive lower time bound (retention applied per group on read).
+    lower: Vec<i64>,
+    upper: i64,
+}
+
+impl Store {
+    /// Pins a view of `groups` (names in `scope`) for `start <= timestamp <=
+    /// end`. Unknown groups are a `ResourceNotFoundException`.
+    pub fn scan(
+        &self,
+        scope: &Scope,
+        groups: &[String],
+        start: i64,
+        end: i64,
+    ) -> StoreResult<Scan> {
+        let catalog = self.read();
+        let snapshot = Arc::new(self.inner.db.snapshot());
+        let mut out_groups = Vec::with_capacity(groups.len());
+        let mut parts = Vec::new();
+        let mut lower = Vec::with_capacity(groups.len());
+        for (gi, name) in groups.iter().enumerate() {
+            let entry = catalog.group(scope, name)?;
+            let cutoff = entry
+                .group
+                .retention_in_days
+                .map(|d| crate::now_ms() - i64::from(d) * 86_400_000);
+            let lo = start.max(cutoff.unwrap_or(i64::MIN));
+            lower.push(lo);
+            let mut ids: Vec<(u64, &str)> = entry
+                .streams
+                .values()
+                .map(|s| (s.id, s.name.as_str()))
+                .collect();
+            ids.sort_unstable();
+            let dict_values = Arc::new(StringArray::from_iter_values(ids.iter().map(|(_, n)| *n)));
+            let dict_keys = ids
+                .iter()
+                .enumerate()
+                .map(|(k, (id, _))| (*id, k as i32))
+                .collect();
+            out_groups.push(ScanGroup {
+                name: name.clone(),
+                streams: ids.iter().map(|(id, n)| (*id, n.to_string())).collect(),
+                dict_values,
+                dict_keys,
+            });
+            if lo > end {
+                continue;
+            }
+            for meta in &entry.segments {
+                if meta.overlaps(lo, end) {
+                    parts.push(ScanPart::Segment {
+                        group: gi,
+                        meta: meta.clone(),
+                    });
+                }
+            }
+            for s in entry.streams.values() {
+                let misses = match (s.first_event_timestamp, s.last_event_timestamp) {
+                    (Some(first), Some(last)) => last < lo || first > end,
+                    _ => true,
+                };
+                if !misses {
+                    parts.push(ScanPart::Hot {
+                        group: gi,
+                        stream_id: s.id,
+                        bytes: s.stored_bytes,
+                    });
+                }
+            }
+        }
+        Ok(Scan {
+            store: self.clone(),
+            snapshot,
+            groups: out_groups,
+            parts,
+            lower,
+            upper: end,
+        })
+    }
+}
+
+fn storage_error(e: impl std::fmt::Display) -> StoreError {
+    StoreError::ServiceUnavailable(format!("scan failed: {e}"))
+}
+
+/// Collects rows into scan batches.
+struct BatchBuilder {
+    group: Arc<StringArray>,
+    stream_values: Arc<StringArray>,
+    stream_keys: Vec<i32>,
+    ts: Int64Builder,
+    ing: Int64Builder,
+    seq: UInt64Builder,
+    msg: StringBuilder,
+}
+
+impl BatchBuilder {
+    fn new(group: &ScanGroup) -> BatchBuilder {
+        BatchBuilder {
+            group: Arc::new(StringArray::from(vec![group.name.as_str()])),
+            stream_values: Arc::clone(&group.dict_values),
+            stream_keys: Vec::with_capacity(SCAN_BATCH_ROWS),
+            ts: Int64Builder::with_capacity(SCAN_BATCH_ROWS),
+            ing: Int64Builder::with_capacity(SCAN_BATCH_ROWS),
+            seq: UInt64Builder::with_capacity(SCAN_BATCH_ROWS),
+            msg: StringBuilder::with_capacity(SCAN_BATCH_ROWS, SCAN_BATCH_ROWS * 128),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.stream_keys.len()
+    }
+
+    fn push(&mut self, stream_key: i32, ts: i64, ing: i64, seq: u64, msg: &str) {
+        self.stream_keys.push(stream_key);
+        self.ts.append_value(ts);
+        self.ing.append_value(ing);
+        self.seq.append_value(seq);
+        self.msg.append_value(msg);
+    }
+
+    fn finish(&mut self) -> StoreResult<RecordBatch> {
+        let n = self.len();
+        let group: ArrayRef = Arc::new(
+            DictionaryArray::try_new(
+                Int32Array::from(vec![0; n]),
+                Arc::clone(&self.group) as ArrayRef,
+            )
+            .map_err(storage_error)?,
+        );
+        let keys = Int32Array::from(std::mem::take(&mut self.stream_keys));
+        let stream: ArrayRef = Arc::new(
+            DictionaryArray::try_new(keys, Arc::clone(&self.stream_values) as ArrayRef)
+                .map_err(storage_error)?,
+        );
+        RecordBatch::try_new(
+            scan_schema(),
+            vec![
+                group,
+                stream,
+                Arc::new(self.ts.finish()),
+                Arc::new(self.ing.finish()),
+                Arc::new(self.seq.finish()),
+                Arc::new(self.msg.finish()),
+            ],
+        )
+        .map_err(storage_error)
+    }
+}
+
+type Sender = tokio::sync::mpsc::Sender<StoreResult<RecordBatch>>;
+
+impl Scan {
+    /// Total message bytes the parts may hold (for statistics and balancing).
+    pub fn estimated_bytes(&self) -> u64 {
+        self.parts.iter().map(ScanPart::weight).sum()
+    }
+
+    /// Reads part `index` as a stream of batches. With `with_message` false
+    /// the message column holds empty strings (and segment files skip it).
+    pub fn read_part(
+        self: &Arc<Self>,
+        index: usize,
+        with_message: bool,
+    ) -> BoxStream<'static, StoreResult<RecordBatch>> {
+        let (tx, rx) = tokio::sync::mpsc::channel::<StoreResult<RecordBatch>>(2);
+        let scan = Arc::clone(self);
+        tokio::spawn(async move {
+            let result = scan.produce(index, with_message, &tx).await;
+            if let Err(e) = result {
+                let _ = tx.send(Err(e)).await;
+            }
+        });
+        Box::pin(futures_util::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|item| (item, rx))
+        }))
+    }
+
+    async fn produce(
+        self: Arc<Self>,
+        index: usize,
+        with_message: bool,
+        tx: &Sender,
+    ) -> StoreResult<()> {
+        let Some(part) = self.parts.get(index).cloned() else {
+            return Ok(());
+        };
+        match part {
+            ScanPart::Segment { group, meta } => {
+                let bytes = self
+                    .store
+                    .inner
+                    .segment_files
+                    .object_store()
+                    .get(&ObjectPath::from(meta.path.as_str()))
+                    .await
+                    .map_err(storage_error)?
+                    .bytes()
+                    .await
+                    .map_err(storage_error)?;
+                let tx = tx.clone();
+                let scan = Arc::clone(&self);
+                tokio::task::spawn_blocking(move || {
+                    scan.decode_segment(group, bytes, with_message, &tx)
+                })
+                .await
+                .map_err(storage_error)?
+            }
+            ScanPart::Hot {
+                group, stream_id, ..
+            } => {
+                let tx = tx.clone();
+                let scan = Arc::clone(&self);
+                tokio::task::spawn_blocking(move || {
+                    scan.read_hot(group, stream_id, with_message, &tx)
+                })
+                .await
+                .map_err(storage_error)?
+            }
+        }
+    }
+
+    fn decode_segment(
+        &self,
+        group: usize,
+        bytes: bytes::Bytes,
+        with_message: bool,
+        tx: &Sender,
+    ) -> StoreResult<()> {
+        let g = &self.groups[group];
+        let (lo, hi) = (self.lower[group], self.upper);
+        let builder = ParquetRecordBatchReaderBuilder::try_new(bytes)
+            .map_err(storage_error)?
+            .with_batch_size(SCAN_BATCH_ROWS);
+        let leaves: Vec<usize> = if with_message {
+            vec![0, 1, 2, 3, 4]
+        } else {
+            vec![0, 1, 2, 3]
+        };
+        let mask = ProjectionMask::roots(builder.parquet_schema(), leaves);
+        let reader = builder
+            .with_projection(mask)
+            .build()
+            .map_err(storage_error)?;
+        let mut out = BatchBuilder::new(g);
+        for batch in reader {
+            let batch = batch.map_err(storage_error)?;
+            let col = |name: &str| batch.column_by_name(name).cloned();
+            let (Some(streams), Some(ts), Some(seq), Some(ing)) = (
+                col("stream_id"),
+                col("timestamp"),
+                col("seq"),
+                col("ingestion_time"),
+            ) else {
+                return Err(storage_error("unexpected segment schema"));
+            };
+            let msg = col("message");
+            let (Some(streams), Some(ts), Some(seq), Some(ing)) = (
+                streams.as_any().downcast_ref::<UInt64Array>(),
+                ts.as_any().downcast_ref::<Int64Array>(),
+                seq.as_any().downcast_ref::<UInt64Array>(),
+                ing.as_any().downcast_ref::<Int64Array>(),
+            ) else {
+                return Err(storage_error("unexpected segment schema"));
+            };
+            let msg = msg
+                .as_ref()
+                .and_then(|m| m.as_any().downcast_ref::<StringArray>());
+            for i in 0..batch.num_rows() {
+                let t = ts.value(i);
+                if t < lo || t > hi {
+                    continue;
+                }
+                let Some(&key) = g.dict_keys.get(&streams.value(i)) else {
+                    continue; // a deleted stream's leftovers
+                };
+                let m = msg.map(|m| m.value(i)).unwrap_or("");
+                out.push(key, t, ing.value(i), seq.value(i), m);
+                if out.len() >= SCAN_BATCH_ROWS && tx.blocking_send(out.finish()).is_err() {
+                    return Ok(()); // the reader went away
+                }
+            }
+        }
+        if out.len() > 0 {
+            let _ = tx.blocking_send(out.finish());
+        }
+        Ok(())
+    }
+
+    fn read_hot(
+        &self,
+        group: usize,
+        stream_id: u64,
+        with_message: bool,
+        tx: &Sender,
+    ) -> StoreResult<()> {
+        let g = &self.groups[group];
+        let Some(&key) = g.dict_keys.get(&stream_id) else {
+            return Ok(());
+        };
+        let (lo, hi) = (self.lower[group], self.upper);
+        let lower = keys::event(stream_id, lo, 0);
+        let upper = if hi == i64::MAX {
+            keys::event(stream_id, i64::MAX, u64::MAX)
+        } else {
+            keys::event(stream_id, hi + 1, 0)
+        };
+        if lower >= upper {
+            return Ok(());
+        }
+        let mut out = BatchBuilder::new(g);
+        for item in self.snapshot.range(&self.store.inner.events, lower..upper) {
+            let (k, v) = item.into_inner()?;
+            let Some((_, ts, seq)) = keys::parse_event(&k) else {
+                continue;
+            };
+            if v.len() < 8 {
+                continue;
+            }
+            let ing = i64::from_be_bytes(v[..8].try_into().unwrap_or([0; 8]));
+            let msg = if with_message {
+                String::from_utf8_lossy(&v[8..])
+            } else {
+                std::borrow::Cow::Borrowed("")
+            };
+            out.push(key, ts, ing, seq, &msg);
+            if out.len() >= SCAN_BATCH_ROWS && tx.blocking_send(out.finish()).is_err() {
+                return Ok(());
+            }
+        }
+        if out.len() > 0 {
+            let _ = tx.blocking_send(out.finish());
+        }
+        Ok(())
+    }
+
+    /// The name of stream `stream_id` of group `group` (for pointers).
+    pub fn stream_name(&self, group: usize, stream_id: u64) -> Option<&str> {
+        self.groups
+            .get(group)?
+            .streams
+            .get(&stream_id)
+            .map(String::as_str)
+    }
+}
+
+impl Store {
+    /// One event by its coordinates, from either tier (GetLogRecord).
+    pub async fn get_event(
+        &self,
+        scope: &Scope,
+        group: &str,
+        stream: &str,
+        timestamp: i64,
+        seq: u64,
+    ) -> StoreResult<Option<crate::LogEvent>> {
+        let (stream_id, segments) = {
+            let catalog = self.read();
+            let entry = catalog.group(scope, group)?;
+            let Some(s) = entry.streams.get(stream) else {
+                return Ok(None);
+            };
+            (s.id, entry.segments.clone())
+        };
+        if let Some(v) = self
+            .inner
+            .events
+            .get(keys::event(stream_id, timestamp, seq))?
+        {
+            if let Some((ing, message)) = keys::parse_event_value(&v) {
+                return Ok(Some(crate::LogEvent {
+                    log_stream_name: stream.to_string(),
+                    timestamp,
+                    ingestion_time: ing,
+                    message,
+                    seq,
+                }));
+            }
+        }
+        for meta in segments
+            .iter()
+            .filter(|m| m.overlaps(timestamp, timestamp) && m.has_stream(stream_id))
+        {
+            let rows = self.inner.segment_files.rows(meta).await?;
+            if let Some(r) = rows
+                .iter()
+                .find(|r| r.stream_id == stream_id && r.timestamp == timestamp && r.seq == seq)
+            {
+                return Ok(Some(crate::LogEvent {
+                    log_stream_name: stream.to_string(),
+                    timestamp,
+                    ingestion_time: r.ingestion_time,
+                    message: r.message.clone(),
+                    seq,
+                }));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Names of the groups of `scope` (sorted), for `SOURCE logGroups(...)`.
+    pub fn group_names(&self, scope: &Scope) -> Vec<String> {
+        self.read()
+            .scopes
+            .get(scope)
+            .map(|g| g.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+}
