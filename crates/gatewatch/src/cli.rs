@@ -35,6 +35,90 @@ pub enum Command {
     /// Work with access-log formats.
     #[command(subcommand)]
     Format(FormatCommand),
+    /// Run a Logs Insights query against a running gatewatch.
+    ///
+    /// Example: gatewatch query 'stats count(*) by status | sort status'
+    /// --group /gatewatch/access/example --since 1h
+    Query(QueryArgs),
+    /// Export a log group as NDJSON or Parquet (for DuckDB, pandas, ...).
+    Export(ExportArgs),
+}
+
+/// Output of `gatewatch query`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum QueryFormat {
+    /// Aligned columns.
+    Table,
+    /// GetQueryResults' JSON.
+    Json,
+    /// Comma-separated values with a header.
+    Csv,
+}
+
+/// `gatewatch query`.
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// The query, in the Logs Insights language.
+    pub query: String,
+    /// Log group to search (repeatable; not needed with a SOURCE command).
+    #[arg(long = "group", short = 'g', value_name = "NAME")]
+    pub groups: Vec<String>,
+    /// Search this far back from now: 30s, 10m, 2h, 1d, 1w.
+    #[arg(long, default_value = "1h", value_parser = parse_since, conflicts_with_all = ["start", "end"])]
+    pub since: i64,
+    /// Start of the window: epoch seconds or RFC 3339 (2026-11-25T08:00:00Z).
+    #[arg(long, value_parser = parse_instant, requires = "end")]
+    pub start: Option<i64>,
+    /// End of the window: epoch seconds or RFC 3339.
+    #[arg(long, value_parser = parse_instant, requires = "start")]
+    pub end: Option<i64>,
+    /// Most rows (1-10000).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=10000))]
+    pub limit: Option<u16>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: QueryFormat,
+    /// Admin endpoint.
+    #[command(flatten)]
+    pub endpoint: Endpoint,
+}
+
+/// Format of `gatewatch export`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// One JSON object per line.
+    Ndjson,
+    /// Apache Parquet, one column per discovered field.
+    Parquet,
+}
+
+/// `gatewatch export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The log group.
+    #[arg(long, short = 'g', value_name = "NAME")]
+    pub group: String,
+    /// File format.
+    #[arg(long, value_enum, default_value = "ndjson")]
+    pub format: ExportFormat,
+    /// Only events this recent: 30s, 10m, 2h, 1d, 1w (default: all).
+    #[arg(long, value_parser = parse_since)]
+    pub since: Option<i64>,
+    /// Output file.
+    pub out: std::path::PathBuf,
+    /// Admin endpoint.
+    #[command(flatten)]
+    pub endpoint: Endpoint,
+}
+
+/// Epoch seconds or RFC 3339 → epoch seconds.
+fn parse_instant(s: &str) -> Result<i64, String> {
+    if let Ok(n) = s.parse::<i64>() {
+        return Ok(n);
+    }
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .map(|t| t.unix_timestamp())
+        .map_err(|_| format!("expected epoch seconds or an RFC 3339 time, got '{s}'"))
 }
 
 /// Where a running gatewatch's admin listener is.

@@ -6,6 +6,7 @@ mod cli;
 mod config;
 mod console;
 mod lambda_glue;
+mod query;
 mod serve;
 mod tools;
 mod validate;
@@ -28,5 +29,7 @@ fn main() -> std::process::ExitCode {
         cli::Command::Logs(cli::LogsCommand::Tail(args)) => tools::tail(&args),
         cli::Command::Trace(args) => tools::trace(&args),
         cli::Command::Format(cli::FormatCommand::Preview(args)) => tools::preview(&args),
+        cli::Command::Query(args) => query::query(&args),
+        cli::Command::Export(args) => query::export(&args),
     }
 }

@@ -18,13 +18,13 @@ use crate::cli::{PreviewArgs, TailArgs, TraceArgs};
 
 type HttpClient = Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
 
-struct Admin {
+pub(crate) struct Admin {
     client: HttpClient,
     base: String,
 }
 
 impl Admin {
-    fn new(endpoint: &str) -> Admin {
+    pub(crate) fn new(endpoint: &str) -> Admin {
         Admin {
             client: Client::builder(TokioExecutor::new()).build_http(),
             base: endpoint.trim_end_matches('/').to_string(),
@@ -39,7 +39,7 @@ impl Admin {
     }
 
     /// One CloudWatch Logs call.
-    async fn logs(&self, operation: &str, input: Value) -> Result<Value, String> {
+    pub(crate) async fn logs(&self, operation: &str, input: Value) -> Result<Value, String> {
         let req = http::Request::post(format!("{}/", self.base))
             .header("x-amz-target", format!("Logs_20140328.{operation}"))
             .header("content-type", "application/x-amz-json-1.1")
@@ -104,7 +104,7 @@ impl Admin {
     }
 }
 
-fn runtime() -> tokio::runtime::Runtime {
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -336,7 +336,7 @@ pub fn trace(args: &TraceArgs) -> ExitCode {
     finish(result)
 }
 
-fn finish(result: Result<(), String>) -> ExitCode {
+pub(crate) fn finish(result: Result<(), String>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -579,7 +579,15 @@ impl Planner<'_> {
             ParsePattern::Regex { regex, multi } => {
                 let re = match regex::Regex::new(regex) {
                     Ok(r) => r,
-                    Err(e) => return self.err(format!("Invalid regular expression: {e}"), span),
+                    Err(e) => {
+                        return self.err(
+                            format!(
+                                "Invalid regular expression: {}",
+                                crate::parser::regex_error(&e)
+                            ),
+                            span,
+                        )
+                    }
                 };
                 let names: Vec<String> = re.capture_names().flatten().map(str::to_string).collect();
                 if names.is_empty() {
@@ -778,16 +786,16 @@ impl Planner<'_> {
         )?;
         let b = self.take();
         let n = self.fresh("n");
-        let b =
-            b.filter(col(pc.clone()).is_not_null())
-                .and_then(|b| {
-                    b.aggregate(
+        let b = b
+            .filter(col(pc.clone()).is_not_null())
+            .and_then(|b| {
+                b.aggregate(
                         vec![col(pc.clone()), col(sc.clone())],
                         vec![cast(agg::count(lit(1)), arrow_schema::DataType::Float64)
                             .alias(n.clone())],
                     )
-                })
-                .map_err(|e| internal(e, span, self.text))?;
+            })
+            .map_err(|e| internal(e, span, self.text))?;
         let total = self.fresh("t");
         let window =
             DfExpr::from(WindowFunction::new(

@@ -3,6 +3,7 @@
 mod events;
 mod filters;
 mod groups;
+mod queries;
 mod streams;
 mod tags;
 
@@ -21,6 +22,7 @@ pub const TARGET_PREFIX: &str = "Logs_20140328.";
 #[derive(Clone)]
 pub struct LogsApi {
     store: Store,
+    queries: gatewatch_insights::manager::QueryManager,
     account: String,
     default_region: String,
 }
@@ -33,7 +35,16 @@ impl LogsApi {
         account: impl Into<String>,
         default_region: impl Into<String>,
     ) -> LogsApi {
+        let slots = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+            .max(2);
         LogsApi {
+            queries: gatewatch_insights::manager::QueryManager::new(
+                store.clone(),
+                slots,
+                std::time::Duration::from_secs(3600),
+            ),
             store,
             account: account.into(),
             default_region: default_region.into(),
@@ -98,6 +109,11 @@ impl LogsApi {
             "PutSubscriptionFilter" => filters::put_subscription(store, scope, input).await,
             "DeleteSubscriptionFilter" => filters::delete_subscription(store, scope, input).await,
             "DescribeSubscriptionFilters" => filters::describe_subscription(store, scope, input),
+            "StartQuery" => queries::start(store, &self.queries, scope, input),
+            "GetQueryResults" => queries::results(&self.queries, scope, input),
+            "StopQuery" => queries::stop(&self.queries, scope, input),
+            "DescribeQueries" => queries::describe(&self.queries, scope, input),
+            "GetLogRecord" => queries::log_record(store, scope, input).await,
             "" => Err(ApiError::new(
                 "UnknownOperationException",
                 "Missing X-Amz-Target header",

@@ -723,7 +723,10 @@ impl Parser<'_> {
             }
             Tok::Regex(regex) => {
                 if let Err(e) = regex::Regex::new(&crate::func::regex_source(&regex)) {
-                    return self.err(format!("Invalid regular expression: {e}"), s);
+                    return self.err(
+                        format!("Invalid regular expression: {}", regex_error(&e)),
+                        s,
+                    );
                 }
                 let multi = self.eat_keyword("multi")?;
                 ParsePattern::Regex { regex, multi }
@@ -885,7 +888,10 @@ impl Parser<'_> {
         match &pattern.kind {
             ExprKind::Regex(r) => {
                 if let Err(e) = regex::Regex::new(&crate::func::regex_source(r)) {
-                    return self.err(format!("Invalid regular expression: {e}"), pattern.span);
+                    return self.err(
+                        format!("Invalid regular expression: {}", regex_error(&e)),
+                        pattern.span,
+                    );
                 }
             }
             ExprKind::Str(_) => {}
@@ -1193,6 +1199,16 @@ impl Parser<'_> {
             span: Span::new(start.start, end),
         })
     }
+}
+
+/// The last line of a regex error ("unclosed group"), without the preamble.
+pub(crate) fn regex_error(e: &regex::Error) -> String {
+    let text = e.to_string();
+    text.lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .map(|l| l.trim().trim_start_matches("error: ").to_string())
+        .unwrap_or(text)
 }
 
 #[cfg(test)]
