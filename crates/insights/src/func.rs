@@ -12,8 +12,6 @@
 //! which treats missing as empty); division or remainder by zero is missing;
 //! `substr` clamps its start to the string; `concat` joins rendered values.
 
-use std::hash::{Hash, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 use std::sync::Arc;
 
 use arrow_array::builder::{
@@ -1266,55 +1264,6 @@ fn md5_digest(input: &[u8]) -> [u8; 16] {
     out[8..12].copy_from_slice(&c0.to_le_bytes());
     out[12..].copy_from_slice(&d0.to_le_bytes());
     out
-}
-
-/// Counts the rows a predicate keeps (for `recordsMatched`) and passes the
-/// predicate through. Volatile, so the optimiser leaves it where it is.
-#[derive(Debug)]
-pub struct Tally {
-    counter: Arc<AtomicU64>,
-    signature: Signature,
-}
-
-impl PartialEq for Tally {
-    fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.counter, &other.counter)
-    }
-}
-impl Eq for Tally {}
-impl Hash for Tally {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        (Arc::as_ptr(&self.counter) as usize).hash(state);
-    }
-}
-
-impl Tally {
-    /// A tally UDF feeding `counter`.
-    pub fn udf(counter: Arc<AtomicU64>) -> ScalarUDF {
-        ScalarUDF::new_from_impl(Tally {
-            counter,
-            signature: Signature::any(1, Volatility::Volatile),
-        })
-    }
-}
-
-impl ScalarUDFImpl for Tally {
-    fn name(&self) -> &str {
-        "iq_tally"
-    }
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Boolean)
-    }
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let arr = args.args[0].to_array(args.number_rows)?;
-        let b = arr.as_boolean();
-        self.counter
-            .fetch_add(b.true_count() as u64, AtomicOrdering::Relaxed);
-        Ok(ColumnarValue::Array(arr))
-    }
 }
 
 #[cfg(test)]

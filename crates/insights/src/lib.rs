@@ -24,6 +24,7 @@ pub mod pattern;
 pub mod planner;
 pub mod sample;
 pub mod table;
+pub mod tally;
 pub mod value;
 
 use std::collections::HashMap;
@@ -36,6 +37,7 @@ use arrow_schema::DataType;
 use base64::Engine as _;
 use datafusion::datasource::provider_as_source;
 use datafusion::execution::context::SessionContext;
+use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::logical_expr::LogicalPlanBuilder;
 use datafusion::prelude::{DataFrame, SessionConfig};
 use futures_util::StreamExt;
@@ -96,11 +98,47 @@ impl std::fmt::Display for QueryError {
 
 impl std::error::Error for QueryError {}
 
-/// Parses and checks a query without running it.
+/// Parses and checks a query without running it: syntax, command order,
+/// functions, and which fields each command may use.
 pub fn compile(text: &str) -> Result<Query, QueryError> {
     let q = parser::parse(text)?;
     planner::check_structure(&q, text)?;
+    let (discovered, names) = discovered_fields(&q);
+    let source = datafusion::logical_expr::logical_plan::builder::LogicalTableSource::new(
+        EventsTable::schema_for(&discovered),
+    );
+    let builder = LogicalPlanBuilder::scan("events", Arc::new(source), None).map_err(|e| {
+        QueryError::new(
+            format!("Could not plan the query: {e}"),
+            Span::default(),
+            text,
+        )
+    })?;
+    let input = planner::PlanInput {
+        start_ms: 0,
+        end_ms: 0,
+        now_ms: 0,
+        account: String::new(),
+        limit: DEFAULT_LIMIT,
+    };
+    planner::plan(&q, text, builder, &names, &input)?;
     Ok(q)
+}
+
+/// The discovered columns of a query: (columns, field name → column).
+fn discovered_fields(q: &Query) -> (Vec<Discovered>, HashMap<String, String>) {
+    let mut discovered = Vec::new();
+    let mut names = HashMap::new();
+    for path in planner::mentioned_fields(q) {
+        let name = path.join(".");
+        if SYSTEM_FIELDS.contains(&name.as_str()) || names.contains_key(&name) {
+            continue;
+        }
+        let column = format!("d{}", discovered.len());
+        names.insert(name, column.clone());
+        discovered.push(Discovered { column, path });
+    }
+    (discovered, names)
 }
 
 /// Why a query failed while running.
@@ -208,17 +246,7 @@ pub async fn run(
     req: &QueryRequest,
 ) -> Result<QueryOutput, RunError> {
     let scan = Arc::new(store.scan(scope, &req.groups, req.start_ms, req.end_ms)?);
-    let mut discovered = Vec::new();
-    let mut names = HashMap::new();
-    for path in planner::mentioned_fields(q) {
-        let name = path.join(".");
-        if SYSTEM_FIELDS.contains(&name.as_str()) || names.contains_key(&name) {
-            continue;
-        }
-        let column = format!("d{}", discovered.len());
-        names.insert(name, column.clone());
-        discovered.push(Discovered { column, path });
-    }
+    let (discovered, names) = discovered_fields(q);
     let stats = Arc::new(ScanStats::default());
     let partitions = std::thread::available_parallelism()
         .map(|n| n.get())
@@ -233,7 +261,12 @@ pub async fn run(
     let config = SessionConfig::new()
         .with_target_partitions(partitions)
         .with_batch_size(8192);
-    let ctx = SessionContext::new_with_config(config);
+    let state = SessionStateBuilder::new()
+        .with_config(config)
+        .with_default_features()
+        .with_query_planner(Arc::new(tally::InsightsQueryPlanner))
+        .build();
+    let ctx = SessionContext::new_with_state(state);
     let builder = LogicalPlanBuilder::scan("events", provider_as_source(Arc::new(table)), None)
         .map_err(|e| RunError::Execution(e.to_string()))?;
     let input = planner::PlanInput {

@@ -29,7 +29,8 @@ use datafusion::prelude::cast;
 
 use crate::agg::{Agg, AggKind};
 use crate::ast::*;
-use crate::func::{result_of, signature_of, Func, Kind, Tally};
+use crate::func::{result_of, signature_of, Func, Kind};
+use crate::tally::TallyNode;
 use crate::value::Ty;
 use crate::QueryError;
 
@@ -99,6 +100,8 @@ struct Planner<'a> {
     order: Option<Vec<SortExpr>>,
     default_order: Vec<SortExpr>,
     aggregated: bool,
+    /// The outputs are a stats/pattern's columns, replaced by the next `fields`.
+    outputs_from_aggregate: bool,
     stats_seen: usize,
     counter: usize,
     /// Aggregates collected while compiling a stats item.
@@ -289,6 +292,7 @@ pub fn plan(
             SortExpr::new(col("seq"), false, false),
         ],
         aggregated: false,
+        outputs_from_aggregate: false,
         stats_seen: 0,
         counter: 0,
         pending_aggs: Vec::new(),
@@ -394,6 +398,10 @@ impl Planner<'_> {
                 if matches!(c.kind, CommandKind::Display(_)) {
                     self.display = Some(names);
                 } else {
+                    if self.outputs_from_aggregate {
+                        self.outputs.clear();
+                        self.outputs_from_aggregate = false;
+                    }
                     for n in names {
                         if !self.outputs.contains(&n) {
                             self.outputs.push(n);
@@ -414,22 +422,25 @@ impl Planner<'_> {
                     let (e, ty) = self.compile(&k.expr, Mode::Row)?;
                     order.push(sort_expr(e, ty, k.desc));
                 }
-                if !self.aggregated {
-                    order.extend(self.default_order.iter().cloned());
-                }
+                // The default order breaks ties, so results are repeatable.
+                order.extend(self.default_order.iter().cloned());
                 self.order = Some(order);
             }
             CommandKind::Limit { n, any } => {
                 let n = (*n as usize).min(10_000);
-                self.tally_before_terminal(span)?;
-                let b = self.take();
-                let b = if *any {
-                    b.limit(0, Some(n))
+                if !*any {
+                    self.tally_before_terminal(span)?;
+                }
+                if *any {
+                    let b = self.take();
+                    self.builder = Some(
+                        b.limit(0, Some(n))
+                            .map_err(|e| internal(e, span, self.text))?,
+                    );
                 } else {
                     let order = self.current_order();
-                    b.sort_with_limit(order, Some(n))
-                };
-                self.builder = Some(b.map_err(|e| internal(e, span, self.text))?);
+                    self.apply_sort(order, Some(n), span)?;
+                }
             }
             CommandKind::Parse { field, pattern } => self.parse(field, pattern, span)?,
             CommandKind::Dedup(keys) => {
@@ -508,6 +519,45 @@ impl Planner<'_> {
             .collect()
     }
 
+    /// Sorts (with an optional row cap) by `order`, first materialising
+    /// computed keys as columns so DataFusion sorts by plain columns.
+    fn apply_sort(
+        &mut self,
+        order: Vec<SortExpr>,
+        fetch: Option<usize>,
+        span: Span,
+    ) -> Result<(), QueryError> {
+        if order.is_empty() {
+            if let Some(n) = fetch {
+                let b = self.take();
+                self.builder = Some(
+                    b.limit(0, Some(n))
+                        .map_err(|e| internal(e, span, self.text))?,
+                );
+            }
+            return Ok(());
+        }
+        let mut keys = Vec::new();
+        let mut sorts = Vec::new();
+        for s in order {
+            match s.expr {
+                DfExpr::Column(_) => sorts.push(s),
+                other => {
+                    let k = self.fresh("k");
+                    keys.push((k.clone(), other));
+                    sorts.push(SortExpr::new(col(k), s.asc, s.nulls_first));
+                }
+            }
+        }
+        self.add_columns(keys, span)?;
+        let b = self.take();
+        self.builder = Some(
+            b.sort_with_limit(sorts, fetch)
+                .map_err(|e| internal(e, span, self.text))?,
+        );
+        Ok(())
+    }
+
     fn current_order(&self) -> Vec<SortExpr> {
         self.order
             .clone()
@@ -520,9 +570,14 @@ impl Planner<'_> {
             return Ok(());
         }
         self.tallied = true;
-        let b = self.take();
-        let t = Tally::udf(Arc::clone(&self.matched)).call(vec![lit(true)]);
-        self.builder = Some(b.filter(t).map_err(|e| internal(e, span, self.text))?);
+        let plan = self
+            .take()
+            .build()
+            .map_err(|e| internal(e, span, self.text))?;
+        self.builder = Some(LogicalPlanBuilder::from(TallyNode::plan(
+            plan,
+            Arc::clone(&self.matched),
+        )));
         Ok(())
     }
 
@@ -754,15 +809,15 @@ impl Planner<'_> {
         self.builder = Some(b);
         self.scope = new_scope;
         self.outputs = out_names;
+        self.outputs_from_aggregate = true;
         self.aggregated = true;
         self.order = None;
-        self.default_order = match bin_key {
-            Some((e, ty)) => vec![sort_expr(e, ty, true)],
-            None => key_cols
-                .into_iter()
-                .map(|(e, ty)| sort_expr(e, ty, false))
-                .collect(),
-        };
+        let mut default_order = Vec::new();
+        if let Some((e, ty)) = bin_key {
+            default_order.push(sort_expr(e, ty, true));
+        }
+        default_order.extend(key_cols.into_iter().map(|(e, ty)| sort_expr(e, ty, false)));
+        self.default_order = default_order;
         drop(saved_scope);
         Ok(())
     }
@@ -819,6 +874,7 @@ impl Planner<'_> {
             .map_err(|e| internal(e, span, self.text))?;
         self.builder = Some(b);
         let mut scope = HashMap::new();
+        let pc_sort = pc.clone();
         scope.insert(
             "@pattern".to_string(),
             Binding {
@@ -851,9 +907,13 @@ impl Planner<'_> {
         self.outputs = ["@pattern", "@ratio", "@sampleCount", "@severityLabel"]
             .map(String::from)
             .to_vec();
+        self.outputs_from_aggregate = true;
         self.aggregated = true;
         self.order = None;
-        self.default_order = vec![SortExpr::new(col(n), false, false)];
+        self.default_order = vec![
+            SortExpr::new(col(n), false, false),
+            SortExpr::new(col(pc_sort), true, false),
+        ];
         Ok(())
     }
 
@@ -866,10 +926,8 @@ impl Planner<'_> {
             None => vec!["@timestamp".into(), "@message".into()],
         };
         let order = self.current_order();
+        self.apply_sort(order, Some(self.input.limit), span)?;
         let b = self.take();
-        let b = b
-            .sort_with_limit(order, Some(self.input.limit))
-            .map_err(|e| internal(e, span, self.text))?;
         let mut proj = Vec::new();
         let mut columns = Vec::new();
         for (i, name) in names.iter().enumerate() {

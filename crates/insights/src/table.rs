@@ -78,18 +78,26 @@ impl EventsTable {
         stats: Arc<ScanStats>,
         partitions: usize,
     ) -> EventsTable {
-        let base = scan_schema();
-        let mut fields: Vec<Field> = base.fields().iter().map(|f| f.as_ref().clone()).collect();
-        for d in &discovered {
-            fields.push(Field::new(&d.column, DataType::Utf8, true));
-        }
         EventsTable {
             scan: Arc::new(ScanHandle(scan)),
+            schema: EventsTable::schema_for(&discovered),
             discovered: Arc::new(discovered),
-            schema: Arc::new(Schema::new(fields)),
             stats,
             partitions: partitions.max(1),
         }
+    }
+}
+
+impl EventsTable {
+    /// The table's schema: the scan's columns, then one Utf8 column per
+    /// discovered field.
+    pub fn schema_for(discovered: &[Discovered]) -> SchemaRef {
+        let base = scan_schema();
+        let mut fields: Vec<Field> = base.fields().iter().map(|f| f.as_ref().clone()).collect();
+        for d in discovered {
+            fields.push(Field::new(&d.column, DataType::Utf8, true));
+        }
+        Arc::new(Schema::new(fields))
     }
 }
 

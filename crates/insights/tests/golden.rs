@@ -194,6 +194,9 @@ async fn actual(store: &Store, case: &Case) -> String {
     };
     let out = match run(store, &scope(), &q, &req).await {
         Ok(o) => o,
+        Err(gatewatch_insights::RunError::Malformed(e)) => {
+            return format!("{e} [{}, {})", e.span.start, e.span.end)
+        }
         Err(e) => return format!("{e}"),
     };
     let mut text = out.columns.join(" | ");
