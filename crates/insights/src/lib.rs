@@ -120,6 +120,7 @@ pub fn compile(text: &str) -> Result<Query, QueryError> {
         now_ms: 0,
         account: String::new(),
         limit: DEFAULT_LIMIT,
+        previous: None,
     };
     planner::plan(&q, text, builder, &names, &input)?;
     Ok(q)
@@ -245,7 +246,10 @@ pub async fn run(
     q: &Query,
     req: &QueryRequest,
 ) -> Result<QueryOutput, RunError> {
-    let scan = Arc::new(store.scan(scope, &req.groups, req.start_ms, req.end_ms)?);
+    let previous =
+        planner::diff_period(q).map(|p| planner::previous_window(p, req.start_ms, req.end_ms));
+    let scan_start = previous.map_or(req.start_ms, |(s, _)| s.min(req.start_ms));
+    let scan = Arc::new(store.scan(scope, &req.groups, scan_start, req.end_ms)?);
     let (discovered, names) = discovered_fields(q);
     let stats = Arc::new(ScanStats::default());
     let partitions = std::thread::available_parallelism()
@@ -275,6 +279,7 @@ pub async fn run(
         now_ms: gatewatch_store::now_ms(),
         account: scope.account.clone(),
         limit: req.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, DEFAULT_LIMIT),
+        previous,
     };
     let planned = planner::plan(q, &req.query, builder, &names, &input)?;
     let df = DataFrame::new(ctx.state(), planned.plan);

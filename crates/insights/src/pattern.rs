@@ -31,27 +31,43 @@ pub fn template(message: &str) -> String {
         }
         token.clear();
     };
-    let mut in_quotes = false;
-    for c in message.chars() {
+    let chars: Vec<char> = message.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
         if c == '"' {
             flush(&mut token, &mut out);
-            if in_quotes {
-                out.push_str("<*>\"");
-            } else {
-                out.push('"');
+            // A quoted string: kept when it is a JSON key (followed by ':'),
+            // a placeholder otherwise.
+            let mut j = i + 1;
+            while j < chars.len() && chars[j] != '"' {
+                if chars[j] == '\\' {
+                    j += 1;
+                }
+                j += 1;
             }
-            in_quotes = !in_quotes;
+            let end = j.min(chars.len());
+            let mut k = end + 1;
+            while k < chars.len() && chars[k] == ' ' {
+                k += 1;
+            }
+            if chars.get(k) == Some(&':') {
+                out.extend(&chars[i..(end + 1).min(chars.len())]);
+            } else {
+                out.push_str("\"<*>\"");
+            }
+            i = end + 1;
             continue;
         }
-        if in_quotes {
-            continue;
-        }
-        if c.is_whitespace() || matches!(c, ',' | ';' | '=' | '(' | ')' | '[' | ']' | '{' | '}') {
+        if c.is_whitespace()
+            || matches!(c, ',' | ';' | '=' | '(' | ')' | '[' | ']' | '{' | '}' | ':')
+        {
             flush(&mut token, &mut out);
             out.push(c);
         } else {
             token.push(c);
         }
+        i += 1;
     }
     flush(&mut token, &mut out);
     out

@@ -25,7 +25,7 @@ use datafusion::logical_expr::expr::{Sort as SortExpr, WindowFunction, WindowFun
 use datafusion::logical_expr::{
     col, lit, Expr as DfExpr, ExprFunctionExt, LogicalPlan, LogicalPlanBuilder,
 };
-use datafusion::prelude::cast;
+use datafusion::prelude::{cast, when};
 
 use crate::agg::{Agg, AggKind};
 use crate::ast::*;
@@ -47,6 +47,29 @@ pub struct PlanInput {
     pub account: String,
     /// Most rows returned.
     pub limit: usize,
+    /// For `diff`: the earlier window `(start, end)` compared with
+    /// `start_ms..=end_ms` (the scan covers both).
+    pub previous: Option<(i64, i64)>,
+}
+
+/// The earlier window `diff` compares a window with: the equally long range
+/// just before it, or the same range a day, a week or 30 days earlier.
+pub fn previous_window(period: DiffPeriod, start_ms: i64, end_ms: i64) -> (i64, i64) {
+    let shift = match period {
+        DiffPeriod::Previous => end_ms - start_ms + 1,
+        DiffPeriod::Day => 86_400_000,
+        DiffPeriod::Week => 7 * 86_400_000,
+        DiffPeriod::Month => 30 * 86_400_000,
+    };
+    (start_ms - shift, end_ms - shift)
+}
+
+/// The `diff` period of a query, if it has one.
+pub fn diff_period(q: &Query) -> Option<DiffPeriod> {
+    q.commands.iter().find_map(|c| match c.kind {
+        CommandKind::Diff(p) => Some(p),
+        _ => None,
+    })
 }
 
 /// One output column.
@@ -76,6 +99,17 @@ pub struct Planned {
 struct Binding {
     expr: DfExpr,
     ty: Ty,
+}
+
+/// What `pattern` computes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum PatternMode {
+    /// `pattern`.
+    Plain,
+    /// `pattern | diff` or `diff`.
+    Diff,
+    /// `pattern | anomaly`.
+    Anomaly,
 }
 
 /// Where expressions are compiled.
@@ -254,13 +288,31 @@ pub fn check_structure(q: &Query, text: &str) -> Result<(), QueryError> {
         }
     }
     for (i, c) in q.commands.iter().enumerate() {
+        if matches!(c.kind, CommandKind::Diff(_) | CommandKind::Anomaly) {
+            if let Some(bad) = q.commands[i + 1..].iter().find(|n| {
+                matches!(
+                    n.kind,
+                    CommandKind::Stats { .. }
+                        | CommandKind::Pattern(_)
+                        | CommandKind::Diff(_)
+                        | CommandKind::Anomaly
+                        | CommandKind::Parse { .. }
+                        | CommandKind::Unnest { .. }
+                        | CommandKind::Expand(_)
+                )
+            }) {
+                return Err(QueryError::new(
+                    "Only filter, fields, display, sort and limit may follow diff or anomaly",
+                    bad.span,
+                    text,
+                ));
+            }
+        }
         if matches!(c.kind, CommandKind::Anomaly)
-            && !q.commands[..i]
-                .iter()
-                .any(|p| matches!(p.kind, CommandKind::Pattern(_)))
+            && !(i > 0 && matches!(q.commands[i - 1].kind, CommandKind::Pattern(_)))
         {
             return Err(QueryError::new(
-                "anomaly must follow a pattern command",
+                "anomaly must directly follow a pattern command",
                 c.span,
                 text,
             ));
@@ -301,8 +353,44 @@ pub fn plan(
         tallied: false,
     };
     p.system_fields();
-    for c in &q.commands {
-        p.command(c)?;
+    if let Some((prev_start, prev_end)) = input.previous {
+        // Rows of either window; everything before `diff` sees both.
+        let ts = || col("timestamp");
+        let keep = ts()
+            .gt_eq(lit(input.start_ms))
+            .and(ts().lt_eq(lit(input.end_ms)))
+            .or(ts().gt_eq(lit(prev_start)).and(ts().lt_eq(lit(prev_end))));
+        let b = p.take();
+        p.builder = Some(
+            b.filter(keep)
+                .map_err(|e| internal(e, Span::default(), text))?,
+        );
+    }
+    let mut i = 0;
+    while i < q.commands.len() {
+        let c = &q.commands[i];
+        let next = q.commands.get(i + 1).map(|n| &n.kind);
+        match (&c.kind, next) {
+            (CommandKind::Pattern(e), Some(CommandKind::Diff(_))) => {
+                p.pattern(e, c.span, PatternMode::Diff)?;
+                i += 1;
+            }
+            (CommandKind::Pattern(e), Some(CommandKind::Anomaly)) => {
+                p.pattern(e, c.span, PatternMode::Anomaly)?;
+                i += 1;
+            }
+            (CommandKind::Diff(_), _) => {
+                let message = Expr {
+                    kind: ExprKind::Field(FieldRef {
+                        path: vec!["@message".into()],
+                    }),
+                    span: c.span,
+                };
+                p.pattern(&message, c.span, PatternMode::Diff)?;
+            }
+            _ => p.command(c)?,
+        }
+        i += 1;
     }
     p.finish()
 }
@@ -496,15 +584,10 @@ impl Planner<'_> {
                     },
                 );
             }
-            CommandKind::Pattern(e) => self.pattern(e, span)?,
-            CommandKind::Diff(_) => {
-                return self.err("The 'diff' command is not supported yet by Gatewatch", span)
-            }
-            CommandKind::Anomaly => {
-                return self.err(
-                    "The 'anomaly' command is not supported yet by Gatewatch",
-                    span,
-                )
+            CommandKind::Pattern(e) => self.pattern(e, span, PatternMode::Plain)?,
+            // Handled with the pattern before them (see `plan`).
+            CommandKind::Diff(_) | CommandKind::Anomaly => {
+                return self.err("anomaly must directly follow a pattern command", span)
             }
             CommandKind::Unmask => {}
         }
@@ -822,7 +905,7 @@ impl Planner<'_> {
         Ok(())
     }
 
-    fn pattern(&mut self, e: &Expr, span: Span) -> Result<(), QueryError> {
+    fn pattern(&mut self, e: &Expr, span: Span, mode: PatternMode) -> Result<(), QueryError> {
         let (source, _) = self.compile(e, Mode::Row)?;
         self.tally_before_terminal(span)?;
         let (pc, sc) = (self.fresh("pat"), self.fresh("sev"));
@@ -839,81 +922,197 @@ impl Planner<'_> {
             ],
             span,
         )?;
-        let b = self.take();
-        let n = self.fresh("n");
-        let b = b
+        let ierr = |e: datafusion::common::DataFusionError| internal(e, span, self.text);
+        let count_f = || cast(agg::count(lit(1)), arrow_schema::DataType::Float64);
+        let b = self
+            .take()
             .filter(col(pc.clone()).is_not_null())
-            .and_then(|b| {
-                b.aggregate(
-                        vec![col(pc.clone()), col(sc.clone())],
-                        vec![cast(agg::count(lit(1)), arrow_schema::DataType::Float64)
-                            .alias(n.clone())],
-                    )
-            })
-            .map_err(|e| internal(e, span, self.text))?;
-        let total = self.fresh("t");
-        let window =
-            DfExpr::from(WindowFunction::new(
-                WindowFunctionDefinition::AggregateUDF(
-                    datafusion::functions_aggregate::sum::sum_udaf(),
-                ),
-                vec![col(n.clone())],
-            ))
-            .alias(total.clone());
-        let b = b
-            .window(vec![window])
-            .map_err(|e| internal(e, span, self.text))?;
-        let ratio = self.fresh("r");
-        let b = b
-            .project(vec![
-                col(pc.clone()),
-                col(sc.clone()),
-                col(n.clone()),
-                (col(n.clone()) / col(total)).alias(ratio.clone()),
-            ])
-            .map_err(|e| internal(e, span, self.text))?;
-        self.builder = Some(b);
+            .map_err(ierr)?;
+        let n = self.fresh("n");
         let mut scope = HashMap::new();
-        let pc_sort = pc.clone();
-        scope.insert(
-            "@pattern".to_string(),
-            Binding {
-                expr: col(pc),
-                ty: Ty::Str,
-            },
-        );
-        scope.insert(
-            "@ratio".to_string(),
-            Binding {
-                expr: col(ratio),
-                ty: Ty::Num,
-            },
-        );
-        scope.insert(
-            "@sampleCount".to_string(),
-            Binding {
-                expr: col(n.clone()),
-                ty: Ty::Num,
-            },
-        );
-        scope.insert(
-            "@severityLabel".to_string(),
-            Binding {
-                expr: col(sc),
-                ty: Ty::Str,
-            },
-        );
+        let bind = |scope: &mut HashMap<String, Binding>, name: &str, c: &str, ty: Ty| {
+            scope.insert(name.to_string(), Binding { expr: col(c), ty });
+        };
+        let outputs: Vec<&str>;
+        let b = match mode {
+            PatternMode::Diff => {
+                let ts = col("timestamp");
+                let is_current = when(ts.gt_eq(lit(self.input.start_ms)), lit(1.0))
+                    .otherwise(lit(0.0))
+                    .map_err(ierr)?;
+                let (cur, prev, change, kind) = (
+                    self.fresh("cur"),
+                    self.fresh("prev"),
+                    self.fresh("chg"),
+                    self.fresh("kind"),
+                );
+                let b = b
+                    .aggregate(
+                        vec![col(pc.clone()), col(sc.clone())],
+                        vec![
+                            agg::sum(is_current.clone()).alias(cur.clone()),
+                            agg::sum(lit(1.0) - is_current).alias(prev.clone()),
+                        ],
+                    )
+                    .map_err(ierr)?;
+                let change_type = when(col(prev.clone()).eq(lit(0.0)), lit("NEW"))
+                    .when(col(cur.clone()).eq(lit(0.0)), lit("REMOVED"))
+                    .when(col(cur.clone()).eq(col(prev.clone())), lit("UNCHANGED"))
+                    .otherwise(lit("CHANGED"))
+                    .map_err(ierr)?;
+                let b = b
+                    .project(vec![
+                        col(pc.clone()),
+                        col(sc.clone()),
+                        col(cur.clone()),
+                        col(prev.clone()),
+                        (col(cur.clone()) - col(prev.clone())).alias(change.clone()),
+                        change_type.alias(kind.clone()),
+                    ])
+                    .map_err(ierr)?;
+                bind(&mut scope, "@currentCount", &cur, Ty::Num);
+                bind(&mut scope, "@previousCount", &prev, Ty::Num);
+                bind(&mut scope, "@countChange", &change, Ty::Num);
+                bind(&mut scope, "@changeType", &kind, Ty::Str);
+                outputs = vec![
+                    "@pattern",
+                    "@currentCount",
+                    "@previousCount",
+                    "@countChange",
+                    "@changeType",
+                    "@severityLabel",
+                ];
+                self.default_order = vec![
+                    SortExpr::new(col(cur), false, false),
+                    SortExpr::new(col(pc.clone()), true, false),
+                ];
+                b
+            }
+            PatternMode::Plain | PatternMode::Anomaly => {
+                let b = if mode == PatternMode::Anomaly {
+                    // Counts per tenth of the window, then per pattern.
+                    let range = (self.input.end_ms - self.input.start_ms + 1).max(1);
+                    let bucket = self.fresh("bk");
+                    let per = self.fresh("per");
+                    let slot =
+                        ((col("timestamp") - lit(self.input.start_ms)) * lit(10i64)) / lit(range);
+                    let (peak, score, akind, desc) = (
+                        self.fresh("peak"),
+                        self.fresh("score"),
+                        self.fresh("akind"),
+                        self.fresh("desc"),
+                    );
+                    let b = b
+                        .aggregate(
+                            vec![col(pc.clone()), col(sc.clone()), slot.alias(bucket)],
+                            vec![count_f().alias(per.clone())],
+                        )
+                        .and_then(|b| {
+                            b.aggregate(
+                                vec![col(pc.clone()), col(sc.clone())],
+                                vec![
+                                    agg::sum(col(per.clone())).alias(n.clone()),
+                                    agg::max(col(per.clone())).alias(peak.clone()),
+                                ],
+                            )
+                        })
+                        .map_err(ierr)?;
+                    let mean = col(n.clone()) / lit(10.0);
+                    let flagged = col(peak.clone())
+                        .gt_eq(lit(5.0))
+                        .and(col(peak.clone()).gt_eq(mean.clone() * lit(3.0)));
+                    let text = |e: DfExpr| Func::scalar(Kind::Text, Ty::Str).call(vec![e]);
+                    let description =
+                        Func::scalar(Kind::Call("concat".into()), Ty::Str).call(vec![
+                            text(col(peak.clone())),
+                            lit(" of "),
+                            text(col(n.clone())),
+                            lit(" events fell in one tenth of the time range ("),
+                            text(
+                                Func::scalar(Kind::Call("round".into()), Ty::Num)
+                                    .call(vec![col(peak.clone()) / mean.clone(), lit(1.0)]),
+                            ),
+                            lit("× the average)"),
+                        ]);
+                    let b = b
+                        .project(vec![
+                            col(pc.clone()),
+                            col(sc.clone()),
+                            col(n.clone()),
+                            when(flagged.clone(), lit("pattern-frequency"))
+                                .end()
+                                .map_err(ierr)?
+                                .alias(akind.clone()),
+                            when(flagged.clone(), col(peak.clone()) / mean)
+                                .end()
+                                .map_err(ierr)?
+                                .alias(score.clone()),
+                            when(flagged, description)
+                                .end()
+                                .map_err(ierr)?
+                                .alias(desc.clone()),
+                        ])
+                        .map_err(ierr)?;
+                    bind(&mut scope, "@anomalyType", &akind, Ty::Str);
+                    bind(&mut scope, "@anomalyScore", &score, Ty::Num);
+                    bind(&mut scope, "@description", &desc, Ty::Str);
+                    b
+                } else {
+                    b.aggregate(
+                        vec![col(pc.clone()), col(sc.clone())],
+                        vec![count_f().alias(n.clone())],
+                    )
+                    .map_err(ierr)?
+                };
+                let total = self.fresh("t");
+                let window = DfExpr::from(WindowFunction::new(
+                    WindowFunctionDefinition::AggregateUDF(
+                        datafusion::functions_aggregate::sum::sum_udaf(),
+                    ),
+                    vec![col(n.clone())],
+                ))
+                .alias(total.clone());
+                let b = b.window(vec![window]).map_err(ierr)?;
+                let ratio = self.fresh("r");
+                let mut cols: Vec<DfExpr> = b
+                    .schema()
+                    .columns()
+                    .into_iter()
+                    .filter(|c| c.name != total)
+                    .map(DfExpr::Column)
+                    .collect();
+                cols.push((col(n.clone()) / col(total)).alias(ratio.clone()));
+                let b = b.project(cols).map_err(ierr)?;
+                bind(&mut scope, "@ratio", &ratio, Ty::Num);
+                bind(&mut scope, "@sampleCount", &n, Ty::Num);
+                outputs = if mode == PatternMode::Anomaly {
+                    vec![
+                        "@pattern",
+                        "@ratio",
+                        "@sampleCount",
+                        "@severityLabel",
+                        "@anomalyType",
+                        "@anomalyScore",
+                        "@description",
+                    ]
+                } else {
+                    vec!["@pattern", "@ratio", "@sampleCount", "@severityLabel"]
+                };
+                self.default_order = vec![
+                    SortExpr::new(col(n), false, false),
+                    SortExpr::new(col(pc.clone()), true, false),
+                ];
+                b
+            }
+        };
+        self.builder = Some(b);
+        bind(&mut scope, "@pattern", &pc, Ty::Str);
+        bind(&mut scope, "@severityLabel", &sc, Ty::Str);
         self.scope = scope;
-        self.outputs = ["@pattern", "@ratio", "@sampleCount", "@severityLabel"]
-            .map(String::from)
-            .to_vec();
+        self.outputs = outputs.into_iter().map(String::from).collect();
         self.outputs_from_aggregate = true;
         self.aggregated = true;
         self.order = None;
-        self.default_order = vec![
-            SortExpr::new(col(n), false, false),
-            SortExpr::new(col(pc_sort), true, false),
-        ];
         Ok(())
     }
 

@@ -241,20 +241,312 @@ pub const MAX_JSON_FIELDS: usize = 200;
 
 /// Finds the values of `wanted` field names in a JSON object message.
 /// Returns one entry per wanted name.
+///
+/// A single pass over the text, allocating only for the values it returns:
+/// keys are compared in place, and an object is only walked while a wanted
+/// name could still lie below it (leaves are still counted everywhere, for
+/// the 200-field limit).
 pub fn discover_json(message: &str, wanted: &[Vec<String>], out: &mut [Option<String>]) {
     for o in out.iter_mut() {
         *o = None;
     }
-    let trimmed = message.trim_start();
-    if !trimmed.starts_with('{') {
+    let bytes = message.as_bytes();
+    let mut i = skip_ws(bytes, 0);
+    if bytes.get(i) != Some(&b'{') {
         return;
     }
-    let Ok(value) = serde_json::from_str::<serde_json::Value>(trimmed) else {
-        return;
+    let mut scanner = Scanner {
+        text: message,
+        bytes,
+        wanted,
+        out,
+        leaves: 0,
+        path: Vec::new(),
+        found: 0,
     };
-    let mut leaves = 0usize;
-    let mut path: Vec<String> = Vec::new();
-    walk(&value, &mut path, &mut leaves, wanted, out);
+    if scanner.value(&mut i).is_err() {
+        // Not valid JSON after all: no fields.
+        for o in scanner.out.iter_mut() {
+            *o = None;
+        }
+    }
+}
+
+struct Scanner<'a, 'w> {
+    text: &'a str,
+    bytes: &'a [u8],
+    wanted: &'w [Vec<String>],
+    out: &'w mut [Option<String>],
+    leaves: usize,
+    /// Current key path (owned segments, `@`-prefixed keys already doubled).
+    path: Vec<String>,
+    found: usize,
+}
+
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\n' | b'\r') {
+        i += 1;
+    }
+    i
+}
+
+impl Scanner<'_, '_> {
+    /// Index of the end of the string starting at `i` (on the quote), and
+    /// whether it has escapes.
+    fn string_end(&self, i: usize) -> Result<(usize, bool), ()> {
+        let b = self.bytes;
+        let mut j = i + 1;
+        let mut escaped = false;
+        loop {
+            match memchr::memchr2(b'"', b'\\', &b[j..]) {
+                None => return Err(()),
+                Some(k) => {
+                    j += k;
+                    if b[j] == b'\\' {
+                        escaped = true;
+                        j += 2;
+                    } else {
+                        return Ok((j + 1, escaped));
+                    }
+                }
+            }
+        }
+    }
+
+    fn string_value(&self, start: usize, end: usize, escaped: bool) -> Option<String> {
+        if escaped {
+            serde_json::from_str::<String>(&self.text[start..end]).ok()
+        } else {
+            Some(self.text[start + 1..end - 1].to_string())
+        }
+    }
+
+    /// Which wanted names equal the current path, and whether any lies below it.
+    fn interest(&self) -> (bool, bool) {
+        let mut exact = false;
+        let mut below = false;
+        for (k, w) in self.wanted.iter().enumerate() {
+            if self.out[k].is_some() {
+                continue;
+            }
+            if w.len() >= self.path.len() && w[..self.path.len()] == self.path[..] {
+                if w.len() == self.path.len() {
+                    exact = true;
+                } else {
+                    below = true;
+                }
+            } else if !self.path.is_empty() && matches_path(w, &self.path) {
+                exact = true;
+            } else if !self.path.is_empty() {
+                // Keys with dots: compare the joined forms as a prefix.
+                let joined = self.path.join(".");
+                let wj = w.join(".");
+                if wj.len() > joined.len()
+                    && wj.starts_with(&joined)
+                    && wj.as_bytes()[joined.len()] == b'.'
+                {
+                    below = true;
+                }
+            }
+        }
+        (exact, below)
+    }
+
+    fn record(&mut self, value: Option<String>) {
+        for k in 0..self.wanted.len() {
+            if self.out[k].is_none() && matches_path(&self.wanted[k], &self.path) {
+                self.out[k] = value.clone();
+                if value.is_some() {
+                    self.found += 1;
+                }
+            }
+        }
+    }
+
+    /// Skips a value without looking inside, counting its leaves.
+    fn skip(&mut self, i: &mut usize) -> Result<(), ()> {
+        let b = self.bytes;
+        *i = skip_ws(b, *i);
+        match b.get(*i) {
+            Some(b'"') => {
+                let (end, _) = self.string_end(*i)?;
+                *i = end;
+                self.leaves += 1;
+            }
+            Some(b'{') | Some(b'[') => {
+                let mut depth = 0usize;
+                let mut expect_leaf = true;
+                while *i < b.len() {
+                    match b[*i] {
+                        b'"' => {
+                            let (end, _) = self.string_end(*i)?;
+                            // A string after ':' or in an array is a leaf.
+                            let after = skip_ws(b, end);
+                            if b.get(after) != Some(&b':') {
+                                self.leaves += 1;
+                            }
+                            *i = end;
+                            expect_leaf = false;
+                            continue;
+                        }
+                        b'{' | b'[' => depth += 1,
+                        b'}' | b']' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                *i += 1;
+                                return Ok(());
+                            }
+                        }
+                        b',' | b':' => expect_leaf = true,
+                        c if expect_leaf && !c.is_ascii_whitespace() => {
+                            // number, true, false (null is not a field)
+                            if c != b'n' {
+                                self.leaves += 1;
+                            }
+                            expect_leaf = false;
+                        }
+                        _ => {}
+                    }
+                    *i += 1;
+                }
+                return Err(());
+            }
+            Some(_) => {
+                let start = *i;
+                while *i < b.len()
+                    && !matches!(b[*i], b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')
+                {
+                    *i += 1;
+                }
+                if &b[start..*i] != b"null" {
+                    self.leaves += 1;
+                }
+            }
+            None => return Err(()),
+        }
+        Ok(())
+    }
+
+    fn value(&mut self, i: &mut usize) -> Result<(), ()> {
+        let b = self.bytes;
+        *i = skip_ws(b, *i);
+        let (exact, below) = if self.path.is_empty() {
+            (false, true)
+        } else {
+            self.interest()
+        };
+        if !exact && !below {
+            return self.skip(i);
+        }
+        match b.get(*i) {
+            Some(b'"') => {
+                let (end, escaped) = self.string_end(*i)?;
+                self.leaves += 1;
+                if exact && self.leaves <= MAX_JSON_FIELDS {
+                    let v = self.string_value(*i, end, escaped);
+                    self.record(v);
+                }
+                *i = end;
+            }
+            Some(b'{') => {
+                let start = *i;
+                *i += 1;
+                let mut first = true;
+                loop {
+                    *i = skip_ws(b, *i);
+                    if b.get(*i) == Some(&b'}') {
+                        *i += 1;
+                        break;
+                    }
+                    if !first {
+                        if b.get(*i) != Some(&b',') {
+                            return Err(());
+                        }
+                        *i = skip_ws(b, *i + 1);
+                    }
+                    first = false;
+                    if b.get(*i) != Some(&b'"') {
+                        return Err(());
+                    }
+                    let (kend, kesc) = self.string_end(*i)?;
+                    let key = self.string_value(*i, kend, kesc).ok_or(())?;
+                    *i = skip_ws(b, kend);
+                    if b.get(*i) != Some(&b':') {
+                        return Err(());
+                    }
+                    *i += 1;
+                    self.path.push(if key.starts_with('@') {
+                        format!("@{key}")
+                    } else {
+                        key
+                    });
+                    let r = if self.leaves >= MAX_JSON_FIELDS {
+                        self.skip(i)
+                    } else {
+                        self.value(i)
+                    };
+                    self.path.pop();
+                    r?;
+                }
+                if exact {
+                    let raw = &self.text[start..*i];
+                    self.record(Some(raw.to_string()));
+                }
+            }
+            Some(b'[') => {
+                let start = *i;
+                *i += 1;
+                let mut index = 0usize;
+                loop {
+                    *i = skip_ws(b, *i);
+                    if b.get(*i) == Some(&b']') {
+                        *i += 1;
+                        break;
+                    }
+                    if index > 0 {
+                        if b.get(*i) != Some(&b',') {
+                            return Err(());
+                        }
+                        *i += 1;
+                    }
+                    self.path.push(index.to_string());
+                    let r = if self.leaves >= MAX_JSON_FIELDS {
+                        self.skip(i)
+                    } else {
+                        self.value(i)
+                    };
+                    self.path.pop();
+                    r?;
+                    index += 1;
+                }
+                if exact {
+                    let raw = &self.text[start..*i];
+                    self.record(Some(raw.to_string()));
+                }
+            }
+            Some(_) => {
+                let start = *i;
+                while *i < b.len()
+                    && !matches!(b[*i], b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')
+                {
+                    *i += 1;
+                }
+                let raw = &self.text[start..*i];
+                if raw == "null" {
+                    return Ok(());
+                }
+                if raw != "true" && raw != "false" && num_of(raw).is_none() {
+                    return Err(());
+                }
+                self.leaves += 1;
+                if exact && self.leaves <= MAX_JSON_FIELDS {
+                    self.record(Some(raw.to_string()));
+                }
+            }
+            None => return Err(()),
+        }
+        Ok(())
+    }
 }
 
 /// Every discovered JSON field of a message (first 200 leaves), flattened.
@@ -309,62 +601,6 @@ fn leaf_text(v: &serde_json::Value) -> Option<String> {
         serde_json::Value::Bool(b) => Some(b.to_string()),
         serde_json::Value::Number(n) => Some(n.to_string()),
         other => Some(other.to_string()),
-    }
-}
-
-fn walk(
-    v: &serde_json::Value,
-    path: &mut Vec<String>,
-    leaves: &mut usize,
-    wanted: &[Vec<String>],
-    out: &mut [Option<String>],
-) {
-    // Containers asked for by name (for `expand`/`unnest`) render as JSON.
-    if !path.is_empty()
-        && matches!(
-            v,
-            serde_json::Value::Object(_) | serde_json::Value::Array(_)
-        )
-    {
-        for (i, w) in wanted.iter().enumerate() {
-            if out[i].is_none() && matches_path(w, path) {
-                out[i] = leaf_text(v);
-            }
-        }
-    }
-    match v {
-        serde_json::Value::Object(map) => {
-            for (k, child) in map {
-                if *leaves >= MAX_JSON_FIELDS {
-                    return;
-                }
-                path.push(if k.starts_with('@') {
-                    format!("@{k}")
-                } else {
-                    k.clone()
-                });
-                walk(child, path, leaves, wanted, out);
-                path.pop();
-            }
-        }
-        serde_json::Value::Array(items) => {
-            for (i, child) in items.iter().enumerate() {
-                if *leaves >= MAX_JSON_FIELDS {
-                    return;
-                }
-                path.push(i.to_string());
-                walk(child, path, leaves, wanted, out);
-                path.pop();
-            }
-        }
-        leaf => {
-            *leaves += 1;
-            for (i, w) in wanted.iter().enumerate() {
-                if out[i].is_none() && matches_path(w, path) {
-                    out[i] = leaf_text(leaf);
-                }
-            }
-        }
     }
 }
 
@@ -496,6 +732,55 @@ mod tests {
                 Some(r#"[{"c":1},{"c":"x"}]"#.into())
             ]
         );
+    }
+
+    #[test]
+    fn discovery_edge_cases() {
+        let names = |ws: &[&str]| -> Vec<Vec<String>> {
+            ws.iter()
+                .map(|w| w.split('.').map(str::to_string).collect())
+                .collect()
+        };
+        let run = |msg: &str, ws: &[&str]| {
+            let wanted = names(ws);
+            let mut out = vec![None; wanted.len()];
+            discover_json(msg, &wanted, &mut out);
+            out
+        };
+        // Escapes in keys and values, whitespace, nested arrays.
+        assert_eq!(
+            run(
+                r#" { "a\"b" : "x\ny" , "n" : [ 1 , { "m" : -2.5e1 } ] } "#,
+                &["a\"b", "n.1.m", "n.0"]
+            ),
+            [Some("x\ny".into()), Some("-2.5e1".into()), Some("1".into())]
+        );
+        // Not JSON, or broken JSON: nothing.
+        assert_eq!(run("plain text", &["a"]), [None]);
+        assert_eq!(run(r#"{"a":"1","b":"#, &["a"]), [None]);
+        assert_eq!(run(r#"{"a":tru}"#, &["a"]), [None]);
+        // Keys with dots are matched by their flattened name.
+        assert_eq!(
+            run(r#"{"user.id":"u1","x":{"y.z":2}}"#, &["user.id", "x.y.z"]),
+            [Some("u1".into()), Some("2".into())]
+        );
+        // Only the first 200 leaves count.
+        let mut msg = String::from("{");
+        for k in 0..250 {
+            msg.push_str(&format!("\"k{k}\":{k},"));
+        }
+        msg.push_str("\"last\":1}");
+        assert_eq!(
+            run(&msg, &["k0", "k199", "k200", "last"]),
+            [Some("0".into()), Some("199".into()), None, None]
+        );
+        // Leaves skipped inside unwanted containers still count.
+        let mut msg = String::from("{\"skip\":[");
+        for k in 0..199 {
+            msg.push_str(&format!("{k},"));
+        }
+        msg.push_str("0],\"after\":\"x\",\"later\":\"y\"}");
+        assert_eq!(run(&msg, &["after", "later"]), [None, None]);
     }
 
     #[test]

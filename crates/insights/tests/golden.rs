@@ -14,7 +14,8 @@
 //! (11 rows, matched 200)
 //! ```
 //!
-//! `error GROUP` cases expect a MalformedQueryException message with its
+//! A time range may follow the groups: `query exec 2026-11-25T09:00:00Z
+//! 2026-11-25T09:59:59Z`. `error GROUP` cases expect a MalformedQueryException message with its
 //! character offsets. Absent values print as `NULL`. Run with
 //! `GOLDEN_UPDATE=1` to rewrite the expectations from the actual output
 //! (then review the diff).
@@ -180,16 +181,29 @@ async fn actual(store: &Store, case: &Case) -> String {
             return format!("{e} [{}, {})", e.span.start, e.span.end);
         }
     };
-    let groups: Vec<String> = case
-        .groups
+    // `GROUPS [START END]`, the times in RFC 3339 (default: the whole set).
+    let mut words = case.groups.split_whitespace();
+    let groups: Vec<String> = words
+        .next()
+        .unwrap_or("")
         .split(',')
         .map(|g| group_of(g.trim()).to_string())
         .collect();
+    let time = |w: Option<&str>, default: i64| {
+        w.map_or(default, |t| {
+            (time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+                .expect("RFC 3339 time")
+                .unix_timestamp_nanos()
+                / 1_000_000) as i64
+        })
+    };
+    let start_ms = time(words.next(), START - 3_600_000);
+    let end_ms = time(words.next(), START + 86_400_000);
     let req = QueryRequest {
         query: case.query.clone(),
         groups,
-        start_ms: START - 3_600_000,
-        end_ms: START + 86_400_000,
+        start_ms,
+        end_ms,
         limit: None,
     };
     let out = match run(store, &scope(), &q, &req).await {
