@@ -798,6 +798,7 @@ pub fn signature_of(name: &str) -> Option<(usize, usize)> {
         | "ispublicip" | "isreservedip" | "jsonparse" | "jsonstringify" | "jsonarraysize"
         | "unmask" => (1, 1),
         "ltrim" | "rtrim" | "trim" | "round" => (1, 2),
+        "parsedate" | "formatdate" | "strftime" => (2, 3),
         "substr" => (2, 3),
         "replace" | "regexreplace" => (3, 3),
         "strcontains" => (2, 3),
@@ -819,7 +820,7 @@ pub fn result_of(name: &str, args: &[Ty]) -> Ty {
         | "jsonarraycontains" => Ty::Bool,
         "strlen" | "hextodec" | "abs" | "ceil" | "floor" | "log" | "sqrt" | "round"
         | "tonumber" | "toint" | "tolong" | "todouble" | "tomillis" | "messagesize"
-        | "ipv4tonumber" | "jsonarraysize" | "greatest" | "least" => Ty::Num,
+        | "parsedate" | "ipv4tonumber" | "jsonarraysize" | "greatest" | "least" => Ty::Num,
         "frommillis" => Ty::Time,
         "jsonparse" | "split" => Ty::Json,
         "coalesce" | "if" | "case" | "unmask" | "jsonstringify" => {
@@ -1082,6 +1083,17 @@ fn call(name: &str, a: &[Val]) -> Out {
             .reduce(f64::min)
             .map_or(Out::Null, Out::Num),
         "frommillis" => a[0].num().map_or(Out::Null, |n| Out::Time(n as i64)),
+        "parsedate" => match (text(0), text(1)) {
+            (Some(s), Some(p)) => crate::datetime::parse(s.trim(), &p, text(2).as_deref())
+                .map_or(Out::Null, |ms| Out::Num(ms as f64)),
+            _ => Out::Null,
+        },
+        "formatdate" | "strftime" => match (time_arg(a[0]), text(1)) {
+            (Some(ms), Some(p)) => {
+                crate::datetime::format(ms, &p, text(2).as_deref()).map_or(Out::Null, Out::Str)
+            }
+            _ => Out::Null,
+        },
         "tomillis" => time_arg(a[0]).map_or(Out::Null, |t| Out::Num(t as f64)),
         "coalesce" => a
             .iter()

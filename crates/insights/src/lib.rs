@@ -16,6 +16,7 @@
 
 pub mod agg;
 pub mod ast;
+pub mod datetime;
 pub mod export;
 pub mod func;
 pub mod manager;

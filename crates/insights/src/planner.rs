@@ -236,9 +236,6 @@ const AGGREGATES: &[&str] = &[
 ];
 
 const NOT_YET: &[&str] = &[
-    "parsedate",
-    "formatdate",
-    "strftime",
     "haversine",
     "rate",
     "count_over_time",
