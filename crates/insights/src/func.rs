@@ -806,6 +806,7 @@ pub fn signature_of(name: &str) -> Option<(usize, usize)> {
         | "isipv6insubnet" | "jsonarraycontains" => (2, 2),
         "concat" | "greatest" | "least" | "coalesce" => (1, 64),
         "if" => (3, 3),
+        "haversine" => (4, 4),
         "case" => (2, 21),
         _ => return None,
     })
@@ -1083,6 +1084,17 @@ fn call(name: &str, a: &[Val]) -> Out {
             .reduce(f64::min)
             .map_or(Out::Null, Out::Num),
         "frommillis" => a[0].num().map_or(Out::Null, |n| Out::Time(n as i64)),
+        "haversine" => match (a[0].num(), a[1].num(), a[2].num(), a[3].num()) {
+            (Some(lat1), Some(lon1), Some(lat2), Some(lon2)) => {
+                // Great-circle distance in km on a 6371 km sphere.
+                let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
+                let dp = (lat2 - lat1).to_radians();
+                let dl = (lon2 - lon1).to_radians();
+                let h = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
+                Out::Num(2.0 * 6371.0 * h.sqrt().asin())
+            }
+            _ => Out::Null,
+        },
         "parsedate" => match (text(0), text(1)) {
             (Some(s), Some(p)) => crate::datetime::parse(s.trim(), &p, text(2).as_deref())
                 .map_or(Out::Null, |ms| Out::Num(ms as f64)),
@@ -1315,6 +1327,23 @@ mod tests {
             run("concat", &[Val::Str("GET"), Val::Str(" "), Val::Str("/a")]),
             Out::Str("GET /a".into())
         );
+    }
+
+    #[test]
+    fn haversine_distance() {
+        // Paris to London, about 344 km.
+        let Out::Num(d) = run(
+            "haversine",
+            &[
+                Val::Num(48.8566),
+                Val::Num(2.3522),
+                Val::Num(51.5074),
+                Val::Num(-0.1278),
+            ],
+        ) else {
+            panic!()
+        };
+        assert!((d - 343.5).abs() < 1.0, "{d}");
     }
 
     #[test]

@@ -236,7 +236,6 @@ const AGGREGATES: &[&str] = &[
 ];
 
 const NOT_YET: &[&str] = &[
-    "haversine",
     "rate",
     "count_over_time",
     "countovertime",
