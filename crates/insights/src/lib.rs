@@ -49,6 +49,9 @@ use crate::ast::{Query, Span};
 use crate::table::{Discovered, EventsTable, ScanStats};
 use crate::value::{format_num, format_time};
 
+/// Memory one query may hold for sorting and aggregating before it spills.
+pub const QUERY_MEMORY_BYTES: usize = 512 * 1024 * 1024;
+
 /// Rows returned when neither the query nor the request sets a limit.
 pub const DEFAULT_LIMIT: usize = 10_000;
 
@@ -266,8 +269,15 @@ pub async fn run(
     let config = SessionConfig::new()
         .with_target_partitions(partitions)
         .with_batch_size(8192);
+    // Sorts and aggregations past the budget spill to temporary files
+    // rather than grow without bound inside the gateway's process.
+    let runtime = datafusion::execution::runtime_env::RuntimeEnvBuilder::new()
+        .with_memory_limit(QUERY_MEMORY_BYTES, 1.0)
+        .build_arc()
+        .map_err(|e| RunError::Execution(e.to_string()))?;
     let state = SessionStateBuilder::new()
         .with_config(config)
+        .with_runtime_env(runtime)
         .with_default_features()
         .with_query_planner(Arc::new(tally::InsightsQueryPlanner))
         .build();
