@@ -30,6 +30,21 @@ async fn wait(logs: &Client, id: &str) -> GetQueryResultsOutput {
     panic!("query {id} did not finish in 10 s");
 }
 
+/// Starts a query over the last hour; returns its id.
+async fn start(logs: &Client, group: &str, query: &str) -> String {
+    logs.start_query()
+        .log_group_name(group)
+        .start_time(now_s() - 3600)
+        .end_time(now_s())
+        .query_string(query)
+        .send()
+        .await
+        .unwrap()
+        .query_id()
+        .unwrap()
+        .to_string()
+}
+
 /// Rows as `field=value` strings, `@ptr` left out.
 fn rows(r: &GetQueryResultsOutput) -> Vec<String> {
     r.results()
@@ -321,18 +336,12 @@ async fn insights_aggregates_many_events() {
             .await
             .unwrap();
     }
-    let id = logs
-        .start_query()
-        .log_group_name("/bulk")
-        .start_time(now_s() - 3600)
-        .end_time(now_s())
-        .query_string("stats count(*) as c, sum(n) as total, max(n) as top by kind | sort kind")
-        .send()
-        .await
-        .unwrap()
-        .query_id()
-        .unwrap()
-        .to_string();
+    let id = start(
+        &logs,
+        "/bulk",
+        "stats count(*) as c, sum(n) as total, max(n) as top by kind | sort kind",
+    )
+    .await;
     let r = wait(&logs, &id).await;
     assert_eq!(
         rows(&r),

@@ -427,6 +427,18 @@ impl Scanner<'_, '_> {
         Ok(())
     }
 
+    /// Reads the member or element `segment` (skipping it past the limit).
+    fn child(&mut self, segment: String, i: &mut usize) -> Result<(), ()> {
+        self.path.push(segment);
+        let r = if self.leaves >= MAX_JSON_FIELDS {
+            self.skip(i)
+        } else {
+            self.value(i)
+        };
+        self.path.pop();
+        r
+    }
+
     fn value(&mut self, i: &mut usize) -> Result<(), ()> {
         let b = self.bytes;
         *i = skip_ws(b, *i);
@@ -475,18 +487,12 @@ impl Scanner<'_, '_> {
                         return Err(());
                     }
                     *i += 1;
-                    self.path.push(if key.starts_with('@') {
+                    let segment = if key.starts_with('@') {
                         format!("@{key}")
                     } else {
                         key
-                    });
-                    let r = if self.leaves >= MAX_JSON_FIELDS {
-                        self.skip(i)
-                    } else {
-                        self.value(i)
                     };
-                    self.path.pop();
-                    r?;
+                    self.child(segment, i)?;
                 }
                 if exact {
                     let raw = &self.text[start..*i];
@@ -509,14 +515,7 @@ impl Scanner<'_, '_> {
                         }
                         *i += 1;
                     }
-                    self.path.push(index.to_string());
-                    let r = if self.leaves >= MAX_JSON_FIELDS {
-                        self.skip(i)
-                    } else {
-                        self.value(i)
-                    };
-                    self.path.pop();
-                    r?;
+                    self.child(index.to_string(), i)?;
                     index += 1;
                 }
                 if exact {
