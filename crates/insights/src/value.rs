@@ -243,9 +243,10 @@ pub const MAX_JSON_FIELDS: usize = 200;
 /// Returns one entry per wanted name.
 ///
 /// A single pass over the text, allocating only for the values it returns:
-/// keys are compared in place, and an object is only walked while a wanted
-/// name could still lie below it (leaves are still counted everywhere, for
-/// the 200-field limit).
+/// keys are compared in place, an object is only walked while a wanted name
+/// could still lie below it (leaves are still counted everywhere, for the
+/// 200-field limit), and reading stops once every wanted field is found — so
+/// a message whose JSON breaks after those fields still yields them.
 pub fn discover_json(message: &str, wanted: &[Vec<String>], out: &mut [Option<String>]) {
     for o in out.iter_mut() {
         *o = None;
@@ -263,13 +264,23 @@ pub fn discover_json(message: &str, wanted: &[Vec<String>], out: &mut [Option<St
         leaves: 0,
         path: Vec::new(),
         found: 0,
+        dotted: wanted.iter().flatten().any(|seg| seg.contains('.')),
     };
-    if scanner.value(&mut i).is_err() {
+    if scanner.value(&mut i) == Err(Stop::Invalid) {
         // Not valid JSON after all: no fields.
         for o in scanner.out.iter_mut() {
             *o = None;
         }
     }
+}
+
+/// Why the scanner stopped early.
+#[derive(Debug, PartialEq, Eq)]
+enum Stop {
+    /// Every wanted field has its value: nothing left to read.
+    Done,
+    /// The text is not valid JSON.
+    Invalid,
 }
 
 struct Scanner<'a, 'w> {
@@ -278,9 +289,13 @@ struct Scanner<'a, 'w> {
     wanted: &'w [Vec<String>],
     out: &'w mut [Option<String>],
     leaves: usize,
-    /// Current key path (owned segments, `@`-prefixed keys already doubled).
-    path: Vec<String>,
+    /// Current key path (`@`-prefixed keys already doubled; borrowed from
+    /// the message unless unescaped or doubled).
+    path: Vec<std::borrow::Cow<'a, str>>,
     found: usize,
+    /// Some wanted segment has a dot in it (keys with dots need the slow
+    /// joined-name comparisons).
+    dotted: bool,
 }
 
 fn skip_ws(b: &[u8], mut i: usize) -> usize {
@@ -290,16 +305,16 @@ fn skip_ws(b: &[u8], mut i: usize) -> usize {
     i
 }
 
-impl Scanner<'_, '_> {
+impl<'a> Scanner<'a, '_> {
     /// Index of the end of the string starting at `i` (on the quote), and
     /// whether it has escapes.
-    fn string_end(&self, i: usize) -> Result<(usize, bool), ()> {
+    fn string_end(&self, i: usize) -> Result<(usize, bool), Stop> {
         let b = self.bytes;
         let mut j = i + 1;
         let mut escaped = false;
         loop {
-            match memchr::memchr2(b'"', b'\\', &b[j..]) {
-                None => return Err(()),
+            match memchr::memchr2(b'"', b'\\', b.get(j..).ok_or(Stop::Invalid)?) {
+                None => return Err(Stop::Invalid),
                 Some(k) => {
                     j += k;
                     if b[j] == b'\\' {
@@ -325,23 +340,24 @@ impl Scanner<'_, '_> {
     fn interest(&self) -> (bool, bool) {
         let mut exact = false;
         let mut below = false;
+        let slow = self.dotted || self.path.iter().any(|p| p.contains('.'));
         for (k, w) in self.wanted.iter().enumerate() {
             if self.out[k].is_some() {
                 continue;
             }
-            if w.len() >= self.path.len() && w[..self.path.len()] == self.path[..] {
+            if w.len() >= self.path.len() && w.iter().zip(&self.path).all(|(a, b)| a == b) {
                 if w.len() == self.path.len() {
                     exact = true;
                 } else {
                     below = true;
                 }
-            } else if !self.path.is_empty() && matches_path(w, &self.path) {
-                exact = true;
-            } else if !self.path.is_empty() {
-                // Keys with dots: compare the joined forms as a prefix.
+            } else if slow {
+                // Keys with dots: compare the joined forms.
                 let joined = self.path.join(".");
                 let wj = w.join(".");
-                if wj.len() > joined.len()
+                if wj == joined {
+                    exact = true;
+                } else if wj.len() > joined.len()
                     && wj.starts_with(&joined)
                     && wj.as_bytes()[joined.len()] == b'.'
                 {
@@ -352,7 +368,7 @@ impl Scanner<'_, '_> {
         (exact, below)
     }
 
-    fn record(&mut self, value: Option<String>) {
+    fn record(&mut self, value: Option<String>) -> Result<(), Stop> {
         for k in 0..self.wanted.len() {
             if self.out[k].is_none() && matches_path(&self.wanted[k], &self.path) {
                 self.out[k] = value.clone();
@@ -361,10 +377,14 @@ impl Scanner<'_, '_> {
                 }
             }
         }
+        if self.found == self.wanted.len() {
+            return Err(Stop::Done);
+        }
+        Ok(())
     }
 
     /// Skips a value without looking inside, counting its leaves.
-    fn skip(&mut self, i: &mut usize) -> Result<(), ()> {
+    fn skip(&mut self, i: &mut usize) -> Result<(), Stop> {
         let b = self.bytes;
         *i = skip_ws(b, *i);
         match b.get(*i) {
@@ -409,7 +429,7 @@ impl Scanner<'_, '_> {
                     }
                     *i += 1;
                 }
-                return Err(());
+                return Err(Stop::Invalid);
             }
             Some(_) => {
                 let start = *i;
@@ -422,13 +442,13 @@ impl Scanner<'_, '_> {
                     self.leaves += 1;
                 }
             }
-            None => return Err(()),
+            None => return Err(Stop::Invalid),
         }
         Ok(())
     }
 
     /// Reads the member or element `segment` (skipping it past the limit).
-    fn child(&mut self, segment: String, i: &mut usize) -> Result<(), ()> {
+    fn child(&mut self, segment: std::borrow::Cow<'a, str>, i: &mut usize) -> Result<(), Stop> {
         self.path.push(segment);
         let r = if self.leaves >= MAX_JSON_FIELDS {
             self.skip(i)
@@ -439,7 +459,7 @@ impl Scanner<'_, '_> {
         r
     }
 
-    fn value(&mut self, i: &mut usize) -> Result<(), ()> {
+    fn value(&mut self, i: &mut usize) -> Result<(), Stop> {
         let b = self.bytes;
         *i = skip_ws(b, *i);
         let (exact, below) = if self.path.is_empty() {
@@ -456,7 +476,8 @@ impl Scanner<'_, '_> {
                 self.leaves += 1;
                 if exact && self.leaves <= MAX_JSON_FIELDS {
                     let v = self.string_value(*i, end, escaped);
-                    self.record(v);
+                    *i = end;
+                    return self.record(v);
                 }
                 *i = end;
             }
@@ -472,23 +493,29 @@ impl Scanner<'_, '_> {
                     }
                     if !first {
                         if b.get(*i) != Some(&b',') {
-                            return Err(());
+                            return Err(Stop::Invalid);
                         }
                         *i = skip_ws(b, *i + 1);
                     }
                     first = false;
                     if b.get(*i) != Some(&b'"') {
-                        return Err(());
+                        return Err(Stop::Invalid);
                     }
                     let (kend, kesc) = self.string_end(*i)?;
-                    let key = self.string_value(*i, kend, kesc).ok_or(())?;
+                    let key: std::borrow::Cow<'a, str> = if kesc {
+                        std::borrow::Cow::Owned(
+                            self.string_value(*i, kend, kesc).ok_or(Stop::Invalid)?,
+                        )
+                    } else {
+                        std::borrow::Cow::Borrowed(&self.text[*i + 1..kend - 1])
+                    };
                     *i = skip_ws(b, kend);
                     if b.get(*i) != Some(&b':') {
-                        return Err(());
+                        return Err(Stop::Invalid);
                     }
                     *i += 1;
                     let segment = if key.starts_with('@') {
-                        format!("@{key}")
+                        std::borrow::Cow::Owned(format!("@{key}"))
                     } else {
                         key
                     };
@@ -496,7 +523,7 @@ impl Scanner<'_, '_> {
                 }
                 if exact {
                     let raw = &self.text[start..*i];
-                    self.record(Some(raw.to_string()));
+                    self.record(Some(raw.to_string()))?;
                 }
             }
             Some(b'[') => {
@@ -511,16 +538,16 @@ impl Scanner<'_, '_> {
                     }
                     if index > 0 {
                         if b.get(*i) != Some(&b',') {
-                            return Err(());
+                            return Err(Stop::Invalid);
                         }
                         *i += 1;
                     }
-                    self.child(index.to_string(), i)?;
+                    self.child(std::borrow::Cow::Owned(index.to_string()), i)?;
                     index += 1;
                 }
                 if exact {
                     let raw = &self.text[start..*i];
-                    self.record(Some(raw.to_string()));
+                    self.record(Some(raw.to_string()))?;
                 }
             }
             Some(_) => {
@@ -535,14 +562,14 @@ impl Scanner<'_, '_> {
                     return Ok(());
                 }
                 if raw != "true" && raw != "false" && num_of(raw).is_none() {
-                    return Err(());
+                    return Err(Stop::Invalid);
                 }
                 self.leaves += 1;
                 if exact && self.leaves <= MAX_JSON_FIELDS {
-                    self.record(Some(raw.to_string()));
+                    self.record(Some(raw.to_string()))?;
                 }
             }
-            None => return Err(()),
+            None => return Err(Stop::Invalid),
         }
         Ok(())
     }
@@ -605,10 +632,11 @@ fn leaf_text(v: &serde_json::Value) -> Option<String> {
 
 /// A wanted dotted name matches a path when the joined names agree (keys
 /// may themselves contain dots).
-fn matches_path(wanted: &[String], path: &[String]) -> bool {
+fn matches_path<P: AsRef<str>>(wanted: &[String], path: &[P]) -> bool {
     if wanted.len() == path.len() {
-        return wanted == path;
+        return wanted.iter().zip(path).all(|(a, b)| a == b.as_ref());
     }
+    let path: Vec<&str> = path.iter().map(AsRef::as_ref).collect();
     let joined_w = wanted.join(".");
     let joined_p = path.join(".");
     joined_w == joined_p
@@ -756,7 +784,9 @@ mod tests {
         );
         // Not JSON, or broken JSON: nothing.
         assert_eq!(run("plain text", &["a"]), [None]);
-        assert_eq!(run(r#"{"a":"1","b":"#, &["a"]), [None]);
+        assert_eq!(run(r#"{"b":"2","a":"#, &["a"]), [None]);
+        // Reading stops once every wanted field is found.
+        assert_eq!(run(r#"{"a":"1","b":"#, &["a"]), [Some("1".into())]);
         assert_eq!(run(r#"{"a":tru}"#, &["a"]), [None]);
         // Keys with dots are matched by their flattened name.
         assert_eq!(
