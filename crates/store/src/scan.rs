@@ -366,49 +366,96 @@ impl Scan {
             .with_projection(mask)
             .build()
             .map_err(storage_error)?;
-        let mut out = BatchBuilder::new(g);
         for batch in reader {
             let batch = batch.map_err(storage_error)?;
-            let col = |name: &str| batch.column_by_name(name).cloned();
-            let (Some(streams), Some(ts), Some(seq), Some(ing)) = (
-                col("stream_id"),
-                col("timestamp"),
-                col("seq"),
-                col("ingestion_time"),
-            ) else {
-                return Err(storage_error("unexpected segment schema"));
-            };
-            let msg = col("message");
-            let (Some(streams), Some(ts), Some(seq), Some(ing)) = (
-                streams.as_any().downcast_ref::<UInt64Array>(),
-                ts.as_any().downcast_ref::<Int64Array>(),
-                seq.as_any().downcast_ref::<UInt64Array>(),
-                ing.as_any().downcast_ref::<Int64Array>(),
-            ) else {
-                return Err(storage_error("unexpected segment schema"));
-            };
-            let msg = msg
-                .as_ref()
-                .and_then(|m| m.as_any().downcast_ref::<StringArray>());
-            for i in 0..batch.num_rows() {
-                let t = ts.value(i);
-                if t < lo || t > hi {
-                    continue;
-                }
-                let Some(&key) = g.dict_keys.get(&streams.value(i)) else {
-                    continue; // a deleted stream's leftovers
-                };
-                let m = msg.map(|m| m.value(i)).unwrap_or("");
-                out.push(key, t, ing.value(i), seq.value(i), m);
-                if out.len() >= SCAN_BATCH_ROWS && tx.blocking_send(out.finish()).is_err() {
-                    return Ok(()); // the reader went away
-                }
+            let out = self.convert_segment_batch(g, lo, hi, &batch)?;
+            if out.num_rows() > 0 && tx.blocking_send(Ok(out)).is_err() {
+                return Ok(()); // the reader went away
             }
         }
-        if out.len() > 0 {
-            let _ = tx.blocking_send(out.finish());
-        }
         Ok(())
+    }
+
+    /// A decoded segment batch as a scan batch: rows cut to the time range
+    /// and to live streams, stream ids turned into dictionary keys. Columns
+    /// are reused as they are when every row is kept (the usual case).
+    fn convert_segment_batch(
+        &self,
+        g: &ScanGroup,
+        lo: i64,
+        hi: i64,
+        batch: &RecordBatch,
+    ) -> StoreResult<RecordBatch> {
+        let col = |name: &str| batch.column_by_name(name).cloned();
+        let (Some(streams), Some(ts), Some(seq), Some(ing)) = (
+            col("stream_id"),
+            col("timestamp"),
+            col("seq"),
+            col("ingestion_time"),
+        ) else {
+            return Err(storage_error("unexpected segment schema"));
+        };
+        let (Some(stream_ids), Some(times)) = (
+            streams.as_any().downcast_ref::<UInt64Array>(),
+            ts.as_any().downcast_ref::<Int64Array>(),
+        ) else {
+            return Err(storage_error("unexpected segment schema"));
+        };
+        let n = batch.num_rows();
+        let mut keep = Vec::with_capacity(n);
+        let mut keys = Vec::with_capacity(n);
+        let mut last: Option<(u64, Option<i32>)> = None;
+        for i in 0..n {
+            let id = stream_ids.value(i);
+            let key = match last {
+                Some((l, k)) if l == id => k,
+                _ => {
+                    let k = g.dict_keys.get(&id).copied();
+                    last = Some((id, k));
+                    k
+                }
+            };
+            let t = times.value(i);
+            match key {
+                // A deleted stream's leftovers, or outside the range.
+                Some(k) if t >= lo && t <= hi => {
+                    keep.push(true);
+                    keys.push(k);
+                }
+                _ => keep.push(false),
+            }
+        }
+        let kept = keys.len();
+        let message: ArrayRef = match col("message") {
+            Some(m) => m,
+            None => Arc::new(StringArray::from_iter_values(std::iter::repeat_n("", n))),
+        };
+        let mut columns = vec![ts, ing, seq, message];
+        if kept < n {
+            let mask = arrow_array::BooleanArray::from(keep);
+            for c in columns.iter_mut() {
+                *c = arrow_select::filter::filter(c.as_ref(), &mask).map_err(storage_error)?;
+            }
+        }
+        let group: ArrayRef = Arc::new(
+            DictionaryArray::try_new(
+                Int32Array::from(vec![0; kept]),
+                Arc::new(StringArray::from(vec![g.name.as_str()])) as ArrayRef,
+            )
+            .map_err(storage_error)?,
+        );
+        let stream: ArrayRef = Arc::new(
+            DictionaryArray::try_new(
+                Int32Array::from(keys),
+                Arc::clone(&g.dict_values) as ArrayRef,
+            )
+            .map_err(storage_error)?,
+        );
+        let [ts, ing, seq, message]: [ArrayRef; 4] = columns
+            .try_into()
+            .map_err(|_| storage_error("column count"))?;
+        RecordBatch::try_new(scan_schema(), vec![group, stream, ts, ing, seq, message])
+            .map_err(storage_error)
     }
 
     fn read_hot(
