@@ -62,7 +62,11 @@ async fn main() {
     let dir = std::path::PathBuf::from(
         arg("--dir").unwrap_or_else(|| "/var/tmp/gw-insights-bench".into()),
     );
-    let _ = std::fs::remove_dir_all(dir.join("store"));
+    // `--reuse` queries the data of an earlier run in the same folder.
+    let reuse = std::env::args().any(|a| a == "--reuse") && dir.join("start").exists();
+    if !reuse {
+        let _ = std::fs::remove_dir_all(dir.join("store"));
+    }
     std::fs::create_dir_all(&dir).expect("bench dir");
     let config = StoreConfig {
         max_event_age_ms: i64::MAX / 4,
@@ -78,74 +82,41 @@ async fn main() {
             .expect("stream");
     }
     // One day of traffic ending an hour ago.
-    let start = gatewatch_store::now_ms() - DAY_MS - 3_600_000;
+    let start = if reuse {
+        std::fs::read_to_string(dir.join("start"))
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .expect("start of the earlier run")
+    } else {
+        gatewatch_store::now_ms() - DAY_MS - 3_600_000
+    };
     let step = (DAY_MS / events as i64).max(1);
-    let t0 = Instant::now();
-    let reqs = requests(events, 42, start, step);
-    let gen_s = t0.elapsed().as_secs_f64();
-
-    let nd_path = dir.join("access.ndjson");
-    let pq_path = dir.join("access.parquet");
-    let mut ndjson = std::io::BufWriter::new(std::fs::File::create(&nd_path).expect("ndjson"));
-    let mut parquet = ParquetExport::new(std::fs::File::create(&pq_path).expect("parquet"));
-    let t0 = Instant::now();
-    let mut message_bytes = 0u64;
-    let mut export_s = 0.0;
-    for chunk in reqs.chunks(10_000 * STREAMS) {
-        let mut per_stream: Vec<Vec<InputLogEvent>> = vec![Vec::new(); STREAMS];
-        let mut exported = Vec::with_capacity(chunk.len());
-        for (i, r) in chunk.iter().enumerate() {
-            let line = r.json_line();
-            message_bytes += line.len() as u64;
-            exported.push(ExportEvent {
-                timestamp: r.timestamp,
-                ingestion_time: r.timestamp,
-                log_stream: format!("stream-{}", i % STREAMS),
-                message: line.clone(),
-            });
-            per_stream[i % STREAMS].push(InputLogEvent {
-                timestamp: r.timestamp,
-                message: line,
-            });
-        }
-        for (s, batch) in per_stream.iter().enumerate() {
-            if !batch.is_empty() {
-                store
-                    .put_log_events(&scope, GROUP, &format!("stream-{s}"), batch)
-                    .await
-                    .expect("put");
-            }
-        }
-        let te = Instant::now();
-        write_ndjson(&mut ndjson, &exported).expect("ndjson write");
-        parquet.write(&exported).expect("parquet write");
-        export_s += te.elapsed().as_secs_f64();
+    if reuse {
+        // What a running gatewatch's maintenance does after a restart.
+        store.compact(0).await.expect("compact");
+    } else {
+        ingest(&store, &scope, &dir, events, start, step).await;
+        std::fs::write(dir.join("start"), start.to_string()).expect("start file");
     }
-    ndjson.flush().expect("flush");
-    parquet.finish().expect("parquet finish");
-    let ingest_s = t0.elapsed().as_secs_f64() - export_s;
-    let t0 = Instant::now();
-    let moved = store.compact(0).await.expect("compact");
-    let compact_s = t0.elapsed().as_secs_f64();
-    println!(
-        "{}",
-        serde_json::json!({
-            "setup": {
-                "events": events,
-                "message_bytes": message_bytes,
-                "generate_s": gen_s,
-                "ingest_s": ingest_s,
-                "export_s": export_s,
-                "compact_s": compact_s,
-                "compacted": moved,
-                "ndjson": nd_path,
-                "parquet": pq_path,
-            }
-        })
-    );
     let end = gatewatch_store::now_ms();
-    for (name, text) in QUERIES {
+    // `--query TEXT` (repeatable) times those instead of the standard set.
+    let args: Vec<String> = std::env::args().collect();
+    let adhoc: Vec<(String, String)> = args
+        .windows(2)
+        .filter(|w| w[0] == "--query")
+        .map(|w| (w[1].clone(), w[1].clone()))
+        .collect();
+    let queries: Vec<(String, String)> = if adhoc.is_empty() {
+        QUERIES
+            .iter()
+            .map(|(n, q)| (n.to_string(), q.to_string()))
+            .collect()
+    } else {
+        adhoc
+    };
+    for (name, text) in &queries {
         let q = compile(text).expect("query compiles");
+        let text = text.as_str();
         let req = QueryRequest {
             query: text.to_string(),
             groups: vec![GROUP.to_string()],
@@ -177,4 +148,78 @@ async fn main() {
             })
         );
     }
+}
+
+/// Generates, stores, exports and compacts the events; prints the figures.
+async fn ingest(
+    store: &Store,
+    scope: &Scope,
+    dir: &std::path::Path,
+    events: usize,
+    start: i64,
+    step: i64,
+) {
+    let t0 = Instant::now();
+    let reqs = requests(events, 42, start, step);
+    let gen_s = t0.elapsed().as_secs_f64();
+
+    let nd_path = dir.join("access.ndjson");
+    let pq_path = dir.join("access.parquet");
+    let mut ndjson = std::io::BufWriter::new(std::fs::File::create(&nd_path).expect("ndjson"));
+    let mut parquet = ParquetExport::new(std::fs::File::create(&pq_path).expect("parquet"));
+    let t0 = Instant::now();
+    let mut message_bytes = 0u64;
+    let mut export_s = 0.0;
+    for chunk in reqs.chunks(2_500 * STREAMS) {
+        let mut per_stream: Vec<Vec<InputLogEvent>> = vec![Vec::new(); STREAMS];
+        let mut exported = Vec::with_capacity(chunk.len());
+        for (i, r) in chunk.iter().enumerate() {
+            let line = r.json_line();
+            message_bytes += line.len() as u64;
+            exported.push(ExportEvent {
+                timestamp: r.timestamp,
+                ingestion_time: r.timestamp,
+                log_stream: format!("stream-{}", i % STREAMS),
+                message: line.clone(),
+            });
+            per_stream[i % STREAMS].push(InputLogEvent {
+                timestamp: r.timestamp,
+                message: line,
+            });
+        }
+        for (s, batch) in per_stream.iter().enumerate() {
+            if !batch.is_empty() {
+                store
+                    .put_log_events(scope, GROUP, &format!("stream-{s}"), batch)
+                    .await
+                    .expect("put");
+            }
+        }
+        let te = Instant::now();
+        write_ndjson(&mut ndjson, &exported).expect("ndjson write");
+        parquet.write(&exported).expect("parquet write");
+        export_s += te.elapsed().as_secs_f64();
+    }
+    ndjson.flush().expect("flush");
+    parquet.finish().expect("parquet finish");
+    let ingest_s = t0.elapsed().as_secs_f64() - export_s;
+    let t0 = Instant::now();
+    let moved = store.compact(0).await.expect("compact");
+    let compact_s = t0.elapsed().as_secs_f64();
+    println!(
+        "{}",
+        serde_json::json!({
+            "setup": {
+                "events": events,
+                "message_bytes": message_bytes,
+                "generate_s": gen_s,
+                "ingest_s": ingest_s,
+                "export_s": export_s,
+                "compact_s": compact_s,
+                "compacted": moved,
+                "ndjson": nd_path,
+                "parquet": pq_path,
+            }
+        })
+    );
 }

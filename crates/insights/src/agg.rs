@@ -12,7 +12,7 @@
 //!   `@timestamp` (first seen wins a tie);
 //! - `sortsFirst`/`sortsLast`: the value first/last in natural sort order.
 //!
-//! Partial states travel between partitions as one JSON text column.
+//! Partial states travel between partitions as one binary column.
 
 use std::sync::Arc;
 
@@ -97,7 +97,7 @@ impl AggregateUDFImpl for Agg {
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
         Ok(vec![Arc::new(Field::new(
             format!("{}_state", args.name),
-            DataType::Utf8,
+            DataType::Binary,
             true,
         ))])
     }
@@ -244,18 +244,36 @@ impl Accumulator for Acc {
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        let json = serde_json::to_string(&self.state)
-            .map_err(|e| datafusion::common::DataFusionError::Execution(e.to_string()))?;
-        Ok(vec![ScalarValue::Utf8(Some(json))])
+        // Percentile states are the raw values (little-endian f64s); the
+        // others are small JSON objects.
+        let bytes = match self.kind {
+            AggKind::Pct(_) => {
+                let mut b = Vec::with_capacity(self.state.values.len() * 8);
+                for v in &self.state.values {
+                    b.extend_from_slice(&v.to_le_bytes());
+                }
+                b
+            }
+            _ => serde_json::to_vec(&self.state)
+                .map_err(|e| datafusion::common::DataFusionError::Execution(e.to_string()))?,
+        };
+        Ok(vec![ScalarValue::Binary(Some(bytes))])
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        let arr = states[0].as_string::<i32>();
+        let arr = states[0].as_binary::<i32>();
         for i in 0..arr.len() {
             if arr.is_null(i) {
                 continue;
             }
-            if let Ok(other) = serde_json::from_str::<State>(arr.value(i)) {
+            let bytes = arr.value(i);
+            if let AggKind::Pct(_) = self.kind {
+                self.state.values.extend(
+                    bytes
+                        .chunks_exact(8)
+                        .map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8]))),
+                );
+            } else if let Ok(other) = serde_json::from_slice::<State>(bytes) {
                 self.merge(other);
             }
         }

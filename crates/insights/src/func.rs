@@ -75,6 +75,9 @@ pub enum Kind {
     Csv(Vec<String>),
     /// JSON array (or any value) → list of element texts (`unnest`).
     JsonList,
+    /// One field of a `parse` struct. (DataFusion's own `get_field` would be
+    /// moved under filters by its optimiser, running `parse` on every row.)
+    StructField(String),
     /// Message → pattern template (`pattern`).
     PatternOf,
     /// Message → severity label (`pattern`).
@@ -179,6 +182,17 @@ impl ScalarUDFImpl for Func {
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let n = args.number_rows;
+        if let Kind::StructField(name) = &self.kind {
+            let array = args.args[0].to_array(n)?;
+            let st = array
+                .as_struct_opt()
+                .ok_or_else(|| DataFusionError::Internal("struct expected".into()))?;
+            return st
+                .column_by_name(name)
+                .cloned()
+                .map(ColumnarValue::Array)
+                .ok_or_else(|| DataFusionError::Internal(format!("no field {name}")));
+        }
         let cols: Vec<Col> = args.args.iter().map(Col::new).collect::<Result<_>>()?;
         let array = self.eval(&cols, n)?;
         Ok(ColumnarValue::Array(array))

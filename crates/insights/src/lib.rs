@@ -12,7 +12,8 @@
 //!   GetQueryResults returns them; [`manager::QueryManager`] runs queries
 //!   asynchronously with the StartQuery/GetQueryResults/StopQuery lifecycle.
 //!
-//! DataFusion is a dependency of this crate only.
+//! DataFusion is a dependency of this crate only. Set `GATEWATCH_EXPLAIN=1`
+//! to print each query's physical plan to stderr.
 
 pub mod agg;
 pub mod ast;
@@ -253,7 +254,11 @@ pub async fn run(
     let previous =
         planner::diff_period(q).map(|p| planner::previous_window(p, req.start_ms, req.end_ms));
     let scan_start = previous.map_or(req.start_ms, |(s, _)| s.min(req.start_ms));
-    let scan = Arc::new(store.scan(scope, &req.groups, scan_start, req.end_ms)?);
+    let scan = Arc::new(
+        store
+            .scan(scope, &req.groups, scan_start, req.end_ms)
+            .await?,
+    );
     let (discovered, names) = discovered_fields(q);
     let stats = Arc::new(ScanStats::default());
     let partitions = std::thread::available_parallelism()
@@ -294,6 +299,14 @@ pub async fn run(
     };
     let planned = planner::plan(q, &req.query, builder, &names, &input)?;
     let df = DataFrame::new(ctx.state(), planned.plan);
+    if std::env::var_os("GATEWATCH_EXPLAIN").is_some() {
+        if let Ok(plan) = df.clone().create_physical_plan().await {
+            eprintln!(
+                "{}",
+                datafusion::physical_plan::displayable(plan.as_ref()).indent(true)
+            );
+        }
+    }
     let mut stream = df
         .execute_stream()
         .await

@@ -19,7 +19,6 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use datafusion::common::UnnestOptions;
-use datafusion::functions::core::expr_fn::get_field;
 use datafusion::functions_aggregate::expr_fn as agg;
 use datafusion::logical_expr::expr::{Sort as SortExpr, WindowFunction, WindowFunctionDefinition};
 use datafusion::logical_expr::{
@@ -691,7 +690,8 @@ impl Planner<'_> {
                 for (i, part) in parts.iter().enumerate() {
                     re.push_str(&regex::escape(part));
                     if i + 1 < parts.len() {
-                        let greedy = i + 2 == parts.len();
+                        // Lazy, except a final `*` that takes the rest.
+                        let greedy = i + 2 == parts.len() && parts[i + 1].is_empty();
                         re.push_str(&format!("(?<g{i}>{})", if greedy { ".*" } else { ".*?" }));
                     }
                 }
@@ -778,7 +778,8 @@ impl Planner<'_> {
         let mut new_cols = Vec::new();
         let mut bindings = Vec::new();
         for (name, sname) in names {
-            let extracted = get_field(col(sc.clone()), sname.as_str());
+            let extracted =
+                Func::scalar(Kind::StructField(sname.clone()), Ty::Str).call(vec![col(sc.clone())]);
             let value = match self.scope.get(&name) {
                 Some(prev) => {
                     let prev_text = match prev.ty {

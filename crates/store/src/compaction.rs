@@ -13,6 +13,9 @@ use crate::{keys, now_ms, Store};
 
 /// Most events one compaction run moves per group (the rest waits for the next run).
 const MAX_ROWS_PER_RUN: usize = 1_000_000;
+/// Moves of at least this many events are followed by a rewrite of the hot
+/// tier without their tombstones.
+const TOMBSTONE_COMPACTION_THRESHOLD: usize = 10_000;
 
 impl Store {
     /// Moves events ingested at least `min_age_ms` ago from the hot tier
@@ -86,6 +89,7 @@ impl Store {
                                 .segments
                                 .partition_point(|s| (s.min_ts, s.id) < (meta.min_ts, meta.id));
                             entry.segments.insert(at, meta.clone());
+                            self.inner.pending_segments.fetch_add(1, Ordering::SeqCst);
                             Some(self.enqueue(writes))
                         }
                         // The group was deleted meanwhile: drop the file.
@@ -94,7 +98,9 @@ impl Store {
                 };
                 match done {
                     Some(done) => {
-                        durable(done).await?;
+                        let landed = durable(done).await;
+                        self.inner.pending_segments.fetch_sub(1, Ordering::SeqCst);
+                        landed?;
                         moved += rows.len();
                     }
                     None => {
@@ -102,6 +108,22 @@ impl Store {
                     }
                 }
             }
+        }
+        // The first run after opening also tidies: the journal replay brings
+        // back the tombstones of moves made before a restart.
+        let first_run = !self.inner.tidied.swap(true, Ordering::SeqCst);
+        if moved >= TOMBSTONE_COMPACTION_THRESHOLD || first_run {
+            // The moved events left tombstones in the hot tier that every
+            // range read would step over; rewrite the (now small) tier
+            // without them. Snapshots still in use keep what they see.
+            let events = self.inner.events.clone();
+            let _ = tokio::task::spawn_blocking(move || {
+                // Flush the deletions first: tombstones still in the
+                // memtable would survive a compaction of the disk tables.
+                events.rotate_memtable_and_wait()?;
+                events.major_compact()
+            })
+            .await;
         }
         Ok(moved)
     }

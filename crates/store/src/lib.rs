@@ -114,6 +114,11 @@ pub(crate) struct Inner {
     pub(crate) events: Keyspace,
     pub(crate) segment_files: segments::SegmentFiles,
     pub(crate) orphans_checked: std::sync::atomic::AtomicBool,
+    /// Segments in the catalog whose moved events are not yet deleted from
+    /// the hot tier (a scan waits for none, so it never counts both).
+    pub(crate) pending_segments: std::sync::atomic::AtomicUsize,
+    /// The hot tier was rewritten without tombstones since opening.
+    pub(crate) tidied: std::sync::atomic::AtomicBool,
     pub(crate) catalog: RwLock<Catalog>,
     pub(crate) committer: Committer,
     pub(crate) next_seq: AtomicU64,
@@ -160,6 +165,8 @@ impl Store {
                 events,
                 segment_files,
                 orphans_checked: std::sync::atomic::AtomicBool::new(false),
+                pending_segments: std::sync::atomic::AtomicUsize::new(0),
+                tidied: std::sync::atomic::AtomicBool::new(false),
                 catalog: RwLock::new(catalog),
                 committer,
                 next_seq: AtomicU64::new(next_seq),

@@ -14,6 +14,7 @@
 //! out when a query does not need it.
 
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use arrow_array::builder::{Int64Builder, StringBuilder, UInt64Builder};
@@ -129,14 +130,44 @@ pub struct Scan {
 impl Store {
     /// Pins a view of `groups` (names in `scope`) for `start <= timestamp <=
     /// end`. Unknown groups are a `ResourceNotFoundException`.
-    pub fn scan(
+    ///
+    /// While a compaction is committing a segment its events are briefly in
+    /// both tiers; the scan waits (milliseconds) for such commits to land so
+    /// it never counts an event twice.
+    pub async fn scan(
         &self,
         scope: &Scope,
         groups: &[String],
         start: i64,
         end: i64,
     ) -> StoreResult<Scan> {
+        for _ in 0..5_000 {
+            if self.inner.pending_segments.load(Ordering::SeqCst) == 0 {
+                if let Some(scan) = self.pin(scope, groups, start, end)? {
+                    return Ok(scan);
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        Err(StoreError::ServiceUnavailable(
+            "the store is busy compacting; retry the query".into(),
+        ))
+    }
+
+    /// The view, or `None` when a segment commit is in flight.
+    fn pin(
+        &self,
+        scope: &Scope,
+        groups: &[String],
+        start: i64,
+        end: i64,
+    ) -> StoreResult<Option<Scan>> {
         let catalog = self.read();
+        // Segments are inserted (and counted pending) under the catalog's
+        // write lock, so none can appear while this read lock is held.
+        if self.inner.pending_segments.load(Ordering::SeqCst) != 0 {
+            return Ok(None);
+        }
         let snapshot = Arc::new(self.inner.db.snapshot());
         let mut out_groups = Vec::with_capacity(groups.len());
         let mut parts = Vec::new();
@@ -192,14 +223,14 @@ impl Store {
                 }
             }
         }
-        Ok(Scan {
+        Ok(Some(Scan {
             store: self.clone(),
             snapshot,
             groups: out_groups,
             parts,
             lower,
             upper: end,
-        })
+        }))
     }
 }
 

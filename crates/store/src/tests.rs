@@ -837,7 +837,7 @@ async fn scanned(
     use arrow_array::cast::AsArray;
     use futures_util::StreamExt;
     let groups: Vec<String> = groups.iter().map(|g| g.to_string()).collect();
-    let scan = std::sync::Arc::new(store.scan(&scope(), &groups, start, end).unwrap());
+    let scan = std::sync::Arc::new(store.scan(&scope(), &groups, start, end).await.unwrap());
     let mut rows = Vec::new();
     for part in 0..scan.parts.len() {
         let mut stream = scan.read_part(part, with_message);
@@ -915,7 +915,11 @@ async fn scans_read_both_tiers_within_the_range_and_skip_deleted_streams() {
     assert!(bare.iter().all(|r| r.2.is_empty()));
     assert_eq!(bare[0].0, "a");
     // Unknown groups are refused like every read.
-    let err = store.scan(&s, &["nope".to_string()], 0, now).err().unwrap();
+    let err = store
+        .scan(&s, &["nope".to_string()], 0, now)
+        .await
+        .err()
+        .unwrap();
     assert_eq!(err.error_type(), "ResourceNotFoundException");
     // Point lookups for GetLogRecord, from either tier (a3 is hot, a1 cold).
     for row in [&all[2], &all[0]] {
