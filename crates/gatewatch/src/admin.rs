@@ -1,6 +1,5 @@
 //! The admin listener: loopback by default, home of the AWS-compatible APIs
-//! (today the CloudWatch Logs API; the API Gateway management API arrives
-//! with its issue) and of `/health`.
+//! (CloudWatch Logs, and the API Gateway management API) and of `/health`.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -31,6 +30,8 @@ pub struct Admin {
     pub logs: LogsApi,
     /// The queue between the data plane and the log writer.
     pub log_queue: gatewatch_gateway::ChannelSink,
+    /// The API Gateway management API.
+    pub apigateway: gatewatch_aws_api::apigateway::ApiGatewayApi,
 }
 
 /// Serves admin requests until `shutdown` resolves.
@@ -86,6 +87,29 @@ async fn handle(req: Request<Incoming>, admin: &Admin) -> Response<Full<Bytes>> 
         return admin
             .logs
             .handle(&parts.headers, &body)
+            .await
+            .map(Full::new);
+    }
+    if gatewatch_aws_api::apigateway::ApiGatewayApi::accepts(req.uri().path()) {
+        let (parts, body) = req.into_parts();
+        let body = match Limited::new(body, MAX_ADMIN_BODY).collect().await {
+            Ok(b) => b.to_bytes(),
+            Err(_) => {
+                return json(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    serde_json::json!({"message": "Request body too large or unreadable"}),
+                )
+            }
+        };
+        return admin
+            .apigateway
+            .handle(
+                &parts.method,
+                parts.uri.path(),
+                parts.uri.query(),
+                &parts.headers,
+                &body,
+            )
             .await
             .map(Full::new);
     }

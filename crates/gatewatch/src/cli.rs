@@ -240,6 +240,11 @@ pub struct ServeArgs {
     /// Do not print a line per request on stderr.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// Behave like AWS where Gatewatch is more lenient: enabling execution
+    /// logging through the management API needs the account's CloudWatch
+    /// role (`aws apigateway update-account`).
+    #[arg(long)]
+    pub strict_aws: bool,
 }
 
 /// `gatewatch validate`.

@@ -40,6 +40,9 @@ pub struct ConfigFile {
     pub account_id: Option<String>,
     /// Region used in ARNs.
     pub region: Option<String>,
+    /// Like `--strict-aws`.
+    #[serde(default)]
+    pub strict_aws: bool,
     /// What a full log queue does: `backpressure` (default: requests wait,
     /// no log is lost) or `drop` (logs are dropped and counted on /metrics).
     pub log_queue_policy: Option<String>,

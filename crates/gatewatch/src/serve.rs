@@ -207,11 +207,14 @@ fn try_run(args: ServeArgs) -> Result<(), String> {
             }
             deployed.push(DeployedApi::new(api, stages));
         }
-        let deployments = Deployments {
+        let mut deployments = Deployments {
             apis: deployed,
             account_id: account_id.clone(),
             region: region.clone(),
         };
+        // Stage settings changed through the management API win over the
+        // files they were first read from.
+        gatewatch_aws_api::apigateway::restore_stage_settings(&store, &mut deployments);
         let signalled = shutdown_signal();
         print_summary(&deployments, data_addr, admin_addr, &data_dir);
 
@@ -272,6 +275,13 @@ fn try_run(args: ServeArgs) -> Result<(), String> {
                 region.clone(),
             ),
             log_queue: queue,
+            apigateway: gatewatch_aws_api::apigateway::ApiGatewayApi::new(
+                Arc::clone(&gateway),
+                store.clone(),
+                account_id.clone(),
+                region.clone(),
+                args.strict_aws || config.strict_aws,
+            ),
         });
         let retention = tokio::spawn(store_maintenance(store.clone()));
         let admin = tokio::spawn(crate::admin::serve(

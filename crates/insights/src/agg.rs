@@ -22,7 +22,7 @@ use arrow_schema::{DataType, Field, FieldRef};
 use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{
-    Accumulator, AggregateUDF, AggregateUDFImpl, Signature, Volatility,
+    Accumulator, AggregateUDF, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature, Volatility,
 };
 use serde::{Deserialize, Serialize};
 
@@ -91,6 +91,25 @@ impl AggregateUDFImpl for Agg {
         Ok(Box::new(Acc {
             kind: self.kind,
             state: State::default(),
+        }))
+    }
+
+    fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
+        matches!(self.kind, AggKind::Pct(_))
+    }
+
+    fn create_groups_accumulator(
+        &self,
+        _args: AccumulatorArgs,
+    ) -> Result<Box<dyn GroupsAccumulator>> {
+        let AggKind::Pct(p) = self.kind else {
+            return Err(datafusion::common::DataFusionError::Internal(
+                "no groups accumulator".into(),
+            ));
+        };
+        Ok(Box::new(PctGroups {
+            p,
+            values: Vec::new(),
         }))
     }
 
@@ -218,16 +237,7 @@ impl Accumulator for Acc {
     fn evaluate(&mut self) -> Result<ScalarValue> {
         let s = &mut self.state;
         Ok(match self.kind {
-            AggKind::Pct(p) => {
-                if s.values.is_empty() {
-                    ScalarValue::Float64(None)
-                } else {
-                    s.values.sort_by(f64::total_cmp);
-                    let n = s.values.len();
-                    let rank = ((p as f64 / 1000.0) / 100.0 * n as f64).ceil() as usize;
-                    ScalarValue::Float64(Some(s.values[rank.clamp(1, n) - 1]))
-                }
-            }
+            AggKind::Pct(p) => ScalarValue::Float64(nearest_rank(&mut s.values, p)),
             AggKind::Min | AggKind::Max => match s.num {
                 Some(n) => ScalarValue::Utf8(Some(format_num(n))),
                 None => ScalarValue::Utf8(s.text.clone()),
@@ -278,5 +288,113 @@ impl Accumulator for Acc {
             }
         }
         Ok(())
+    }
+}
+
+/// Nearest-rank percentile of a sorted list (p in thousandths of a percent).
+fn nearest_rank(values: &mut [f64], p: i64) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    let rank = ((p as f64 / 1000.0) / 100.0 * n as f64).ceil() as usize;
+    Some(values[rank.clamp(1, n) - 1])
+}
+
+/// `pct` for many groups at once (no per-group accumulator objects).
+struct PctGroups {
+    p: i64,
+    values: Vec<Vec<f64>>,
+}
+
+impl GroupsAccumulator for PctGroups {
+    fn update_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        opt_filter: Option<&arrow_array::BooleanArray>,
+        total_num_groups: usize,
+    ) -> Result<()> {
+        self.values.resize_with(total_num_groups, Vec::new);
+        let col = Col::from_array(&values[0])?;
+        for (row, &g) in group_indices.iter().enumerate() {
+            if opt_filter.is_some_and(|f| !f.is_valid(row) || !f.value(row)) {
+                continue;
+            }
+            if let Some(n) = col.get(row).num() {
+                self.values[g].push(n);
+            }
+        }
+        Ok(())
+    }
+
+    fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
+        let groups = emit_to.take_needed(&mut self.values);
+        let out: arrow_array::Float64Array = groups
+            .into_iter()
+            .map(|mut v| nearest_rank(&mut v, self.p))
+            .collect();
+        Ok(std::sync::Arc::new(out))
+    }
+
+    fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
+        let groups = emit_to.take_needed(&mut self.values);
+        let mut b = arrow_array::builder::BinaryBuilder::new();
+        for v in groups {
+            let mut bytes = Vec::with_capacity(v.len() * 8);
+            for x in v {
+                bytes.extend_from_slice(&x.to_le_bytes());
+            }
+            b.append_value(bytes);
+        }
+        Ok(vec![std::sync::Arc::new(b.finish())])
+    }
+
+    fn merge_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        total_num_groups: usize,
+    ) -> Result<()> {
+        self.values.resize_with(total_num_groups, Vec::new);
+        let arr = values[0].as_binary::<i32>();
+        for (row, &g) in group_indices.iter().enumerate() {
+            if arr.is_null(row) {
+                continue;
+            }
+            self.values[g].extend(
+                arr.value(row)
+                    .chunks_exact(8)
+                    .map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8]))),
+            );
+        }
+        Ok(())
+    }
+
+    fn convert_to_state(
+        &self,
+        values: &[ArrayRef],
+        opt_filter: Option<&arrow_array::BooleanArray>,
+    ) -> Result<Vec<ArrayRef>> {
+        // Each row as its own group's state: its value's bytes, or none.
+        let col = Col::from_array(&values[0])?;
+        let mut b = arrow_array::builder::BinaryBuilder::new();
+        for row in 0..values[0].len() {
+            let kept = opt_filter.is_none_or(|f| f.is_valid(row) && f.value(row));
+            match col.get(row).num().filter(|_| kept) {
+                Some(n) => b.append_value(n.to_le_bytes()),
+                None => b.append_value([]),
+            }
+        }
+        Ok(vec![std::sync::Arc::new(b.finish())])
+    }
+
+    fn size(&self) -> usize {
+        self.values
+            .iter()
+            .map(|v| v.capacity() * 8 + 24)
+            .sum::<usize>()
+            + 48
     }
 }

@@ -33,6 +33,7 @@ pub mod model;
 pub mod names;
 pub mod scan;
 mod segments;
+mod settings;
 
 pub use catalog::CreateLogGroup;
 pub use error::{StoreError, StoreResult};
@@ -112,6 +113,8 @@ pub struct Store {
 
 pub(crate) struct Inner {
     pub(crate) events: Keyspace,
+    /// Metadata keyspace (catalog, counters, settings).
+    pub(crate) meta: Keyspace,
     pub(crate) segment_files: segments::SegmentFiles,
     pub(crate) orphans_checked: std::sync::atomic::AtomicBool,
     /// Segments in the catalog whose moved events are not yet deleted from
@@ -163,6 +166,7 @@ impl Store {
         let store = Store {
             inner: Arc::new(Inner {
                 events,
+                meta: meta.clone(),
                 segment_files,
                 orphans_checked: std::sync::atomic::AtomicBool::new(false),
                 pending_segments: std::sync::atomic::AtomicUsize::new(0),

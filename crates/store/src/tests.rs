@@ -937,3 +937,24 @@ async fn scans_read_both_tiers_within_the_range_and_skip_deleted_streams() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn settings_survive_a_reopen() {
+    let dir = temp_dir("settings");
+    {
+        let store = Store::open(&dir, StoreConfig::default()).unwrap();
+        store.put_setting("stage/a/dev", b"one").await.unwrap();
+        store.put_setting("stage/a/prod", b"two").await.unwrap();
+        store.put_setting("account", b"x").await.unwrap();
+        store.delete_setting("stage/a/prod").await.unwrap();
+    }
+    let store = Store::open(&dir, StoreConfig::default()).unwrap();
+    assert_eq!(
+        store.settings("stage/").unwrap(),
+        [("stage/a/dev".to_string(), b"one".to_vec())]
+    );
+    assert_eq!(store.settings("account").unwrap().len(), 1);
+    // Settings are not log groups.
+    assert!(store.log_groups(&scope()).is_empty());
+    let _ = std::fs::remove_dir_all(&dir);
+}

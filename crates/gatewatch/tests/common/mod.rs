@@ -453,3 +453,15 @@ pub fn logs_client(gw: &Gatewatch, region: &str) -> aws_sdk_cloudwatchlogs::Clie
         .build();
     aws_sdk_cloudwatchlogs::Client::from_conf(config)
 }
+
+pub fn apigateway_client(gw: &Gatewatch, region: &str) -> aws_sdk_apigateway::Client {
+    use aws_sdk_apigateway::config::{BehaviorVersion, Credentials, Region};
+    let config = aws_sdk_apigateway::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(region.to_string()))
+        .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
+        .endpoint_url(format!("http://{}", gw.admin))
+        .http_client(aws_smithy_http_client::Builder::new().build_http())
+        .build();
+    aws_sdk_apigateway::Client::from_conf(config)
+}

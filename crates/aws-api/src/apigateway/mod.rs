@@ -1,0 +1,506 @@
+//! The API Gateway management API (REST-JSON, `apigateway` 2015-07-09) on
+//! the admin listener: the APIs being served, their stages, and the account.
+//!
+//! What works today: GetRestApis, GetRestApi, GetStages, GetStage,
+//! UpdateStage (every logging, access-log, variable, tracing and description
+//! patch path), GetAccount and UpdateAccount (`/cloudwatchRoleArn`). A stage
+//! update takes effect for the next request without a restart — the new
+//! stage is swapped into the data plane's routing snapshot atomically, and
+//! requests in flight finish on the one they started with — and is stored
+//! durably in the log store's engine, so it survives a restart: APIs still
+//! come from their OpenAPI files and `gatewatch.toml`, and the stage
+//! settings changed here are laid over them when gatewatch starts.
+//!
+//! Errors are AWS's: the HTTP status, an `x-amzn-ErrorType` header and a
+//! `{"message": ...}` body (`NotFoundException` 404, `BadRequestException`
+//! 400, ...). APIs live in the configured region; a request signed for
+//! another region sees none.
+
+mod stage;
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use gatewatch_gateway::{Deployments, Gateway};
+use gatewatch_store::Store;
+use http::{HeaderMap, HeaderValue, Method, Response, StatusCode};
+use serde_json::{json, Value};
+
+use crate::sigv4::parse_authorization;
+
+pub use stage::{restore, stage_json};
+
+/// An error in the REST-JSON shape.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RestError {
+    /// HTTP status.
+    pub status: u16,
+    /// `x-amzn-ErrorType`.
+    pub error_type: &'static str,
+    /// `message`.
+    pub message: String,
+}
+
+pub(crate) fn bad_request(message: impl Into<String>) -> RestError {
+    RestError {
+        status: 400,
+        error_type: "BadRequestException",
+        message: message.into(),
+    }
+}
+
+pub(crate) fn not_found(message: impl Into<String>) -> RestError {
+    RestError {
+        status: 404,
+        error_type: "NotFoundException",
+        message: message.into(),
+    }
+}
+
+/// Settings key of a stage's persisted state.
+fn stage_key(region: &str, api: &str, stage: &str) -> String {
+    format!("apigateway/stage/{region}/{api}/{stage}")
+}
+
+fn account_key(region: &str) -> String {
+    format!("apigateway/account/{region}")
+}
+
+/// Seconds since the epoch.
+fn now_s() -> i64 {
+    gatewatch_store::now_ms() / 1000
+}
+
+/// The management API.
+pub struct ApiGatewayApi {
+    gateway: Arc<Gateway>,
+    store: Store,
+    account: String,
+    default_region: String,
+    strict: bool,
+    started: i64,
+    /// Serialises updates (read-modify-swap of the routing snapshot).
+    updates: tokio::sync::Mutex<()>,
+}
+
+impl ApiGatewayApi {
+    /// Serves the APIs of `gateway`, persisting changes in `store`. With
+    /// `strict`, enabling logging needs the account's CloudWatch role, as on
+    /// AWS.
+    pub fn new(
+        gateway: Arc<Gateway>,
+        store: Store,
+        account: impl Into<String>,
+        default_region: impl Into<String>,
+        strict: bool,
+    ) -> ApiGatewayApi {
+        ApiGatewayApi {
+            gateway,
+            store,
+            account: account.into(),
+            default_region: default_region.into(),
+            strict,
+            started: now_s(),
+            updates: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// True for the management API's paths.
+    pub fn accepts(path: &str) -> bool {
+        path == "/restapis" || path.starts_with("/restapis/") || path == "/account"
+    }
+
+    /// Handles one request.
+    pub async fn handle(
+        &self,
+        method: &Method,
+        path: &str,
+        query: Option<&str>,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Response<Bytes> {
+        let region = headers
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|a| parse_authorization(a).region)
+            .unwrap_or_else(|| self.default_region.clone());
+        let result = self.route(method, path, query, &region, body).await;
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let (status, error_type, body) = match result {
+            Ok(v) => (StatusCode::OK, None, v),
+            Err(e) => (
+                StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
+                Some(e.error_type),
+                json!({ "message": e.message }),
+            ),
+        };
+        let mut response = Response::new(Bytes::from(body.to_string()));
+        *response.status_mut() = status;
+        let h = response.headers_mut();
+        h.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        if let Ok(v) = HeaderValue::from_str(&request_id) {
+            h.insert("x-amzn-requestid", v);
+        }
+        if let Some(t) = error_type {
+            h.insert("x-amzn-errortype", HeaderValue::from_static(t));
+        }
+        response
+    }
+
+    async fn route(
+        &self,
+        method: &Method,
+        path: &str,
+        query: Option<&str>,
+        region: &str,
+        body: &[u8],
+    ) -> Result<Value, RestError> {
+        let segments: Vec<String> = path
+            .trim_matches('/')
+            .split('/')
+            .map(|s| {
+                percent_encoding::percent_decode_str(s)
+                    .decode_utf8_lossy()
+                    .into_owned()
+            })
+            .collect();
+        let segs: Vec<&str> = segments.iter().map(String::as_str).collect();
+        let body: Value = if body.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(body)
+                .map_err(|_| bad_request("The request body is not valid JSON"))?
+        };
+        match (method.as_str(), segs.as_slice()) {
+            ("GET", ["restapis"]) => self.get_rest_apis(region, query),
+            ("GET", ["restapis", id]) => self.get_rest_api(region, id),
+            ("GET", ["restapis", id, "stages"]) => self.get_stages(region, id),
+            ("GET", ["restapis", id, "stages", name]) => self.get_stage(region, id, name).await,
+            ("PATCH", ["restapis", id, "stages", name]) => {
+                self.update_stage(region, id, name, &body).await
+            }
+            ("GET", ["account"]) => self.get_account(region),
+            ("PATCH", ["account"]) => self.update_account(region, &body).await,
+            _ => Err(RestError {
+                status: 404,
+                error_type: "UnknownOperationException",
+                message: format!(
+                    "{} {path} is not supported by Gatewatch's API Gateway API yet",
+                    method.as_str()
+                ),
+            }),
+        }
+    }
+
+    fn deployments(&self, region: &str) -> Arc<Deployments> {
+        let d = self.gateway.deployments();
+        if d.region == region {
+            d
+        } else {
+            Arc::new(Deployments::default())
+        }
+    }
+
+    fn invalid_api(&self, id: &str) -> RestError {
+        not_found(format!(
+            "Invalid API identifier specified {}:{id}",
+            self.account
+        ))
+    }
+
+    fn rest_api_json(&self, d: &gatewatch_gateway::DeployedApi) -> Value {
+        let api = &d.api;
+        let mut v = json!({
+            "id": api.id,
+            "name": api.name,
+            "createdDate": self.started,
+            "apiKeySource": match api.api_key_source {
+                gatewatch_model::ApiKeySource::Header => "HEADER",
+                gatewatch_model::ApiKeySource::Authorizer => "AUTHORIZER",
+            },
+            "endpointConfiguration": { "types": ["EDGE"] },
+            "disableExecuteApiEndpoint": false,
+            "rootResourceId": api.resources.first().map(|r| r.id.clone()).unwrap_or_default(),
+        });
+        if let Some(desc) = &api.description {
+            v["description"] = json!(desc);
+        }
+        if let Some(ver) = &api.version {
+            v["version"] = json!(ver);
+        }
+        if !api.binary_media_types.is_empty() {
+            v["binaryMediaTypes"] = json!(api.binary_media_types);
+        }
+        v
+    }
+
+    fn get_rest_apis(&self, region: &str, query: Option<&str>) -> Result<Value, RestError> {
+        let (position, limit) = paging(query)?;
+        let d = self.deployments(region);
+        let items: Vec<Value> = d
+            .apis
+            .iter()
+            .skip(position)
+            .take(limit)
+            .map(|a| self.rest_api_json(a))
+            .collect();
+        let mut out = json!({ "item": items });
+        if position + limit < d.apis.len() {
+            out["position"] = json!((position + limit).to_string());
+        }
+        Ok(out)
+    }
+
+    fn get_rest_api(&self, region: &str, id: &str) -> Result<Value, RestError> {
+        let d = self.deployments(region);
+        let api = d
+            .apis
+            .iter()
+            .find(|a| a.api.id == id)
+            .ok_or_else(|| self.invalid_api(id))?;
+        Ok(self.rest_api_json(api))
+    }
+
+    fn updated_at(&self, region: &str, id: &str, name: &str) -> i64 {
+        self.store
+            .settings(&stage_key(region, id, name))
+            .ok()
+            .and_then(|s| s.into_iter().next())
+            .and_then(|(_, v)| serde_json::from_slice::<Value>(&v).ok())
+            .and_then(|v| v["lastUpdatedDate"].as_i64())
+            .unwrap_or(self.started)
+    }
+
+    fn get_stages(&self, region: &str, id: &str) -> Result<Value, RestError> {
+        let d = self.deployments(region);
+        let api = d
+            .apis
+            .iter()
+            .find(|a| a.api.id == id)
+            .ok_or_else(|| self.invalid_api(id))?;
+        let items: Vec<Value> = api
+            .stages
+            .values()
+            .map(|s| {
+                stage_json(
+                    s,
+                    &api.deployment_id,
+                    self.started,
+                    self.updated_at(region, id, &s.name),
+                )
+            })
+            .collect();
+        Ok(json!({ "item": items }))
+    }
+
+    async fn get_stage(&self, region: &str, id: &str, name: &str) -> Result<Value, RestError> {
+        let d = self.deployments(region);
+        let api = d
+            .apis
+            .iter()
+            .find(|a| a.api.id == id)
+            .ok_or_else(|| self.invalid_api(id))?;
+        let s = api
+            .stages
+            .get(name)
+            .ok_or_else(|| not_found("Invalid stage identifier specified"))?;
+        Ok(stage_json(
+            s,
+            &api.deployment_id,
+            self.started,
+            self.updated_at(region, id, name),
+        ))
+    }
+
+    fn role_arn(&self, region: &str) -> Option<String> {
+        self.store
+            .settings(&account_key(region))
+            .ok()?
+            .into_iter()
+            .next()
+            .and_then(|(_, v)| String::from_utf8(v).ok())
+    }
+
+    async fn update_stage(
+        &self,
+        region: &str,
+        id: &str,
+        name: &str,
+        body: &Value,
+    ) -> Result<Value, RestError> {
+        let ops = stage::patch_ops(body)?;
+        let _guard = self.updates.lock().await;
+        let current = self.deployments(region);
+        let index = current
+            .apis
+            .iter()
+            .position(|a| a.api.id == id)
+            .ok_or_else(|| self.invalid_api(id))?;
+        let api = &current.apis[index];
+        let mut new_stage = api
+            .stages
+            .get(name)
+            .map(|s| s.as_ref().clone())
+            .ok_or_else(|| not_found("Invalid stage identifier specified"))?;
+        stage::apply(
+            &mut new_stage,
+            &api.api,
+            &api.deployment_id,
+            &ops,
+            self.strict,
+            self.role_arn(region).is_some(),
+        )?;
+        let now = now_s();
+        let view = stage_json(&new_stage, &api.deployment_id, self.started, now);
+        // Durable first, then visible: an acknowledged update survives a crash.
+        self.store
+            .put_setting(&stage_key(region, id, name), view.to_string().as_bytes())
+            .await
+            .map_err(|e| RestError {
+                status: 503,
+                error_type: "ServiceUnavailableException",
+                message: format!("could not store the stage: {e}"),
+            })?;
+        let mut next = (*current).clone();
+        next.apis[index]
+            .stages
+            .insert(name.to_string(), Arc::new(new_stage));
+        self.gateway.replace_deployments(next);
+        Ok(view)
+    }
+
+    fn get_account(&self, region: &str) -> Result<Value, RestError> {
+        let mut v = json!({
+            "throttleSettings": { "burstLimit": 5000, "rateLimit": 10000.0 },
+            "features": ["UsagePlans"],
+            "apiKeyVersion": "4",
+        });
+        if let Some(arn) = self.role_arn(region) {
+            v["cloudwatchRoleArn"] = json!(arn);
+        }
+        Ok(v)
+    }
+
+    async fn update_account(&self, region: &str, body: &Value) -> Result<Value, RestError> {
+        let ops = stage::patch_ops(body)?;
+        for op in &ops {
+            if op.path != "/cloudwatchRoleArn" {
+                return Err(bad_request(format!(
+                    "Invalid patch path '{}' specified for op '{}'. Must be one of: [/cloudwatchRoleArn]",
+                    op.path, op.op
+                )));
+            }
+            match (op.op.as_str(), op.value.as_deref()) {
+                ("remove", _) | ("replace", None) | ("replace", Some("")) => {
+                    self.store
+                        .delete_setting(&account_key(region))
+                        .await
+                        .map_err(|e| bad_request(e.to_string()))?;
+                }
+                ("replace", Some(arn)) => {
+                    if !is_role_arn(arn) {
+                        return Err(bad_request(format!(
+                            "The role ARN is not well formed: {arn}"
+                        )));
+                    }
+                    self.store
+                        .put_setting(&account_key(region), arn.as_bytes())
+                        .await
+                        .map_err(|e| bad_request(e.to_string()))?;
+                }
+                (other, _) => {
+                    return Err(bad_request(format!(
+                        "Invalid patch operation '{other}' for /cloudwatchRoleArn. Use replace or remove"
+                    )))
+                }
+            }
+        }
+        self.get_account(region)
+    }
+}
+
+/// `arn:aws:iam::123456789012:role/name`.
+fn is_role_arn(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    parts.len() == 6
+        && parts[0] == "arn"
+        && !parts[1].is_empty()
+        && parts[2] == "iam"
+        && parts[3].is_empty()
+        && parts[4].len() == 12
+        && parts[4].bytes().all(|b| b.is_ascii_digit())
+        && parts[5].starts_with("role/")
+        && parts[5].len() > 5
+}
+
+/// `position` and `limit` (1–500, default 25).
+fn paging(query: Option<&str>) -> Result<(usize, usize), RestError> {
+    let mut position = 0;
+    let mut limit = 25;
+    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        match k {
+            "position" => {
+                position = v
+                    .parse()
+                    .map_err(|_| bad_request("Invalid position specified"))?
+            }
+            "limit" => {
+                limit = v
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=500).contains(n))
+                    .ok_or_else(|| bad_request("limit must be between 1 and 500"))?
+            }
+            _ => {}
+        }
+    }
+    Ok((position, limit))
+}
+
+/// Lays the stage settings stored by earlier UpdateStage calls over the
+/// stages built from configuration (at start-up).
+pub fn restore_stage_settings(store: &Store, deployments: &mut Deployments) {
+    let Ok(saved) = store.settings(&format!("apigateway/stage/{}/", deployments.region)) else {
+        return;
+    };
+    for (key, value) in saved {
+        let rest = key
+            .strip_prefix(&format!("apigateway/stage/{}/", deployments.region))
+            .unwrap_or("");
+        let Some((api_id, stage_name)) = rest.split_once('/') else {
+            continue;
+        };
+        let Ok(json) = serde_json::from_slice::<Value>(&value) else {
+            continue;
+        };
+        for api in deployments.apis.iter_mut().filter(|a| a.api.id == api_id) {
+            if let Some(s) = api.stages.get_mut(stage_name) {
+                let mut stage = s.as_ref().clone();
+                restore(&mut stage, &json);
+                *s = Arc::new(stage);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn role_arns() {
+        assert!(is_role_arn("arn:aws:iam::123456789012:role/apigw-logs"));
+        assert!(!is_role_arn("arn:aws:iam::123:role/x"));
+        assert!(!is_role_arn("not-an-arn"));
+    }
+
+    #[test]
+    fn paging_reads_position_and_limit() {
+        assert_eq!(paging(Some("limit=2&position=4")).unwrap(), (4, 2));
+        assert!(paging(Some("limit=0")).is_err());
+    }
+}

@@ -1,0 +1,262 @@
+//! End-to-end: the official AWS SDK for Rust (`aws-sdk-apigateway`) against
+//! the real binary's API Gateway management API — stages and logging
+//! settings changed live, effective on the next request, kept across a
+//! restart.
+
+mod common;
+
+use std::time::Duration;
+
+use aws_sdk_apigateway::types::{Op, PatchOperation};
+use common::Gatewatch;
+
+fn patch(op: Op, path: &str, value: Option<&str>) -> PatchOperation {
+    let mut b = PatchOperation::builder().op(op).path(path);
+    if let Some(v) = value {
+        b = b.value(v);
+    }
+    b.build()
+}
+
+/// Execution-log events of the example API's dev stage.
+async fn execution_lines(gw: &Gatewatch, group: &str) -> Vec<String> {
+    let logs = common::logs_client(gw, "us-east-1");
+    match logs.filter_log_events().log_group_name(group).send().await {
+        Ok(page) => page
+            .events()
+            .iter()
+            .filter_map(|e| e.message().map(str::to_string))
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stages_and_logging_change_live_and_persist() {
+    let dir = common::temp_dir("apigw");
+    let mut gw = Gatewatch::start_in(&dir, &["-q"]);
+    let apigw = common::apigateway_client(&gw, "us-east-1");
+
+    let apis = apigw.get_rest_apis().send().await.unwrap();
+    let api = &apis.items()[0];
+    let id = api.id().unwrap().to_string();
+    assert!(api.name().is_some());
+    let stages = apigw.get_stages().rest_api_id(&id).send().await.unwrap();
+    let dev = stages
+        .item()
+        .iter()
+        .find(|s| s.stage_name() == Some("dev"))
+        .expect("dev stage");
+    assert!(dev.deployment_id().is_some());
+
+    // The bundled example logs at INFO; turn execution logging off live.
+    let updated = apigw
+        .update_stage()
+        .rest_api_id(&id)
+        .stage_name("dev")
+        .patch_operations(patch(Op::Replace, "/*/*/logging/loglevel", Some("OFF")))
+        .patch_operations(patch(Op::Replace, "/*/*/logging/dataTrace", Some("false")))
+        .patch_operations(patch(Op::Replace, "/variables/color", Some("blue")))
+        .send()
+        .await
+        .unwrap();
+    let all = &updated.method_settings().unwrap()["*/*"];
+    assert_eq!(all.logging_level(), Some("OFF"));
+    assert!(!all.data_trace_enabled());
+    assert_eq!(updated.variables().unwrap()["color"], "blue");
+
+    let group = format!("API-Gateway-Execution-Logs_{id}/dev");
+    let before = execution_lines(&gw, &group).await.len();
+    assert_eq!(common::get(gw.data, "/dev/pets").status, 200);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        execution_lines(&gw, &group).await.len(),
+        before,
+        "logging OFF writes no execution lines"
+    );
+
+    // ERROR level: a healthy request writes nothing.
+    apigw
+        .update_stage()
+        .rest_api_id(&id)
+        .stage_name("dev")
+        .patch_operations(patch(Op::Replace, "/*/*/logging/loglevel", Some("ERROR")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(common::get(gw.data, "/dev/pets").status, 200);
+    let mut lines = Vec::new();
+    for _ in 0..100 {
+        lines = execution_lines(&gw, &group).await;
+        if lines.len() > before {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    // INFO brings the lines back.
+    assert_eq!(lines.len(), before);
+    apigw
+        .update_stage()
+        .rest_api_id(&id)
+        .stage_name("dev")
+        .patch_operations(patch(Op::Replace, "/*/*/logging/loglevel", Some("INFO")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(common::get(gw.data, "/dev/pets").status, 200);
+    for _ in 0..100 {
+        lines = execution_lines(&gw, &group).await;
+        if lines.len() > before {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    assert!(
+        lines
+            .iter()
+            .skip(before)
+            .any(|l| l.contains("Method completed with status: 200")),
+        "{lines:?}"
+    );
+
+    // Access logging: a bad format is refused with AWS's error type; removal works.
+    let e = apigw
+        .update_stage()
+        .rest_api_id(&id)
+        .stage_name("dev")
+        .patch_operations(patch(
+            Op::Replace,
+            "/accessLogSettings/format",
+            Some("$context.status"),
+        ))
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(e.is_bad_request_exception(), "{e:?}");
+    assert!(format!("{e:?}").contains("requestId"));
+    let e = apigw
+        .update_stage()
+        .rest_api_id(&id)
+        .stage_name("dev")
+        .patch_operations(patch(Op::Replace, "/*/*/logging/loglevel", Some("LOUD")))
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(e.is_bad_request_exception(), "{e:?}");
+    let e = apigw
+        .get_stage()
+        .rest_api_id(&id)
+        .stage_name("nope")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(e.is_not_found_exception(), "{e:?}");
+    let e = apigw
+        .get_rest_api()
+        .rest_api_id("zzzzzzzzzz")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(e.is_not_found_exception(), "{e:?}");
+
+    // A per-method override with a ~1-escaped resource path.
+    let updated = apigw
+        .update_stage()
+        .rest_api_id(&id)
+        .stage_name("dev")
+        .patch_operations(patch(
+            Op::Replace,
+            "/~1pets/GET/logging/loglevel",
+            Some("ERROR"),
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        updated.method_settings().unwrap()["pets/GET"].logging_level(),
+        Some("ERROR")
+    );
+
+    // The account's CloudWatch role.
+    let account = apigw
+        .update_account()
+        .patch_operations(patch(
+            Op::Replace,
+            "/cloudwatchRoleArn",
+            Some("arn:aws:iam::000000000000:role/apigw-logs"),
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        account.cloudwatch_role_arn(),
+        Some("arn:aws:iam::000000000000:role/apigw-logs")
+    );
+
+    // Everything survives a restart.
+    gw.signal("TERM");
+    assert_eq!(gw.wait_exit(Duration::from_secs(20)), Some(0));
+    let gw = Gatewatch::start_in(&dir, &["-q"]);
+    let apigw = common::apigateway_client(&gw, "us-east-1");
+    let stage = apigw
+        .get_stage()
+        .rest_api_id(&id)
+        .stage_name("dev")
+        .send()
+        .await
+        .unwrap();
+    let settings = stage.method_settings().unwrap();
+    assert_eq!(settings["*/*"].logging_level(), Some("INFO"));
+    assert_eq!(settings["pets/GET"].logging_level(), Some("ERROR"));
+    assert_eq!(stage.variables().unwrap()["color"], "blue");
+    let account = apigw.get_account().send().await.unwrap();
+    assert!(account.cloudwatch_role_arn().is_some());
+    drop(gw);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn strict_mode_needs_the_cloudwatch_role() {
+    let gw = Gatewatch::start(&["-q", "--strict-aws"]);
+    let apigw = common::apigateway_client(&gw, "us-east-1");
+    let id = apigw.get_rest_apis().send().await.unwrap().items()[0]
+        .id()
+        .unwrap()
+        .to_string();
+    let e = apigw
+        .update_stage()
+        .rest_api_id(&id)
+        .stage_name("dev")
+        .patch_operations(patch(Op::Replace, "/*/*/logging/loglevel", Some("INFO")))
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(e.is_bad_request_exception(), "{e:?}");
+    assert_eq!(
+        aws_sdk_apigateway::error::ProvideErrorMetadata::message(&e),
+        Some("CloudWatch Logs role ARN must be set in account settings to enable logging")
+    );
+    apigw
+        .update_account()
+        .patch_operations(patch(
+            Op::Replace,
+            "/cloudwatchRoleArn",
+            Some("arn:aws:iam::000000000000:role/apigw-logs"),
+        ))
+        .send()
+        .await
+        .unwrap();
+    apigw
+        .update_stage()
+        .rest_api_id(&id)
+        .stage_name("dev")
+        .patch_operations(patch(Op::Replace, "/*/*/logging/loglevel", Some("INFO")))
+        .send()
+        .await
+        .unwrap();
+}
