@@ -290,7 +290,7 @@ fn enrich(
             if !paths.is_empty() {
                 discover_json(m, &paths, &mut found);
                 for (k, v) in found.iter_mut().enumerate() {
-                    builders[k].append_option(v.take());
+                    builders[k].append_option(v.take().as_deref());
                 }
             }
             for (k, &w) in lambda_wanted.iter().enumerate() {

@@ -247,7 +247,11 @@ pub const MAX_JSON_FIELDS: usize = 200;
 /// could still lie below it (leaves are still counted everywhere, for the
 /// 200-field limit), and reading stops once every wanted field is found — so
 /// a message whose JSON breaks after those fields still yields them.
-pub fn discover_json(message: &str, wanted: &[Vec<String>], out: &mut [Option<String>]) {
+pub fn discover_json<'a>(
+    message: &'a str,
+    wanted: &[Vec<String>],
+    out: &mut [Option<std::borrow::Cow<'a, str>>],
+) {
     for o in out.iter_mut() {
         *o = None;
     }
@@ -265,6 +269,7 @@ pub fn discover_json(message: &str, wanted: &[Vec<String>], out: &mut [Option<St
         path: Vec::new(),
         found: 0,
         dotted: wanted.iter().flatten().any(|seg| seg.contains('.')),
+        path_dots: 0,
     };
     if scanner.value(&mut i) == Err(Stop::Invalid) {
         // Not valid JSON after all: no fields.
@@ -287,7 +292,7 @@ struct Scanner<'a, 'w> {
     text: &'a str,
     bytes: &'a [u8],
     wanted: &'w [Vec<String>],
-    out: &'w mut [Option<String>],
+    out: &'w mut [Option<std::borrow::Cow<'a, str>>],
     leaves: usize,
     /// Current key path (`@`-prefixed keys already doubled; borrowed from
     /// the message unless unescaped or doubled).
@@ -296,6 +301,8 @@ struct Scanner<'a, 'w> {
     /// Some wanted segment has a dot in it (keys with dots need the slow
     /// joined-name comparisons).
     dotted: bool,
+    /// Segments of the current path that have a dot in them.
+    path_dots: usize,
 }
 
 fn skip_ws(b: &[u8], mut i: usize) -> usize {
@@ -328,11 +335,18 @@ impl<'a> Scanner<'a, '_> {
         }
     }
 
-    fn string_value(&self, start: usize, end: usize, escaped: bool) -> Option<String> {
+    fn string_value(
+        &self,
+        start: usize,
+        end: usize,
+        escaped: bool,
+    ) -> Option<std::borrow::Cow<'a, str>> {
         if escaped {
-            serde_json::from_str::<String>(&self.text[start..end]).ok()
+            serde_json::from_str::<String>(&self.text[start..end])
+                .ok()
+                .map(std::borrow::Cow::Owned)
         } else {
-            Some(self.text[start + 1..end - 1].to_string())
+            Some(std::borrow::Cow::Borrowed(&self.text[start + 1..end - 1]))
         }
     }
 
@@ -340,7 +354,7 @@ impl<'a> Scanner<'a, '_> {
     fn interest(&self) -> (bool, bool) {
         let mut exact = false;
         let mut below = false;
-        let slow = self.dotted || self.path.iter().any(|p| p.contains('.'));
+        let slow = self.dotted || self.path_dots > 0;
         for (k, w) in self.wanted.iter().enumerate() {
             if self.out[k].is_some() {
                 continue;
@@ -368,7 +382,7 @@ impl<'a> Scanner<'a, '_> {
         (exact, below)
     }
 
-    fn record(&mut self, value: Option<String>) -> Result<(), Stop> {
+    fn record(&mut self, value: Option<std::borrow::Cow<'a, str>>) -> Result<(), Stop> {
         for k in 0..self.wanted.len() {
             if self.out[k].is_none() && matches_path(&self.wanted[k], &self.path) {
                 self.out[k] = value.clone();
@@ -449,6 +463,8 @@ impl<'a> Scanner<'a, '_> {
 
     /// Reads the member or element `segment` (skipping it past the limit).
     fn child(&mut self, segment: std::borrow::Cow<'a, str>, i: &mut usize) -> Result<(), Stop> {
+        let dotted = segment.contains('.');
+        self.path_dots += usize::from(dotted);
         self.path.push(segment);
         let r = if self.leaves >= MAX_JSON_FIELDS {
             self.skip(i)
@@ -456,6 +472,7 @@ impl<'a> Scanner<'a, '_> {
             self.value(i)
         };
         self.path.pop();
+        self.path_dots -= usize::from(dotted);
         r
     }
 
@@ -502,13 +519,7 @@ impl<'a> Scanner<'a, '_> {
                         return Err(Stop::Invalid);
                     }
                     let (kend, kesc) = self.string_end(*i)?;
-                    let key: std::borrow::Cow<'a, str> = if kesc {
-                        std::borrow::Cow::Owned(
-                            self.string_value(*i, kend, kesc).ok_or(Stop::Invalid)?,
-                        )
-                    } else {
-                        std::borrow::Cow::Borrowed(&self.text[*i + 1..kend - 1])
-                    };
+                    let key = self.string_value(*i, kend, kesc).ok_or(Stop::Invalid)?;
                     *i = skip_ws(b, kend);
                     if b.get(*i) != Some(&b':') {
                         return Err(Stop::Invalid);
@@ -523,7 +534,7 @@ impl<'a> Scanner<'a, '_> {
                 }
                 if exact {
                     let raw = &self.text[start..*i];
-                    self.record(Some(raw.to_string()))?;
+                    self.record(Some(std::borrow::Cow::Borrowed(raw)))?;
                 }
             }
             Some(b'[') => {
@@ -547,7 +558,7 @@ impl<'a> Scanner<'a, '_> {
                 }
                 if exact {
                     let raw = &self.text[start..*i];
-                    self.record(Some(raw.to_string()))?;
+                    self.record(Some(std::borrow::Cow::Borrowed(raw)))?;
                 }
             }
             Some(_) => {
@@ -566,7 +577,7 @@ impl<'a> Scanner<'a, '_> {
                 }
                 self.leaves += 1;
                 if exact && self.leaves <= MAX_JSON_FIELDS {
-                    self.record(Some(raw.to_string()))?;
+                    self.record(Some(std::borrow::Cow::Borrowed(raw)))?;
                 }
             }
             None => return Err(Stop::Invalid),
@@ -768,11 +779,11 @@ mod tests {
                 .map(|w| w.split('.').map(str::to_string).collect())
                 .collect()
         };
-        let run = |msg: &str, ws: &[&str]| {
+        let run = |msg: &str, ws: &[&str]| -> Vec<Option<String>> {
             let wanted = names(ws);
             let mut out = vec![None; wanted.len()];
             discover_json(msg, &wanted, &mut out);
-            out
+            out.into_iter().map(|v| v.map(|c| c.into_owned())).collect()
         };
         // Escapes in keys and values, whitespace, nested arrays.
         assert_eq!(
