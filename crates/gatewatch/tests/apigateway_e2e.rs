@@ -49,6 +49,44 @@ async fn stages_and_logging_change_live_and_persist() {
         .expect("dev stage");
     assert!(dev.deployment_id().is_some());
 
+    // Resources, methods and integrations as imported.
+    let resources = apigw
+        .get_resources()
+        .rest_api_id(&id)
+        .embed("methods")
+        .send()
+        .await
+        .unwrap();
+    let pets = resources
+        .items()
+        .iter()
+        .find(|r| r.path() == Some("/pets"))
+        .expect("/pets resource");
+    let get = &pets.resource_methods().unwrap()["GET"];
+    assert_eq!(get.http_method(), Some("GET"));
+    let integration = apigw
+        .get_integration()
+        .rest_api_id(&id)
+        .resource_id(pets.id().unwrap())
+        .http_method("GET")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        integration.r#type(),
+        Some(&aws_sdk_apigateway::types::IntegrationType::Mock)
+    );
+    let e = apigw
+        .get_method()
+        .rest_api_id(&id)
+        .resource_id(pets.id().unwrap())
+        .http_method("PATCH")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(e.is_not_found_exception(), "{e:?}");
+
     // The bundled example logs at INFO; turn execution logging off live.
     let updated = apigw
         .update_stage()

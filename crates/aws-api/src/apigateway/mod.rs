@@ -1,7 +1,8 @@
 //! The API Gateway management API (REST-JSON, `apigateway` 2015-07-09) on
 //! the admin listener: the APIs being served, their stages, and the account.
 //!
-//! What works today: GetRestApis, GetRestApi, GetStages, GetStage,
+//! What works today: GetRestApis, GetRestApi, GetResources (with
+//! `embed=methods`), GetResource, GetMethod, GetIntegration, GetStages, GetStage,
 //! UpdateStage (every logging, access-log, variable, tracing and description
 //! patch path), GetAccount and UpdateAccount (`/cloudwatchRoleArn`). A stage
 //! update takes effect for the next request without a restart — the new
@@ -16,6 +17,7 @@
 //! 400, ...). APIs live in the configured region; a request signed for
 //! another region sees none.
 
+mod resources;
 mod stage;
 
 use std::sync::Arc;
@@ -178,6 +180,46 @@ impl ApiGatewayApi {
             ("GET", ["restapis"]) => self.get_rest_apis(region, query),
             ("GET", ["restapis", id]) => self.get_rest_api(region, id),
             ("GET", ["restapis", id, "stages"]) => self.get_stages(region, id),
+            ("GET", ["restapis", id, "resources"]) => {
+                let (position, limit) = paging(query)?;
+                let embed = query.is_some_and(|q| q.split('&').any(|p| p == "embed=methods"));
+                self.with_api(region, id, |api| {
+                    let items: Vec<Value> = api
+                        .resources
+                        .iter()
+                        .skip(position)
+                        .take(limit)
+                        .map(|r| resources::resource_json(r, embed))
+                        .collect();
+                    let mut out = json!({ "item": items });
+                    if position + limit < api.resources.len() {
+                        out["position"] = json!((position + limit).to_string());
+                    }
+                    Ok(out)
+                })
+            }
+            ("GET", ["restapis", id, "resources", rid]) => self.with_api(region, id, |api| {
+                Ok(resources::resource_json(
+                    resources::resource(api, rid)?,
+                    false,
+                ))
+            }),
+            ("GET", ["restapis", id, "resources", rid, "methods", m]) => {
+                self.with_api(region, id, |api| {
+                    let r = resources::resource(api, rid)?;
+                    Ok(resources::method_json(resources::method(r, m)?))
+                })
+            }
+            ("GET", ["restapis", id, "resources", rid, "methods", m, "integration"]) => self
+                .with_api(region, id, |api| {
+                    let r = resources::resource(api, rid)?;
+                    let method = resources::method(r, m)?;
+                    method
+                        .integration
+                        .as_ref()
+                        .map(resources::integration_json)
+                        .ok_or_else(|| not_found("No integration defined for method"))
+                }),
             ("GET", ["restapis", id, "stages", name]) => self.get_stage(region, id, name).await,
             ("PATCH", ["restapis", id, "stages", name]) => {
                 self.update_stage(region, id, name, &body).await
@@ -202,6 +244,21 @@ impl ApiGatewayApi {
         } else {
             Arc::new(Deployments::default())
         }
+    }
+
+    fn with_api(
+        &self,
+        region: &str,
+        id: &str,
+        f: impl FnOnce(&gatewatch_model::RestApi) -> Result<Value, RestError>,
+    ) -> Result<Value, RestError> {
+        let d = self.deployments(region);
+        let api = d
+            .apis
+            .iter()
+            .find(|a| a.api.id == id)
+            .ok_or_else(|| self.invalid_api(id))?;
+        f(&api.api)
     }
 
     fn invalid_api(&self, id: &str) -> RestError {
