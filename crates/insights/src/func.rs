@@ -501,6 +501,17 @@ impl Func {
                 }
                 Ok(Arc::new(lb.finish()))
             }
+            // Numbers from text (every sum/avg/pct over a discovered field):
+            // one pass, no per-row dispatch.
+            Kind::Call(name)
+                if (name == "tonumber" || name == "todouble") && matches!(cols[0], Col::Str(_)) =>
+            {
+                let Col::Str(a) = &cols[0] else {
+                    return Err(DataFusionError::Internal("text expected".into()));
+                };
+                let out: Float64Array = a.iter().map(|v| v.and_then(num_of)).collect();
+                Ok(Arc::new(out))
+            }
             // bin()/datefloor() over timestamps with a fixed period: one
             // vectorised pass (the common `by bin(5m)`).
             Kind::Floor(p)
