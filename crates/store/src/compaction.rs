@@ -13,6 +13,15 @@ use crate::{keys, now_ms, Store};
 
 /// Most events one compaction run moves per group (the rest waits for the next run).
 const MAX_ROWS_PER_RUN: usize = 1_000_000;
+/// Decrements the pending-segment count when dropped.
+struct PendingGuard<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl Drop for PendingGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// Moves of at least this many events are followed by a rewrite of the hot
 /// tier without their tombstones.
 const TOMBSTONE_COMPACTION_THRESHOLD: usize = 10_000;
@@ -98,8 +107,18 @@ impl Store {
                 };
                 match done {
                     Some(done) => {
+                        // Counted down even if this future is dropped.
+                        let pending = PendingGuard(&self.inner.pending_segments);
                         let landed = durable(done).await;
-                        self.inner.pending_segments.fetch_sub(1, Ordering::SeqCst);
+                        if landed.is_err() {
+                            // The moved events stay in the hot tier: take the
+                            // segment back out so nothing counts them twice.
+                            if let Ok(entry) = self.write().group_mut(&scope, &name) {
+                                entry.segments.retain(|s| s.id != meta.id);
+                            }
+                            let _ = self.inner.segment_files.delete(&meta).await;
+                        }
+                        drop(pending);
                         landed?;
                         moved += rows.len();
                     }

@@ -342,17 +342,21 @@ impl Scan {
         };
         match part {
             ScanPart::Segment { group, meta } => {
-                let bytes = self
+                let got = self
                     .store
                     .inner
                     .segment_files
                     .object_store()
                     .get(&ObjectPath::from(meta.path.as_str()))
-                    .await
-                    .map_err(storage_error)?
-                    .bytes()
-                    .await
-                    .map_err(storage_error)?;
+                    .await;
+                let got = match got {
+                    Ok(g) => g,
+                    // Retention or a deletion removed the segment after the
+                    // scan was pinned: its events are gone, read nothing.
+                    Err(object_store::Error::NotFound { .. }) => return Ok(()),
+                    Err(e) => return Err(storage_error(e)),
+                };
+                let bytes = got.bytes().await.map_err(storage_error)?;
                 let tx = tx.clone();
                 let scan = Arc::clone(&self);
                 tokio::task::spawn_blocking(move || {

@@ -22,6 +22,12 @@ impl Store {
         durable(self.enqueue(vec![Write::Delete(Space::Meta, k)])).await
     }
 
+    /// The setting under exactly `key`.
+    pub fn setting(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
+        let k = format!("{PREFIX}{key}");
+        Ok(self.inner.meta.get(k.as_bytes())?.map(|v| v.to_vec()))
+    }
+
     /// Every setting whose key starts with `prefix`, in key order.
     pub fn settings(&self, prefix: &str) -> StoreResult<Vec<(String, Vec<u8>)>> {
         let mut out = Vec::new();

@@ -192,7 +192,7 @@ impl ApiGatewayApi {
                         .map(|r| resources::resource_json(r, embed))
                         .collect();
                     let mut out = json!({ "item": items });
-                    if position + limit < api.resources.len() {
+                    if position.saturating_add(limit) < api.resources.len() {
                         out["position"] = json!((position + limit).to_string());
                     }
                     Ok(out)
@@ -305,7 +305,7 @@ impl ApiGatewayApi {
             .map(|a| self.rest_api_json(a))
             .collect();
         let mut out = json!({ "item": items });
-        if position + limit < d.apis.len() {
+        if position.saturating_add(limit) < d.apis.len() {
             out["position"] = json!((position + limit).to_string());
         }
         Ok(out)
@@ -323,10 +323,10 @@ impl ApiGatewayApi {
 
     fn updated_at(&self, region: &str, id: &str, name: &str) -> i64 {
         self.store
-            .settings(&stage_key(region, id, name))
+            .setting(&stage_key(region, id, name))
             .ok()
-            .and_then(|s| s.into_iter().next())
-            .and_then(|(_, v)| serde_json::from_slice::<Value>(&v).ok())
+            .flatten()
+            .and_then(|v| serde_json::from_slice::<Value>(&v).ok())
             .and_then(|v| v["lastUpdatedDate"].as_i64())
             .unwrap_or(self.started)
     }
@@ -374,11 +374,10 @@ impl ApiGatewayApi {
 
     fn role_arn(&self, region: &str) -> Option<String> {
         self.store
-            .settings(&account_key(region))
-            .ok()?
-            .into_iter()
-            .next()
-            .and_then(|(_, v)| String::from_utf8(v).ok())
+            .setting(&account_key(region))
+            .ok()
+            .flatten()
+            .and_then(|v| String::from_utf8(v).ok())
     }
 
     async fn update_stage(

@@ -60,9 +60,7 @@ fn method_setting_json(m: &MethodSetting) -> Value {
 /// The settings the management API owns, restored onto a stage from its
 /// persisted JSON (the shape of [`stage_json`]).
 pub fn restore(stage: &mut Stage, saved: &Value) {
-    if let Some(d) = saved.get("description") {
-        stage.description = d.as_str().map(str::to_string);
-    }
+    stage.description = saved["description"].as_str().map(str::to_string);
     stage.tracing_enabled = saved["tracingEnabled"]
         .as_bool()
         .unwrap_or(stage.tracing_enabled);
@@ -291,6 +289,22 @@ pub fn apply(
                     .cloned()
                     .unwrap_or_default();
                 let mut setting = base;
+                if remove {
+                    // Back to the default for that one setting.
+                    let d = MethodSetting::default();
+                    match (*section, *field) {
+                        ("logging", "loglevel") => setting.logging_level = d.logging_level,
+                        ("logging", "dataTrace") => {
+                            setting.data_trace_enabled = d.data_trace_enabled
+                        }
+                        ("metrics", "enabled") => setting.metrics_enabled = d.metrics_enabled,
+                        ("throttling", "burstLimit") => setting.throttling_burst_limit = None,
+                        ("throttling", "rateLimit") => setting.throttling_rate_limit = None,
+                        _ => return Err(unknown_path(op)),
+                    }
+                    stage.method_settings.insert(key, setting);
+                    continue;
+                }
                 match (*section, *field) {
                     ("logging", "loglevel") => {
                         let level: LoggingLevel =
@@ -332,4 +346,133 @@ pub fn apply(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn op(op: &str, path: &str, value: Option<&str>) -> PatchOp {
+        PatchOp {
+            op: op.into(),
+            path: path.into(),
+            value: value.map(str::to_string),
+        }
+    }
+
+    fn api() -> RestApi {
+        let mut api = RestApi::new("abc1234567", "t");
+        api.ensure_resource("/pets").methods.insert(
+            "GET".into(),
+            gatewatch_model::Method {
+                http_method: "GET".into(),
+                operation_name: None,
+                authorization_type: "NONE".into(),
+                api_key_required: false,
+                request_parameters: Default::default(),
+                method_responses: Default::default(),
+                integration: None,
+            },
+        );
+        api
+    }
+
+    #[test]
+    fn patches_apply_and_validate() {
+        let api = api();
+        let mut stage = Stage::new("dev");
+        apply(
+            &mut stage,
+            &api,
+            "d1",
+            &[
+                op("replace", "/*/*/logging/loglevel", Some("INFO")),
+                op("replace", "/~1pets/GET/metrics/enabled", Some("true")),
+                op("replace", "/*/*/throttling/rateLimit", Some("12.5")),
+                op("add", "/variables/color", Some("blue")),
+                op("replace", "/description", Some("hello")),
+            ],
+            false,
+            false,
+        )
+        .unwrap();
+        assert_eq!(
+            stage.method_settings["*/*"].logging_level,
+            LoggingLevel::Info
+        );
+        // A new per-method key starts from `*/*`.
+        assert_eq!(
+            stage.method_settings["pets/GET"].logging_level,
+            LoggingLevel::Info
+        );
+        assert!(stage.method_settings["pets/GET"].metrics_enabled);
+        assert_eq!(stage.variables["color"], "blue");
+        // remove resets one field; removing the description clears it.
+        apply(
+            &mut stage,
+            &api,
+            "d1",
+            &[
+                op("remove", "/*/*/throttling/rateLimit", None),
+                op("remove", "/description", None),
+                op("remove", "/variables/color", None),
+            ],
+            false,
+            false,
+        )
+        .unwrap();
+        assert_eq!(stage.method_settings["*/*"].throttling_rate_limit, None);
+        assert_eq!(stage.description, None);
+        assert!(stage.variables.is_empty());
+        // Errors name the problem.
+        let bad = |ops: &[PatchOp], strict: bool| {
+            let mut s = stage.clone();
+            apply(&mut s, &api, "d1", ops, strict, false)
+                .unwrap_err()
+                .message
+        };
+        assert!(bad(
+            &[op("replace", "/~1cats/GET/logging/loglevel", Some("INFO"))],
+            false
+        )
+        .contains("no resource /cats"));
+        assert!(bad(
+            &[op("replace", "/*/*/caching/enabled", Some("true"))],
+            false
+        )
+        .contains("caching is not supported"));
+        assert!(bad(&[op("copy", "/description", None)], false).contains("add, remove and replace"));
+        assert!(bad(&[op("replace", "/nope", Some("x"))], false).contains("Invalid patch path"));
+        assert_eq!(
+            bad(
+                &[op("replace", "/*/*/logging/loglevel", Some("ERROR"))],
+                true
+            ),
+            "CloudWatch Logs role ARN must be set in account settings to enable logging"
+        );
+    }
+
+    #[test]
+    fn saved_stages_restore_including_removals() {
+        let api = api();
+        let mut stage = Stage::new("dev");
+        stage.description = Some("from config".into());
+        let mut changed = stage.clone();
+        apply(
+            &mut changed,
+            &api,
+            "d1",
+            &[
+                op("remove", "/description", None),
+                op("replace", "/*/*/logging/dataTrace", Some("true")),
+            ],
+            false,
+            false,
+        )
+        .unwrap();
+        let saved = stage_json(&changed, "d1", 1, 2);
+        restore(&mut stage, &saved);
+        assert_eq!(stage.description, None);
+        assert!(stage.method_settings["*/*"].data_trace_enabled);
+    }
 }
