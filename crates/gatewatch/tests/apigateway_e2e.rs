@@ -235,6 +235,52 @@ async fn stages_and_logging_change_live_and_persist() {
         Some("arn:aws:iam::000000000000:role/apigw-logs")
     );
 
+    // A new stage serves the same API at once; a deleted one stops.
+    let deployments = apigw
+        .get_deployments()
+        .rest_api_id(&id)
+        .send()
+        .await
+        .unwrap();
+    let deployment_id = deployments.items()[0].id().unwrap().to_string();
+    let created = apigw
+        .create_stage()
+        .rest_api_id(&id)
+        .stage_name("prod")
+        .deployment_id(&deployment_id)
+        .variables("upstream", "http://127.0.0.1:9/none")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.stage_name(), Some("prod"));
+    assert_eq!(common::get(gw.data, "/prod/pets").status, 200);
+    let e = apigw
+        .create_stage()
+        .rest_api_id(&id)
+        .stage_name("prod")
+        .deployment_id(&deployment_id)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(e.is_conflict_exception(), "{e:?}");
+    apigw
+        .create_stage()
+        .rest_api_id(&id)
+        .stage_name("scratch")
+        .deployment_id(&deployment_id)
+        .send()
+        .await
+        .unwrap();
+    apigw
+        .delete_stage()
+        .rest_api_id(&id)
+        .stage_name("scratch")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(common::get(gw.data, "/scratch/pets").status, 403);
+
     // Everything survives a restart.
     gw.signal("TERM");
     assert_eq!(gw.wait_exit(Duration::from_secs(20)), Some(0));
@@ -253,6 +299,9 @@ async fn stages_and_logging_change_live_and_persist() {
     assert_eq!(stage.variables().unwrap()["color"], "blue");
     let account = apigw.get_account().send().await.unwrap();
     assert!(account.cloudwatch_role_arn().is_some());
+    // The created stage is back, the deleted one stays gone.
+    assert_eq!(common::get(gw.data, "/prod/pets").status, 200);
+    assert_eq!(common::get(gw.data, "/scratch/pets").status, 403);
     drop(gw);
     let _ = std::fs::remove_dir_all(&dir);
 }

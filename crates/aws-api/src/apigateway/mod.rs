@@ -2,8 +2,9 @@
 //! the admin listener: the APIs being served, their stages, and the account.
 //!
 //! What works today: GetRestApis, GetRestApi, GetResources (with
-//! `embed=methods`), GetResource, GetMethod, GetIntegration, GetStages, GetStage,
-//! UpdateStage (every logging, access-log, variable, tracing and description
+//! `embed=methods`), GetResource, GetMethod, GetIntegration, GetDeployments,
+//! GetDeployment (one per API: the definition being served), GetStages,
+//! GetStage, CreateStage, DeleteStage, UpdateStage (every logging, access-log, variable, tracing and description
 //! patch path), GetAccount and UpdateAccount (`/cloudwatchRoleArn`). A stage
 //! update takes effect for the next request without a restart — the new
 //! stage is swapped into the data plane's routing snapshot atomically, and
@@ -129,14 +130,28 @@ impl ApiGatewayApi {
         let result = self.route(method, path, query, &region, body).await;
         let request_id = uuid::Uuid::new_v4().to_string();
         let (status, error_type, body) = match result {
-            Ok(v) => (StatusCode::OK, None, v),
+            // AWS answers creations with 201 and deletions with 202.
+            Ok(v) => (
+                match *method {
+                    Method::POST => StatusCode::CREATED,
+                    Method::DELETE => StatusCode::ACCEPTED,
+                    _ => StatusCode::OK,
+                },
+                None,
+                v,
+            ),
             Err(e) => (
                 StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
                 Some(e.error_type),
                 json!({ "message": e.message }),
             ),
         };
-        let mut response = Response::new(Bytes::from(body.to_string()));
+        let text = if *method == Method::DELETE && status == StatusCode::ACCEPTED {
+            String::new()
+        } else {
+            body.to_string()
+        };
+        let mut response = Response::new(Bytes::from(text));
         *response.status_mut() = status;
         let h = response.headers_mut();
         h.insert(
@@ -224,6 +239,22 @@ impl ApiGatewayApi {
             ("PATCH", ["restapis", id, "stages", name]) => {
                 self.update_stage(region, id, name, &body).await
             }
+            ("POST", ["restapis", id, "stages"]) => self.create_stage(region, id, &body).await,
+            ("DELETE", ["restapis", id, "stages", name]) => {
+                self.delete_stage(region, id, name).await
+            }
+            ("GET", ["restapis", id, "deployments"]) => self.with_api_deployed(region, id, |d| {
+                Ok(json!({ "item": [self.deployment_json(d)] }))
+            }),
+            ("GET", ["restapis", id, "deployments", did]) => {
+                self.with_api_deployed(region, id, |d| {
+                    if d.deployment_id == *did {
+                        Ok(self.deployment_json(d))
+                    } else {
+                        Err(not_found("Invalid deployment identifier specified"))
+                    }
+                })
+            }
             ("GET", ["account"]) => self.get_account(region),
             ("PATCH", ["account"]) => self.update_account(region, &body).await,
             _ => Err(RestError {
@@ -259,6 +290,128 @@ impl ApiGatewayApi {
             .find(|a| a.api.id == id)
             .ok_or_else(|| self.invalid_api(id))?;
         f(&api.api)
+    }
+
+    fn with_api_deployed(
+        &self,
+        region: &str,
+        id: &str,
+        f: impl FnOnce(&gatewatch_gateway::DeployedApi) -> Result<Value, RestError>,
+    ) -> Result<Value, RestError> {
+        let d = self.deployments(region);
+        let api = d
+            .apis
+            .iter()
+            .find(|a| a.api.id == id)
+            .ok_or_else(|| self.invalid_api(id))?;
+        f(api)
+    }
+
+    /// The one deployment of an API: the definition being served.
+    fn deployment_json(&self, d: &gatewatch_gateway::DeployedApi) -> Value {
+        json!({
+            "id": d.deployment_id,
+            "description": "The API as read from its definition at start-up",
+            "createdDate": self.started,
+        })
+    }
+
+    /// Stores a stage's state (or its deletion) durably.
+    async fn save_stage(
+        &self,
+        region: &str,
+        id: &str,
+        name: &str,
+        view: &Value,
+    ) -> Result<(), RestError> {
+        self.store
+            .put_setting(&stage_key(region, id, name), view.to_string().as_bytes())
+            .await
+            .map_err(|e| RestError {
+                status: 503,
+                error_type: "ServiceUnavailableException",
+                message: format!("could not store the stage: {e}"),
+            })
+    }
+
+    async fn create_stage(&self, region: &str, id: &str, body: &Value) -> Result<Value, RestError> {
+        let name = body["stageName"]
+            .as_str()
+            .ok_or_else(|| bad_request("stageName is required"))?;
+        let deployment_id = body["deploymentId"]
+            .as_str()
+            .ok_or_else(|| bad_request("deploymentId is required"))?;
+        if name.is_empty()
+            || name.len() > 128
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(bad_request(
+                "Stage name only allows a-zA-Z0-9_- and must be 1 to 128 characters long",
+            ));
+        }
+        let _guard = self.updates.lock().await;
+        let current = self.deployments(region);
+        let index = current
+            .apis
+            .iter()
+            .position(|a| a.api.id == id)
+            .ok_or_else(|| self.invalid_api(id))?;
+        let api = &current.apis[index];
+        if api.deployment_id != deployment_id {
+            return Err(not_found("Invalid deployment identifier specified"));
+        }
+        if api.stages.contains_key(name) {
+            return Err(RestError {
+                status: 409,
+                error_type: "ConflictException",
+                message: "Stage already exists".into(),
+            });
+        }
+        let mut stage = gatewatch_model::Stage::new(name);
+        stage.description = body["description"].as_str().map(str::to_string);
+        stage.tracing_enabled = body["tracingEnabled"].as_bool().unwrap_or(false);
+        if let Some(vars) = body["variables"].as_object() {
+            let ops: Vec<stage::PatchOp> = vars
+                .iter()
+                .map(|(k, v)| stage::PatchOp {
+                    op: "replace".into(),
+                    path: format!("/variables/{k}"),
+                    value: v.as_str().map(str::to_string),
+                })
+                .collect();
+            stage::apply(&mut stage, &api.api, deployment_id, &ops, self.strict, true)?;
+        }
+        let now = now_s();
+        let view = stage_json(&stage, &api.deployment_id, now, now);
+        self.save_stage(region, id, name, &view).await?;
+        let mut next = (*current).clone();
+        next.apis[index]
+            .stages
+            .insert(name.to_string(), Arc::new(stage));
+        self.gateway.replace_deployments(next);
+        Ok(view)
+    }
+
+    async fn delete_stage(&self, region: &str, id: &str, name: &str) -> Result<Value, RestError> {
+        let _guard = self.updates.lock().await;
+        let current = self.deployments(region);
+        let index = current
+            .apis
+            .iter()
+            .position(|a| a.api.id == id)
+            .ok_or_else(|| self.invalid_api(id))?;
+        if !current.apis[index].stages.contains_key(name) {
+            return Err(not_found("Invalid stage identifier specified"));
+        }
+        // Remembered, so a stage from a file stays deleted after a restart.
+        self.save_stage(region, id, name, &json!({ "deleted": true }))
+            .await?;
+        let mut next = (*current).clone();
+        next.apis[index].stages.remove(name);
+        self.gateway.replace_deployments(next);
+        Ok(json!({}))
     }
 
     fn invalid_api(&self, id: &str) -> RestError {
@@ -412,14 +565,7 @@ impl ApiGatewayApi {
         let now = now_s();
         let view = stage_json(&new_stage, &api.deployment_id, self.started, now);
         // Durable first, then visible: an acknowledged update survives a crash.
-        self.store
-            .put_setting(&stage_key(region, id, name), view.to_string().as_bytes())
-            .await
-            .map_err(|e| RestError {
-                status: 503,
-                error_type: "ServiceUnavailableException",
-                message: format!("could not store the stage: {e}"),
-            })?;
+        self.save_stage(region, id, name, &view).await?;
         let mut next = (*current).clone();
         next.apis[index]
             .stages
@@ -534,11 +680,17 @@ pub fn restore_stage_settings(store: &Store, deployments: &mut Deployments) {
             continue;
         };
         for api in deployments.apis.iter_mut().filter(|a| a.api.id == api_id) {
-            if let Some(s) = api.stages.get_mut(stage_name) {
-                let mut stage = s.as_ref().clone();
-                restore(&mut stage, &json);
-                *s = Arc::new(stage);
+            if json["deleted"].as_bool() == Some(true) {
+                api.stages.remove(stage_name);
+                continue;
             }
+            let mut stage = match api.stages.get(stage_name) {
+                Some(s) => s.as_ref().clone(),
+                // Created through the API.
+                None => gatewatch_model::Stage::new(stage_name),
+            };
+            restore(&mut stage, &json);
+            api.stages.insert(stage_name.to_string(), Arc::new(stage));
         }
     }
 }
