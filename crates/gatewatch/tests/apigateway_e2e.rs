@@ -87,6 +87,25 @@ async fn stages_and_logging_change_live_and_persist() {
         .into_service_error();
     assert!(e.is_not_found_exception(), "{e:?}");
 
+    // Export, and the export imports back to the same API.
+    let exported = apigw
+        .get_export()
+        .rest_api_id(&id)
+        .stage_name("dev")
+        .export_type("oas30")
+        .parameters("extensions", "apigateway")
+        .send()
+        .await
+        .unwrap();
+    let text = String::from_utf8(exported.body().unwrap().as_ref().to_vec()).unwrap();
+    // (The Rust SDK always asks for JSON; YAML is served to `Accept: application/yaml`.)
+    assert_eq!(exported.content_type(), Some("application/json"));
+    let again = gatewatch_model::import::import_document(&text, &Default::default())
+        .expect("the export imports")
+        .api;
+    assert_eq!(again.id, id);
+    assert!(text.contains("x-amazon-apigateway-integration"));
+
     // The bundled example logs at INFO; turn execution logging off live.
     let updated = apigw
         .update_stage()

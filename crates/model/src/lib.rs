@@ -27,6 +27,7 @@
 
 pub mod api;
 pub mod diagnostic;
+pub mod export;
 pub mod gateway_response;
 pub mod id;
 pub mod import;

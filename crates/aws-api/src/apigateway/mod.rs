@@ -4,7 +4,9 @@
 //! What works today: GetRestApis, GetRestApi, GetResources (with
 //! `embed=methods`), GetResource, GetMethod, GetIntegration, GetDeployments,
 //! GetDeployment (one per API: the definition being served), GetStages,
-//! GetStage, CreateStage, DeleteStage, UpdateStage (every logging, access-log, variable, tracing and description
+//! GetStage, CreateStage, DeleteStage, GetExport (OpenAPI 3 or Swagger 2,
+//! JSON or YAML, with or without the `x-amazon-apigateway-*` extensions),
+//! UpdateStage (every logging, access-log, variable, tracing and description
 //! patch path), GetAccount and UpdateAccount (`/cloudwatchRoleArn`). A stage
 //! update takes effect for the next request without a restart — the new
 //! stage is swapped into the data plane's routing snapshot atomically, and
@@ -127,6 +129,9 @@ impl ApiGatewayApi {
             .and_then(|v| v.to_str().ok())
             .and_then(|a| parse_authorization(a).region)
             .unwrap_or_else(|| self.default_region.clone());
+        if let Some(response) = self.export(method, path, query, headers, &region) {
+            return response;
+        }
         let result = self.route(method, path, query, &region, body).await;
         let request_id = uuid::Uuid::new_v4().to_string();
         let (status, error_type, body) = match result {
@@ -266,6 +271,90 @@ impl ApiGatewayApi {
                 ),
             }),
         }
+    }
+
+    /// GetExport: `GET /restapis/{id}/stages/{stage}/exports/{oas30|swagger}`
+    /// with `?extensions=apigateway` (or `integrations`) and an `Accept` of
+    /// `application/json` (default) or `application/yaml`.
+    fn export(
+        &self,
+        method: &Method,
+        path: &str,
+        query: Option<&str>,
+        headers: &HeaderMap,
+        region: &str,
+    ) -> Option<Response<Bytes>> {
+        let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
+        let ["restapis", id, "stages", stage, "exports", kind] = segs.as_slice() else {
+            return None;
+        };
+        if method != Method::GET {
+            return None;
+        }
+        let error = |e: RestError| {
+            let mut r = Response::new(Bytes::from(json!({ "message": e.message }).to_string()));
+            *r.status_mut() = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
+            r.headers_mut()
+                .insert("x-amzn-errortype", HeaderValue::from_static(e.error_type));
+            r.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            r
+        };
+        let flavour = match *kind {
+            "oas30" => gatewatch_model::export::ExportFlavour::OpenApi3,
+            "swagger" => gatewatch_model::export::ExportFlavour::Swagger2,
+            other => {
+                return Some(error(bad_request(format!(
+                    "Export type '{other}' is not supported; use oas30 or swagger"
+                ))))
+            }
+        };
+        let d = self.deployments(region);
+        let Some(api) = d.apis.iter().find(|a| a.api.id == *id) else {
+            return Some(error(self.invalid_api(id)));
+        };
+        if !api.stages.contains_key(*stage) {
+            return Some(error(not_found("Invalid stage identifier specified")));
+        }
+        let extensions = query.unwrap_or("").split('&').any(|p| {
+            p.strip_prefix("extensions=").is_some_and(|v| {
+                v.split(',')
+                    .any(|e| e == "apigateway" || e == "integrations")
+            })
+        });
+        let doc = gatewatch_model::export::export(&api.api, flavour, extensions);
+        let yaml = headers
+            .get_all(http::header::ACCEPT)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|a| a.contains("yaml"));
+        let (body, content_type, ext) = if yaml {
+            (
+                gatewatch_model::export::to_yaml(&doc),
+                "application/yaml",
+                "yaml",
+            )
+        } else {
+            (
+                serde_json::to_string_pretty(&doc).unwrap_or_default(),
+                "application/json",
+                "json",
+            )
+        };
+        let mut r = Response::new(Bytes::from(body));
+        let h = r.headers_mut();
+        h.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static(content_type),
+        );
+        if let Ok(v) =
+            HeaderValue::from_str(&format!("attachment; filename=\"{kind}_{stage}.{ext}\""))
+        {
+            h.insert(http::header::CONTENT_DISPOSITION, v);
+        }
+        Some(r)
     }
 
     fn deployments(&self, region: &str) -> Arc<Deployments> {
