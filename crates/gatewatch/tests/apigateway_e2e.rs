@@ -254,6 +254,58 @@ async fn stages_and_logging_change_live_and_persist() {
         Some("arn:aws:iam::000000000000:role/apigw-logs")
     );
 
+    // Import a new API, give it a stage, call it; delete it again.
+    let doc = r#"
+openapi: 3.0.1
+info: { title: Imported Echo, version: "2" }
+paths:
+  /echo:
+    get:
+      responses: { "200": { description: ok } }
+      x-amazon-apigateway-integration:
+        type: mock
+        requestTemplates: { application/json: '{"statusCode": 200}' }
+        responses:
+          default:
+            statusCode: "200"
+            responseTemplates: { application/json: '{"echo": true}' }
+"#;
+    let imported = apigw
+        .import_rest_api()
+        .body(aws_sdk_apigateway::primitives::Blob::new(doc.as_bytes()))
+        .send()
+        .await
+        .unwrap();
+    let new_id = imported.id().unwrap().to_string();
+    assert_eq!(imported.name(), Some("Imported Echo"));
+    let d = apigw
+        .get_deployments()
+        .rest_api_id(&new_id)
+        .send()
+        .await
+        .unwrap();
+    apigw
+        .create_stage()
+        .rest_api_id(&new_id)
+        .stage_name("v2")
+        .deployment_id(d.items()[0].id().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let echo = common::get(gw.data, "/v2/echo");
+    assert_eq!(echo.status, 200);
+    assert!(echo.text().contains("\"echo\": true"), "{}", echo.text());
+    let e = apigw
+        .import_rest_api()
+        .body(aws_sdk_apigateway::primitives::Blob::new(
+            &b"openapi: 3.0.1\npaths: {"[..],
+        ))
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(e.is_bad_request_exception(), "{e:?}");
+
     // A new stage serves the same API at once; a deleted one stops.
     let deployments = apigw
         .get_deployments()
@@ -318,6 +370,15 @@ async fn stages_and_logging_change_live_and_persist() {
     assert_eq!(stage.variables().unwrap()["color"], "blue");
     let account = apigw.get_account().send().await.unwrap();
     assert!(account.cloudwatch_role_arn().is_some());
+    // The imported API and its stage are back.
+    assert_eq!(common::get(gw.data, "/v2/echo").status, 200);
+    apigw
+        .delete_rest_api()
+        .rest_api_id(&new_id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(common::get(gw.data, "/v2/echo").status, 403);
     // The created stage is back, the deleted one stays gone.
     assert_eq!(common::get(gw.data, "/prod/pets").status, 200);
     assert_eq!(common::get(gw.data, "/scratch/pets").status, 403);

@@ -1,7 +1,8 @@
 //! The API Gateway management API (REST-JSON, `apigateway` 2015-07-09) on
 //! the admin listener: the APIs being served, their stages, and the account.
 //!
-//! What works today: GetRestApis, GetRestApi, GetResources (with
+//! What works today: ImportRestApi (`mode=import`, `failonwarnings`),
+//! DeleteRestApi, GetRestApis, GetRestApi, GetResources (with
 //! `embed=methods`), GetResource, GetMethod, GetIntegration, GetDeployments,
 //! GetDeployment (one per API: the definition being served), GetStages,
 //! GetStage, CreateStage, DeleteStage, GetExport (OpenAPI 3 or Swagger 2,
@@ -65,6 +66,10 @@ pub(crate) fn not_found(message: impl Into<String>) -> RestError {
 /// Settings key of a stage's persisted state.
 fn stage_key(region: &str, api: &str, stage: &str) -> String {
     format!("apigateway/stage/{region}/{api}/{stage}")
+}
+
+fn api_key(region: &str, id: &str) -> String {
+    format!("apigateway/api/{region}/{id}")
 }
 
 fn account_key(region: &str) -> String {
@@ -132,7 +137,14 @@ impl ApiGatewayApi {
         if let Some(response) = self.export(method, path, query, headers, &region) {
             return response;
         }
-        let result = self.route(method, path, query, &region, body).await;
+        let result = if method == Method::POST
+            && path.trim_end_matches('/') == "/restapis"
+            && query.unwrap_or("").split('&').any(|p| p == "mode=import")
+        {
+            self.import_rest_api(&region, query, body).await
+        } else {
+            self.route(method, path, query, &region, body).await
+        };
         let request_id = uuid::Uuid::new_v4().to_string();
         let (status, error_type, body) = match result {
             // AWS answers creations with 201 and deletions with 202.
@@ -199,6 +211,7 @@ impl ApiGatewayApi {
         match (method.as_str(), segs.as_slice()) {
             ("GET", ["restapis"]) => self.get_rest_apis(region, query),
             ("GET", ["restapis", id]) => self.get_rest_api(region, id),
+            ("DELETE", ["restapis", id]) => self.delete_rest_api(region, id).await,
             ("GET", ["restapis", id, "stages"]) => self.get_stages(region, id),
             ("GET", ["restapis", id, "resources"]) => {
                 let (position, limit) = paging(query)?;
@@ -503,6 +516,111 @@ impl ApiGatewayApi {
         Ok(json!({}))
     }
 
+    /// ImportRestApi: a new API from an OpenAPI 3 / Swagger 2 document
+    /// (YAML or JSON), served at once (it has no stages until one is
+    /// created) and stored durably so it comes back after a restart.
+    async fn import_rest_api(
+        &self,
+        region: &str,
+        query: Option<&str>,
+        body: &[u8],
+    ) -> Result<Value, RestError> {
+        let fail_on_warnings = query
+            .unwrap_or("")
+            .split('&')
+            .any(|p| p == "failonwarnings=true");
+        let text = std::str::from_utf8(body)
+            .map_err(|_| bad_request("The API definition is not UTF-8 text"))?;
+        let _guard = self.updates.lock().await;
+        let current = self.deployments(region);
+        if current.region != region {
+            return Err(bad_request(format!(
+                "APIs are served in region {}; sign the request for it",
+                self.default_region
+            )));
+        }
+        let mut options = gatewatch_model::import::ImportOptions::default();
+        let first = gatewatch_model::import::import_document(text, &options).map_err(|d| {
+            bad_request(format!(
+                "Errors found during import:\n\t{}",
+                d.iter()
+                    .map(|x| x.to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n\t")
+            ))
+        })?;
+        let mut imported = first;
+        if current.apis.iter().any(|a| a.api.id == imported.api.id) {
+            // The same title again: a new API with a fresh id, as AWS does.
+            options.rest_api_id = Some(gatewatch_model::id::stable_id(&[
+                &imported.api.id,
+                &uuid::Uuid::new_v4().to_string(),
+            ]));
+            imported = gatewatch_model::import::import_document(text, &options)
+                .map_err(|_| bad_request("The API definition could not be imported"))?;
+        }
+        if fail_on_warnings && !imported.warnings.is_empty() {
+            return Err(bad_request(format!(
+                "Warnings found during import:\n\t{}",
+                imported
+                    .warnings
+                    .iter()
+                    .map(|x| x.to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n\t")
+            )));
+        }
+        let id = imported.api.id.clone();
+        let record = json!({ "id": id, "body": text });
+        self.store
+            .put_setting(&api_key(region, &id), record.to_string().as_bytes())
+            .await
+            .map_err(|e| RestError {
+                status: 503,
+                error_type: "ServiceUnavailableException",
+                message: format!("could not store the API: {e}"),
+            })?;
+        let deployed = gatewatch_gateway::DeployedApi::new(imported.api, Vec::new());
+        let mut view = self.rest_api_json(&deployed);
+        if !imported.warnings.is_empty() {
+            view["warnings"] = json!(imported
+                .warnings
+                .iter()
+                .map(|w| w.to_string())
+                .collect::<Vec<_>>());
+        }
+        let mut next = (*current).clone();
+        next.apis.push(deployed);
+        self.gateway.replace_deployments(next);
+        Ok(view)
+    }
+
+    /// DeleteRestApi: stops serving the API; remembered across restarts.
+    async fn delete_rest_api(&self, region: &str, id: &str) -> Result<Value, RestError> {
+        let _guard = self.updates.lock().await;
+        let current = self.deployments(region);
+        let index = current
+            .apis
+            .iter()
+            .position(|a| a.api.id == id)
+            .ok_or_else(|| self.invalid_api(id))?;
+        self.store
+            .put_setting(
+                &api_key(region, id),
+                json!({ "id": id, "deleted": true }).to_string().as_bytes(),
+            )
+            .await
+            .map_err(|e| RestError {
+                status: 503,
+                error_type: "ServiceUnavailableException",
+                message: format!("could not store the deletion: {e}"),
+            })?;
+        let mut next = (*current).clone();
+        next.apis.remove(index);
+        self.gateway.replace_deployments(next);
+        Ok(json!({}))
+    }
+
     fn invalid_api(&self, id: &str) -> RestError {
         not_found(format!(
             "Invalid API identifier specified {}:{id}",
@@ -755,6 +873,37 @@ fn paging(query: Option<&str>) -> Result<(usize, usize), RestError> {
 /// Lays the stage settings stored by earlier UpdateStage calls over the
 /// stages built from configuration (at start-up).
 pub fn restore_stage_settings(store: &Store, deployments: &mut Deployments) {
+    // APIs imported or deleted through the API come first.
+    if let Ok(apis) = store.settings(&format!("apigateway/api/{}/", deployments.region)) {
+        for (_, value) in apis {
+            let Ok(record) = serde_json::from_slice::<Value>(&value) else {
+                continue;
+            };
+            let Some(id) = record["id"].as_str() else {
+                continue;
+            };
+            if record["deleted"].as_bool() == Some(true) {
+                deployments.apis.retain(|a| a.api.id != id);
+                continue;
+            }
+            if deployments.apis.iter().any(|a| a.api.id == id) {
+                continue;
+            }
+            let options = gatewatch_model::import::ImportOptions {
+                rest_api_id: Some(id.to_string()),
+            };
+            match record["body"]
+                .as_str()
+                .map(|b| gatewatch_model::import::import_document(b, &options))
+            {
+                Some(Ok(imported)) => deployments.apis.push(gatewatch_gateway::DeployedApi::new(
+                    imported.api,
+                    Vec::new(),
+                )),
+                _ => tracing::warn!(api = id, "a stored API no longer imports; skipped"),
+            }
+        }
+    }
     let Ok(saved) = store.settings(&format!("apigateway/stage/{}/", deployments.region)) else {
         return;
     };
