@@ -295,6 +295,35 @@ paths:
     let echo = common::get(gw.data, "/v2/echo");
     assert_eq!(echo.status, 200);
     assert!(echo.text().contains("\"echo\": true"), "{}", echo.text());
+    // Merge one more route in, rename the API; the stage keeps serving.
+    let more = doc
+        .replace("/echo:", "/echo2:")
+        .replace("Imported Echo", "More");
+    apigw
+        .put_rest_api()
+        .rest_api_id(&new_id)
+        .mode(aws_sdk_apigateway::types::PutMode::Merge)
+        .body(aws_sdk_apigateway::primitives::Blob::new(more.as_bytes()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(common::get(gw.data, "/v2/echo2").status, 200);
+    assert_eq!(common::get(gw.data, "/v2/echo").status, 200);
+    let renamed = apigw
+        .update_rest_api()
+        .rest_api_id(&new_id)
+        .patch_operations(patch(Op::Replace, "/name", Some("Echo Renamed")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(renamed.name(), Some("Echo Renamed"));
+    let empty = apigw
+        .create_rest_api()
+        .name("Empty One")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(empty.name(), Some("Empty One"));
     let e = apigw
         .import_rest_api()
         .body(aws_sdk_apigateway::primitives::Blob::new(
@@ -370,8 +399,26 @@ paths:
     assert_eq!(stage.variables().unwrap()["color"], "blue");
     let account = apigw.get_account().send().await.unwrap();
     assert!(account.cloudwatch_role_arn().is_some());
-    // The imported API and its stage are back.
+    // The imported API, its merged route, name and stage are back.
     assert_eq!(common::get(gw.data, "/v2/echo").status, 200);
+    assert_eq!(common::get(gw.data, "/v2/echo2").status, 200);
+    let back = apigw
+        .get_rest_api()
+        .rest_api_id(&new_id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(back.name(), Some("Echo Renamed"));
+    let names: Vec<String> = apigw
+        .get_rest_apis()
+        .send()
+        .await
+        .unwrap()
+        .items()
+        .iter()
+        .filter_map(|a| a.name().map(str::to_string))
+        .collect();
+    assert!(names.contains(&"Empty One".to_string()), "{names:?}");
     apigw
         .delete_rest_api()
         .rest_api_id(&new_id)

@@ -2,6 +2,7 @@
 //! the admin listener: the APIs being served, their stages, and the account.
 //!
 //! What works today: ImportRestApi (`mode=import`, `failonwarnings`),
+//! PutRestApi (`mode=overwrite|merge`), CreateRestApi, UpdateRestApi,
 //! DeleteRestApi, GetRestApis, GetRestApi, GetResources (with
 //! `embed=methods`), GetResource, GetMethod, GetIntegration, GetDeployments,
 //! GetDeployment (one per API: the definition being served), GetStages,
@@ -137,11 +138,16 @@ impl ApiGatewayApi {
         if let Some(response) = self.export(method, path, query, headers, &region) {
             return response;
         }
+        let put_id = path
+            .strip_prefix("/restapis/")
+            .filter(|rest| !rest.is_empty() && !rest.contains('/'));
         let result = if method == Method::POST
             && path.trim_end_matches('/') == "/restapis"
             && query.unwrap_or("").split('&').any(|p| p == "mode=import")
         {
             self.import_rest_api(&region, query, body).await
+        } else if let (true, Some(id)) = (method == Method::PUT, put_id) {
+            self.put_rest_api(&region, id, query, body).await
         } else {
             self.route(method, path, query, &region, body).await
         };
@@ -212,6 +218,8 @@ impl ApiGatewayApi {
             ("GET", ["restapis"]) => self.get_rest_apis(region, query),
             ("GET", ["restapis", id]) => self.get_rest_api(region, id),
             ("DELETE", ["restapis", id]) => self.delete_rest_api(region, id).await,
+            ("POST", ["restapis"]) => self.create_rest_api(region, &body).await,
+            ("PATCH", ["restapis", id]) => self.update_rest_api(region, id, &body).await,
             ("GET", ["restapis", id, "stages"]) => self.get_stages(region, id),
             ("GET", ["restapis", id, "resources"]) => {
                 let (position, limit) = paging(query)?;
@@ -595,6 +603,204 @@ impl ApiGatewayApi {
         Ok(view)
     }
 
+    /// Stores an API's definition (as an exported document, which imports
+    /// back to the same API) so it survives a restart.
+    async fn store_api(
+        &self,
+        region: &str,
+        api: &gatewatch_model::RestApi,
+    ) -> Result<(), RestError> {
+        let doc = gatewatch_model::export::export(
+            api,
+            gatewatch_model::export::ExportFlavour::OpenApi3,
+            true,
+        );
+        let record = json!({ "id": api.id, "body": doc.to_string() });
+        self.store
+            .put_setting(&api_key(region, &api.id), record.to_string().as_bytes())
+            .await
+            .map_err(|e| RestError {
+                status: 503,
+                error_type: "ServiceUnavailableException",
+                message: format!("could not store the API: {e}"),
+            })
+    }
+
+    /// Serves `api` in place of API `index`, keeping its stages.
+    fn swap_api(&self, current: &Deployments, index: usize, api: gatewatch_model::RestApi) {
+        let stages: Vec<gatewatch_model::Stage> = current.apis[index]
+            .stages
+            .values()
+            .map(|s| s.as_ref().clone())
+            .collect();
+        let mut next = current.clone();
+        next.apis[index] = gatewatch_gateway::DeployedApi::new(api, stages);
+        self.gateway.replace_deployments(next);
+    }
+
+    /// CreateRestApi: an empty API (only `/`) with a name.
+    async fn create_rest_api(&self, region: &str, body: &Value) -> Result<Value, RestError> {
+        let name = body["name"]
+            .as_str()
+            .filter(|n| !n.trim().is_empty())
+            .ok_or_else(|| bad_request("name is required"))?;
+        let _guard = self.updates.lock().await;
+        let current = self.deployments(region);
+        if current.region != region {
+            return Err(bad_request(format!(
+                "APIs are served in region {}; sign the request for it",
+                self.default_region
+            )));
+        }
+        let id = gatewatch_model::id::stable_id(&[name, &uuid::Uuid::new_v4().to_string()]);
+        let mut api = gatewatch_model::RestApi::new(id, name);
+        api.description = body["description"].as_str().map(str::to_string);
+        api.version = body["version"].as_str().map(str::to_string);
+        if let Some(types) = body["binaryMediaTypes"].as_array() {
+            api.binary_media_types = types
+                .iter()
+                .filter_map(|t| t.as_str().map(str::to_string))
+                .collect();
+        }
+        match body["apiKeySource"].as_str() {
+            None | Some("HEADER") => {}
+            Some("AUTHORIZER") => api.api_key_source = gatewatch_model::ApiKeySource::Authorizer,
+            Some(other) => {
+                return Err(bad_request(format!(
+                    "Invalid apiKeySource '{other}': HEADER or AUTHORIZER"
+                )))
+            }
+        }
+        self.store_api(region, &api).await?;
+        let deployed = gatewatch_gateway::DeployedApi::new(api, Vec::new());
+        let view = self.rest_api_json(&deployed);
+        let mut next = (*current).clone();
+        next.apis.push(deployed);
+        self.gateway.replace_deployments(next);
+        Ok(view)
+    }
+
+    /// UpdateRestApi: `/name`, `/description`, `/version`, `/apiKeySource`,
+    /// `/binaryMediaTypes/{type}` (with `~1` for `/`).
+    async fn update_rest_api(
+        &self,
+        region: &str,
+        id: &str,
+        body: &Value,
+    ) -> Result<Value, RestError> {
+        let ops = stage::patch_ops(body)?;
+        let _guard = self.updates.lock().await;
+        let current = self.deployments(region);
+        let index = current
+            .apis
+            .iter()
+            .position(|a| a.api.id == id)
+            .ok_or_else(|| self.invalid_api(id))?;
+        let mut api = current.apis[index].api.as_ref().clone();
+        for op in &ops {
+            let remove = op.op == "remove";
+            let value = || {
+                op.value.clone().ok_or_else(|| {
+                    bad_request(format!(
+                        "Patch operation '{}' on {} needs a value",
+                        op.op, op.path
+                    ))
+                })
+            };
+            match op.path.as_str() {
+                "/name" if !remove => api.name = value()?,
+                "/description" => api.description = if remove { None } else { Some(value()?) },
+                "/version" => api.version = if remove { None } else { Some(value()?) },
+                "/apiKeySource" if !remove => {
+                    api.api_key_source = match value()?.as_str() {
+                        "HEADER" => gatewatch_model::ApiKeySource::Header,
+                        "AUTHORIZER" => gatewatch_model::ApiKeySource::Authorizer,
+                        other => {
+                            return Err(bad_request(format!(
+                                "Invalid apiKeySource '{other}': HEADER or AUTHORIZER"
+                            )))
+                        }
+                    }
+                }
+                p if p.starts_with("/binaryMediaTypes/") => {
+                    let t = p["/binaryMediaTypes/".len()..]
+                        .replace("~1", "/")
+                        .replace("~0", "~");
+                    api.binary_media_types.retain(|x| *x != t);
+                    if !remove {
+                        api.binary_media_types.push(t);
+                    }
+                }
+                _ => {
+                    return Err(bad_request(format!(
+                        "Invalid patch path '{}' specified for op '{}'. Must be one of: [/name, /description, /version, /apiKeySource, /binaryMediaTypes/{{type}}]",
+                        op.path, op.op
+                    )))
+                }
+            }
+        }
+        self.store_api(region, &api).await?;
+        self.swap_api(&current, index, api);
+        let d = self.deployments(region);
+        Ok(self.rest_api_json(&d.apis[index]))
+    }
+
+    /// PutRestApi: `mode=overwrite` (default) replaces the definition with
+    /// the document's, `mode=merge` adds the document's resources, methods
+    /// and gateway responses to it. Stages are kept.
+    async fn put_rest_api(
+        &self,
+        region: &str,
+        id: &str,
+        query: Option<&str>,
+        body: &[u8],
+    ) -> Result<Value, RestError> {
+        let merge = query.unwrap_or("").split('&').any(|p| p == "mode=merge");
+        let text = std::str::from_utf8(body)
+            .map_err(|_| bad_request("The API definition is not UTF-8 text"))?;
+        let _guard = self.updates.lock().await;
+        let current = self.deployments(region);
+        let index = current
+            .apis
+            .iter()
+            .position(|a| a.api.id == id)
+            .ok_or_else(|| self.invalid_api(id))?;
+        let options = gatewatch_model::import::ImportOptions {
+            rest_api_id: Some(id.to_string()),
+        };
+        let incoming = gatewatch_model::import::import_document(text, &options)
+            .map_err(|d| {
+                bad_request(format!(
+                    "Errors found during import:\n\t{}",
+                    d.iter()
+                        .map(|x| x.to_string())
+                        .collect::<Vec<_>>()
+                        .join("\n\t")
+                ))
+            })?
+            .api;
+        let api = if merge {
+            let mut api = current.apis[index].api.as_ref().clone();
+            for r in incoming.resources {
+                let target = api.ensure_resource(&r.path);
+                target.methods.extend(r.methods);
+            }
+            api.gateway_responses.extend(incoming.gateway_responses);
+            for t in incoming.binary_media_types {
+                if !api.binary_media_types.contains(&t) {
+                    api.binary_media_types.push(t);
+                }
+            }
+            api
+        } else {
+            incoming
+        };
+        self.store_api(region, &api).await?;
+        self.swap_api(&current, index, api);
+        let d = self.deployments(region);
+        Ok(self.rest_api_json(&d.apis[index]))
+    }
+
     /// DeleteRestApi: stops serving the API; remembered across restarts.
     async fn delete_rest_api(&self, region: &str, id: &str) -> Result<Value, RestError> {
         let _guard = self.updates.lock().await;
@@ -886,9 +1092,6 @@ pub fn restore_stage_settings(store: &Store, deployments: &mut Deployments) {
                 deployments.apis.retain(|a| a.api.id != id);
                 continue;
             }
-            if deployments.apis.iter().any(|a| a.api.id == id) {
-                continue;
-            }
             let options = gatewatch_model::import::ImportOptions {
                 rest_api_id: Some(id.to_string()),
             };
@@ -896,10 +1099,24 @@ pub fn restore_stage_settings(store: &Store, deployments: &mut Deployments) {
                 .as_str()
                 .map(|b| gatewatch_model::import::import_document(b, &options))
             {
-                Some(Ok(imported)) => deployments.apis.push(gatewatch_gateway::DeployedApi::new(
-                    imported.api,
-                    Vec::new(),
-                )),
+                Some(Ok(imported)) => {
+                    match deployments.apis.iter_mut().find(|a| a.api.id == id) {
+                        // Changed through the API: the stored definition wins
+                        // over the file's; the stages stay.
+                        Some(existing) => {
+                            let stages = existing
+                                .stages
+                                .values()
+                                .map(|s| s.as_ref().clone())
+                                .collect();
+                            *existing = gatewatch_gateway::DeployedApi::new(imported.api, stages);
+                        }
+                        None => deployments.apis.push(gatewatch_gateway::DeployedApi::new(
+                            imported.api,
+                            Vec::new(),
+                        )),
+                    }
+                }
                 _ => tracing::warn!(api = id, "a stored API no longer imports; skipped"),
             }
         }
