@@ -138,7 +138,7 @@ impl QueryManager {
         query: Query,
         req: QueryRequest,
     ) -> Result<String, StartError> {
-        let id = uuid_like();
+        let id = uuid::Uuid::new_v4().to_string();
         {
             let mut entries = self.lock();
             // Forget long-finished queries.
@@ -255,9 +255,4 @@ impl QueryManager {
         out.sort_by(|a, b| b.create_time.cmp(&a.create_time).then(b.id.cmp(&a.id)));
         out
     }
-}
-
-/// A random id in UUID form (query ids are UUIDs on AWS).
-fn uuid_like() -> String {
-    uuid::Uuid::new_v4().to_string()
 }

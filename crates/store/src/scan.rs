@@ -76,8 +76,6 @@ pub fn scan_schema() -> SchemaRef {
 pub struct ScanGroup {
     /// Group name.
     pub name: String,
-    /// Live streams: id → name.
-    streams: HashMap<u64, String>,
     /// Stream names in id order (dictionary values) and id → dictionary key.
     dict_values: Arc<StringArray>,
     dict_keys: HashMap<u64, i32>,
@@ -194,7 +192,6 @@ impl Store {
                 .collect();
             out_groups.push(ScanGroup {
                 name: name.clone(),
-                streams: ids.iter().map(|(id, n)| (*id, n.to_string())).collect(),
                 dict_values,
                 dict_keys,
             });
@@ -306,11 +303,6 @@ impl BatchBuilder {
 type Sender = tokio::sync::mpsc::Sender<StoreResult<RecordBatch>>;
 
 impl Scan {
-    /// Total message bytes the parts may hold (for statistics and balancing).
-    pub fn estimated_bytes(&self) -> u64 {
-        self.parts.iter().map(ScanPart::weight).sum()
-    }
-
     /// Reads part `index` as a stream of batches. With `with_message` false
     /// the message column holds empty strings (and segment files skip it).
     pub fn read_part(
@@ -538,15 +530,6 @@ impl Scan {
             let _ = tx.blocking_send(out.finish());
         }
         Ok(())
-    }
-
-    /// The name of stream `stream_id` of group `group` (for pointers).
-    pub fn stream_name(&self, group: usize, stream_id: u64) -> Option<&str> {
-        self.groups
-            .get(group)?
-            .streams
-            .get(&stream_id)
-            .map(String::as_str)
     }
 }
 

@@ -56,6 +56,27 @@ pub(crate) fn bad_request(message: impl Into<String>) -> RestError {
     }
 }
 
+/// The store could not keep a change (`what`: "stage", "API", ...).
+fn unavailable(what: &str, e: impl std::fmt::Display) -> RestError {
+    RestError {
+        status: 503,
+        error_type: "ServiceUnavailableException",
+        message: format!("could not store the {what}: {e}"),
+    }
+}
+
+/// `Errors found during import:` (or `Warnings`) with one diagnostic a line.
+fn import_problems(kind: &str, found: &[gatewatch_model::Diagnostic]) -> RestError {
+    bad_request(format!(
+        "{kind} found during import:\n\t{}",
+        found
+            .iter()
+            .map(|x| x.to_string())
+            .collect::<Vec<_>>()
+            .join("\n\t")
+    ))
+}
+
 pub(crate) fn not_found(message: impl Into<String>) -> RestError {
     RestError {
         status: 404,
@@ -393,13 +414,7 @@ impl ApiGatewayApi {
         id: &str,
         f: impl FnOnce(&gatewatch_model::RestApi) -> Result<Value, RestError>,
     ) -> Result<Value, RestError> {
-        let d = self.deployments(region);
-        let api = d
-            .apis
-            .iter()
-            .find(|a| a.api.id == id)
-            .ok_or_else(|| self.invalid_api(id))?;
-        f(&api.api)
+        self.with_api_deployed(region, id, |d| f(&d.api))
     }
 
     fn with_api_deployed(
@@ -409,11 +424,7 @@ impl ApiGatewayApi {
         f: impl FnOnce(&gatewatch_gateway::DeployedApi) -> Result<Value, RestError>,
     ) -> Result<Value, RestError> {
         let d = self.deployments(region);
-        let api = d
-            .apis
-            .iter()
-            .find(|a| a.api.id == id)
-            .ok_or_else(|| self.invalid_api(id))?;
+        let api = &d.apis[self.api_index(&d, id)?];
         f(api)
     }
 
@@ -437,11 +448,7 @@ impl ApiGatewayApi {
         self.store
             .put_setting(&stage_key(region, id, name), view.to_string().as_bytes())
             .await
-            .map_err(|e| RestError {
-                status: 503,
-                error_type: "ServiceUnavailableException",
-                message: format!("could not store the stage: {e}"),
-            })
+            .map_err(|e| unavailable("stage", e))
     }
 
     async fn create_stage(&self, region: &str, id: &str, body: &Value) -> Result<Value, RestError> {
@@ -463,11 +470,7 @@ impl ApiGatewayApi {
         }
         let _guard = self.updates.lock().await;
         let current = self.deployments(region);
-        let index = current
-            .apis
-            .iter()
-            .position(|a| a.api.id == id)
-            .ok_or_else(|| self.invalid_api(id))?;
+        let index = self.api_index(&current, id)?;
         let api = &current.apis[index];
         if api.deployment_id != deployment_id {
             return Err(not_found("Invalid deployment identifier specified"));
@@ -507,11 +510,7 @@ impl ApiGatewayApi {
     async fn delete_stage(&self, region: &str, id: &str, name: &str) -> Result<Value, RestError> {
         let _guard = self.updates.lock().await;
         let current = self.deployments(region);
-        let index = current
-            .apis
-            .iter()
-            .position(|a| a.api.id == id)
-            .ok_or_else(|| self.invalid_api(id))?;
+        let index = self.api_index(&current, id)?;
         if !current.apis[index].stages.contains_key(name) {
             return Err(not_found("Invalid stage identifier specified"));
         }
@@ -541,22 +540,10 @@ impl ApiGatewayApi {
             .map_err(|_| bad_request("The API definition is not UTF-8 text"))?;
         let _guard = self.updates.lock().await;
         let current = self.deployments(region);
-        if current.region != region {
-            return Err(bad_request(format!(
-                "APIs are served in region {}; sign the request for it",
-                self.default_region
-            )));
-        }
+        self.check_region(&current, region)?;
         let mut options = gatewatch_model::import::ImportOptions::default();
-        let first = gatewatch_model::import::import_document(text, &options).map_err(|d| {
-            bad_request(format!(
-                "Errors found during import:\n\t{}",
-                d.iter()
-                    .map(|x| x.to_string())
-                    .collect::<Vec<_>>()
-                    .join("\n\t")
-            ))
-        })?;
+        let first = gatewatch_model::import::import_document(text, &options)
+            .map_err(|d| import_problems("Errors", &d))?;
         let mut imported = first;
         if current.apis.iter().any(|a| a.api.id == imported.api.id) {
             // The same title again: a new API with a fresh id, as AWS does.
@@ -568,26 +555,14 @@ impl ApiGatewayApi {
                 .map_err(|_| bad_request("The API definition could not be imported"))?;
         }
         if fail_on_warnings && !imported.warnings.is_empty() {
-            return Err(bad_request(format!(
-                "Warnings found during import:\n\t{}",
-                imported
-                    .warnings
-                    .iter()
-                    .map(|x| x.to_string())
-                    .collect::<Vec<_>>()
-                    .join("\n\t")
-            )));
+            return Err(import_problems("Warnings", &imported.warnings));
         }
         let id = imported.api.id.clone();
         let record = json!({ "id": id, "body": text });
         self.store
             .put_setting(&api_key(region, &id), record.to_string().as_bytes())
             .await
-            .map_err(|e| RestError {
-                status: 503,
-                error_type: "ServiceUnavailableException",
-                message: format!("could not store the API: {e}"),
-            })?;
+            .map_err(|e| unavailable("API", e))?;
         let deployed = gatewatch_gateway::DeployedApi::new(imported.api, Vec::new());
         let mut view = self.rest_api_json(&deployed);
         if !imported.warnings.is_empty() {
@@ -619,11 +594,7 @@ impl ApiGatewayApi {
         self.store
             .put_setting(&api_key(region, &api.id), record.to_string().as_bytes())
             .await
-            .map_err(|e| RestError {
-                status: 503,
-                error_type: "ServiceUnavailableException",
-                message: format!("could not store the API: {e}"),
-            })
+            .map_err(|e| unavailable("API", e))
     }
 
     /// Serves `api` in place of API `index`, keeping its stages.
@@ -646,12 +617,7 @@ impl ApiGatewayApi {
             .ok_or_else(|| bad_request("name is required"))?;
         let _guard = self.updates.lock().await;
         let current = self.deployments(region);
-        if current.region != region {
-            return Err(bad_request(format!(
-                "APIs are served in region {}; sign the request for it",
-                self.default_region
-            )));
-        }
+        self.check_region(&current, region)?;
         let id = gatewatch_model::id::stable_id(&[name, &uuid::Uuid::new_v4().to_string()]);
         let mut api = gatewatch_model::RestApi::new(id, name);
         api.description = body["description"].as_str().map(str::to_string);
@@ -691,11 +657,7 @@ impl ApiGatewayApi {
         let ops = stage::patch_ops(body)?;
         let _guard = self.updates.lock().await;
         let current = self.deployments(region);
-        let index = current
-            .apis
-            .iter()
-            .position(|a| a.api.id == id)
-            .ok_or_else(|| self.invalid_api(id))?;
+        let index = self.api_index(&current, id)?;
         let mut api = current.apis[index].api.as_ref().clone();
         for op in &ops {
             let remove = op.op == "remove";
@@ -760,24 +722,12 @@ impl ApiGatewayApi {
             .map_err(|_| bad_request("The API definition is not UTF-8 text"))?;
         let _guard = self.updates.lock().await;
         let current = self.deployments(region);
-        let index = current
-            .apis
-            .iter()
-            .position(|a| a.api.id == id)
-            .ok_or_else(|| self.invalid_api(id))?;
+        let index = self.api_index(&current, id)?;
         let options = gatewatch_model::import::ImportOptions {
             rest_api_id: Some(id.to_string()),
         };
         let incoming = gatewatch_model::import::import_document(text, &options)
-            .map_err(|d| {
-                bad_request(format!(
-                    "Errors found during import:\n\t{}",
-                    d.iter()
-                        .map(|x| x.to_string())
-                        .collect::<Vec<_>>()
-                        .join("\n\t")
-                ))
-            })?
+            .map_err(|d| import_problems("Errors", &d))?
             .api;
         let api = if merge {
             let mut api = current.apis[index].api.as_ref().clone();
@@ -805,26 +755,37 @@ impl ApiGatewayApi {
     async fn delete_rest_api(&self, region: &str, id: &str) -> Result<Value, RestError> {
         let _guard = self.updates.lock().await;
         let current = self.deployments(region);
-        let index = current
-            .apis
-            .iter()
-            .position(|a| a.api.id == id)
-            .ok_or_else(|| self.invalid_api(id))?;
+        let index = self.api_index(&current, id)?;
         self.store
             .put_setting(
                 &api_key(region, id),
                 json!({ "id": id, "deleted": true }).to_string().as_bytes(),
             )
             .await
-            .map_err(|e| RestError {
-                status: 503,
-                error_type: "ServiceUnavailableException",
-                message: format!("could not store the deletion: {e}"),
-            })?;
+            .map_err(|e| unavailable("deletion", e))?;
         let mut next = (*current).clone();
         next.apis.remove(index);
         self.gateway.replace_deployments(next);
         Ok(json!({}))
+    }
+
+    /// Position of API `id` among the served APIs.
+    fn api_index(&self, d: &Deployments, id: &str) -> Result<usize, RestError> {
+        d.apis
+            .iter()
+            .position(|a| a.api.id == id)
+            .ok_or_else(|| self.invalid_api(id))
+    }
+
+    /// APIs are created only in the region they are served in.
+    fn check_region(&self, current: &Deployments, region: &str) -> Result<(), RestError> {
+        if current.region == region {
+            return Ok(());
+        }
+        Err(bad_request(format!(
+            "APIs are served in region {}; sign the request for it",
+            self.default_region
+        )))
     }
 
     fn invalid_api(&self, id: &str) -> RestError {
@@ -879,11 +840,7 @@ impl ApiGatewayApi {
 
     fn get_rest_api(&self, region: &str, id: &str) -> Result<Value, RestError> {
         let d = self.deployments(region);
-        let api = d
-            .apis
-            .iter()
-            .find(|a| a.api.id == id)
-            .ok_or_else(|| self.invalid_api(id))?;
+        let api = &d.apis[self.api_index(&d, id)?];
         Ok(self.rest_api_json(api))
     }
 
@@ -899,11 +856,7 @@ impl ApiGatewayApi {
 
     fn get_stages(&self, region: &str, id: &str) -> Result<Value, RestError> {
         let d = self.deployments(region);
-        let api = d
-            .apis
-            .iter()
-            .find(|a| a.api.id == id)
-            .ok_or_else(|| self.invalid_api(id))?;
+        let api = &d.apis[self.api_index(&d, id)?];
         let items: Vec<Value> = api
             .stages
             .values()
@@ -921,11 +874,7 @@ impl ApiGatewayApi {
 
     async fn get_stage(&self, region: &str, id: &str, name: &str) -> Result<Value, RestError> {
         let d = self.deployments(region);
-        let api = d
-            .apis
-            .iter()
-            .find(|a| a.api.id == id)
-            .ok_or_else(|| self.invalid_api(id))?;
+        let api = &d.apis[self.api_index(&d, id)?];
         let s = api
             .stages
             .get(name)
@@ -956,11 +905,7 @@ impl ApiGatewayApi {
         let ops = stage::patch_ops(body)?;
         let _guard = self.updates.lock().await;
         let current = self.deployments(region);
-        let index = current
-            .apis
-            .iter()
-            .position(|a| a.api.id == id)
-            .ok_or_else(|| self.invalid_api(id))?;
+        let index = self.api_index(&current, id)?;
         let api = &current.apis[index];
         let mut new_stage = api
             .stages
