@@ -10,7 +10,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::{ApiKeySource, Integration, Method, PassthroughBehavior, RestApi};
+use crate::{ApiKeySource, Integration, IntegrationResponse, Method, PassthroughBehavior, RestApi};
 
 /// The document flavour to write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,16 +25,9 @@ fn string_map(m: &std::collections::BTreeMap<String, String>) -> Value {
     Value::Object(m.iter().map(|(k, v)| (k.clone(), json!(v))).collect())
 }
 
-fn integration(i: &Integration) -> Value {
-    let mut v = json!({
-        "type": i.kind.as_str().to_ascii_lowercase(),
-        "passthroughBehavior": match i.passthrough_behavior {
-            PassthroughBehavior::WhenNoMatch => "when_no_match",
-            PassthroughBehavior::WhenNoTemplates => "when_no_templates",
-            PassthroughBehavior::Never => "never",
-        },
-        "timeoutInMillis": i.timeout_ms,
-    });
+/// The members an integration has both in the OpenAPI extension and in the
+/// management API's `Integration` shape.
+pub fn integration_common(i: &Integration, v: &mut Value) {
     if let Some(m) = &i.http_method {
         v["httpMethod"] = json!(m);
     }
@@ -53,25 +46,48 @@ fn integration(i: &Integration) -> Value {
     if i.tls_insecure_skip_verification {
         v["tlsConfig"] = json!({ "insecureSkipVerification": true });
     }
-    let mut responses = Map::new();
-    for r in &i.responses {
-        let mut rv = json!({ "statusCode": r.status_code });
-        if !r.response_parameters.is_empty() {
-            rv["responseParameters"] = string_map(&r.response_parameters);
-        }
-        if !r.response_templates.is_empty() {
-            rv["responseTemplates"] = string_map(&r.response_templates);
-        }
-        if let Some(c) = &r.content_handling {
-            rv["contentHandling"] = json!(c);
-        }
-        responses.insert(
-            r.selection_pattern
-                .clone()
-                .unwrap_or_else(|| "default".into()),
-            rv,
-        );
+}
+
+/// One integration response (without its selection pattern, which the two
+/// shapes place differently).
+pub fn integration_response(r: &IntegrationResponse) -> Value {
+    let mut rv = json!({ "statusCode": r.status_code });
+    if !r.response_parameters.is_empty() {
+        rv["responseParameters"] = string_map(&r.response_parameters);
     }
+    if !r.response_templates.is_empty() {
+        rv["responseTemplates"] = string_map(&r.response_templates);
+    }
+    if let Some(c) = &r.content_handling {
+        rv["contentHandling"] = json!(c);
+    }
+    rv
+}
+
+fn integration(i: &Integration) -> Value {
+    let mut v = json!({
+        "type": i.kind.as_str().to_ascii_lowercase(),
+        "passthroughBehavior": match i.passthrough_behavior {
+            PassthroughBehavior::WhenNoMatch => "when_no_match",
+            PassthroughBehavior::WhenNoTemplates => "when_no_templates",
+            PassthroughBehavior::Never => "never",
+        },
+        "timeoutInMillis": i.timeout_ms,
+    });
+    integration_common(i, &mut v);
+    // Keyed by selection pattern, `default` for the catch-all.
+    let responses: Map<String, Value> = i
+        .responses
+        .iter()
+        .map(|r| {
+            (
+                r.selection_pattern
+                    .clone()
+                    .unwrap_or_else(|| "default".into()),
+                integration_response(r),
+            )
+        })
+        .collect();
     if !responses.is_empty() {
         v["responses"] = Value::Object(responses);
     }

@@ -1,16 +1,13 @@
 //! Resources, methods and integrations on the wire (read side): the shapes
 //! of GetResources, GetResource, GetMethod and GetIntegration.
 
+use gatewatch_model::export::{integration_common, integration_response};
 use gatewatch_model::{Integration, Method, PassthroughBehavior, Resource, RestApi};
 use serde_json::{json, Map, Value};
 
 use super::{not_found, RestError};
 
 fn bool_map(m: &std::collections::BTreeMap<String, bool>) -> Value {
-    Value::Object(m.iter().map(|(k, v)| (k.clone(), json!(v))).collect())
-}
-
-fn string_map(m: &std::collections::BTreeMap<String, String>) -> Value {
     Value::Object(m.iter().map(|(k, v)| (k.clone(), json!(v))).collect())
 }
 
@@ -27,38 +24,13 @@ pub fn integration_json(i: &Integration) -> Value {
         "cacheNamespace": "",
         "cacheKeyParameters": [],
     });
-    if let Some(m) = &i.http_method {
-        v["httpMethod"] = json!(m);
-    }
-    if let Some(u) = &i.uri {
-        v["uri"] = json!(u);
-    }
-    if !i.request_parameters.is_empty() {
-        v["requestParameters"] = string_map(&i.request_parameters);
-    }
-    if !i.request_templates.is_empty() {
-        v["requestTemplates"] = string_map(&i.request_templates);
-    }
-    if let Some(c) = &i.content_handling {
-        v["contentHandling"] = json!(c);
-    }
-    if i.tls_insecure_skip_verification {
-        v["tlsConfig"] = json!({ "insecureSkipVerification": true });
-    }
+    integration_common(i, &mut v);
+    // Keyed by status code, the pattern inside.
     let mut responses = Map::new();
     for r in &i.responses {
-        let mut rv = json!({ "statusCode": r.status_code });
+        let mut rv = integration_response(r);
         if let Some(p) = &r.selection_pattern {
             rv["selectionPattern"] = json!(p);
-        }
-        if !r.response_parameters.is_empty() {
-            rv["responseParameters"] = string_map(&r.response_parameters);
-        }
-        if !r.response_templates.is_empty() {
-            rv["responseTemplates"] = string_map(&r.response_templates);
-        }
-        if let Some(c) = &r.content_handling {
-            rv["contentHandling"] = json!(c);
         }
         responses.insert(r.status_code.clone(), rv);
     }
