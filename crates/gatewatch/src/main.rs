@@ -18,7 +18,11 @@ fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                // The storage engine's own housekeeping (opening, flushing,
+                // the hot-tier tidy after compaction) is not news to users.
+                .unwrap_or_else(|_| {
+                    tracing_subscriber::EnvFilter::new("info,fjall=warn,lsm_tree=warn")
+                }),
         )
         .with_writer(std::io::stderr)
         .with_target(false)
