@@ -75,13 +75,13 @@ async fn insights_over_real_access_logs() {
     // request path: wait until all eight are stored.
     let mut stored = 0;
     for _ in 0..200 {
-        let page = logs
-            .filter_log_events()
-            .log_group_name(group)
-            .send()
-            .await
-            .unwrap();
-        stored = page.events().len();
+        // The group is created by the first write, which may not have
+        // happened yet: "does not exist" means "keep waiting".
+        stored = match logs.filter_log_events().log_group_name(group).send().await {
+            Ok(page) => page.events().len(),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => 0,
+            Err(e) => panic!("FilterLogEvents failed: {e:?}"),
+        };
         if stored == 8 {
             break;
         }
