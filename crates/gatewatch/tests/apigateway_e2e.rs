@@ -278,20 +278,24 @@ paths:
         .unwrap();
     let new_id = imported.id().unwrap().to_string();
     assert_eq!(imported.name(), Some("Imported Echo"));
+    // An import is not served until it is deployed, as on AWS.
     let d = apigw
         .get_deployments()
         .rest_api_id(&new_id)
         .send()
         .await
         .unwrap();
-    apigw
-        .create_stage()
+    assert!(d.items().is_empty());
+    let first = apigw
+        .create_deployment()
         .rest_api_id(&new_id)
         .stage_name("v2")
-        .deployment_id(d.items()[0].id().unwrap())
+        .description("first")
         .send()
         .await
         .unwrap();
+    let first_id = first.id().unwrap().to_string();
+    assert_eq!(first_id.len(), 6);
     let echo = common::get(gw.data, "/v2/echo");
     assert_eq!(echo.status, 200);
     assert!(echo.text().contains("\"echo\": true"), "{}", echo.text());
@@ -307,8 +311,42 @@ paths:
         .send()
         .await
         .unwrap();
+    // The stage still serves its deployment: the merged route needs a new one.
+    assert_eq!(common::get(gw.data, "/v2/echo2").status, 403);
+    let second = apigw
+        .create_deployment()
+        .rest_api_id(&new_id)
+        .stage_name("v2")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(common::get(gw.data, "/v2/echo2").status, 200);
     assert_eq!(common::get(gw.data, "/v2/echo").status, 200);
+    let v2 = apigw
+        .get_stage()
+        .rest_api_id(&new_id)
+        .stage_name("v2")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(v2.deployment_id(), second.id());
+    // The old deployment can go; the one a stage serves cannot.
+    let e = apigw
+        .delete_deployment()
+        .rest_api_id(&new_id)
+        .deployment_id(second.id().unwrap())
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(e.is_bad_request_exception(), "{e:?}");
+    apigw
+        .delete_deployment()
+        .rest_api_id(&new_id)
+        .deployment_id(&first_id)
+        .send()
+        .await
+        .unwrap();
     let renamed = apigw
         .update_rest_api()
         .rest_api_id(&new_id)

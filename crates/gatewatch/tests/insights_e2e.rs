@@ -79,7 +79,12 @@ async fn insights_over_real_access_logs() {
         // happened yet: "does not exist" means "keep waiting".
         stored = match logs.filter_log_events().log_group_name(group).send().await {
             Ok(page) => page.events().len(),
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => 0,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
+            {
+                0
+            }
             Err(e) => panic!("FilterLogEvents failed: {e:?}"),
         };
         if stored == 8 {

@@ -13,34 +13,108 @@ use gatewatch_model::{RestApi, Stage};
 
 use crate::routing::Router;
 
-/// One API as served: its definition, compiled router and stages.
+/// A deployment: an immutable snapshot of an API's definition, compiled for
+/// serving. Stages point at one; changing the API's working definition
+/// changes no deployment.
+#[derive(Debug)]
+pub struct Snapshot {
+    /// Deployment id (`$context.deploymentId`).
+    pub id: String,
+    /// `description`.
+    pub description: Option<String>,
+    /// Seconds since the epoch.
+    pub created_date: i64,
+    /// The definition as it was deployed.
+    pub api: Arc<RestApi>,
+    /// Its compiled resource tree.
+    pub router: Arc<Router>,
+}
+
+impl Snapshot {
+    /// Compiles `api` as deployment `id`.
+    pub fn new(
+        id: impl Into<String>,
+        api: Arc<RestApi>,
+        description: Option<String>,
+        created_date: i64,
+    ) -> Snapshot {
+        let router = Router::new(&api);
+        Snapshot {
+            id: id.into(),
+            description,
+            created_date,
+            router: Arc::new(router),
+            api,
+        }
+    }
+}
+
+/// One API as served: its working definition, its deployments and its
+/// stages, each stage serving the deployment it points to.
 #[derive(Debug, Clone)]
 pub struct DeployedApi {
-    /// The API definition.
+    /// The working definition: what the management API reads and changes;
+    /// it is served only once deployed.
     pub api: Arc<RestApi>,
-    /// Compiled resource tree.
-    pub router: Arc<Router>,
+    /// Deployment id → snapshot.
+    pub deployments: BTreeMap<String, Arc<Snapshot>>,
     /// Stage name → stage.
     pub stages: BTreeMap<String, Arc<Stage>>,
-    /// Deployment id (`$context.deploymentId`).
-    pub deployment_id: String,
 }
 
 impl DeployedApi {
-    /// Compiles an API and its stages for serving.
+    /// An API from configuration: its definition is deployed at once (the
+    /// deployment id is derived from the API id, so it is the same on every
+    /// start) and every stage without a deployment of its own serves it.
     pub fn new(api: RestApi, stages: Vec<Stage>) -> DeployedApi {
-        let router = Router::new(&api);
-        let deployment_id = gatewatch_model::id::stable_id(&["deployment", &api.id]);
+        let deployment_id = initial_deployment_id(&api.id);
+        let api = Arc::new(api);
+        let created = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        let snapshot = Snapshot::new(deployment_id.clone(), Arc::clone(&api), None, created);
+        let mut deployed = DeployedApi::undeployed(api);
+        deployed
+            .deployments
+            .insert(deployment_id.clone(), Arc::new(snapshot));
+        for mut s in stages {
+            s.deployment_id.get_or_insert_with(|| deployment_id.clone());
+            deployed.stages.insert(s.name.clone(), Arc::new(s));
+        }
+        deployed
+    }
+
+    /// An API with no deployments and no stages (as ImportRestApi and
+    /// CreateRestApi leave it).
+    pub fn undeployed(api: Arc<RestApi>) -> DeployedApi {
         DeployedApi {
-            api: Arc::new(api),
-            router: Arc::new(router),
-            stages: stages
-                .into_iter()
-                .map(|s| (s.name.clone(), Arc::new(s)))
-                .collect(),
-            deployment_id,
+            api,
+            deployments: BTreeMap::new(),
+            stages: BTreeMap::new(),
         }
     }
+
+    /// The definition whose gateway responses answer a request that matched
+    /// no method: the named stage's deployment, else the newest deployment,
+    /// else the working definition.
+    pub fn served_api(&self, stage: Option<&str>) -> &RestApi {
+        stage
+            .and_then(|name| self.stages.get(name))
+            .and_then(|s| self.deployment_of(s))
+            .or_else(|| self.deployments.values().max_by_key(|d| d.created_date))
+            .map_or(self.api.as_ref(), |d| d.api.as_ref())
+    }
+
+    /// The deployment a stage serves.
+    pub fn deployment_of(&self, stage: &Stage) -> Option<&Arc<Snapshot>> {
+        self.deployments.get(stage.deployment_id.as_deref()?)
+    }
+}
+
+/// The id of the deployment an API from configuration starts with.
+pub fn initial_deployment_id(api_id: &str) -> String {
+    gatewatch_model::id::stable_id(&["deployment", api_id])
 }
 
 /// Every API the data plane serves.
@@ -62,6 +136,8 @@ pub struct Target<'a> {
     pub api: &'a DeployedApi,
     /// The stage.
     pub stage: &'a Arc<Stage>,
+    /// The deployment the stage serves.
+    pub deployment: &'a Arc<Snapshot>,
     /// Path below the stage, starting with `/` (`/pets/1`), or `/`.
     pub path: &'a str,
     /// `$context.path`: `/{stage}{path}`.
@@ -130,10 +206,15 @@ impl Deployments {
         stage: &'a str,
         below: &'a str,
     ) -> Result<Target<'a>, Miss<'a>> {
-        match api.stages.get(stage) {
-            Some(s) => Ok(Target {
+        match api
+            .stages
+            .get(stage)
+            .and_then(|s| Some((s, api.deployment_of(s)?)))
+        {
+            Some((s, deployment)) => Ok(Target {
                 api,
                 stage: s,
+                deployment,
                 path: if below.is_empty() { "/" } else { below },
                 context_path: format!("/{stage}{below}"),
             }),

@@ -24,7 +24,7 @@ pub mod service;
 pub mod sink;
 pub mod template;
 
-pub use deployment::{DeployedApi, Deployments};
+pub use deployment::{initial_deployment_id, DeployedApi, Deployments, Snapshot};
 pub use server::{serve, ServerConfig};
-pub use service::{Gateway, Limits};
+pub use service::{Gateway, Limits, TestOverrides};
 pub use sink::{ChannelSink, DiscardSink, QueuePolicy, RecordSink};

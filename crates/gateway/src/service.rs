@@ -13,6 +13,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 
 use crate::body::{BoxError, CompletionBody, Finisher};
+use crate::context::RequestRecord;
 use crate::context::{
     extended_request_id, request_id_from_client, xray_trace_id, xray_trace_id_from_header,
     ExecutionEventKind, ExecutionTrace, RequestContext,
@@ -45,6 +46,25 @@ impl Default for Limits {
             max_body_bytes: 10 * 1024 * 1024,
             max_header_bytes: 10_240,
             body_read_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What TestInvokeMethod sets that a served request would take from the
+/// client.
+#[derive(Debug, Clone)]
+pub struct TestOverrides {
+    /// `test-invoke-request` on AWS.
+    pub request_id: String,
+    /// `test-invoke-source-ip` on AWS.
+    pub source_ip: String,
+}
+
+impl Default for TestOverrides {
+    fn default() -> Self {
+        TestOverrides {
+            request_id: "test-invoke-request".into(),
+            source_ip: "test-invoke-source-ip".into(),
         }
     }
 }
@@ -93,16 +113,58 @@ impl Gateway {
 
     /// Handles one request from `peer`.
     pub async fn handle(&self, req: Request<Incoming>, peer: SocketAddr) -> Response<ResponseBody> {
+        self.run(req, peer, self.deployments(), &self.sink, None)
+            .await
+    }
+
+    /// TestInvokeMethod: runs one request through the same path as served
+    /// traffic, against `deployments` (the API's working definition as a
+    /// stage), and returns the response with its body read and the
+    /// request's record (context and execution events) instead of sending
+    /// the record to the log writer.
+    pub async fn test_invoke(
+        &self,
+        deployments: Deployments,
+        req: Request<Full<Bytes>>,
+        overrides: TestOverrides,
+    ) -> (http::response::Parts, Bytes, Option<RequestRecord>) {
+        let (tx, mut rx) = crate::sink::ChannelSink::new(1);
+        let sink: Arc<dyn RecordSink> = Arc::new(tx.with_policy(crate::sink::QueuePolicy::Drop));
+        let peer = SocketAddr::from(([127, 0, 0, 1], 0));
+        let response = self
+            .run(req, peer, Arc::new(deployments), &sink, Some(&overrides))
+            .await;
+        let (parts, body) = response.into_parts();
+        let bytes = body
+            .collect()
+            .await
+            .map(|c| c.to_bytes())
+            .unwrap_or_default();
+        drop(sink);
+        (parts, bytes, rx.recv().await)
+    }
+
+    async fn run<B>(
+        &self,
+        req: Request<B>,
+        peer: SocketAddr,
+        deployments: Arc<Deployments>,
+        sink: &Arc<dyn RecordSink>,
+        overrides: Option<&TestOverrides>,
+    ) -> Response<ResponseBody>
+    where
+        B: http_body::Body<Data = Bytes> + Send,
+        B::Error: Into<BoxError>,
+    {
         // Backpressure: a request is admitted once its log record has room,
         // so a writer that falls behind slows the data plane down instead of
         // losing records.
-        let permit = match self.sink.reserve() {
+        let permit = match sink.reserve() {
             Some(reservation) => reservation.await,
             None => None,
         };
         let started = Instant::now();
         let now = SystemTime::now();
-        let deployments = self.deployments();
         let (parts, body) = req.into_parts();
 
         let host = parts
@@ -135,6 +197,10 @@ impl Gateway {
             ..RequestContext::default()
         };
         ctx.identity.source_ip = peer.ip().to_string();
+        if let Some(o) = overrides {
+            ctx.request_id = o.request_id.clone();
+            ctx.identity.source_ip = o.source_ip.clone();
+        }
         ctx.identity.user_agent = parts
             .headers
             .get(http::header::USER_AGENT)
@@ -149,17 +215,17 @@ impl Gateway {
                     ctx.api_id = api.api.id.clone();
                 }
                 ctx.stage = miss.stage.unwrap_or("").to_string();
-                let api = miss.api.map(|a| a.api.as_ref());
+                let api = miss.api.map(|a| a.served_api(miss.stage));
                 let err = GatewayError::new(GatewayResponseType::MissingAuthenticationToken);
-                return self.fail(permit, api, err, ctx, trace, None, started);
+                return self.fail(sink, permit, api, err, ctx, trace, None, started);
             }
         };
-        let api = target.api.api.as_ref();
+        let api = target.deployment.api.as_ref();
         ctx.api_id = api.id.clone();
         ctx.stage = target.stage.name.clone();
         ctx.path = target.context_path.clone();
         ctx.path_without_stage = target.path.to_string();
-        ctx.deployment_id = Some(target.api.deployment_id.clone());
+        ctx.deployment_id = Some(target.deployment.id.clone());
         // Until a method matches, the stage's `*/*` setting decides whether
         // data is captured (for the gateway response of an early reject).
         let default_setting = target.stage.method_setting("*", "*");
@@ -175,16 +241,16 @@ impl Gateway {
                 .sum::<usize>();
         if header_bytes > self.limits.max_header_bytes {
             let err = GatewayError::new(GatewayResponseType::RequestTooLarge);
-            return self.fail(permit, Some(api), err, ctx, trace, None, started);
+            return self.fail(sink, permit, Some(api), err, ctx, trace, None, started);
         }
 
-        let Some(matched) = target.api.router.find(api, target.path) else {
+        let Some(matched) = target.deployment.router.find(api, target.path) else {
             let err = GatewayError::new(GatewayResponseType::MissingAuthenticationToken);
-            return self.fail(permit, Some(api), err, ctx, trace, None, started);
+            return self.fail(sink, permit, Some(api), err, ctx, trace, None, started);
         };
         let Some(method) = select_method(matched.resource, parts.method.as_str()) else {
             let err = GatewayError::new(GatewayResponseType::MissingAuthenticationToken);
-            return self.fail(permit, Some(api), err, ctx, trace, None, started);
+            return self.fail(sink, permit, Some(api), err, ctx, trace, None, started);
         };
         ctx.resource_path = Some(matched.resource.path.clone());
         ctx.resource_id = Some(matched.resource.id.clone());
@@ -199,7 +265,7 @@ impl Gateway {
 
         let body = match self.read_body(&parts.headers, body).await {
             Ok(b) => b,
-            Err(err) => return self.fail(permit, Some(api), err, ctx, trace, None, started),
+            Err(err) => return self.fail(sink, permit, Some(api), err, ctx, trace, None, started),
         };
 
         let raw_query = parts.uri.query().map(String::from);
@@ -237,7 +303,16 @@ impl Gateway {
                     crate::context::FailureKind::Configuration,
                     "No integration defined for method",
                 );
-            return self.fail(permit, Some(api), err, ctx, trace, Some(&request), started);
+            return self.fail(
+                sink,
+                permit,
+                Some(api),
+                err,
+                ctx,
+                trace,
+                Some(&request),
+                started,
+            );
         };
         let outcome = match integration.kind {
             IntegrationType::Mock => mock::invoke(integration, &request, &mut ctx, &mut trace),
@@ -274,17 +349,26 @@ impl Gateway {
             )),
         };
         match outcome {
-            Ok(reply) => self.succeed(permit, reply, ctx, trace, started),
-            Err(err) => self.fail(permit, Some(api), err, ctx, trace, Some(&request), started),
+            Ok(reply) => self.succeed(sink, permit, reply, ctx, trace, started),
+            Err(err) => self.fail(
+                sink,
+                permit,
+                Some(api),
+                err,
+                ctx,
+                trace,
+                Some(&request),
+                started,
+            ),
         }
     }
 
     /// Reads the request body within the size limit and read timeout.
-    async fn read_body(
-        &self,
-        headers: &http::HeaderMap,
-        body: Incoming,
-    ) -> Result<Bytes, GatewayError> {
+    async fn read_body<B>(&self, headers: &http::HeaderMap, body: B) -> Result<Bytes, GatewayError>
+    where
+        B: http_body::Body<Data = Bytes>,
+        B::Error: Into<BoxError>,
+    {
         let declared = headers
             .get(http::header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
@@ -311,6 +395,7 @@ impl Gateway {
 
     fn succeed(
         &self,
+        sink: &Arc<dyn RecordSink>,
         permit: Option<tokio::sync::mpsc::OwnedPermit<crate::context::RequestRecord>>,
         reply: IntegrationReply,
         mut ctx: RequestContext,
@@ -327,7 +412,7 @@ impl Gateway {
             context: ctx,
             events: trace.events,
             started,
-            sink: Arc::clone(&self.sink),
+            sink: Arc::clone(sink),
             permit,
         };
         let body: ResponseBody = match reply.body {
@@ -345,6 +430,7 @@ impl Gateway {
     #[allow(clippy::too_many_arguments)]
     fn fail(
         &self,
+        sink: &Arc<dyn RecordSink>,
         permit: Option<tokio::sync::mpsc::OwnedPermit<crate::context::RequestRecord>>,
         api: Option<&RestApi>,
         err: GatewayError,
@@ -373,7 +459,7 @@ impl Gateway {
             context: ctx,
             events: trace.events,
             started,
-            sink: Arc::clone(&self.sink),
+            sink: Arc::clone(sink),
             permit,
         };
         let body = CompletionBody::new(Full::new(rendered.body), finisher).boxed_unsync();

@@ -236,7 +236,12 @@ async fn actual(store: &Store, case: &Case) -> String {
 }
 
 fn files() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    // Cargo names the package directory at run time too; prefer that, so a
+    // test binary reused from a build in another checkout reads this one's
+    // files.
+    let root = std::env::var("CARGO_MANIFEST_DIR")
+        .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string());
+    let dir = Path::new(&root).join("tests/golden");
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())

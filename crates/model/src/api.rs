@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
+use serde::{Deserialize, Serialize};
+
 use crate::gateway_response::{GatewayResponse, GatewayResponseType};
 use crate::id::stable_id;
 
@@ -15,7 +17,7 @@ pub const HTTP_METHODS: [&str; 8] = [
 ];
 
 /// A REST API: the unit that gets an id and is deployed to stages.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RestApi {
     /// 10 lowercase alphanumerics, e.g. `a1b2c3d4e5`.
     pub id: String,
@@ -115,7 +117,7 @@ fn media_type_matches(pattern: &str, essence: &str) -> bool {
 }
 
 /// `x-amazon-apigateway-api-key-source`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum ApiKeySource {
     /// The `x-api-key` header.
     #[default]
@@ -125,7 +127,7 @@ pub enum ApiKeySource {
 }
 
 /// A node of the resource tree, e.g. `/pets/{petId}`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Resource {
     /// 10-character id (`$context.resourceId`).
     pub id: String,
@@ -164,7 +166,7 @@ impl<'a> PathPart<'a> {
 }
 
 /// A method on a resource.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Method {
     /// `GET`, `POST`, …, or `ANY`.
     pub http_method: String,
@@ -183,14 +185,14 @@ pub struct Method {
 }
 
 /// A declared method response.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct MethodResponse {
     /// `method.response.header.{name}` → required.
     pub response_parameters: BTreeMap<String, bool>,
 }
 
 /// Integration type (`x-amazon-apigateway-integration.type`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum IntegrationType {
     /// Answered by API Gateway itself.
     Mock,
@@ -245,7 +247,7 @@ impl fmt::Display for IntegrationType {
 
 /// `passthroughBehavior`: what happens to a request body whose content type
 /// has no request template.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum PassthroughBehavior {
     /// Pass the body through when no template matches (the default).
     #[default]
@@ -274,7 +276,7 @@ pub const DEFAULT_TIMEOUT_MS: u32 = 29_000;
 pub const MIN_TIMEOUT_MS: u32 = 50;
 
 /// A method's integration with its backend.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Integration {
     /// The integration type.
     pub kind: IntegrationType,
@@ -318,7 +320,7 @@ impl Integration {
 }
 
 /// One entry of an integration's `responses`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IntegrationResponse {
     /// Regex matched against the backend status (HTTP) or error message
     /// (Lambda); `None` is the default response.

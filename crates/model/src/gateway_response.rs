@@ -9,8 +9,10 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
+use serde::{Deserialize, Serialize};
+
 /// Every gateway response type API Gateway knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[allow(missing_docs)]
 pub enum GatewayResponseType {
     AccessDenied,
@@ -166,7 +168,7 @@ impl FromStr for GatewayResponseType {
 
 /// A customised gateway response, as in `x-amazon-apigateway-gateway-responses`
 /// or PutGatewayResponse.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GatewayResponse {
     /// Status override (`statusCode`); `None` keeps the type's status.
     pub status_code: Option<u16>,

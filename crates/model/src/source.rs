@@ -38,6 +38,15 @@ pub struct SyntaxError {
 }
 
 impl Document {
+    /// A document built from a value (no source positions), for checking
+    /// one piece of an API sent as JSON.
+    pub fn from_value(value: Value) -> Document {
+        Document {
+            value,
+            lines: HashMap::new(),
+        }
+    }
+
     /// Parses YAML or JSON text. JSON is recognised by its leading `{` or `[`
     /// and parsed with `serde_json` (exact error messages); positions are
     /// still taken from the YAML event stream, which reads JSON too.

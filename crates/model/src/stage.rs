@@ -72,6 +72,9 @@ pub struct AccessLogSettings {
 pub struct Stage {
     /// Stage name, the first path segment of every URL (`dev`).
     pub name: String,
+    /// The deployment (snapshot of the API) the stage serves; `None` until
+    /// the stage is attached to its API's first deployment.
+    pub deployment_id: Option<String>,
     /// Stage variables (`${stageVariables.name}` in integration URIs).
     pub variables: BTreeMap<String, String>,
     /// Keyed `*/*` or `{resourcePath without leading slash}/{METHOD}`.

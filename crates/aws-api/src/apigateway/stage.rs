@@ -12,16 +12,16 @@ use std::collections::BTreeMap;
 use gatewatch_model::{AccessLogSettings, LoggingLevel, MethodSetting, RestApi, Stage};
 use serde_json::{json, Map, Value};
 
-use super::{bad_request, not_found, RestError};
+use super::{bad_request, RestError};
 
 /// The `Stage` resource as GetStage returns it.
-pub fn stage_json(stage: &Stage, deployment_id: &str, created: i64, updated: i64) -> Value {
+pub fn stage_json(stage: &Stage, created: i64, updated: i64) -> Value {
     let mut settings = Map::new();
     for (key, m) in &stage.method_settings {
         settings.insert(key.clone(), method_setting_json(m));
     }
     let mut v = json!({
-        "deploymentId": deployment_id,
+        "deploymentId": stage.deployment_id,
         "stageName": stage.name,
         "cacheClusterEnabled": false,
         "cacheClusterStatus": "NOT_AVAILABLE",
@@ -60,6 +60,9 @@ fn method_setting_json(m: &MethodSetting) -> Value {
 /// The settings the management API owns, restored onto a stage from its
 /// persisted JSON (the shape of [`stage_json`]).
 pub fn restore(stage: &mut Stage, saved: &Value) {
+    if let Some(d) = saved["deploymentId"].as_str() {
+        stage.deployment_id = Some(d.to_string());
+    }
     stage.description = saved["description"].as_str().map(str::to_string);
     stage.tracing_enabled = saved["tracingEnabled"]
         .as_bool()
@@ -204,7 +207,7 @@ fn method_key(
 pub fn apply(
     stage: &mut Stage,
     api: &RestApi,
-    deployment_id: &str,
+    is_deployment: impl Fn(&str) -> bool,
     ops: &[PatchOp],
     strict: bool,
     role_set: bool,
@@ -229,9 +232,10 @@ pub fn apply(
             ["tracingEnabled"] if !remove => stage.tracing_enabled = boolean(op)?,
             ["deploymentId"] if !remove => {
                 let v = value(op)?;
-                if v != deployment_id {
-                    return Err(not_found("Invalid deployment identifier specified"));
+                if !is_deployment(v) {
+                    return Err(bad_request("Invalid deployment identifier specified"));
                 }
+                stage.deployment_id = Some(v.to_string());
             }
             ["variables", name] => {
                 if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
@@ -384,7 +388,7 @@ mod tests {
         apply(
             &mut stage,
             &api,
-            "d1",
+            |d| d == "d1",
             &[
                 op("replace", "/*/*/logging/loglevel", Some("INFO")),
                 op("replace", "/~1pets/GET/metrics/enabled", Some("true")),
@@ -411,7 +415,7 @@ mod tests {
         apply(
             &mut stage,
             &api,
-            "d1",
+            |d| d == "d1",
             &[
                 op("remove", "/*/*/throttling/rateLimit", None),
                 op("remove", "/description", None),
@@ -427,7 +431,7 @@ mod tests {
         // Errors name the problem.
         let bad = |ops: &[PatchOp], strict: bool| {
             let mut s = stage.clone();
-            apply(&mut s, &api, "d1", ops, strict, false)
+            apply(&mut s, &api, |d| d == "d1", ops, strict, false)
                 .unwrap_err()
                 .message
         };
@@ -461,7 +465,7 @@ mod tests {
         apply(
             &mut changed,
             &api,
-            "d1",
+            |d| d == "d1",
             &[
                 op("remove", "/description", None),
                 op("replace", "/*/*/logging/dataTrace", Some("true")),
@@ -470,7 +474,7 @@ mod tests {
             false,
         )
         .unwrap();
-        let saved = stage_json(&changed, "d1", 1, 2);
+        let saved = stage_json(&changed, 1, 2);
         restore(&mut stage, &saved);
         assert_eq!(stage.description, None);
         assert!(stage.method_settings["*/*"].data_trace_enabled);

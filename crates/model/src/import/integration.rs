@@ -287,7 +287,7 @@ fn import_responses(value: &Value, pointer: &str, sink: &mut Sink) -> Vec<Integr
     out
 }
 
-fn import_response(
+pub(super) fn import_response(
     pattern: &str,
     spec: &Value,
     pointer: &str,

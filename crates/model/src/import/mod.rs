@@ -14,6 +14,7 @@
 //! - Recognised extensions that Gatewatch does not act on yet (authorizers,
 //!   request validators, resource policies, …) are warnings that say so.
 
+pub mod fragment;
 mod integration;
 mod paths;
 
@@ -292,47 +293,60 @@ fn read_gateway_responses(root: &Map<String, Value>, api: &mut RestApi, sink: &m
         return;
     };
     for (name, spec) in responses {
-        let at = child(&pointer, name);
-        let Ok(kind) = name.parse::<GatewayResponseType>() else {
-            sink.error(&at, format!("Invalid gateway response type '{name}'"));
-            continue;
-        };
-        let Some(spec) = spec.as_object() else {
-            sink.error(&at, "A gateway response must be an object");
-            continue;
-        };
-        let mut response = GatewayResponse::default();
-        if let Some(code) = spec.get("statusCode") {
-            match status_code(code) {
-                Some(c) => response.status_code = Some(c),
-                None => sink.error(
-                    &child(&at, "statusCode"),
-                    format!("Invalid status code {code}: expected 100-599"),
-                ),
-            }
+        if let Some((kind, response)) =
+            read_gateway_response(name, spec, &child(&pointer, name), sink)
+        {
+            api.gateway_responses.insert(kind, response);
         }
-        response.response_parameters = string_map(
-            spec.get("responseParameters"),
-            &child(&at, "responseParameters"),
-            sink,
-        );
-        for (param, expr) in &response.response_parameters {
-            if !param.starts_with("gatewayresponse.header.") {
-                sink.error(&child(&child(&at, "responseParameters"), param), format!("Invalid gateway response parameter '{param}': expected gatewayresponse.header.{{name}}"));
-            } else if !integration::is_mapping_source(expr) {
-                sink.error(
-                    &child(&child(&at, "responseParameters"), param),
-                    format!("Invalid mapping expression specified: {expr}"),
-                );
-            }
-        }
-        response.response_templates = string_map(
-            spec.get("responseTemplates"),
-            &child(&at, "responseTemplates"),
-            sink,
-        );
-        api.gateway_responses.insert(kind, response);
     }
+}
+
+/// One gateway response of type `name`.
+pub(crate) fn read_gateway_response(
+    name: &str,
+    spec: &Value,
+    at: &str,
+    sink: &mut Sink,
+) -> Option<(GatewayResponseType, GatewayResponse)> {
+    let Ok(kind) = name.parse::<GatewayResponseType>() else {
+        sink.error(at, format!("Invalid gateway response type '{name}'"));
+        return None;
+    };
+    let Some(spec) = spec.as_object() else {
+        sink.error(at, "A gateway response must be an object");
+        return None;
+    };
+    let mut response = GatewayResponse::default();
+    if let Some(code) = spec.get("statusCode") {
+        match status_code(code) {
+            Some(c) => response.status_code = Some(c),
+            None => sink.error(
+                &child(at, "statusCode"),
+                format!("Invalid status code {code}: expected 100-599"),
+            ),
+        }
+    }
+    response.response_parameters = string_map(
+        spec.get("responseParameters"),
+        &child(at, "responseParameters"),
+        sink,
+    );
+    for (param, expr) in &response.response_parameters {
+        if !param.starts_with("gatewayresponse.header.") {
+            sink.error(&child(&child(at, "responseParameters"), param), format!("Invalid gateway response parameter '{param}': expected gatewayresponse.header.{{name}}"));
+        } else if !integration::is_mapping_source(expr) {
+            sink.error(
+                &child(&child(at, "responseParameters"), param),
+                format!("Invalid mapping expression specified: {expr}"),
+            );
+        }
+    }
+    response.response_templates = string_map(
+        spec.get("responseTemplates"),
+        &child(at, "responseTemplates"),
+        sink,
+    );
+    Some((kind, response))
 }
 
 /// A status code given as a number or a string, within 100–599.

@@ -102,7 +102,7 @@ pub(super) fn import_paths(
 }
 
 /// Checks the shape of a path template; reports and returns false when bad.
-fn check_path(path: &str, pointer: &str, sink: &mut Sink) -> bool {
+pub(super) fn check_path(path: &str, pointer: &str, sink: &mut Sink) -> bool {
     if !path.starts_with('/') {
         sink.error(
             pointer,

@@ -1,0 +1,174 @@
+//! What the management API keeps in the store's engine, and how it is laid
+//! over the configured APIs when gatewatch starts.
+//!
+//! Records (settings keys of the store's metadata keyspace, per region):
+//! - `apigateway/api/{region}/{apiId}`: an API's working definition (the
+//!   model as JSON), or a tombstone for a deleted API;
+//! - `apigateway/deployment/{region}/{apiId}/{deploymentId}`: a deployment
+//!   (its snapshot of the definition), or a tombstone;
+//! - `apigateway/stage/{region}/{apiId}/{stage}`: a stage as GetStage shows
+//!   it (including the deployment it serves), or a tombstone;
+//! - `apigateway/account/{region}`: the CloudWatch role ARN;
+//! - `apigateway/apikey/{region}/{id}`, `apigateway/usageplan/{region}/{id}`
+//!   and `apigateway/usageplankey/{region}/{planId}/{keyId}`.
+//!
+//! On restart an API that comes from a file is read from the file again:
+//! its definition becomes the working definition and its initial
+//! deployment, which every stage configured for it serves. What was changed
+//! through the API is then laid over it: a stored working definition
+//! replaces the file's (but not what its stages serve), stored deployments
+//! are added, and stored stages keep their settings and their deployment.
+
+use std::sync::Arc;
+
+use gatewatch_gateway::{DeployedApi, Deployments, Snapshot};
+use gatewatch_model::RestApi;
+use gatewatch_store::Store;
+use serde_json::{json, Value};
+
+use super::stage::restore;
+
+/// Settings key of a stage's persisted state.
+pub(super) fn stage_key(region: &str, api: &str, stage: &str) -> String {
+    format!("apigateway/stage/{region}/{api}/{stage}")
+}
+
+/// Settings key of an API's working definition.
+pub(super) fn api_key(region: &str, id: &str) -> String {
+    format!("apigateway/api/{region}/{id}")
+}
+
+/// Settings key of a deployment.
+pub(super) fn deployment_key(region: &str, api: &str, id: &str) -> String {
+    format!("apigateway/deployment/{region}/{api}/{id}")
+}
+
+/// Settings key of the account's CloudWatch role.
+pub(super) fn account_key(region: &str) -> String {
+    format!("apigateway/account/{region}")
+}
+
+/// The stored form of a deployment.
+pub(super) fn deployment_record(d: &Snapshot) -> Value {
+    json!({
+        "id": d.id,
+        "description": d.description,
+        "createdDate": d.created_date,
+        "model": d.api.as_ref(),
+    })
+}
+
+/// An API definition from a stored record: the model, or (records written
+/// before deployments existed) an exported OpenAPI document.
+fn stored_api(record: &Value, id: &str) -> Option<RestApi> {
+    if let Some(model) = record.get("model") {
+        return serde_json::from_value(model.clone()).ok();
+    }
+    let options = gatewatch_model::import::ImportOptions {
+        rest_api_id: Some(id.to_string()),
+    };
+    let body = record["body"].as_str()?;
+    gatewatch_model::import::import_document(body, &options)
+        .ok()
+        .map(|i| i.api)
+}
+
+/// Lays what the management API stored over the APIs built from
+/// configuration (at start-up).
+pub fn restore_stage_settings(store: &Store, deployments: &mut Deployments) {
+    let region = deployments.region.clone();
+    let read = |prefix: String| store.settings(&prefix).unwrap_or_default();
+
+    for (_, value) in read(format!("apigateway/api/{region}/")) {
+        let Ok(record) = serde_json::from_slice::<Value>(&value) else {
+            continue;
+        };
+        let Some(id) = record["id"].as_str() else {
+            continue;
+        };
+        if record["deleted"].as_bool() == Some(true) {
+            deployments.apis.retain(|a| a.api.id != id);
+            continue;
+        }
+        let Some(api) = stored_api(&record, id) else {
+            tracing::warn!(api = id, "a stored API no longer reads back; skipped");
+            continue;
+        };
+        match deployments.apis.iter_mut().find(|a| a.api.id == id) {
+            Some(existing) => existing.api = Arc::new(api),
+            // Before deployments existed, a stored document was served as
+            // it stood: keep serving it.
+            None if record.get("body").is_some() => {
+                deployments.apis.push(DeployedApi::new(api, Vec::new()))
+            }
+            None => deployments
+                .apis
+                .push(DeployedApi::undeployed(Arc::new(api))),
+        }
+    }
+
+    let prefix = format!("apigateway/deployment/{region}/");
+    for (key, value) in read(prefix.clone()) {
+        let Some((api_id, dep_id)) = key.strip_prefix(&prefix).and_then(|r| r.split_once('/'))
+        else {
+            continue;
+        };
+        let Ok(record) = serde_json::from_slice::<Value>(&value) else {
+            continue;
+        };
+        let Some(api) = deployments.apis.iter_mut().find(|a| a.api.id == api_id) else {
+            continue;
+        };
+        if record["deleted"].as_bool() == Some(true) {
+            api.deployments.remove(dep_id);
+            continue;
+        }
+        match serde_json::from_value::<RestApi>(record["model"].clone()) {
+            Ok(model) => {
+                let snapshot = Snapshot::new(
+                    dep_id,
+                    Arc::new(model),
+                    record["description"].as_str().map(str::to_string),
+                    record["createdDate"].as_i64().unwrap_or(0),
+                );
+                api.deployments
+                    .insert(dep_id.to_string(), Arc::new(snapshot));
+            }
+            Err(e) => tracing::warn!(
+                api = api_id,
+                deployment = dep_id,
+                "a stored deployment no longer reads back ({e}); skipped"
+            ),
+        }
+    }
+
+    let prefix = format!("apigateway/stage/{region}/");
+    for (key, value) in read(prefix.clone()) {
+        let Some((api_id, stage_name)) = key.strip_prefix(&prefix).and_then(|r| r.split_once('/'))
+        else {
+            continue;
+        };
+        let Ok(json) = serde_json::from_slice::<Value>(&value) else {
+            continue;
+        };
+        for api in deployments.apis.iter_mut().filter(|a| a.api.id == api_id) {
+            if json["deleted"].as_bool() == Some(true) {
+                api.stages.remove(stage_name);
+                continue;
+            }
+            let mut stage = match api.stages.get(stage_name) {
+                Some(s) => s.as_ref().clone(),
+                // Created through the API.
+                None => gatewatch_model::Stage::new(stage_name),
+            };
+            let before = stage.deployment_id.clone();
+            restore(&mut stage, &json);
+            if api.deployment_of(&stage).is_none() {
+                // Its deployment is gone (a file API's definition changed
+                // its initial deployment): keep what the file says.
+                stage.deployment_id = before;
+            }
+            api.stages.insert(stage_name.to_string(), Arc::new(stage));
+        }
+    }
+}
