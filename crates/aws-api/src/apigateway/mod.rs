@@ -196,7 +196,11 @@ impl ApiGatewayApi {
             // AWS answers creations with 201 and deletions with 202.
             Ok(v) => (
                 match *method {
+                    // TestInvokeMethod is a POST that creates nothing.
+                    Method::POST if path.contains("/methods/") => StatusCode::OK,
+                    // Creations answer 201; PutRestApi replaces, with 200.
                     Method::POST => StatusCode::CREATED,
+                    Method::PUT if put_id.is_none() => StatusCode::CREATED,
                     Method::DELETE => StatusCode::ACCEPTED,
                     _ => StatusCode::OK,
                 },

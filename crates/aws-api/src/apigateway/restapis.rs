@@ -132,7 +132,7 @@ impl ApiGatewayApi {
         }
         self.store_api(region, &imported.api).await?;
         let deployed = gatewatch_gateway::DeployedApi::undeployed(Arc::new(imported.api));
-        let mut view = self.rest_api_json(&deployed);
+        let mut view = self.rest_api_json(region, &deployed);
         if !imported.warnings.is_empty() {
             view["warnings"] = json!(imported
                 .warnings
@@ -153,7 +153,11 @@ impl ApiGatewayApi {
         region: &str,
         api: &gatewatch_model::RestApi,
     ) -> Result<(), RestError> {
-        let record = json!({ "id": api.id, "model": api });
+        let record = json!({
+            "id": api.id,
+            "model": api,
+            "createdDate": self.api_created(region, &api.id).unwrap_or_else(now_s),
+        });
         self.store
             .put_setting(&api_key(region, &api.id), record.to_string().as_bytes())
             .await
@@ -207,7 +211,7 @@ impl ApiGatewayApi {
         }
         self.store_api(region, &api).await?;
         let deployed = gatewatch_gateway::DeployedApi::undeployed(Arc::new(api));
-        let view = self.rest_api_json(&deployed);
+        let view = self.rest_api_json(region, &deployed);
         let mut next = (*current).clone();
         next.apis.push(deployed);
         self.gateway.replace_deployments(next);
@@ -272,7 +276,7 @@ impl ApiGatewayApi {
         self.store_api(region, &api).await?;
         self.swap_api(&current, index, api);
         let d = self.deployments(region);
-        Ok(self.rest_api_json(&d.apis[index]))
+        Ok(self.rest_api_json(region, &d.apis[index]))
     }
 
     /// PutRestApi: `mode=overwrite` (default) replaces the definition with
@@ -316,7 +320,7 @@ impl ApiGatewayApi {
         self.store_api(region, &api).await?;
         self.swap_api(&current, index, api);
         let d = self.deployments(region);
-        Ok(self.rest_api_json(&d.apis[index]))
+        Ok(self.rest_api_json(region, &d.apis[index]))
     }
 
     /// DeleteRestApi: stops serving the API; remembered across restarts.
@@ -337,12 +341,23 @@ impl ApiGatewayApi {
         Ok(json!({}))
     }
 
-    pub(super) fn rest_api_json(&self, d: &gatewatch_gateway::DeployedApi) -> Value {
+    /// When an API made through this API was created (`None` for APIs
+    /// from configuration, created when gatewatch started).
+    fn api_created(&self, region: &str, id: &str) -> Option<i64> {
+        self.store
+            .setting(&api_key(region, id))
+            .ok()
+            .flatten()
+            .and_then(|v| serde_json::from_slice::<Value>(&v).ok())
+            .and_then(|v| v["createdDate"].as_i64())
+    }
+
+    pub(super) fn rest_api_json(&self, region: &str, d: &gatewatch_gateway::DeployedApi) -> Value {
         let api = &d.api;
         let mut v = json!({
             "id": api.id,
             "name": api.name,
-            "createdDate": self.started,
+            "createdDate": self.api_created(region, &api.id).unwrap_or(self.started),
             "apiKeySource": match api.api_key_source {
                 gatewatch_model::ApiKeySource::Header => "HEADER",
                 gatewatch_model::ApiKeySource::Authorizer => "AUTHORIZER",
@@ -375,7 +390,7 @@ impl ApiGatewayApi {
             .iter()
             .skip(position)
             .take(limit)
-            .map(|a| self.rest_api_json(a))
+            .map(|a| self.rest_api_json(region, a))
             .collect();
         let mut out = json!({ "item": items });
         if position.saturating_add(limit) < d.apis.len() {
@@ -387,6 +402,6 @@ impl ApiGatewayApi {
     pub(super) fn get_rest_api(&self, region: &str, id: &str) -> Result<Value, RestError> {
         let d = self.deployments(region);
         let api = &d.apis[self.api_index(&d, id)?];
-        Ok(self.rest_api_json(api))
+        Ok(self.rest_api_json(region, api))
     }
 }

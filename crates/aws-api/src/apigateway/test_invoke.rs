@@ -117,18 +117,13 @@ impl ApiGatewayApi {
         };
         let uri = format!("/restapis/{id}/{TEST_STAGE}/_user_request_{path_and_query}");
         let mut request = http::Request::builder().method(method).uri(uri);
-        let mut has_host = false;
         for (name, value) in body["headers"].as_object().into_iter().flatten() {
-            has_host |= name.eq_ignore_ascii_case("host");
             request = request.header(name.as_str(), value.as_str().unwrap_or(""));
         }
         for (name, values) in body["multiValueHeaders"].as_object().into_iter().flatten() {
             for v in values.as_array().into_iter().flatten() {
                 request = request.header(name.as_str(), v.as_str().unwrap_or(""));
             }
-        }
-        if !has_host {
-            request = request.header("host", format!("{id}.execute-api.{region}.amazonaws.com"));
         }
         let payload = Bytes::from(body["body"].as_str().unwrap_or("").to_string());
         let request = request
@@ -168,7 +163,18 @@ impl ApiGatewayApi {
                 },
             );
             let prefix = format!("({}) ", record.context.request_id);
-            for line in lines {
+            // The console's log starts at the execution: a test bypasses
+            // API keys and usage plans, so their lines are not shown.
+            let start = lines
+                .iter()
+                .position(|l| {
+                    l.message
+                        .strip_prefix(&prefix)
+                        .unwrap_or(&l.message)
+                        .starts_with("Starting execution")
+                })
+                .unwrap_or(0);
+            for line in &lines[start..] {
                 let text = line.message.strip_prefix(&prefix).unwrap_or(&line.message);
                 log.push_str(&console_time(line.timestamp));
                 log.push_str(" : ");
