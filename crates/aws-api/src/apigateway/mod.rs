@@ -1,21 +1,19 @@
 //! The API Gateway management API (REST-JSON, `apigateway` 2015-07-09) on
 //! the admin listener: the APIs being served, their stages, and the account.
 //!
-//! What works today: ImportRestApi (`mode=import`, `failonwarnings`),
-//! PutRestApi (`mode=overwrite|merge`), CreateRestApi, UpdateRestApi,
-//! DeleteRestApi, GetRestApis, GetRestApi, GetResources (with
-//! `embed=methods`), GetResource, GetMethod, GetIntegration, GetDeployments,
-//! GetDeployment (one per API: the definition being served), GetStages,
-//! GetStage, CreateStage, DeleteStage, GetExport (OpenAPI 3 or Swagger 2,
-//! JSON or YAML, with or without the `x-amazon-apigateway-*` extensions),
-//! UpdateStage (every logging, access-log, variable, tracing and description
-//! patch path), GetAccount and UpdateAccount (`/cloudwatchRoleArn`). A stage
-//! update takes effect for the next request without a restart — the new
-//! stage is swapped into the data plane's routing snapshot atomically, and
-//! requests in flight finish on the one they started with — and is stored
-//! durably in the log store's engine, so it survives a restart: APIs still
-//! come from their OpenAPI files and `gatewatch.toml`, and the stage
-//! settings changed here are laid over them when gatewatch starts.
+//! One module per resource family: `restapis` (import, put, create,
+//! update, delete, export), `methods` (resources, methods, method and
+//! integration responses, integrations), `deployments`, `stages` (and the
+//! account), `gateway_responses`, `keys` (API keys, usage plans),
+//! `test_invoke`; `stage` holds the Stage shape and its patch paths,
+//! `resources` the read shapes, `persist` what is stored and how it is laid
+//! over the configured APIs at start-up.
+//!
+//! Every change is made on a copy of the API's entry, stored durably, then
+//! swapped into the data plane's routing snapshot atomically: it applies to
+//! the next request, and requests in flight finish on the snapshot they
+//! started with. Changes to an API's definition are served once deployed
+//! (CreateDeployment), as on AWS; stage settings apply at once.
 //!
 //! Errors are AWS's: the HTTP status, an `x-amzn-ErrorType` header and a
 //! `{"message": ...}` body (`NotFoundException` 404, `BadRequestException`
