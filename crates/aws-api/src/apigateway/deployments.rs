@@ -202,12 +202,7 @@ impl ApiGatewayApi {
             match (op.op.as_str(), op.path.as_str()) {
                 ("replace", "/description") => description = op.value.clone(),
                 ("remove", "/description") => description = None,
-                _ => {
-                    return Err(bad_request(format!(
-                    "Invalid patch path '{}' specified for op '{}'. Must be one of: [/description]",
-                    op.path, op.op
-                )))
-                }
+                _ => return Err(op.invalid_path("/description")),
             }
         }
         let snapshot = Arc::new(Snapshot::new(

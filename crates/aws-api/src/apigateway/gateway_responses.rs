@@ -108,12 +108,7 @@ impl ApiGatewayApi {
                         .map(spec_of)
                         .unwrap_or_else(|| json!({}));
                     for op in &ops {
-                        let tokens: Vec<String> = op
-                            .path
-                            .trim_start_matches('/')
-                            .split('/')
-                            .map(|t| t.replace("~1", "/").replace("~0", "~"))
-                            .collect();
+                        let tokens = op.tokens();
                         let remove = op.op == "remove";
                         match tokens.as_slice() {
                             [f] if f == "statusCode" => {
@@ -135,10 +130,9 @@ impl ApiGatewayApi {
                                 }
                             }
                             _ => {
-                                return Err(bad_request(format!(
-                                    "Invalid patch path '{}' specified for op '{}'. Must be one of: [/statusCode, /responseParameters/{{name}}, /responseTemplates/{{contentType}}]",
-                                    op.path, op.op
-                                )))
+                                return Err(op.invalid_path(
+                                    "/statusCode, /responseParameters/{name}, /responseTemplates/{contentType}",
+                                ))
                             }
                         }
                     }

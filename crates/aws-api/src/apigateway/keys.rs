@@ -9,7 +9,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::stage::{patch_ops, PatchOp};
+use super::stage::patch_ops;
 use super::*;
 
 fn key_key(region: &str, id: &str) -> String {
@@ -48,22 +48,6 @@ fn new_key_value() -> String {
             }
         })
         .collect()
-}
-
-fn value_of(op: &PatchOp) -> Result<String, RestError> {
-    op.value.clone().ok_or_else(|| {
-        bad_request(format!(
-            "Patch operation '{}' on {} needs a value",
-            op.op, op.path
-        ))
-    })
-}
-
-fn bad_path(op: &PatchOp, valid: &str) -> RestError {
-    bad_request(format!(
-        "Invalid patch path '{}' specified for op '{}'. Must be one of: [{valid}]",
-        op.path, op.op
-    ))
 }
 
 fn invalid_key() -> RestError {
@@ -213,20 +197,26 @@ impl ApiGatewayApi {
                 let mut k = self.record(&key_key(region, id)).ok_or_else(invalid_key)?;
                 for op in &ops {
                     match (op.op.as_str(), op.path.as_str()) {
-                        ("replace", "/name") => k["name"] = json!(value_of(op)?),
-                        ("replace", "/description") => k["description"] = json!(value_of(op)?),
-                        ("replace", "/customerId") => k["customerId"] = json!(value_of(op)?),
-                        ("replace", "/enabled") => match value_of(op)?.as_str() {
-                            "true" => k["enabled"] = json!(true),
-                            "false" => k["enabled"] = json!(false),
-                            other => {
-                                return Err(bad_request(format!(
-                                    "Invalid boolean value '{other}' for /enabled"
-                                )))
+                        ("replace", "/name") => k["name"] = json!(op.required_value()?.to_string()),
+                        ("replace", "/description") => {
+                            k["description"] = json!(op.required_value()?.to_string())
+                        }
+                        ("replace", "/customerId") => {
+                            k["customerId"] = json!(op.required_value()?.to_string())
+                        }
+                        ("replace", "/enabled") => {
+                            match op.required_value()?.to_string().as_str() {
+                                "true" => k["enabled"] = json!(true),
+                                "false" => k["enabled"] = json!(false),
+                                other => {
+                                    return Err(bad_request(format!(
+                                        "Invalid boolean value '{other}' for /enabled"
+                                    )))
+                                }
                             }
-                        },
+                        }
                         ("add" | "remove", "/stages") => {
-                            let stage = value_of(op)?;
+                            let stage = op.required_value()?.to_string();
                             let list = k["stageKeys"].as_array().cloned().unwrap_or_default();
                             let mut list: Vec<Value> =
                                 list.into_iter().filter(|s| *s != json!(stage)).collect();
@@ -237,8 +227,7 @@ impl ApiGatewayApi {
                             k["stageKeys"] = json!(list);
                         }
                         _ => {
-                            return Err(bad_path(
-                                op,
+                            return Err(op.invalid_path(
                                 "/name, /description, /customerId, /enabled, /stages",
                             ))
                         }
@@ -341,12 +330,12 @@ impl ApiGatewayApi {
                     let tokens: Vec<&str> = op.path.trim_start_matches('/').split('/').collect();
                     let remove = op.op == "remove";
                     match tokens.as_slice() {
-                        ["name"] if !remove => plan["name"] = json!(value_of(op)?),
+                        ["name"] if !remove => plan["name"] = json!(op.required_value()?.to_string()),
                         ["description"] => {
-                            plan["description"] = if remove { Value::Null } else { json!(value_of(op)?) }
+                            plan["description"] = if remove { Value::Null } else { json!(op.required_value()?.to_string()) }
                         }
                         ["productCode"] => {
-                            plan["productCode"] = if remove { Value::Null } else { json!(value_of(op)?) }
+                            plan["productCode"] = if remove { Value::Null } else { json!(op.required_value()?.to_string()) }
                         }
                         [section @ ("throttle" | "quota")] if remove => {
                             plan.as_object_mut().map(|o| o.remove(*section));
@@ -355,12 +344,12 @@ impl ApiGatewayApi {
                             if !plan[*section].is_object() {
                                 plan[*section] = json!({});
                             }
-                            let v = value_of(op)?;
+                            let v = op.required_value()?.to_string();
                             let parsed = match *field {
                                 "period" => json!(v),
                                 "rateLimit" => json!(v.parse::<f64>().map_err(|_| bad_request(format!("Invalid number value for {}", op.path)))?),
                                 "burstLimit" | "limit" | "offset" => json!(v.parse::<i64>().map_err(|_| bad_request(format!("Invalid integer value for {}", op.path)))?),
-                                _ => return Err(bad_path(op, "/name, /description, /productCode, /throttle/burstLimit, /throttle/rateLimit, /quota/limit, /quota/offset, /quota/period, /apiStages")),
+                                _ => return Err(op.invalid_path("/name, /description, /productCode, /throttle/burstLimit, /throttle/rateLimit, /quota/limit, /quota/offset, /quota/period, /apiStages")),
                             };
                             plan[*section][*field] = parsed;
                             if *section == "quota" {
@@ -369,7 +358,7 @@ impl ApiGatewayApi {
                         }
                         ["apiStages"] => {
                             // `{apiId}:{stage}`.
-                            let v = value_of(op)?;
+                            let v = op.required_value()?.to_string();
                             let (api, stage) = v.split_once(':').unwrap_or((&v, ""));
                             let mut stages = plan["apiStages"].as_array().cloned().unwrap_or_default();
                             stages.retain(|s| !(s["apiId"] == json!(api) && s["stage"] == json!(stage)));
@@ -379,7 +368,7 @@ impl ApiGatewayApi {
                             }
                             plan["apiStages"] = json!(stages);
                         }
-                        _ => return Err(bad_path(op, "/name, /description, /productCode, /throttle/burstLimit, /throttle/rateLimit, /quota/limit, /quota/offset, /quota/period, /apiStages")),
+                        _ => return Err(op.invalid_path("/name, /description, /productCode, /throttle/burstLimit, /throttle/rateLimit, /quota/limit, /quota/offset, /quota/period, /apiStages")),
                     }
                 }
                 if let Some(o) = plan.as_object_mut() {

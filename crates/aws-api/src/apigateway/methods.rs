@@ -25,27 +25,6 @@ fn invalid(e: fragment::Invalid) -> RestError {
     bad_request(e.to_string())
 }
 
-/// `~1` → `/`, `~0` → `~` in one patch path token.
-fn unescape(token: &str) -> String {
-    token.replace("~1", "/").replace("~0", "~")
-}
-
-fn needs_value(op: &PatchOp) -> Result<String, RestError> {
-    op.value.clone().ok_or_else(|| {
-        bad_request(format!(
-            "Patch operation '{}' on {} needs a value",
-            op.op, op.path
-        ))
-    })
-}
-
-fn bad_path(op: &PatchOp, valid: &str) -> RestError {
-    bad_request(format!(
-        "Invalid patch path '{}' specified for op '{}'. Must be one of: [{valid}]",
-        op.path, op.op
-    ))
-}
-
 /// Applies patch operations to a JSON object whose top-level members are
 /// `fields`; `/{member}` sets a scalar, `/{member}/{key}` a map entry.
 /// Values keep the type the member already has (numbers, booleans).
@@ -56,14 +35,9 @@ fn patch_json(doc: &mut Value, ops: &[PatchOp], fields: &[&str]) -> Result<(), R
         .collect::<Vec<_>>()
         .join(", ");
     for op in ops {
-        let tokens: Vec<String> = op
-            .path
-            .trim_start_matches('/')
-            .split('/')
-            .map(unescape)
-            .collect();
+        let tokens = op.tokens();
         let Some(field) = tokens.first().filter(|f| fields.contains(&f.as_str())) else {
-            return Err(bad_path(op, &valid));
+            return Err(op.invalid_path(&valid));
         };
         let remove = match op.op.as_str() {
             "remove" => true,
@@ -80,7 +54,7 @@ fn patch_json(doc: &mut Value, ops: &[PatchOp], fields: &[&str]) -> Result<(), R
                 doc.as_object_mut().map(|o| o.remove(field.as_str()));
             }
             [_] => {
-                let v = needs_value(op)?;
+                let v = op.required_value()?.to_string();
                 doc[field.as_str()] = match &doc[field.as_str()] {
                     Value::Number(_) => v.parse::<u64>().map(Value::from).map_err(|_| {
                         bad_request(format!("Invalid number value for {}", op.path))
@@ -104,13 +78,24 @@ fn patch_json(doc: &mut Value, ops: &[PatchOp], fields: &[&str]) -> Result<(), R
                 if remove {
                     map.remove(key);
                 } else {
-                    map.insert(key.clone(), json!(needs_value(op)?));
+                    map.insert(key.clone(), json!(op.required_value()?.to_string()));
                 }
             }
-            _ => return Err(bad_path(op, &valid)),
+            _ => return Err(op.invalid_path(&valid)),
         }
     }
     Ok(())
+}
+
+/// Map entries patched in arrive as strings; required-flags are booleans.
+fn flags_to_bools(map: &mut Value) {
+    if let Some(params) = map.as_object_mut() {
+        for v in params.values_mut() {
+            if let Some(s) = v.as_str() {
+                *v = json!(s == "true");
+            }
+        }
+    }
 }
 
 fn resource_mut<'a>(api: &'a mut RestApi, id: &str) -> Result<&'a mut Resource, RestError> {
@@ -289,12 +274,12 @@ impl ApiGatewayApi {
                             match (op.op.as_str(), op.path.as_str()) {
                                 ("replace", "/pathPart") => (
                                     current.parent_id.clone().unwrap_or_default(),
-                                    needs_value(op)?,
+                                    op.required_value()?.to_string(),
                                 ),
                                 ("replace", "/parentId") => {
-                                    (needs_value(op)?, current.path_part.clone())
+                                    (op.required_value()?.to_string(), current.path_part.clone())
                                 }
-                                _ => return Err(bad_path(op, "/pathPart, /parentId")),
+                                _ => return Err(op.invalid_path("/pathPart, /parentId")),
                             };
                         if subtree(api, rid).contains(&parent_id) {
                             return Err(bad_request("A resource cannot be moved below itself"));
@@ -388,14 +373,7 @@ impl ApiGatewayApi {
                             "requestParameters",
                         ],
                     )?;
-                    // Map entries arrive as strings: "true"/"false".
-                    if let Some(params) = wire["requestParameters"].as_object_mut() {
-                        for v in params.values_mut() {
-                            if let Some(s) = v.as_str() {
-                                *v = json!(s == "true");
-                            }
-                        }
-                    }
+                    flags_to_bools(&mut wire["requestParameters"]);
                     let mut built = fragment::method(m, &wire, &path).map_err(invalid)?;
                     built.method_responses = std::mem::take(&mut current.method_responses);
                     built.integration = current.integration.take();
@@ -479,13 +457,7 @@ impl ApiGatewayApi {
                     let mr = method.method_responses.get_mut(code).ok_or_else(missing)?;
                     let mut wire = json!({ "responseParameters": mr.response_parameters });
                     patch_json(&mut wire, &ops, &["responseParameters"])?;
-                    if let Some(params) = wire["responseParameters"].as_object_mut() {
-                        for v in params.values_mut() {
-                            if let Some(s) = v.as_str() {
-                                *v = json!(s == "true");
-                            }
-                        }
-                    }
+                    flags_to_bools(&mut wire["responseParameters"]);
                     *mr = fragment::method_response(code, &wire).map_err(invalid)?;
                     Ok(shape(code, mr))
                 })

@@ -233,14 +233,7 @@ impl ApiGatewayApi {
         let mut api = current.apis[index].api.as_ref().clone();
         for op in &ops {
             let remove = op.op == "remove";
-            let value = || {
-                op.value.clone().ok_or_else(|| {
-                    bad_request(format!(
-                        "Patch operation '{}' on {} needs a value",
-                        op.op, op.path
-                    ))
-                })
-            };
+            let value = || op.required_value().map(str::to_string);
             match op.path.as_str() {
                 "/name" if !remove => api.name = value()?,
                 "/description" => api.description = if remove { None } else { Some(value()?) },
@@ -266,10 +259,9 @@ impl ApiGatewayApi {
                     }
                 }
                 _ => {
-                    return Err(bad_request(format!(
-                        "Invalid patch path '{}' specified for op '{}'. Must be one of: [/name, /description, /version, /apiKeySource, /binaryMediaTypes/{{type}}]",
-                        op.path, op.op
-                    )))
+                    return Err(op.invalid_path(
+                        "/name, /description, /version, /apiKeySource, /binaryMediaTypes/{type}",
+                    ))
                 }
             }
         }

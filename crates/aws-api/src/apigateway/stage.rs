@@ -155,22 +155,44 @@ fn boolean(op: &PatchOp) -> Result<bool, RestError> {
     }
 }
 
-fn value(op: &PatchOp) -> Result<&str, RestError> {
-    op.value.as_deref().ok_or_else(|| {
+impl PatchOp {
+    /// The operation's value; an error naming the path when it has none.
+    pub fn required_value(&self) -> Result<&str, RestError> {
+        self.value.as_deref().ok_or_else(|| {
+            bad_request(format!(
+                "Patch operation '{}' on {} needs a value",
+                self.op, self.path
+            ))
+        })
+    }
+
+    /// AWS's error for a path this resource does not have; `valid` lists
+    /// the ones it has.
+    pub fn invalid_path(&self, valid: &str) -> RestError {
         bad_request(format!(
-            "Patch operation '{}' on {} needs a value",
-            op.op, op.path
+            "Invalid patch path '{}' specified for op '{}'. Must be one of: [{valid}]",
+            self.path, self.op
         ))
-    })
+    }
+
+    /// The path's tokens with `~1` and `~0` unescaped (`/a/b~1c` → `a`, `b/c`).
+    pub fn tokens(&self) -> Vec<String> {
+        self.path
+            .trim_start_matches('/')
+            .split('/')
+            .map(|t| t.replace("~1", "/").replace("~0", "~"))
+            .collect()
+    }
+}
+
+fn value(op: &PatchOp) -> Result<&str, RestError> {
+    op.required_value()
 }
 
 const STAGE_PATHS: &str = "[/description, /deploymentId, /tracingEnabled, /variables/{name}, /accessLogSettings, /accessLogSettings/format, /accessLogSettings/destinationArn, /{resourcePath}/{httpMethod}/logging/loglevel, /{resourcePath}/{httpMethod}/logging/dataTrace, /{resourcePath}/{httpMethod}/metrics/enabled, /{resourcePath}/{httpMethod}/throttling/burstLimit, /{resourcePath}/{httpMethod}/throttling/rateLimit]";
 
 fn unknown_path(op: &PatchOp) -> RestError {
-    bad_request(format!(
-        "Invalid patch path '{}' specified for op '{}'. Must be one of: {STAGE_PATHS}",
-        op.path, op.op
-    ))
+    op.invalid_path(STAGE_PATHS.trim_start_matches('[').trim_end_matches(']'))
 }
 
 /// `/~1pets~1{petId}/GET` → `pets/{petId}/GET`, checked against the API.

@@ -205,10 +205,7 @@ impl ApiGatewayApi {
         let ops = stage::patch_ops(body)?;
         for op in &ops {
             if op.path != "/cloudwatchRoleArn" {
-                return Err(bad_request(format!(
-                    "Invalid patch path '{}' specified for op '{}'. Must be one of: [/cloudwatchRoleArn]",
-                    op.path, op.op
-                )));
+                return Err(op.invalid_path("/cloudwatchRoleArn"));
             }
             match (op.op.as_str(), op.value.as_deref()) {
                 ("remove", _) | ("replace", None) | ("replace", Some("")) => {
