@@ -214,7 +214,7 @@ fn try_run(args: ServeArgs) -> Result<(), String> {
         };
         // Stage settings changed through the management API win over the
         // files they were first read from.
-        gatewatch_aws_api::apigateway::restore_stage_settings(&store, &mut deployments);
+        gatewatch_aws_api::apigateway::restore_stage_settings(&store, &mut deployments).await;
         let signalled = shutdown_signal();
         print_summary(&deployments, data_addr, admin_addr, &data_dir);
 

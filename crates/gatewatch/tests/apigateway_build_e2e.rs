@@ -98,6 +98,28 @@ async fn an_api_built_call_by_call() {
         .unwrap_err()
         .into_service_error();
     assert!(e.is_bad_request_exception(), "{e:?}");
+    // Authorizers are not enforced yet: refused rather than served open.
+    let e = apigw
+        .put_method()
+        .rest_api_id(&id)
+        .resource_id(&item_id)
+        .http_method("GET")
+        .authorization_type("AWS_IAM")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(e.to_string().contains("not supported"), "{e}");
+    let e = apigw
+        .create_resource()
+        .rest_api_id(&id)
+        .parent_id(&root)
+        .path_part("a/b")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(e.is_bad_request_exception(), "{e:?}");
     let m = apigw
         .put_method()
         .rest_api_id(&id)

@@ -211,10 +211,24 @@ impl ApiGatewayApi {
             description,
             d.created_date,
         ));
+        // A configured API's initial deployment is read from its file at
+        // every start: only its description is stored.
+        let from_file = did == gatewatch_gateway::initial_deployment_id(id)
+            && self
+                .store
+                .setting(&deployment_key(region, id, did))
+                .ok()
+                .flatten()
+                .and_then(|v| serde_json::from_slice::<Value>(&v).ok())
+                .is_none_or(|r| r.get("model").is_none());
+        let mut record = persist::deployment_record(&snapshot);
+        if from_file {
+            record.as_object_mut().map(|o| o.remove("model"));
+        }
         self.store
             .put_setting(
                 &deployment_key(region, id, did),
-                persist::deployment_record(&snapshot).to_string().as_bytes(),
+                record.to_string().as_bytes(),
             )
             .await
             .map_err(|e| unavailable("deployment", e))?;

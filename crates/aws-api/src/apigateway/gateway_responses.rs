@@ -90,6 +90,9 @@ impl ApiGatewayApi {
                 self.with_api(region, id, |api| Ok(response_json(api, k)))
             }
             ("PUT", [name]) => {
+                // Only the type given: an empty customisation.
+                let empty = json!({});
+                let body = if body.is_null() { &empty } else { body };
                 let (k, built) = fragment::gateway_response(name, body)
                     .map_err(|e| bad_request(e.to_string()))?;
                 self.change_api(region, id, |api| {

@@ -417,7 +417,7 @@ impl ApiGatewayApi {
             ("GET", [id, "keys"]) => {
                 self.record(&plan_key(region, id))
                     .ok_or_else(invalid_plan)?;
-                let name = query_param(query, "nameQuery");
+                let name = query_param(query, "name");
                 let keys: Vec<Value> = self
                     .records(&format!("apigateway/usageplankey/{region}/{id}/"))
                     .iter()

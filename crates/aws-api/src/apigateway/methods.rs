@@ -78,7 +78,14 @@ fn patch_json(doc: &mut Value, ops: &[PatchOp], fields: &[&str]) -> Result<(), R
                 if remove {
                     map.remove(key);
                 } else {
-                    map.insert(key.clone(), json!(op.required_value()?.to_string()));
+                    let v = op.required_value()?;
+                    // tlsConfig's members are booleans; map entries strings.
+                    let v = match (field.as_str(), v) {
+                        ("tlsConfig", "true") => json!(true),
+                        ("tlsConfig", "false") => json!(false),
+                        _ => json!(v),
+                    };
+                    map.insert(key.clone(), v);
                 }
             }
             _ => return Err(op.invalid_path(&valid)),
@@ -126,6 +133,11 @@ fn check_child(
 ) -> Result<String, RestError> {
     if part.is_empty() {
         return Err(bad_request("Resource's path part must be specified"));
+    }
+    if part.contains('/') {
+        return Err(bad_request(format!(
+            "Resource's path part only allow a-zA-Z0-9._- and curly braces at the beginning and the end and an optional plus sign before the closing brace: {part}"
+        )));
     }
     let path = if parent.path == "/" {
         format!("/{part}")

@@ -75,9 +75,15 @@ fn stored_api(record: &Value, id: &str) -> Option<RestApi> {
 
 /// Lays what the management API stored over the APIs built from
 /// configuration (at start-up).
-pub fn restore_stage_settings(store: &Store, deployments: &mut Deployments) {
+///
+/// Records written before deployments existed (`{"id", "body"}`, an
+/// exported document that was served as it stood) are migrated: the
+/// document becomes the working definition and the API's initial
+/// deployment, and both are stored in today's form so they stay served.
+pub async fn restore_stage_settings(store: &Store, deployments: &mut Deployments) {
     let region = deployments.region.clone();
     let read = |prefix: String| store.settings(&prefix).unwrap_or_default();
+    let mut migrations: Vec<(String, Value)> = Vec::new();
 
     for (_, value) in read(format!("apigateway/api/{region}/")) {
         let Ok(record) = serde_json::from_slice::<Value>(&value) else {
@@ -94,13 +100,37 @@ pub fn restore_stage_settings(store: &Store, deployments: &mut Deployments) {
             tracing::warn!(api = id, "a stored API no longer reads back; skipped");
             continue;
         };
+        if record.get("body").is_some() {
+            // Before deployments existed, a stored document was served as
+            // it stood: keep serving it, as the initial deployment.
+            let index = match deployments.apis.iter().position(|a| a.api.id == id) {
+                Some(i) => {
+                    let stages = deployments.apis[i]
+                        .stages
+                        .values()
+                        .map(|s| s.as_ref().clone())
+                        .collect();
+                    deployments.apis[i] = DeployedApi::new(api, stages);
+                    i
+                }
+                None => {
+                    deployments.apis.push(DeployedApi::new(api, Vec::new()));
+                    deployments.apis.len() - 1
+                }
+            };
+            let entry = &deployments.apis[index];
+            let created = record["createdDate"].as_i64().unwrap_or(0);
+            migrations.push((
+                api_key(&region, id),
+                json!({ "id": id, "model": entry.api.as_ref(), "createdDate": created }),
+            ));
+            for d in entry.deployments.values() {
+                migrations.push((deployment_key(&region, id, &d.id), deployment_record(d)));
+            }
+            continue;
+        }
         match deployments.apis.iter_mut().find(|a| a.api.id == id) {
             Some(existing) => existing.api = Arc::new(api),
-            // Before deployments existed, a stored document was served as
-            // it stood: keep serving it.
-            None if record.get("body").is_some() => {
-                deployments.apis.push(DeployedApi::new(api, Vec::new()))
-            }
             None => deployments
                 .apis
                 .push(DeployedApi::undeployed(Arc::new(api))),
@@ -121,6 +151,21 @@ pub fn restore_stage_settings(store: &Store, deployments: &mut Deployments) {
         };
         if record["deleted"].as_bool() == Some(true) {
             api.deployments.remove(dep_id);
+            continue;
+        }
+        if record.get("model").is_none() {
+            // Only the description of a configured API's initial
+            // deployment, whose definition comes from its file.
+            if let Some(d) = api.deployments.get(dep_id) {
+                let described = Snapshot::new(
+                    dep_id,
+                    Arc::clone(&d.api),
+                    record["description"].as_str().map(str::to_string),
+                    d.created_date,
+                );
+                api.deployments
+                    .insert(dep_id.to_string(), Arc::new(described));
+            }
             continue;
         }
         match serde_json::from_value::<RestApi>(record["model"].clone()) {
@@ -169,6 +214,14 @@ pub fn restore_stage_settings(store: &Store, deployments: &mut Deployments) {
                 stage.deployment_id = before;
             }
             api.stages.insert(stage_name.to_string(), Arc::new(stage));
+        }
+    }
+    for (key, value) in migrations {
+        if let Err(e) = store.put_setting(&key, value.to_string().as_bytes()).await {
+            tracing::warn!(
+                key,
+                "could not store a migrated record ({e}); it is migrated again next start"
+            );
         }
     }
 }

@@ -118,7 +118,14 @@ impl ApiGatewayApi {
         let first = gatewatch_model::import::import_document(text, &options)
             .map_err(|d| import_problems("Errors", &d))?;
         let mut imported = first;
-        if current.apis.iter().any(|a| a.api.id == imported.api.id) {
+        // An id in use, or once used by a deleted API, is not reused.
+        let stored = self
+            .store
+            .setting(&api_key(region, &imported.api.id))
+            .ok()
+            .flatten()
+            .is_some();
+        if stored || current.apis.iter().any(|a| a.api.id == imported.api.id) {
             // The same title again: a new API with a fresh id, as AWS does.
             options.rest_api_id = Some(gatewatch_model::id::stable_id(&[
                 &imported.api.id,
@@ -156,7 +163,14 @@ impl ApiGatewayApi {
         let record = json!({
             "id": api.id,
             "model": api,
-            "createdDate": self.api_created(region, &api.id).unwrap_or_else(now_s),
+            // Configured APIs were created when gatewatch started; new ones now.
+            "createdDate": self.api_created(region, &api.id).unwrap_or_else(|| {
+                if self.deployments(region).apis.iter().any(|a| a.api.id == api.id) {
+                    self.started
+                } else {
+                    now_s()
+                }
+            }),
         });
         self.store
             .put_setting(&api_key(region, &api.id), record.to_string().as_bytes())
@@ -327,6 +341,19 @@ impl ApiGatewayApi {
             )
             .await
             .map_err(|e| unavailable("deletion", e))?;
+        // Its deployments and stages go with it (so an API imported later
+        // under the same id starts empty, after a restart too).
+        for prefix in [
+            format!("apigateway/deployment/{region}/{id}/"),
+            format!("apigateway/stage/{region}/{id}/"),
+        ] {
+            for (key, _) in self.store.settings(&prefix).unwrap_or_default() {
+                self.store
+                    .delete_setting(&key)
+                    .await
+                    .map_err(|e| unavailable("deletion", e))?;
+            }
+        }
         let mut next = (*current).clone();
         next.apis.remove(index);
         self.gateway.replace_deployments(next);

@@ -123,7 +123,15 @@ pub fn method(http_method: &str, spec: &Value, path: &str) -> Result<Method, Inv
         ));
     }
     let authorization_type = match spec.get("authorizationType").and_then(Value::as_str) {
-        Some(t) if AUTHORIZATION_TYPES.contains(&t) => t.to_string(),
+        Some("NONE") => "NONE".to_string(),
+        // Accepting them would serve the method to anyone: refused until
+        // the data plane checks them.
+        Some(t) if AUTHORIZATION_TYPES.contains(&t) => {
+            errors.push(format!(
+                "Authorization type {t} is not supported by Gatewatch yet; use NONE"
+            ));
+            String::new()
+        }
         Some(t) => {
             errors.push(format!(
                 "Invalid authorization type '{t}'. Valid values are {}",

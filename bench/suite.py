@@ -1,0 +1,476 @@
+"""Gatewatch's benchmark suite driver (run by bench/run.sh; not a test).
+
+Starts every server it measures on loopback ports it picks, drives them with
+wrk for a bounded time, stops everything it started, and writes
+bench/results/suite.json. Each comparison is made in the same run, on the
+same machine, with the same load generator:
+
+- mock:    Gatewatch's MOCK route against a minimal hyper server (the ceiling);
+- proxy:   Gatewatch's HTTP_PROXY against nginx as a reverse proxy (access_log
+           on and off) and against calling the upstream directly, at several
+           concurrency levels, with req/s, p50/p99/p99.9, CPU and peak RSS;
+- logging: a MOCK route with logging off, access log only, + execution ERROR,
+           INFO, INFO + data trace, and errors-only tracing;
+- lambda:  the AWS_PROXY route's warm latency and the function's cold start,
+           against invoking the same handler over the Runtime API directly;
+- ingest:  the durable store against raw append + fsync and SQLite (WAL,
+           synchronous=FULL); PutLogEvents over HTTP against in process;
+- startup: start-up time and idle RSS of `gatewatch serve`.
+
+Environment: BENCH_SECONDS (per wrk run, default 5), BENCH_CONCURRENCY
+(default "16,64,256"), CARGO_TARGET_DIR (release binaries).
+"""
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGET = Path(os.environ.get("CARGO_TARGET_DIR", "/var/tmp/gatewatch-target"))
+RELEASE = TARGET / "release"
+SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
+CONCURRENCY = [int(c) for c in os.environ.get("BENCH_CONCURRENCY", "16,64,256").split(",")]
+WRK_SCRIPT = ROOT / "bench" / "wrk_report.lua"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+# The API Gateway console's JSON access-log format (common fields).
+ACCESS_FORMAT = (
+    '{"requestId":"$context.requestId","ip":"$context.identity.sourceIp",'
+    '"caller":"$context.identity.caller","user":"$context.identity.user",'
+    '"requestTime":"$context.requestTime","httpMethod":"$context.httpMethod",'
+    '"resourcePath":"$context.resourcePath","status":"$context.status",'
+    '"protocol":"$context.protocol","responseLength":"$context.responseLength"}'
+)
+
+API = """openapi: 3.0.1
+info: {{ title: bench, version: "1" }}
+paths:
+  /pets/{{petId}}:
+    get:
+      responses: {{ "200": {{ description: ok }} }}
+      x-amazon-apigateway-integration:
+        type: mock
+        requestTemplates: {{ application/json: '{{"statusCode": 200}}' }}
+        responses:
+          default:
+            statusCode: "200"
+            responseTemplates: {{ application/json: '{{"id": "$input.params(''petId'')", "type": "dog"}}' }}
+  /up:
+    get:
+      responses: {{ "200": {{ description: ok }} }}
+      x-amazon-apigateway-integration:
+        type: http_proxy
+        httpMethod: GET
+        uri: http://127.0.0.1:{upstream}/
+  /hello/{{name}}:
+    get:
+      responses: {{ "200": {{ description: ok }} }}
+      x-amazon-apigateway-integration:
+        type: aws_proxy
+        httpMethod: POST
+        uri: arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:000000000000:function:hello/invocations
+"""
+
+# Stage name -> TOML lines of its logging settings.
+STAGES = {
+    "off": [],
+    "access": ["accessLogSettings = {{ destinationArn = \"{arn}\", format = '{fmt}' }}"],
+    "error": [
+        "accessLogSettings = {{ destinationArn = \"{arn}\", format = '{fmt}' }}",
+        'methodSettings."*/*" = { loggingLevel = "ERROR" }',
+    ],
+    "info": [
+        "accessLogSettings = {{ destinationArn = \"{arn}\", format = '{fmt}' }}",
+        'methodSettings."*/*" = { loggingLevel = "INFO" }',
+    ],
+    "data": [
+        "accessLogSettings = {{ destinationArn = \"{arn}\", format = '{fmt}' }}",
+        'methodSettings."*/*" = { loggingLevel = "INFO", dataTraceEnabled = true }',
+    ],
+    "errorsonly": [
+        "accessLogSettings = {{ destinationArn = \"{arn}\", format = '{fmt}' }}",
+        'methodSettings."*/*" = { loggingLevel = "INFO", dataTraceEnabled = true }',
+        "errorsOnlyTracing = true",
+    ],
+}
+
+STAGE_LABELS = {
+    "off": "off",
+    "access": "access log (JSON)",
+    "error": "+ execution ERROR",
+    "info": "+ execution INFO",
+    "data": "+ INFO + data trace",
+    "errorsonly": "+ errors-only tracing (INFO + data trace)",
+}
+
+
+def log(msg: str) -> None:
+    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, timeout: float = 30.0) -> float:
+    """Seconds until `url` answers (any status)."""
+    start = time.perf_counter()
+    deadline = start + timeout
+    while time.perf_counter() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            return time.perf_counter() - start
+        except urllib.error.HTTPError:
+            return time.perf_counter() - start
+        except OSError:
+            time.sleep(0.005)
+    raise RuntimeError(f"{url} did not answer within {timeout} s")
+
+
+class Server:
+    """A process this run started; stopped (with its children) on exit."""
+
+    running = []
+
+    def __init__(self, name, cmd, cwd=None, env=None):
+        self.name = name
+        self.proc = subprocess.Popen(
+            cmd,
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        Server.running.append(self)
+
+    def pids(self):
+        """This process and its descendants (nginx workers)."""
+        out = [self.proc.pid]
+        frontier = [self.proc.pid]
+        while frontier:
+            parent = frontier.pop()
+            for entry in Path("/proc").iterdir():
+                if not entry.name.isdigit():
+                    continue
+                try:
+                    fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                if int(fields[1]) == parent:
+                    out.append(int(entry.name))
+                    frontier.append(int(entry.name))
+        return out
+
+    def cpu_seconds(self) -> float:
+        total = 0
+        for pid in self.pids():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])
+            except OSError:
+                pass
+        return total / CLK_TCK
+
+    def rss_kb(self, field="VmHWM") -> int:
+        total = 0
+        for pid in self.pids():
+            try:
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith(field + ":"):
+                        total += int(line.split()[1])
+            except OSError:
+                pass
+        return total
+
+    def stop(self):
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+                self.proc.wait(timeout=20)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                try:
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        if self in Server.running:
+            Server.running.remove(self)
+
+    @classmethod
+    def stop_all(cls):
+        for s in list(cls.running):
+            s.stop()
+
+
+def wrk(url: str, connections: int, seconds: int = SECONDS, server: Server = None) -> dict:
+    threads = 1 if connections < 64 else 2
+    cpu0 = server.cpu_seconds() if server else 0.0
+    out = subprocess.run(
+        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s", str(WRK_SCRIPT), url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    line = [l for l in out.splitlines() if l.startswith("{")][-1]
+    r = json.loads(line)
+    r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
+    for p in ("p50", "p99", "p999", "mean"):
+        r[p + "_ms"] = r.pop(p) / 1000.0
+    if server:
+        r["cpu_s"] = server.cpu_seconds() - cpu0
+        r["cpu_per_1k_req_ms"] = r["cpu_s"] / max(r["requests"], 1) * 1e6
+        r["peak_rss_mb"] = server.rss_kb() / 1024.0
+    r["connections"] = connections
+    return r
+
+
+def start_hello(port: int) -> Server:
+    s = Server("hello", [str(RELEASE / "examples" / "hello"), str(port)])
+    wait_http(f"http://127.0.0.1:{port}/")
+    return s
+
+
+def start_nginx(work: Path, upstream: int, port_on: int, port_off: int) -> Server:
+    conf = work / "nginx.conf"
+    conf.write_text(
+        f"""
+worker_processes auto;
+pid {work}/nginx.pid;
+error_log {work}/nginx-error.log warn;
+daemon off;
+events {{ worker_connections 4096; }}
+http {{
+    log_format main '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"';
+    client_body_temp_path {work}/nginx-body;
+    proxy_temp_path {work}/nginx-proxy;
+    fastcgi_temp_path {work}/nginx-fastcgi;
+    uwsgi_temp_path {work}/nginx-uwsgi;
+    scgi_temp_path {work}/nginx-scgi;
+    upstream backend {{ server 127.0.0.1:{upstream}; keepalive 512; }}
+    server {{
+        listen 127.0.0.1:{port_on};
+        access_log {work}/nginx-access.log main;
+        location / {{ proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; }}
+    }}
+    server {{
+        listen 127.0.0.1:{port_off};
+        access_log off;
+        location / {{ proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; }}
+    }}
+}}
+"""
+    )
+    s = Server("nginx", ["nginx", "-c", str(conf), "-p", str(work)])
+    wait_http(f"http://127.0.0.1:{port_on}/")
+    return s
+
+
+def start_gatewatch(work: Path, upstream: int) -> tuple:
+    (work / "api.yaml").write_text(API.format(upstream=upstream))
+    fn = work / "functions" / "hello"
+    fn.mkdir(parents=True, exist_ok=True)
+    shutil.copy(ROOT / "crates" / "gatewatch" / "src" / "example-functions" / "hello.py", fn / "hello.py")
+    port, admin = free_port(), free_port()
+    lines = [
+        f'dataDir = "{work}/data"',
+        f'listen = "127.0.0.1:{port}"',
+        f'adminListen = "127.0.0.1:{admin}"',
+        "",
+        "[[functions]]",
+        'name = "hello"',
+        'runtime = "python3.12"',
+        'handler = "hello.handler"',
+        'code = "functions/hello"',
+        "",
+        "[[apis]]",
+        'file = "api.yaml"',
+        'id = "benchapi01"',
+    ]
+    arn = "arn:aws:logs:us-east-1:000000000000:log-group:/bench/access"
+    for name, settings in STAGES.items():
+        lines += ["", "[[apis.stages]]", f'name = "{name}"']
+        lines += [s.format(arn=arn, fmt=ACCESS_FORMAT) for s in settings]
+    (work / "gatewatch.toml").write_text("\n".join(lines) + "\n")
+    s = Server("gatewatch", [str(RELEASE / "gatewatch"), "serve", "-q", "--config", str(work / "gatewatch.toml")])
+    wait_http(f"http://127.0.0.1:{admin}/health")
+    return s, port, admin
+
+
+def ratio(a: float, b: float) -> float:
+    return a / b if b else 0.0
+
+
+def scenario_mock_and_proxy(work: Path, results: dict) -> None:
+    upstream = free_port()
+    hello = start_hello(upstream)
+    ceiling_port = free_port()
+    ceiling = start_hello(ceiling_port)
+    nginx_on, nginx_off = free_port(), free_port()
+    nginx = start_nginx(work, upstream, nginx_on, nginx_off)
+    gw, port, _ = start_gatewatch(work, upstream)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        # Warm-up: processes, connection pools, page cache.
+        for url in (f"{base}/off/pets/1", f"{base}/access/up", f"http://127.0.0.1:{nginx_on}/"):
+            wrk(url, 16, 1)
+        mock = []
+        for c in CONCURRENCY:
+            log(f"mock vs hello-world, {c} connections")
+            h = wrk(f"http://127.0.0.1:{ceiling_port}/", c, server=ceiling)
+            g = wrk(f"{base}/off/pets/1", c, server=gw)
+            mock.append({"connections": c, "hello": h, "gatewatch_mock": g, "ratio": ratio(g["rps"], h["rps"])})
+        results["mock"] = mock
+        proxy = []
+        for c in CONCURRENCY:
+            log(f"proxy, {c} connections")
+            row = {"connections": c}
+            row["direct"] = wrk(f"http://127.0.0.1:{upstream}/", c, server=hello)
+            row["nginx_access_on"] = wrk(f"http://127.0.0.1:{nginx_on}/", c, server=nginx)
+            row["nginx_access_off"] = wrk(f"http://127.0.0.1:{nginx_off}/", c, server=nginx)
+            row["gatewatch_access_on"] = wrk(f"{base}/access/up", c, server=gw)
+            row["gatewatch_access_off"] = wrk(f"{base}/off/up", c, server=gw)
+            row["ratio_access_on"] = ratio(row["gatewatch_access_on"]["rps"], row["nginx_access_on"]["rps"])
+            row["ratio_access_off"] = ratio(row["gatewatch_access_off"]["rps"], row["nginx_access_off"]["rps"])
+            proxy.append(row)
+        results["proxy"] = proxy
+        matrix = []
+        c = 64 if 64 in CONCURRENCY else CONCURRENCY[0]
+        for stage in STAGES:
+            log(f"logging matrix: {stage}")
+            matrix.append({"stage": stage, "label": STAGE_LABELS[stage], **wrk(f"{base}/{stage}/pets/1", c, server=gw)})
+        off = matrix[0]["rps"]
+        for m in matrix:
+            m["vs_off"] = ratio(m["rps"], off)
+        results["logging"] = {"connections": c, "rows": matrix}
+
+        log("lambda: warm latency through the gateway")
+        wrk(f"{base}/off/hello/ada", 1, 2)
+        through = wrk(f"{base}/off/hello/ada", 1, server=gw)
+        direct = json.loads(
+            subprocess.run([str(RELEASE / "examples" / "invoke_bench"), "3000"], capture_output=True, text=True, check=True).stdout
+        )
+        results["lambda"] = {
+            "direct": direct,
+            "gateway": through,
+            "overhead_p50_ms": through["p50_ms"] - direct["warm_p50_ms"],
+            "overhead_p99_ms": through["p99_ms"] - direct["warm_p99_ms"],
+        }
+    finally:
+        for s in (gw, nginx, ceiling, hello):
+            s.stop()
+
+
+def scenario_ingest(results: dict) -> None:
+    log("store ingest: store vs raw append + fsync")
+    rows = []
+    for writers in (1, 4):
+        out = subprocess.run(
+            [str(RELEASE / "examples" / "ingest"), str(writers), str(400 // writers), f"/var/tmp/gw-ingest-bench-{writers}"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        store = float(re.search(r"= (\d+) events/s, [\d.]+ MB/s", out).group(1))
+        raw = float(re.search(r"raw append \+ fsync per batch:\s+\d+ events in [\d.]+s = (\d+) events/s", out).group(1))
+        rows.append({"writers": writers, "store_events_per_s": store, "raw_events_per_s": raw})
+    log("store ingest: SQLite reference")
+    py = sys.executable
+    sqlite = json.loads(
+        subprocess.run([py, str(ROOT / "bench" / "sqlite_ingest.py"), "200", "/var/tmp/gw-sqlite-bench"], capture_output=True, text=True, check=True).stdout
+    )
+    for r in rows:
+        r["ratio_raw"] = ratio(r["store_events_per_s"], r["raw_events_per_s"])
+        r["sqlite_events_per_s"] = sqlite["sqlite_events_per_s"]
+        r["ratio_sqlite"] = ratio(r["store_events_per_s"], sqlite["sqlite_events_per_s"])
+    log("PutLogEvents over HTTP vs in process")
+    out = subprocess.run([str(RELEASE / "examples" / "ingest_http"), "4", "50"], capture_output=True, text=True, check=True).stdout
+    local = float(re.search(r"in-process PutLogEvents: (\d+) events/s", out).group(1))
+    http = float(re.search(r"HTTP PutLogEvents:\s+(\d+) events/s", out).group(1))
+    results["ingest"] = {"rows": rows, "put_log_events": {"in_process": local, "http": http, "ratio": ratio(http, local)}}
+
+
+def scenario_startup(work: Path, results: dict) -> None:
+    log("start-up time and idle RSS")
+    runs = []
+    for i in range(3):
+        data = work / f"startup-{i}"
+        port, admin = free_port(), free_port()
+        t = time.perf_counter()
+        s = Server(
+            "gatewatch-startup",
+            [str(RELEASE / "gatewatch"), "serve", "-q", "--listen", f"127.0.0.1:{port}", "--admin-listen", f"127.0.0.1:{admin}", "--data-dir", str(data)],
+        )
+        try:
+            wait_http(f"http://127.0.0.1:{port}/dev/pets")
+            ready = time.perf_counter() - t
+            time.sleep(2)
+            runs.append({"ready_ms": ready * 1000, "idle_rss_mb": s.rss_kb("VmRSS") / 1024})
+        finally:
+            s.stop()
+    results["startup"] = {
+        "runs": runs,
+        "ready_ms": sorted(r["ready_ms"] for r in runs)[len(runs) // 2],
+        "idle_rss_mb": sorted(r["idle_rss_mb"] for r in runs)[len(runs) // 2],
+    }
+
+
+def machine() -> dict:
+    def version(cmd):
+        try:
+            p = subprocess.run(cmd, capture_output=True, text=True)
+            return (p.stdout + p.stderr).strip().splitlines()[0]
+        except (OSError, IndexError):
+            return "not found"
+
+    cpu = "unknown"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    return {
+        "cpus": os.cpu_count(),
+        "cpu": cpu,
+        "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        "kernel": os.uname().release,
+        "wrk": version(["wrk", "--version"]),
+        "nginx": version(["nginx", "-v"]),
+        "rustc": version(["rustc", "--version"]),
+        "sqlite": __import__("sqlite3").sqlite_version,
+        "seconds_per_run": SECONDS,
+    }
+
+
+def main() -> None:
+    out = ROOT / "bench" / "results" / "suite.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    results = {"machine": machine(), "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    work = Path(tempfile.mkdtemp(prefix="gw-bench-"))
+    try:
+        scenario_mock_and_proxy(work, results)
+        scenario_ingest(results)
+        scenario_startup(work, results)
+    finally:
+        Server.stop_all()
+        shutil.rmtree(work, ignore_errors=True)
+    results["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    log(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, lambda *_: (Server.stop_all(), sys.exit(1)))
+    try:
+        main()
+    finally:
+        Server.stop_all()
