@@ -83,21 +83,21 @@ paths:
 # Stage name -> TOML lines of its logging settings.
 STAGES = {
     "off": [],
-    "access": ["accessLogSettings = {{ destinationArn = \"{arn}\", format = '{fmt}' }}"],
+    "access": ["accessLogSettings = { destinationArn = \"ARN\", format = 'FMT' }"],
     "error": [
-        "accessLogSettings = {{ destinationArn = \"{arn}\", format = '{fmt}' }}",
+        "accessLogSettings = { destinationArn = \"ARN\", format = 'FMT' }",
         'methodSettings."*/*" = { loggingLevel = "ERROR" }',
     ],
     "info": [
-        "accessLogSettings = {{ destinationArn = \"{arn}\", format = '{fmt}' }}",
+        "accessLogSettings = { destinationArn = \"ARN\", format = 'FMT' }",
         'methodSettings."*/*" = { loggingLevel = "INFO" }',
     ],
     "data": [
-        "accessLogSettings = {{ destinationArn = \"{arn}\", format = '{fmt}' }}",
+        "accessLogSettings = { destinationArn = \"ARN\", format = 'FMT' }",
         'methodSettings."*/*" = { loggingLevel = "INFO", dataTraceEnabled = true }',
     ],
     "errorsonly": [
-        "accessLogSettings = {{ destinationArn = \"{arn}\", format = '{fmt}' }}",
+        "accessLogSettings = { destinationArn = \"ARN\", format = 'FMT' }",
         'methodSettings."*/*" = { loggingLevel = "INFO", dataTraceEnabled = true }',
         "errorsOnlyTracing = true",
     ],
@@ -300,7 +300,7 @@ def start_gatewatch(work: Path, upstream: int) -> tuple:
     arn = "arn:aws:logs:us-east-1:000000000000:log-group:/bench/access"
     for name, settings in STAGES.items():
         lines += ["", "[[apis.stages]]", f'name = "{name}"']
-        lines += [s.format(arn=arn, fmt=ACCESS_FORMAT) for s in settings]
+        lines += [s.replace("ARN", arn).replace("FMT", ACCESS_FORMAT) for s in settings]
     (work / "gatewatch.toml").write_text("\n".join(lines) + "\n")
     s = Server("gatewatch", [str(RELEASE / "gatewatch"), "serve", "-q", "--config", str(work / "gatewatch.toml")])
     wait_http(f"http://127.0.0.1:{admin}/health")
@@ -318,9 +318,34 @@ def scenario_mock_and_proxy(work: Path, results: dict) -> None:
     ceiling = start_hello(ceiling_port)
     nginx_on, nginx_off = free_port(), free_port()
     nginx = start_nginx(work, upstream, nginx_on, nginx_off)
-    gw, port, _ = start_gatewatch(work, upstream)
+    started = []
+
+    def fresh_gatewatch(tag: str):
+        # Each measurement starts from an empty store, so one run's
+        # background work (memtable flushes, journal) never lands on the next.
+        d = work / tag
+        d.mkdir()
+        g, port, _ = start_gatewatch(d, upstream)
+        started.append(g)
+        return g, f"http://127.0.0.1:{port}"
+
     try:
-        base = f"http://127.0.0.1:{port}"
+        log("lambda: warm latency through the gateway")
+        gw, base = fresh_gatewatch("lambda")
+        wrk(f"{base}/off/hello/ada", 1, 2)
+        through = wrk(f"{base}/off/hello/ada", 1, server=gw)
+        gw.stop()
+        direct = json.loads(
+            subprocess.run([str(RELEASE / "examples" / "invoke_bench"), "3000"], capture_output=True, text=True, check=True).stdout
+        )
+        results["lambda"] = {
+            "direct": direct,
+            "gateway": through,
+            "overhead_p50_ms": through["p50_ms"] - direct["warm_p50_ms"],
+            "overhead_p99_ms": through["p99_ms"] - direct["warm_p99_ms"],
+        }
+
+        gw, base = fresh_gatewatch("proxy")
         # Warm-up: processes, connection pools, page cache.
         for url in (f"{base}/off/pets/1", f"{base}/access/up", f"http://127.0.0.1:{nginx_on}/"):
             wrk(url, 16, 1)
@@ -344,30 +369,22 @@ def scenario_mock_and_proxy(work: Path, results: dict) -> None:
             row["ratio_access_off"] = ratio(row["gatewatch_access_off"]["rps"], row["nginx_access_off"]["rps"])
             proxy.append(row)
         results["proxy"] = proxy
+        gw.stop()
+
         matrix = []
         c = 64 if 64 in CONCURRENCY else CONCURRENCY[0]
         for stage in STAGES:
             log(f"logging matrix: {stage}")
+            gw, base = fresh_gatewatch(f"logging-{stage}")
+            wrk(f"{base}/{stage}/pets/1", c, 1)
             matrix.append({"stage": stage, "label": STAGE_LABELS[stage], **wrk(f"{base}/{stage}/pets/1", c, server=gw)})
+            gw.stop()
         off = matrix[0]["rps"]
         for m in matrix:
             m["vs_off"] = ratio(m["rps"], off)
         results["logging"] = {"connections": c, "rows": matrix}
-
-        log("lambda: warm latency through the gateway")
-        wrk(f"{base}/off/hello/ada", 1, 2)
-        through = wrk(f"{base}/off/hello/ada", 1, server=gw)
-        direct = json.loads(
-            subprocess.run([str(RELEASE / "examples" / "invoke_bench"), "3000"], capture_output=True, text=True, check=True).stdout
-        )
-        results["lambda"] = {
-            "direct": direct,
-            "gateway": through,
-            "overhead_p50_ms": through["p50_ms"] - direct["warm_p50_ms"],
-            "overhead_p99_ms": through["p99_ms"] - direct["warm_p99_ms"],
-        }
     finally:
-        for s in (gw, nginx, ceiling, hello):
+        for s in started + [nginx, ceiling, hello]:
             s.stop()
 
 

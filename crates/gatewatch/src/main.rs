@@ -13,6 +13,12 @@ mod validate;
 
 use clap::Parser;
 
+/// mimalloc: the data plane allocates per request on one thread and frees
+/// log records on the writer's; glibc's allocator spent ~15 % of a MOCK
+/// request's CPU there (BENCHMARKS.md, "What the optimisation pass gained").
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
     tracing_subscriber::fmt()

@@ -93,12 +93,7 @@ pub async fn serve(
                 // Each request runs in its own task, so a client that hangs up
                 // does not cancel the integration call: like API Gateway, the
                 // request completes and its record is still emitted.
-                let handled = tokio::spawn(async move { gateway.handle(req, peer).await }).await;
-                Ok::<_, Infallible>(
-                    handled.unwrap_or_else(|_| {
-                        crate::service::plain_json(500, "Internal server error")
-                    }),
-                )
+                Ok::<_, Infallible>(gateway.handle(req, peer).await)
             }
         });
         let mut builder = http1::Builder::new();

@@ -112,7 +112,11 @@ impl Gateway {
     }
 
     /// Handles one request from `peer`.
-    pub async fn handle(&self, req: Request<Incoming>, peer: SocketAddr) -> Response<ResponseBody> {
+    pub async fn handle(
+        self: &Arc<Self>,
+        req: Request<Incoming>,
+        peer: SocketAddr,
+    ) -> Response<ResponseBody> {
         self.run(req, peer, self.deployments(), &self.sink, None)
             .await
     }
@@ -123,7 +127,7 @@ impl Gateway {
     /// request's record (context and execution events) instead of sending
     /// the record to the log writer.
     pub async fn test_invoke(
-        &self,
+        self: &Arc<Self>,
         deployments: Deployments,
         req: Request<Full<Bytes>>,
         overrides: TestOverrides,
@@ -145,7 +149,7 @@ impl Gateway {
     }
 
     async fn run<B>(
-        &self,
+        self: &Arc<Self>,
         req: Request<B>,
         peer: SocketAddr,
         deployments: Arc<Deployments>,
@@ -184,10 +188,9 @@ impl Gateway {
             extended_request_id: extended_request_id(),
             request_time: Some(now),
             http_method: parts.method.as_str().to_string(),
-            path: parts.uri.path().to_string(),
             domain_name: host.to_string(),
             domain_prefix: host.split(['.', ':']).next().unwrap_or("").to_string(),
-            protocol: format!("{:?}", parts.version),
+            protocol: protocol_name(parts.version).to_string(),
             xray_trace_id: parts
                 .headers
                 .get("x-amzn-trace-id")
@@ -215,6 +218,7 @@ impl Gateway {
                     ctx.api_id = api.api.id.clone();
                 }
                 ctx.stage = miss.stage.unwrap_or("").to_string();
+                ctx.path = parts.uri.path().to_string();
                 let api = miss.api.map(|a| a.served_api(miss.stage));
                 let err = GatewayError::new(GatewayResponseType::MissingAuthenticationToken);
                 return self.fail(sink, permit, api, err, ctx, trace, None, started);
@@ -233,7 +237,8 @@ impl Gateway {
         ctx.data_trace = trace.data;
 
         let header_bytes: usize = parts.method.as_str().len()
-            + parts.uri.to_string().len()
+            + parts.uri.path_and_query().map_or(0, |p| p.as_str().len())
+            + parts.uri.authority().map_or(0, |a| a.as_str().len())
             + parts
                 .headers
                 .iter()
@@ -316,25 +321,45 @@ impl Gateway {
         };
         let outcome = match integration.kind {
             IntegrationType::Mock => mock::invoke(integration, &request, &mut ctx, &mut trace),
-            IntegrationType::Http | IntegrationType::HttpProxy => {
-                self.http
-                    .invoke(integration, &request, &mut ctx, &mut trace, peer.ip())
+            IntegrationType::Http | IntegrationType::HttpProxy | IntegrationType::AwsProxy => {
+                // A backend call runs in a task of its own, to its end: a
+                // client that hangs up does not cancel it, and the record
+                // is still emitted, as API Gateway completes the request.
+                // MOCK requests, which have nothing to wait for, skip the
+                // task.
+                let this = Arc::clone(self);
+                let sink = Arc::clone(sink);
+                let integration = integration.clone();
+                let api = Arc::clone(&target.deployment.api);
+                let region = deployments.region.clone();
+                let task = tokio::spawn(async move {
+                    let outcome = match integration.kind {
+                        IntegrationType::AwsProxy => {
+                            let binary = request
+                                .header("content-type")
+                                .is_some_and(|ct| api.is_binary_media_type(ct));
+                            crate::integration::lambda::invoke(
+                                this.lambda.as_deref(),
+                                &integration,
+                                &request,
+                                &mut ctx,
+                                &mut trace,
+                                &region,
+                                binary,
+                            )
+                            .await
+                        }
+                        _ => {
+                            this.http
+                                .invoke(&integration, &request, &mut ctx, &mut trace, peer.ip())
+                                .await
+                        }
+                    };
+                    this.finish(&sink, permit, outcome, &api, ctx, trace, &request, started)
+                });
+                return task
                     .await
-            }
-            IntegrationType::AwsProxy => {
-                let binary = request
-                    .header("content-type")
-                    .is_some_and(|ct| api.is_binary_media_type(ct));
-                crate::integration::lambda::invoke(
-                    self.lambda.as_deref(),
-                    integration,
-                    &request,
-                    &mut ctx,
-                    &mut trace,
-                    &deployments.region,
-                    binary,
-                )
-                .await
+                    .unwrap_or_else(|_| plain_json(500, "Internal server error"));
             }
             IntegrationType::Aws => Err(GatewayError::new(
                 GatewayResponseType::ApiConfigurationError,
@@ -348,6 +373,22 @@ impl Gateway {
                 ),
             )),
         };
+        self.finish(sink, permit, outcome, api, ctx, trace, &request, started)
+    }
+
+    /// The response for an integration's outcome.
+    #[allow(clippy::too_many_arguments)]
+    fn finish(
+        &self,
+        sink: &Arc<dyn RecordSink>,
+        permit: Option<tokio::sync::mpsc::OwnedPermit<crate::context::RequestRecord>>,
+        outcome: Result<IntegrationReply, GatewayError>,
+        api: &RestApi,
+        ctx: RequestContext,
+        trace: ExecutionTrace,
+        request: &MethodRequest,
+        started: Instant,
+    ) -> Response<ResponseBody> {
         match outcome {
             Ok(reply) => self.succeed(sink, permit, reply, ctx, trace, started),
             Err(err) => self.fail(
@@ -357,7 +398,7 @@ impl Gateway {
                 err,
                 ctx,
                 trace,
-                Some(&request),
+                Some(request),
                 started,
             ),
         }
@@ -467,6 +508,17 @@ impl Gateway {
         *response.status_mut() = rendered.status;
         *response.headers_mut() = rendered.headers;
         response
+    }
+}
+
+/// `HTTP/1.1`, as `$context.protocol` shows it.
+fn protocol_name(version: http::Version) -> &'static str {
+    match version {
+        http::Version::HTTP_09 => "HTTP/0.9",
+        http::Version::HTTP_10 => "HTTP/1.0",
+        http::Version::HTTP_2 => "HTTP/2.0",
+        http::Version::HTTP_3 => "HTTP/3.0",
+        _ => "HTTP/1.1",
     }
 }
 

@@ -6,7 +6,11 @@ use std::time::SystemTime;
 
 /// A new request id: a random UUID, as in `x-amzn-RequestId`.
 pub fn new_request_id() -> String {
-    uuid::Uuid::new_v4().to_string()
+    let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    uuid::Uuid::new_v4()
+        .hyphenated()
+        .encode_lower(&mut buf)
+        .to_string()
 }
 
 /// The request id for a request whose client sent its own `x-amzn-RequestId`:

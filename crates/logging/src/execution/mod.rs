@@ -116,26 +116,35 @@ pub fn render(ctx: &RequestContext, events: &[ExecutionEvent], verbosity: Verbos
     let prefix = format!("({}) ", ctx.request_id);
     let limit = verbosity.max_line_chars.unwrap_or(TRUNCATE_AT);
     let mut out = Vec::new();
-    let mut push = |at: i64, class: Class, text: String| {
-        let wanted = match class {
-            Class::Error => true,
-            Class::Info => info,
-            Class::Data => data,
-        };
-        if !wanted {
-            return;
-        }
-        let text = if text.chars().count() > limit {
+    let wanted = |class: Class| match class {
+        Class::Error => true,
+        Class::Info => info,
+        Class::Data => data,
+    };
+    let mut push = |at: i64, text: String| {
+        let text = if text.len() > limit && text.chars().count() > limit {
             let cut: String = text.chars().take(limit).collect();
             format!("{cut}{TRUNCATED}")
         } else {
             text
         };
+        let mut message = String::with_capacity(prefix.len() + text.len());
+        message.push_str(&prefix);
+        message.push_str(&text);
         out.push(Line {
             timestamp: at,
-            message: format!("{prefix}{text}"),
+            message,
         });
     };
+    // A line is formatted only when its level is written: ERROR-level and
+    // errors-only stages skip the text of every INFO and data line.
+    macro_rules! emit {
+        ($at:expr, $class:expr, $text:expr $(,)?) => {{
+            if wanted($class) {
+                push($at, $text);
+            }
+        }};
+    }
     let api_stage = format!("{}/{}", ctx.api_id, ctx.stage);
     for event in events {
         let at = ms(event.at);
@@ -148,12 +157,12 @@ pub fn render(ctx: &RequestContext, events: &[ExecutionEvent], verbosity: Verbos
             } => {
                 let method = ctx.method_key.as_deref().unwrap_or(&ctx.http_method);
                 let resource = ctx.resource_path.as_deref().unwrap_or("");
-                push(
+                emit!(
                     at,
                     Class::Info,
                     format!("Extended Request Id: {}", ctx.extended_request_id),
                 );
-                push(
+                emit!(
                     at,
                     Class::Info,
                     format!(
@@ -161,22 +170,22 @@ pub fn render(ctx: &RequestContext, events: &[ExecutionEvent], verbosity: Verbos
                         ctx.request_id
                     ),
                 );
-                push(
+                emit!(
                     at,
                     Class::Info,
                     format!("API Key authorized because method '{method} {resource}' does not require API Key. Request will not contribute to throttle or quota limits"),
                 );
-                push(
+                emit!(
                     at,
                     Class::Info,
                     format!("Usage Plan check succeeded for API Key and API Stage {api_stage}"),
                 );
-                push(
+                emit!(
                     at,
                     Class::Info,
                     format!("Starting execution for request: {}", ctx.request_id),
                 );
-                push(
+                emit!(
                     at,
                     Class::Info,
                     format!(
@@ -184,22 +193,22 @@ pub fn render(ctx: &RequestContext, events: &[ExecutionEvent], verbosity: Verbos
                         ctx.http_method, ctx.path_without_stage
                     ),
                 );
-                push(
+                emit!(
                     at,
                     Class::Data,
                     format!("Method request path: {}", map_text(path_parameters, false)),
                 );
-                push(
+                emit!(
                     at,
                     Class::Data,
                     format!("Method request query string: {}", map_text(query, false)),
                 );
-                push(
+                emit!(
                     at,
                     Class::Data,
                     format!("Method request headers: {}", map_text(headers, true)),
                 );
-                push(
+                emit!(
                     at,
                     Class::Data,
                     format!(
@@ -209,13 +218,13 @@ pub fn render(ctx: &RequestContext, events: &[ExecutionEvent], verbosity: Verbos
                 );
             }
             ExecutionEventKind::EndpointRequest { uri, headers, body } => {
-                push(at, Class::Data, format!("Endpoint request URI: {uri}"));
-                push(
+                emit!(at, Class::Data, format!("Endpoint request URI: {uri}"));
+                emit!(
                     at,
                     Class::Data,
                     format!("Endpoint request headers: {}", map_text(headers, true)),
                 );
-                push(
+                emit!(
                     at,
                     Class::Data,
                     format!(
@@ -223,7 +232,7 @@ pub fn render(ctx: &RequestContext, events: &[ExecutionEvent], verbosity: Verbos
                         body_text(body)
                     ),
                 );
-                push(at, Class::Info, format!("Sending request to {uri}"));
+                emit!(at, Class::Info, format!("Sending request to {uri}"));
             }
             ExecutionEventKind::EndpointResponse {
                 status,
@@ -231,20 +240,20 @@ pub fn render(ctx: &RequestContext, events: &[ExecutionEvent], verbosity: Verbos
                 headers,
                 body,
             } => {
-                push(
+                emit!(
                     at,
                     Class::Info,
                     format!(
                         "Received response. Status: {status}, Integration latency: {latency_ms} ms"
                     ),
                 );
-                push(
+                emit!(
                     at,
                     Class::Data,
                     format!("Endpoint response headers: {}", map_text(headers, false)),
                 );
                 if let Some(body) = body {
-                    push(
+                    emit!(
                         at,
                         Class::Data,
                         format!(
@@ -261,13 +270,13 @@ pub fn render(ctx: &RequestContext, events: &[ExecutionEvent], verbosity: Verbos
                     } else {
                         body_text(body)
                     };
-                    push(
+                    emit!(
                         at,
                         Class::Data,
                         format!("Method response body after transformations: {text}"),
                     );
                 }
-                push(
+                emit!(
                     at,
                     Class::Data,
                     format!("Method response headers: {}", map_text(headers, false)),
@@ -282,7 +291,7 @@ pub fn render(ctx: &RequestContext, events: &[ExecutionEvent], verbosity: Verbos
                     FailureKind::Network => format!("Execution failed: {detail}"),
                     FailureKind::Lambda => detail.clone(),
                 };
-                push(at, Class::Error, text);
+                emit!(at, Class::Error, text);
             }
             ExecutionEventKind::GatewayResponse {
                 response_type,
@@ -290,23 +299,23 @@ pub fn render(ctx: &RequestContext, events: &[ExecutionEvent], verbosity: Verbos
                 body,
                 headers,
             } => {
-                push(
+                emit!(
                     at,
                     Class::Error,
                     format!("Gateway response type: {response_type} with status code: {status}"),
                 );
-                push(
+                emit!(
                     at,
                     Class::Data,
                     format!("Gateway response body: {}", body_text(body)),
                 );
-                push(
+                emit!(
                     at,
                     Class::Data,
                     format!("Gateway response headers: {}", map_text(headers, false)),
                 );
             }
-            ExecutionEventKind::Succeeded => push(
+            ExecutionEventKind::Succeeded => emit!(
                 at,
                 Class::Info,
                 "Successfully completed execution".to_string(),
@@ -315,9 +324,9 @@ pub fn render(ctx: &RequestContext, events: &[ExecutionEvent], verbosity: Verbos
             ExecutionEventKind::LambdaLogs { .. } => {}
             ExecutionEventKind::Completed { status } => {
                 let class = if failed { Class::Error } else { Class::Info };
-                push(at, class, format!("Method completed with status: {status}"));
+                emit!(at, class, format!("Method completed with status: {status}"));
                 if let Some(id) = &ctx.integration.request_id {
-                    push(
+                    emit!(
                         at,
                         class,
                         format!("AWS Integration Endpoint RequestId : {id}"),

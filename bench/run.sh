@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Gatewatch's benchmark suite, one command:
+#
+#   bash bench/run.sh
+#
+# Installs what it needs on a fresh Debian machine (wrk and nginx from
+# Debian, DuckDB and matplotlib from PyPI into a venv), builds the release
+# binaries, runs every scenario on loopback with bounded loads, stops what it
+# started, and writes bench/results/suite.json, suite.md, plots/*.png and
+# insights-1000000.{jsonl,md}.
+#
+# Knobs: BENCH_SECONDS (per load run, default 5), BENCH_CONCURRENCY
+# (default 16,64,256), BENCH_INSIGHTS_EVENTS (default 1000000; 0 skips the
+# Insights comparison), CARGO_TARGET_DIR.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/gatewatch-target}"
+VENV="${BENCH_VENV:-/var/tmp/gatewatch-bench-venv}"
+started=$(date +%s)
+
+need=()
+command -v wrk >/dev/null || need+=(wrk)
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
+python3 -m venv --help >/dev/null 2>&1 || need+=(python3-venv)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "[bench] installing ${need[*]}" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+export PATH="$PATH:/usr/sbin"
+if ! "$VENV/bin/python" -c 'import duckdb, matplotlib' 2>/dev/null; then
+  echo "[bench] installing duckdb and matplotlib into $VENV" >&2
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet duckdb matplotlib
+fi
+
+echo "[bench] building release binaries" >&2
+cargo build --release -q -p gatewatch \
+  -p gatewatch-gateway --example hello --example serve_api \
+  -p gatewatch-lambda --example invoke_bench \
+  -p gatewatch-store --example ingest \
+  -p gatewatch-aws-api --example ingest_http
+built=$(date +%s)
+
+"$VENV/bin/python" bench/suite.py
+events="${BENCH_INSIGHTS_EVENTS:-1000000}"
+if [ "$events" != "0" ]; then
+  BENCH_VENV="$VENV" bash bench/insights.sh "$events" >/dev/null
+fi
+"$VENV/bin/python" bench/report.py >/dev/null
+done_at=$(date +%s)
+echo "[bench] build $((built - started)) s, measurements $((done_at - built)) s" >&2
+echo "[bench] results: bench/results/suite.md, bench/results/plots/, bench/results/insights-$events.md" >&2
