@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 
 use crate::catalog::stream_write;
 use crate::commit::{durable, Space, Write};
-use crate::error::StoreResult;
+use crate::error::{StoreError, StoreResult};
 use crate::model::Scope;
 use crate::segments::{by_hour, describe, index_key, Row, SegmentMeta};
 use crate::{keys, now_ms, Store};
@@ -63,7 +63,16 @@ impl Store {
         };
         let mut moved = 0;
         for (scope, name, group_id, stream_ids) in groups {
-            let rows = self.hot_rows(&stream_ids, cutoff)?;
+            // A range read over the hot tier: off the async workers, so a
+            // large tier never stalls requests.
+            let rows = {
+                let store = self.clone();
+                tokio::task::spawn_blocking(move || store.hot_rows(&stream_ids, cutoff))
+                    .await
+                    .map_err(|e| {
+                        StoreError::ServiceUnavailable(format!("compaction stopped: {e}"))
+                    })??
+            };
             if rows.is_empty() {
                 continue;
             }
@@ -150,8 +159,12 @@ impl Store {
     /// Hot events of these streams ingested at or before `cutoff`.
     fn hot_rows(&self, stream_ids: &[u64], cutoff: i64) -> StoreResult<Vec<Row>> {
         let mut rows = Vec::new();
+        // An event's timestamp is at most `max_future_ms` ahead of its
+        // ingestion, so past this timestamp nothing was ingested by the
+        // cutoff: the read stops there instead of walking the whole tier.
+        let newest = cutoff.saturating_add(self.inner.config.max_future_ms);
         for id in stream_ids {
-            let range = keys::event(*id, i64::MIN, 0)..=keys::event(*id, i64::MAX, u64::MAX);
+            let range = keys::event(*id, i64::MIN, 0)..=keys::event(*id, newest, u64::MAX);
             for guard in self.inner.events.range(range) {
                 let (k, v) = guard.into_inner()?;
                 let (Some((stream_id, timestamp, seq)), Some((ingestion_time, message))) =
