@@ -240,6 +240,10 @@ pub struct ServeArgs {
     /// Do not print a line per request on stderr.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// Data-plane threads, each serving its own connections start to end
+    /// (default: one per core).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
     /// Behave like AWS where Gatewatch is more lenient: enabling execution
     /// logging through the management API needs the account's CloudWatch
     /// role (`aws apigateway update-account`).

@@ -11,8 +11,10 @@ use gatewatch_lambda::{InvokeError, LambdaHost};
 /// The function the bundled example's `/hello/{name}` route calls.
 pub const EXAMPLE_FUNCTION: &str = include_str!("example-functions/hello.py");
 
-/// [`LambdaInvoker`] over a [`LambdaHost`].
-pub struct HostInvoker(pub Arc<LambdaHost>);
+/// [`LambdaInvoker`] over a [`LambdaHost`]. Invocations run on the main
+/// runtime (`1`), where function processes and their Runtime API servers
+/// live, whichever data-plane thread asked for them.
+pub struct HostInvoker(pub Arc<LambdaHost>, pub tokio::runtime::Handle);
 
 impl LambdaInvoker for HostInvoker {
     fn invoke<'a>(
@@ -21,10 +23,20 @@ impl LambdaInvoker for HostInvoker {
         event: Bytes,
     ) -> Pin<Box<dyn Future<Output = Result<LambdaReply, LambdaFailure>> + Send + 'a>> {
         Box::pin(async move {
-            let Some(f) = self.0.function(function) else {
+            let Some(f) = self.0.function(function).cloned() else {
                 return Err(LambdaFailure::NotFound);
             };
-            match f.invoke(event).await {
+            let invoked = Arc::clone(&f);
+            let outcome = self
+                .1
+                .spawn(async move { invoked.invoke(event).await })
+                .await
+                .map_err(|e| LambdaFailure::Runtime(format!("the invocation stopped: {e}")));
+            let outcome = match outcome {
+                Ok(o) => o,
+                Err(failure) => return Err(failure),
+            };
+            match outcome {
                 Ok(o) => Ok(LambdaReply {
                     request_id: o.request_id,
                     result: o.result,

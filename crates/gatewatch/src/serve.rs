@@ -169,7 +169,11 @@ fn try_run(args: ServeArgs) -> Result<(), String> {
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
     runtime.block_on(async move {
-        let (data_listener, data_addr) = gatewatch_gateway::server::bind(listen)
+        let threads = args
+            .threads
+            .filter(|n| *n > 0)
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        let (data_listeners, data_addr) = gatewatch_gateway::server::bind_shared(listen, threads)
             .await
             .map_err(|e| format!("cannot listen on {listen} (data plane): {e}"))?;
         let (admin_listener, admin_addr) = gatewatch_gateway::server::bind(admin_listen)
@@ -235,7 +239,10 @@ fn try_run(args: ServeArgs) -> Result<(), String> {
         let sink: Arc<dyn RecordSink> = Arc::new(sink);
         let gateway = Arc::new(
             Gateway::new(deployments, sink, Limits::default()).with_lambda(Arc::new(
-                crate::lambda_glue::HostInvoker(Arc::clone(&lambda)),
+                crate::lambda_glue::HostInvoker(
+                    Arc::clone(&lambda),
+                    tokio::runtime::Handle::current(),
+                ),
             )),
         );
         let writer = Arc::new(gatewatch_logging::LogWriter::new(
@@ -261,12 +268,20 @@ fn try_run(args: ServeArgs) -> Result<(), String> {
         let stopped = |mut rx: watch::Receiver<bool>| async move {
             let _ = rx.wait_for(|s| *s).await;
         };
-        let data = tokio::spawn(gatewatch_gateway::serve(
-            data_listener,
+        // The data plane runs thread-per-core, beside this runtime (which
+        // keeps the admin API, the log writer, Lambda and the store's work).
+        let data_threads = gatewatch_gateway::server::serve_on_threads(
+            data_listeners,
             Arc::clone(&gateway),
             ServerConfig::default(),
-            stopped(stop_rx.clone()),
-        ));
+            stop_rx.clone(),
+        )
+        .map_err(|e| format!("cannot start the data-plane threads: {e}"))?;
+        let data = tokio::task::spawn_blocking(move || {
+            for t in data_threads {
+                let _ = t.join();
+            }
+        });
         let admin_state = Arc::new(crate::admin::Admin {
             gateway: Arc::clone(&gateway),
             logs: gatewatch_aws_api::LogsApi::new(

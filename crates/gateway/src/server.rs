@@ -120,6 +120,84 @@ pub async fn serve(
     }
 }
 
+/// Binds `threads` listening sockets to one address with `SO_REUSEPORT`, so
+/// the kernel spreads new connections over them; reports the real address
+/// (for `:0`). Call inside a runtime; the sockets are returned unregistered,
+/// for [`serve_on_threads`].
+pub async fn bind_shared(
+    addr: SocketAddr,
+    threads: usize,
+) -> std::io::Result<(Vec<std::net::TcpListener>, SocketAddr)> {
+    let mut addr = addr;
+    let mut out = Vec::with_capacity(threads.max(1));
+    for _ in 0..threads.max(1) {
+        let socket = if addr.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        socket.set_reuseaddr(true)?;
+        #[cfg(unix)]
+        socket.set_reuseport(true)?;
+        socket.bind(addr)?;
+        let listener = socket.listen(1024)?;
+        addr = listener.local_addr()?;
+        out.push(listener.into_std()?);
+        // Without SO_REUSEPORT only one socket can hold the address.
+        if cfg!(not(unix)) {
+            break;
+        }
+    }
+    Ok((out, addr))
+}
+
+/// Serves the data plane thread-per-core: one OS thread with a
+/// single-threaded runtime per listener (from [`bind_shared`]). A
+/// connection, its requests, their backend calls and their timers all stay
+/// on one thread, as in nginx's worker processes, so a request never pays
+/// for waking a task on another core. Each thread drains and stops when
+/// `shutdown` turns true; join the returned handles to wait for that.
+pub fn serve_on_threads(
+    listeners: Vec<std::net::TcpListener>,
+    gateway: Arc<Gateway>,
+    config: ServerConfig,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+) -> std::io::Result<Vec<std::thread::JoinHandle<()>>> {
+    let per_thread = ServerConfig {
+        max_connections: config.max_connections.div_ceil(listeners.len().max(1)),
+        ..config
+    };
+    listeners
+        .into_iter()
+        .enumerate()
+        .map(|(i, listener)| {
+            let gateway = Arc::clone(&gateway);
+            let config = per_thread.clone();
+            let mut shutdown = shutdown.clone();
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            std::thread::Builder::new()
+                .name(format!("gatewatch-data-{i}"))
+                .spawn(move || {
+                    runtime.block_on(async move {
+                        let listener = match TcpListener::from_std(listener) {
+                            Ok(l) => l,
+                            Err(e) => {
+                                tracing::error!(error = %e, "data-plane listener unusable");
+                                return;
+                            }
+                        };
+                        serve(listener, gateway, config, async move {
+                            let _ = shutdown.wait_for(|stop| *stop).await;
+                        })
+                        .await;
+                    });
+                })
+        })
+        .collect()
+}
+
 /// Binds `addr` and reports the real address (for `:0`).
 pub async fn bind(addr: SocketAddr) -> std::io::Result<(TcpListener, SocketAddr)> {
     let listener = TcpListener::bind(addr).await?;

@@ -63,25 +63,44 @@ type PooledClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
 /// Pooled HTTP/HTTPS clients for backends: one verifying certificates, one
 /// for integrations that opted out of verification.
-#[derive(Clone, Debug)]
+///
+/// The pools are per thread: a connection to a backend is driven by a task
+/// on the thread that opened it, so a request served on one data-plane
+/// thread only uses connections of that thread and never hops to another
+/// (see `server::serve_on_threads`). The TLS settings (and the system's
+/// root certificates) are read once for the process.
+#[derive(Clone, Debug, Default)]
 pub struct HttpBackend {
+    _private: (),
+}
+
+struct Clients {
     client: PooledClient,
     insecure: PooledClient,
 }
 
-impl Default for HttpBackend {
-    fn default() -> Self {
-        Self::new()
-    }
+fn tls_configs() -> &'static (rustls::ClientConfig, rustls::ClientConfig) {
+    static CONFIGS: std::sync::OnceLock<(rustls::ClientConfig, rustls::ClientConfig)> =
+        std::sync::OnceLock::new();
+    CONFIGS.get_or_init(|| (tls::verifying(), tls::accept_any()))
+}
+
+thread_local! {
+    static CLIENTS: Clients = {
+        let (verifying, any) = tls_configs();
+        Clients {
+            client: pooled(verifying.clone()),
+            insecure: pooled(any.clone()),
+        }
+    };
 }
 
 impl HttpBackend {
-    /// Clients with keep-alive pooling (idle connections kept 90 s).
+    /// Backend clients with keep-alive pooling (idle connections kept 90 s).
+    /// Reads the TLS settings now, so the first request does not.
     pub fn new() -> HttpBackend {
-        HttpBackend {
-            client: pooled(tls::verifying()),
-            insecure: pooled(tls::accept_any()),
-        }
+        tls_configs();
+        HttpBackend { _private: () }
     }
 
     /// Calls the backend of an HTTP or HTTP_PROXY integration.
@@ -141,11 +160,14 @@ impl HttpBackend {
 
         let timeout = Duration::from_millis(u64::from(integration.timeout_ms));
         let started = Instant::now();
-        let client = if integration.tls_insecure_skip_verification {
-            &self.insecure
-        } else {
-            &self.client
-        };
+        let insecure = integration.tls_insecure_skip_verification;
+        let client = CLIENTS.with(|c| {
+            if insecure {
+                c.insecure.clone()
+            } else {
+                c.client.clone()
+            }
+        });
         let response = match tokio::time::timeout(timeout, client.request(outgoing)).await {
             Err(_) => {
                 ctx.integration.latency_ms = Some(started.elapsed().as_millis() as u64);
