@@ -173,7 +173,7 @@ fn try_run(args: ServeArgs) -> Result<(), String> {
             .threads
             .filter(|n| *n > 0)
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-        let (data_listeners, data_addr) = gatewatch_gateway::server::bind_shared(listen, threads)
+        let (data_listener, data_addr) = gatewatch_gateway::server::bind(listen)
             .await
             .map_err(|e| format!("cannot listen on {listen} (data plane): {e}"))?;
         let (admin_listener, admin_addr) = gatewatch_gateway::server::bind(admin_listen)
@@ -271,7 +271,8 @@ fn try_run(args: ServeArgs) -> Result<(), String> {
         // The data plane runs thread-per-core, beside this runtime (which
         // keeps the admin API, the log writer, Lambda and the store's work).
         let data_threads = gatewatch_gateway::server::serve_on_threads(
-            data_listeners,
+            data_listener,
+            threads,
             Arc::clone(&gateway),
             ServerConfig::default(),
             stop_rx.clone(),

@@ -21,8 +21,8 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::io::AsyncWriteExt;
-use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::service::Gateway;
 
@@ -65,53 +65,109 @@ pub async fn serve(
     loop {
         let (stream, peer) = tokio::select! {
             _ = &mut shutdown => break,
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    // Out of file descriptors and the like: back off briefly.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
+            accepted = accept(&listener) => accepted,
         };
-        let _ = stream.set_nodelay(true);
-        let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
-            tokio::spawn(async move {
-                let mut stream = stream;
-                let _ =
-                    tokio::time::timeout(Duration::from_secs(1), stream.write_all(BUSY_RESPONSE))
-                        .await;
-                let _ = stream.shutdown().await;
-            });
+        let Some(permit) = admit(&stream, &permits) else {
             continue;
         };
-        let gateway = Arc::clone(&gateway);
-        let service = service_fn(move |req| {
-            let gateway = Arc::clone(&gateway);
-            async move {
-                // Each request runs in its own task, so a client that hangs up
-                // does not cancel the integration call: like API Gateway, the
-                // request completes and its record is still emitted.
-                Ok::<_, Infallible>(gateway.handle(req, peer).await)
-            }
-        });
-        let mut builder = http1::Builder::new();
-        builder
-            .timer(TokioTimer::new())
-            .header_read_timeout(config.header_read_timeout)
-            .max_buf_size(config.max_head_bytes.max(8192))
-            .keep_alive(true);
-        let conn = builder.serve_connection(TokioIo::new(stream), service);
-        let conn = graceful.watch(conn);
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(%peer, error = %e, "connection ended with an error");
-            }
-            drop(permit);
-        });
+        connection(stream, peer, permit, &gateway, &config, &graceful);
     }
     drop(listener);
+    drain(graceful, &config).await;
+}
+
+/// The next connection; accept errors (out of file descriptors and the
+/// like) back off briefly instead of spinning.
+async fn accept(listener: &TcpListener) -> (TcpStream, SocketAddr) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                let _ = stream.set_nodelay(true);
+                return (stream, peer);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+/// A connection slot, or `None` after answering 503 when all are taken
+/// (the stream is then closed).
+fn admit(stream: &TcpStream, permits: &Arc<Semaphore>) -> Option<OwnedSemaphorePermit> {
+    if let Ok(p) = Arc::clone(permits).try_acquire_owned() {
+        return Some(p);
+    }
+    // The busy answer goes out on a duplicate of the socket; both handles
+    // are closed once it is written.
+    if let Ok(std) = socket_dup(stream) {
+        tokio::spawn(async move {
+            let Ok(mut stream) = TcpStream::from_std(std) else {
+                return;
+            };
+            let _ =
+                tokio::time::timeout(Duration::from_secs(1), stream.write_all(BUSY_RESPONSE)).await;
+            let _ = stream.shutdown().await;
+        });
+    }
+    None
+}
+
+/// A second handle on the same socket.
+fn socket_dup(stream: &TcpStream) -> std::io::Result<std::net::TcpStream> {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsFd;
+        let owned = stream.as_fd().try_clone_to_owned()?;
+        let std = std::net::TcpStream::from(owned);
+        std.set_nonblocking(true)?;
+        Ok(std)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = stream;
+        Err(std::io::Error::other(
+            "duplicating a socket is unix-only here",
+        ))
+    }
+}
+
+/// Serves one connection on the current runtime.
+fn connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    permit: OwnedSemaphorePermit,
+    gateway: &Arc<Gateway>,
+    config: &ServerConfig,
+    graceful: &GracefulShutdown,
+) {
+    let gateway = Arc::clone(gateway);
+    let service = service_fn(move |req| {
+        let gateway = Arc::clone(&gateway);
+        // Backend calls run in a task of their own inside `handle`, so a
+        // client that hangs up does not cancel them: like API Gateway, the
+        // request completes and its record is still emitted.
+        async move { Ok::<_, Infallible>(gateway.handle(req, peer).await) }
+    });
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(config.header_read_timeout)
+        .max_buf_size(config.max_head_bytes.max(8192))
+        .keep_alive(true);
+    let conn = builder.serve_connection(TokioIo::new(stream), service);
+    let conn = graceful.watch(conn);
+    tokio::spawn(async move {
+        if let Err(e) = conn.await {
+            tracing::debug!(%peer, error = %e, "connection ended with an error");
+        }
+        drop(permit);
+    });
+}
+
+/// Waits for in-flight requests, at most `drain_timeout`.
+async fn drain(graceful: GracefulShutdown, config: &ServerConfig) {
     if tokio::time::timeout(config.drain_timeout, graceful.shutdown())
         .await
         .is_err()
@@ -120,82 +176,101 @@ pub async fn serve(
     }
 }
 
-/// Binds `threads` listening sockets to one address with `SO_REUSEPORT`, so
-/// the kernel spreads new connections over them; reports the real address
-/// (for `:0`). Call inside a runtime; the sockets are returned unregistered,
-/// for [`serve_on_threads`].
-pub async fn bind_shared(
-    addr: SocketAddr,
-    threads: usize,
-) -> std::io::Result<(Vec<std::net::TcpListener>, SocketAddr)> {
-    let mut addr = addr;
-    let mut out = Vec::with_capacity(threads.max(1));
-    for _ in 0..threads.max(1) {
-        let socket = if addr.is_ipv4() {
-            tokio::net::TcpSocket::new_v4()?
-        } else {
-            tokio::net::TcpSocket::new_v6()?
-        };
-        socket.set_reuseaddr(true)?;
-        #[cfg(unix)]
-        socket.set_reuseport(true)?;
-        socket.bind(addr)?;
-        let listener = socket.listen(1024)?;
-        addr = listener.local_addr()?;
-        out.push(listener.into_std()?);
-        // Without SO_REUSEPORT only one socket can hold the address.
-        if cfg!(not(unix)) {
-            break;
-        }
-    }
-    Ok((out, addr))
+/// One accepted connection on its way to a data-plane thread.
+struct Handoff {
+    stream: std::net::TcpStream,
+    peer: SocketAddr,
+    permit: OwnedSemaphorePermit,
 }
 
-/// Serves the data plane thread-per-core: one OS thread with a
-/// single-threaded runtime per listener (from [`bind_shared`]). A
-/// connection, its requests, their backend calls and their timers all stay
-/// on one thread, as in nginx's worker processes, so a request never pays
-/// for waking a task on another core. Each thread drains and stops when
-/// `shutdown` turns true; join the returned handles to wait for that.
+/// Serves the data plane thread-per-core: `threads` OS threads, each with
+/// a single-threaded runtime. A task on the calling runtime accepts on
+/// `listener` and hands connections to the threads in turn; from then on a
+/// connection, its requests, their backend calls (per-thread connection
+/// pools) and their timers stay on one thread, as in nginx's worker
+/// processes, so a request never pays for waking a task on another core.
+/// When `shutdown` turns true, accepting stops and each thread drains its
+/// connections; join the returned handles to wait for that. Call inside a
+/// runtime.
 pub fn serve_on_threads(
-    listeners: Vec<std::net::TcpListener>,
+    listener: TcpListener,
+    threads: usize,
     gateway: Arc<Gateway>,
     config: ServerConfig,
     shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> std::io::Result<Vec<std::thread::JoinHandle<()>>> {
-    let per_thread = ServerConfig {
-        max_connections: config.max_connections.div_ceil(listeners.len().max(1)),
-        ..config
-    };
-    listeners
-        .into_iter()
-        .enumerate()
-        .map(|(i, listener)| {
-            let gateway = Arc::clone(&gateway);
-            let config = per_thread.clone();
-            let mut shutdown = shutdown.clone();
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
+    let mut senders = Vec::new();
+    let mut handles = Vec::new();
+    for i in 0..threads.max(1) {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Handoff>();
+        senders.push(tx);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let gateway = Arc::clone(&gateway);
+        let config = config.clone();
+        let mut stop = shutdown.clone();
+        handles.push(
             std::thread::Builder::new()
                 .name(format!("gatewatch-data-{i}"))
                 .spawn(move || {
                     runtime.block_on(async move {
-                        let listener = match TcpListener::from_std(listener) {
-                            Ok(l) => l,
-                            Err(e) => {
-                                tracing::error!(error = %e, "data-plane listener unusable");
-                                return;
+                        let graceful = GracefulShutdown::new();
+                        loop {
+                            let handoff = tokio::select! {
+                                _ = stop.wait_for(|s| *s) => break,
+                                h = rx.recv() => match h {
+                                    Some(h) => h,
+                                    None => break,
+                                },
+                            };
+                            match TcpStream::from_std(handoff.stream) {
+                                Ok(stream) => connection(
+                                    stream,
+                                    handoff.peer,
+                                    handoff.permit,
+                                    &gateway,
+                                    &config,
+                                    &graceful,
+                                ),
+                                Err(e) => {
+                                    tracing::warn!(error = %e, "cannot take a connection")
+                                }
                             }
-                        };
-                        serve(listener, gateway, config, async move {
-                            let _ = shutdown.wait_for(|stop| *stop).await;
-                        })
-                        .await;
+                        }
+                        drain(graceful, &config).await;
                     });
-                })
-        })
-        .collect()
+                })?,
+        );
+    }
+    let mut stop = shutdown;
+    let permits = Arc::new(Semaphore::new(config.max_connections));
+    tokio::spawn(async move {
+        let mut next = 0usize;
+        loop {
+            let (stream, peer) = tokio::select! {
+                _ = stop.wait_for(|s| *s) => break,
+                accepted = accept(&listener) => accepted,
+            };
+            let Some(permit) = admit(&stream, &permits) else {
+                continue;
+            };
+            let stream = match stream.into_std() {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot hand a connection over");
+                    continue;
+                }
+            };
+            let _ = senders[next % senders.len()].send(Handoff {
+                stream,
+                peer,
+                permit,
+            });
+            next = next.wrapping_add(1);
+        }
+    });
+    Ok(handles)
 }
 
 /// Binds `addr` and reports the real address (for `:0`).
