@@ -238,12 +238,14 @@ fn try_run(args: ServeArgs) -> Result<(), String> {
         let queue = sink.clone();
         let sink: Arc<dyn RecordSink> = Arc::new(sink);
         let gateway = Arc::new(
-            Gateway::new(deployments, sink, Limits::default()).with_lambda(Arc::new(
-                crate::lambda_glue::HostInvoker(
+            Gateway::new(deployments, sink, Limits::default())
+                // Quiet: no console line per request, so requests on stages
+                // that log nothing need no record.
+                .with_record_all(!args.quiet)
+                .with_lambda(Arc::new(crate::lambda_glue::HostInvoker(
                     Arc::clone(&lambda),
                     tokio::runtime::Handle::current(),
-                ),
-            )),
+                ))),
         );
         let writer = Arc::new(gatewatch_logging::LogWriter::new(
             store.clone(),

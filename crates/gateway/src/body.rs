@@ -71,6 +71,15 @@ impl<B> CompletionBody<B> {
         }
     }
 
+    /// Wraps `inner` with no record to finish (a request nothing logs).
+    pub fn plain(inner: B) -> Self {
+        CompletionBody {
+            inner,
+            sent: 0,
+            finisher: None,
+        }
+    }
+
     fn done(&mut self) {
         if let Some(f) = self.finisher.take() {
             f.finish(self.sent);

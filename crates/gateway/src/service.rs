@@ -76,6 +76,9 @@ pub struct Gateway {
     lambda: Option<Arc<dyn LambdaInvoker>>,
     sink: Arc<dyn RecordSink>,
     limits: Limits,
+    /// Emit a record for every request (the console prints each); otherwise
+    /// a successful request on a stage that logs nothing emits none.
+    record_all: bool,
 }
 
 impl Gateway {
@@ -87,7 +90,17 @@ impl Gateway {
             lambda: None,
             sink,
             limits,
+            record_all: true,
         }
+    }
+
+    /// With `false`, successful requests on stages that write no logs (no
+    /// access log, execution logging OFF, no errors-only tracing, no Lambda
+    /// function logs) emit no record, like nginx with `access_log off`.
+    /// Failures always emit one. The default is `true`.
+    pub fn with_record_all(mut self, record_all: bool) -> Gateway {
+        self.record_all = record_all;
+        self
     }
 
     /// Runs AWS_PROXY integrations' functions with `invoker`.
@@ -267,6 +280,14 @@ impl Gateway {
         // decides at the end whether it is written.
         trace.data = setting.data_trace_enabled || target.stage.errors_only_tracing;
         ctx.data_trace = trace.data;
+        let silent = !self.record_all
+            && setting.logging_level == gatewatch_model::LoggingLevel::Off
+            && target.stage.access_log_settings.is_none()
+            && !target.stage.errors_only_tracing
+            && method
+                .integration
+                .as_ref()
+                .is_some_and(|i| i.kind != IntegrationType::AwsProxy);
 
         let body = match self.read_body(&parts.headers, body).await {
             Ok(b) => b,
@@ -355,7 +376,9 @@ impl Gateway {
                                 .await
                         }
                     };
-                    this.finish(&sink, permit, outcome, &api, ctx, trace, &request, started)
+                    this.finish(
+                        &sink, permit, outcome, &api, ctx, trace, &request, started, silent,
+                    )
                 });
                 return task
                     .await
@@ -373,7 +396,9 @@ impl Gateway {
                 ),
             )),
         };
-        self.finish(sink, permit, outcome, api, ctx, trace, &request, started)
+        self.finish(
+            sink, permit, outcome, api, ctx, trace, &request, started, silent,
+        )
     }
 
     /// The response for an integration's outcome.
@@ -388,8 +413,26 @@ impl Gateway {
         trace: ExecutionTrace,
         request: &MethodRequest,
         started: Instant,
+        silent: bool,
     ) -> Response<ResponseBody> {
         match outcome {
+            Ok(reply) if silent => {
+                // Nothing will be written for it: no record, and the slot
+                // reserved in the queue is given back at once.
+                drop(permit);
+                let mut headers = reply.headers;
+                add_standard_headers(&mut headers, &ctx);
+                let body: ResponseBody = match reply.body {
+                    ReplyBody::Full(bytes) => {
+                        CompletionBody::plain(Full::new(bytes)).boxed_unsync()
+                    }
+                    ReplyBody::Stream(incoming) => CompletionBody::plain(incoming).boxed_unsync(),
+                };
+                let mut response = Response::new(body);
+                *response.status_mut() = reply.status;
+                *response.headers_mut() = headers;
+                response
+            }
             Ok(reply) => self.succeed(sink, permit, reply, ctx, trace, started),
             Err(err) => self.fail(
                 sink,

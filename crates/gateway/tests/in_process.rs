@@ -394,3 +394,63 @@ async fn the_drop_policy_counts_what_it_loses() {
     // One record fits; the rest are dropped without slowing anyone.
     assert_eq!(sink.dropped(), 4);
 }
+
+#[tokio::test]
+async fn a_stage_that_logs_nothing_emits_records_only_for_failures() {
+    let api = import_document(API, &ImportOptions::default()).unwrap().api;
+    let deployments = Deployments {
+        apis: vec![DeployedApi::new(api, vec![Stage::new("test")])],
+        account_id: "123456789012".into(),
+        region: "eu-west-1".into(),
+    };
+    let (sink, mut records) = ChannelSink::new(64);
+    let gateway = Arc::new(
+        Gateway::new(deployments, Arc::new(sink), Limits::default()).with_record_all(false),
+    );
+    let (listener, addr) = gatewatch_gateway::server::bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(gatewatch_gateway::serve(
+        listener,
+        gateway,
+        ServerConfig::default(),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let ok = client
+        .request(
+            http::Request::get(format!("http://{addr}/test/items/7"))
+                .body(Full::default())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    assert_eq!(
+        ok.into_body().collect().await.unwrap().to_bytes(),
+        r#"{"id": "7"}"#
+    );
+    let missing = client
+        .request(
+            http::Request::get(format!("http://{addr}/test/nope"))
+                .body(Full::default())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 403);
+    let _ = missing.into_body().collect().await;
+    // The one record is the failure's: the success left none.
+    let record = next_record(&mut records).await;
+    assert_eq!(record.context.status, Some(403));
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), records.recv())
+            .await
+            .is_err()
+    );
+    let _ = stop.send(());
+    let _ = server.await;
+}
