@@ -73,7 +73,7 @@ pub async fn serve(
         connection(stream, peer, permit, &gateway, &config, &graceful);
     }
     drop(listener);
-    drain(graceful, &config).await;
+    drain(graceful, &gateway, &config).await;
 }
 
 /// The next connection; accept errors (out of file descriptors and the
@@ -143,13 +143,25 @@ fn connection(
     graceful: &GracefulShutdown,
 ) {
     let gateway = Arc::clone(gateway);
-    let service = service_fn(move |req| {
-        let gateway = Arc::clone(&gateway);
-        // Backend calls run in a task of their own inside `handle`, so a
-        // client that hangs up does not cancel them: like API Gateway, the
-        // request completes and its record is still emitted.
-        async move { Ok::<_, Infallible>(gateway.handle(req, peer).await) }
-    });
+    let service =
+        service_fn(move |req| {
+            let gateway = Arc::clone(&gateway);
+            // A client that hangs up must not cancel its request: like API
+            // Gateway, the request completes and its record is still emitted.
+            // Requests that can wait (a body to read, a full log queue) run in a
+            // task of their own; backend calls always do (inside `handle`).
+            async move {
+                if gateway.runs_inline(&req) {
+                    return Ok::<_, Infallible>(gateway.handle(req, peer).await);
+                }
+                let task_gateway = Arc::clone(&gateway);
+                let handled = gateway
+                    .spawn_detached(async move { task_gateway.handle(req, peer).await })
+                    .await;
+                Ok(handled
+                    .unwrap_or_else(|_| crate::service::plain_json(500, "Internal server error")))
+            }
+        });
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
@@ -166,9 +178,14 @@ fn connection(
     });
 }
 
-/// Waits for in-flight requests, at most `drain_timeout`.
-async fn drain(graceful: GracefulShutdown, config: &ServerConfig) {
-    if tokio::time::timeout(config.drain_timeout, graceful.shutdown())
+/// Waits for in-flight requests, and for requests and backend calls
+/// whose clients left, at most `drain_timeout`.
+async fn drain(graceful: GracefulShutdown, gateway: &Gateway, config: &ServerConfig) {
+    let all = async {
+        graceful.shutdown().await;
+        gateway.detached_done().await;
+    };
+    if tokio::time::timeout(config.drain_timeout, all)
         .await
         .is_err()
     {
@@ -209,21 +226,16 @@ pub fn serve_on_threads(
             .build()?;
         let gateway = Arc::clone(&gateway);
         let config = config.clone();
-        let mut stop = shutdown.clone();
         handles.push(
             std::thread::Builder::new()
                 .name(format!("gatewatch-data-{i}"))
                 .spawn(move || {
                     runtime.block_on(async move {
                         let graceful = GracefulShutdown::new();
-                        loop {
-                            let handoff = tokio::select! {
-                                _ = stop.wait_for(|s| *s) => break,
-                                h = rx.recv() => match h {
-                                    Some(h) => h,
-                                    None => break,
-                                },
-                            };
+                        // Every connection handed over is served: the thread
+                        // stops taking new ones when the acceptor stops and
+                        // drops its end of the queue.
+                        while let Some(handoff) = rx.recv().await {
                             match TcpStream::from_std(handoff.stream) {
                                 Ok(stream) => connection(
                                     stream,
@@ -238,7 +250,7 @@ pub fn serve_on_threads(
                                 }
                             }
                         }
-                        drain(graceful, &config).await;
+                        drain(graceful, &gateway, &config).await;
                     });
                 })?,
         );

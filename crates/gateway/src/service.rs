@@ -79,6 +79,39 @@ pub struct Gateway {
     /// Emit a record for every request (the console prints each); otherwise
     /// a successful request on a stage that logs nothing emits none.
     record_all: bool,
+    /// Requests and backend calls running in tasks of their own, which a
+    /// draining server waits for.
+    detached: Arc<Detached>,
+}
+
+/// A count of detached tasks and a signal when it falls to zero.
+#[derive(Default)]
+struct Detached {
+    running: std::sync::atomic::AtomicUsize,
+    idle: tokio::sync::Notify,
+}
+
+/// Counts one detached task while it lives.
+struct DetachedGuard(Arc<Detached>);
+
+impl DetachedGuard {
+    fn new(d: &Arc<Detached>) -> DetachedGuard {
+        d.running.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        DetachedGuard(Arc::clone(d))
+    }
+}
+
+impl Drop for DetachedGuard {
+    fn drop(&mut self) {
+        if self
+            .0
+            .running
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst)
+            == 1
+        {
+            self.0.idle.notify_waiters();
+        }
+    }
 }
 
 impl Gateway {
@@ -91,6 +124,7 @@ impl Gateway {
             sink,
             limits,
             record_all: true,
+            detached: Arc::default(),
         }
     }
 
@@ -122,6 +156,51 @@ impl Gateway {
         if let Ok(mut d) = self.deployments.write() {
             *d = Arc::new(deployments);
         }
+    }
+
+    /// Spawns `fut` on the current runtime as a task a draining server
+    /// waits for (see [`Gateway::detached_done`]).
+    pub fn spawn_detached<F>(&self, fut: F) -> tokio::task::JoinHandle<F::Output>
+    where
+        F: std::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let guard = DetachedGuard::new(&self.detached);
+        tokio::spawn(async move {
+            let out = fut.await;
+            drop(guard);
+            out
+        })
+    }
+
+    /// Resolves once no detached task is running.
+    pub async fn detached_done(&self) {
+        loop {
+            let idle = self.detached.idle.notified();
+            tokio::pin!(idle);
+            idle.as_mut().enable();
+            if self
+                .detached
+                .running
+                .load(std::sync::atomic::Ordering::SeqCst)
+                == 0
+            {
+                return;
+            }
+            idle.await;
+        }
+    }
+
+    /// True when `req` can run inside its connection's task: a request
+    /// with a body to read, or one that would wait for room in the log
+    /// queue, runs in a task of its own so a client hanging up cannot
+    /// cancel it before its record is emitted.
+    pub fn runs_inline<B>(&self, req: &Request<B>) -> bool {
+        let h = req.headers();
+        let no_body = !h.contains_key(http::header::TRANSFER_ENCODING)
+            && h.get(http::header::CONTENT_LENGTH)
+                .is_none_or(|v| v.as_bytes() == b"0");
+        no_body && self.sink.has_room()
     }
 
     /// Handles one request from `peer`.
@@ -353,7 +432,7 @@ impl Gateway {
                 let integration = integration.clone();
                 let api = Arc::clone(&target.deployment.api);
                 let region = deployments.region.clone();
-                let task = tokio::spawn(async move {
+                let task = self.spawn_detached(async move {
                     let outcome = match integration.kind {
                         IntegrationType::AwsProxy => {
                             let binary = request

@@ -27,6 +27,11 @@ pub trait RecordSink: Send + Sync + 'static {
     fn reserve(&self) -> Option<Reservation> {
         None
     }
+
+    /// False when a reservation would have to wait (the queue is full).
+    fn has_room(&self) -> bool {
+        true
+    }
 }
 
 /// Drops every record (no logging configured).
@@ -95,6 +100,10 @@ impl RecordSink for ChannelSink {
         if self.tx.try_send(record).is_err() {
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    fn has_room(&self) -> bool {
+        self.policy == QueuePolicy::Drop || self.tx.capacity() > 0
     }
 
     fn reserve(&self) -> Option<Reservation> {

@@ -454,3 +454,20 @@ async fn a_stage_that_logs_nothing_emits_records_only_for_failures() {
     let _ = stop.send(());
     let _ = server.await;
 }
+
+#[tokio::test]
+async fn a_client_that_hangs_up_mid_body_still_leaves_a_record() {
+    let mut running = start(Limits::default(), ServerConfig::default(), false).await;
+    let mut stream = TcpStream::connect(running.addr).await.unwrap();
+    stream
+        .write_all(b"POST /test/upload HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"partial\":")
+        .await
+        .unwrap();
+    stream.flush().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    drop(stream);
+    let record = next_record(&mut running.records).await;
+    assert_eq!(record.context.status, Some(400));
+    assert_eq!(record.context.resource_path.as_deref(), Some("/upload"));
+    running.shutdown().await;
+}
