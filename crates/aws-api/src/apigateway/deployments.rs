@@ -162,13 +162,12 @@ impl ApiGatewayApi {
             stage_view = Some((stage, created));
         }
         // Durable first, then visible.
-        self.store
-            .put_setting(
-                &deployment_key(region, id, &snapshot.id),
-                persist::deployment_record(&snapshot).to_string().as_bytes(),
-            )
-            .await
-            .map_err(|e| unavailable("deployment", e))?;
+        self.put_record(
+            &deployment_key(region, id, &snapshot.id),
+            &persist::deployment_record(&snapshot),
+            "deployment",
+        )
+        .await?;
         if let Some((stage, created)) = stage_view {
             let view = stage_json(&stage, created, now_s());
             self.save_stage(region, id, &stage.name, &view).await?;
@@ -215,23 +214,14 @@ impl ApiGatewayApi {
         // every start: only its description is stored.
         let from_file = did == gatewatch_gateway::initial_deployment_id(id)
             && self
-                .store
-                .setting(&deployment_key(region, id, did))
-                .ok()
-                .flatten()
-                .and_then(|v| serde_json::from_slice::<Value>(&v).ok())
+                .record(&deployment_key(region, id, did))
                 .is_none_or(|r| r.get("model").is_none());
         let mut record = persist::deployment_record(&snapshot);
         if from_file {
             record.as_object_mut().map(|o| o.remove("model"));
         }
-        self.store
-            .put_setting(
-                &deployment_key(region, id, did),
-                record.to_string().as_bytes(),
-            )
-            .await
-            .map_err(|e| unavailable("deployment", e))?;
+        self.put_record(&deployment_key(region, id, did), &record, "deployment")
+            .await?;
         let out = deployment_json(&snapshot, false);
         edit.entry.deployments.insert(did.to_string(), snapshot);
         self.commit(edit);
@@ -260,13 +250,12 @@ impl ApiGatewayApi {
             ));
         }
         // A tombstone, so a file API's initial deployment stays deleted.
-        self.store
-            .put_setting(
-                &deployment_key(region, id, did),
-                json!({ "id": did, "deleted": true }).to_string().as_bytes(),
-            )
-            .await
-            .map_err(|e| unavailable("deletion", e))?;
+        self.put_record(
+            &deployment_key(region, id, did),
+            &json!({ "id": did, "deleted": true }),
+            "deletion",
+        )
+        .await?;
         edit.entry.deployments.remove(did);
         self.commit(edit);
         Ok(json!({}))

@@ -59,37 +59,6 @@ fn invalid_plan() -> RestError {
 }
 
 impl ApiGatewayApi {
-    fn record(&self, key: &str) -> Option<Value> {
-        self.store
-            .setting(key)
-            .ok()
-            .flatten()
-            .and_then(|v| serde_json::from_slice(&v).ok())
-    }
-
-    fn records(&self, prefix: &str) -> Vec<Value> {
-        self.store
-            .settings(prefix)
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|(_, v)| serde_json::from_slice(&v).ok())
-            .collect()
-    }
-
-    async fn put_record(&self, key: &str, value: &Value, what: &str) -> Result<(), RestError> {
-        self.store
-            .put_setting(key, value.to_string().as_bytes())
-            .await
-            .map_err(|e| unavailable(what, e))
-    }
-
-    async fn delete_record(&self, key: &str, what: &str) -> Result<(), RestError> {
-        self.store
-            .delete_setting(key)
-            .await
-            .map_err(|e| unavailable(what, e))
-    }
-
     /// `{restApiId}/{stageName}` must name a served stage.
     fn check_stage_key(&self, region: &str, stage_key: &str) -> Result<(), RestError> {
         let (api, stage) = stage_key.split_once('/').unwrap_or((stage_key, ""));

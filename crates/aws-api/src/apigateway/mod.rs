@@ -323,6 +323,46 @@ impl ApiGatewayApi {
         f(api)
     }
 
+    /// A stored JSON record, if there is one that reads back.
+    pub(super) fn record(&self, key: &str) -> Option<Value> {
+        self.store
+            .setting(key)
+            .ok()
+            .flatten()
+            .and_then(|v| serde_json::from_slice(&v).ok())
+    }
+
+    /// Every stored JSON record under `prefix`.
+    pub(super) fn records(&self, prefix: &str) -> Vec<Value> {
+        self.store
+            .settings(prefix)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|(_, v)| serde_json::from_slice(&v).ok())
+            .collect()
+    }
+
+    /// Stores a JSON record durably (`what` names it in the error).
+    pub(super) async fn put_record(
+        &self,
+        key: &str,
+        value: &Value,
+        what: &str,
+    ) -> Result<(), RestError> {
+        self.store
+            .put_setting(key, value.to_string().as_bytes())
+            .await
+            .map_err(|e| unavailable(what, e))
+    }
+
+    /// Deletes a stored record durably.
+    pub(super) async fn delete_record(&self, key: &str, what: &str) -> Result<(), RestError> {
+        self.store
+            .delete_setting(key)
+            .await
+            .map_err(|e| unavailable(what, e))
+    }
+
     /// Starts a change of API `id`: holds the update lock and a copy of the
     /// API's entry to change; [`ApiGatewayApi::commit`] makes it visible.
     async fn edit(&self, region: &str, id: &str) -> Result<Edit<'_>, RestError> {

@@ -73,6 +73,21 @@ fn stored_api(record: &Value, id: &str) -> Option<RestApi> {
         .map(|i| i.api)
 }
 
+/// The JSON records under `prefix` whose keys go on `{apiId}/{name}`, as
+/// `(apiId, name, record)`; records that do not read back are skipped.
+fn per_api(store: &Store, prefix: &str) -> Vec<(String, String, Value)> {
+    store
+        .settings(prefix)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|(key, value)| {
+            let (api, name) = key.strip_prefix(prefix)?.split_once('/')?;
+            let record = serde_json::from_slice(&value).ok()?;
+            Some((api.to_string(), name.to_string(), record))
+        })
+        .collect()
+}
+
 /// Lays what the management API stored over the APIs built from
 /// configuration (at start-up).
 ///
@@ -137,15 +152,8 @@ pub async fn restore_stage_settings(store: &Store, deployments: &mut Deployments
         }
     }
 
-    let prefix = format!("apigateway/deployment/{region}/");
-    for (key, value) in read(prefix.clone()) {
-        let Some((api_id, dep_id)) = key.strip_prefix(&prefix).and_then(|r| r.split_once('/'))
-        else {
-            continue;
-        };
-        let Ok(record) = serde_json::from_slice::<Value>(&value) else {
-            continue;
-        };
+    for (api_id, dep_id, record) in per_api(store, &format!("apigateway/deployment/{region}/")) {
+        let (api_id, dep_id) = (api_id.as_str(), dep_id.as_str());
         let Some(api) = deployments.apis.iter_mut().find(|a| a.api.id == api_id) else {
             continue;
         };
@@ -187,15 +195,8 @@ pub async fn restore_stage_settings(store: &Store, deployments: &mut Deployments
         }
     }
 
-    let prefix = format!("apigateway/stage/{region}/");
-    for (key, value) in read(prefix.clone()) {
-        let Some((api_id, stage_name)) = key.strip_prefix(&prefix).and_then(|r| r.split_once('/'))
-        else {
-            continue;
-        };
-        let Ok(json) = serde_json::from_slice::<Value>(&value) else {
-            continue;
-        };
+    for (api_id, stage_name, json) in per_api(store, &format!("apigateway/stage/{region}/")) {
+        let stage_name = stage_name.as_str();
         for api in deployments.apis.iter_mut().filter(|a| a.api.id == api_id) {
             if json["deleted"].as_bool() == Some(true) {
                 api.stages.remove(stage_name);

@@ -172,10 +172,8 @@ impl ApiGatewayApi {
                 }
             }),
         });
-        self.store
-            .put_setting(&api_key(region, &api.id), record.to_string().as_bytes())
+        self.put_record(&api_key(region, &api.id), &record, "API")
             .await
-            .map_err(|e| unavailable("API", e))
     }
 
     /// Makes `api` API `index`'s working definition. What stages serve
@@ -334,13 +332,12 @@ impl ApiGatewayApi {
         let _guard = self.updates.lock().await;
         let current = self.deployments(region);
         let index = self.api_index(&current, id)?;
-        self.store
-            .put_setting(
-                &api_key(region, id),
-                json!({ "id": id, "deleted": true }).to_string().as_bytes(),
-            )
-            .await
-            .map_err(|e| unavailable("deletion", e))?;
+        self.put_record(
+            &api_key(region, id),
+            &json!({ "id": id, "deleted": true }),
+            "deletion",
+        )
+        .await?;
         // Its deployments and stages go with it (so an API imported later
         // under the same id starts empty, after a restart too).
         for prefix in [
@@ -348,10 +345,7 @@ impl ApiGatewayApi {
             format!("apigateway/stage/{region}/{id}/"),
         ] {
             for (key, _) in self.store.settings(&prefix).unwrap_or_default() {
-                self.store
-                    .delete_setting(&key)
-                    .await
-                    .map_err(|e| unavailable("deletion", e))?;
+                self.delete_record(&key, "deletion").await?;
             }
         }
         let mut next = (*current).clone();
@@ -363,11 +357,7 @@ impl ApiGatewayApi {
     /// When an API made through this API was created (`None` for APIs
     /// from configuration, created when gatewatch started).
     fn api_created(&self, region: &str, id: &str) -> Option<i64> {
-        self.store
-            .setting(&api_key(region, id))
-            .ok()
-            .flatten()
-            .and_then(|v| serde_json::from_slice::<Value>(&v).ok())
+        self.record(&api_key(region, id))
             .and_then(|v| v["createdDate"].as_i64())
     }
 

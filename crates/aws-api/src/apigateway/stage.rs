@@ -185,10 +185,6 @@ impl PatchOp {
     }
 }
 
-fn value(op: &PatchOp) -> Result<&str, RestError> {
-    op.required_value()
-}
-
 const STAGE_PATHS: &str = "[/description, /deploymentId, /tracingEnabled, /variables/{name}, /accessLogSettings, /accessLogSettings/format, /accessLogSettings/destinationArn, /{resourcePath}/{httpMethod}/logging/loglevel, /{resourcePath}/{httpMethod}/logging/dataTrace, /{resourcePath}/{httpMethod}/metrics/enabled, /{resourcePath}/{httpMethod}/throttling/burstLimit, /{resourcePath}/{httpMethod}/throttling/rateLimit]";
 
 fn unknown_path(op: &PatchOp) -> RestError {
@@ -248,12 +244,12 @@ pub fn apply(
                 stage.description = if remove {
                     None
                 } else {
-                    Some(value(op)?.to_string())
+                    Some(op.required_value()?.to_string())
                 };
             }
             ["tracingEnabled"] if !remove => stage.tracing_enabled = boolean(op)?,
             ["deploymentId"] if !remove => {
-                let v = value(op)?;
+                let v = op.required_value()?;
                 if !is_deployment(v) {
                     return Err(bad_request("Invalid deployment identifier specified"));
                 }
@@ -268,7 +264,7 @@ pub fn apply(
                 if remove {
                     stage.variables.remove(*name);
                 } else {
-                    let v = value(op)?;
+                    let v = op.required_value()?;
                     if v.len() > 512 {
                         return Err(bad_request(format!(
                             "Stage variable value for '{name}' is longer than 512 characters"
@@ -290,7 +286,7 @@ pub fn apply(
                     stage.access_log_settings = None;
                     continue;
                 }
-                let v = value(op)?;
+                let v = op.required_value()?;
                 if *field == "format" {
                     gatewatch_logging::access::AccessLogTemplate::compile(v)
                         .map_err(|e| bad_request(e.to_string()))?;
@@ -333,8 +329,10 @@ pub fn apply(
                 }
                 match (*section, *field) {
                     ("logging", "loglevel") => {
-                        let level: LoggingLevel =
-                            value(op)?.parse().map_err(|e: String| bad_request(e))?;
+                        let level: LoggingLevel = op
+                            .required_value()?
+                            .parse()
+                            .map_err(|e: String| bad_request(e))?;
                         if strict && level != LoggingLevel::Off && !role_set {
                             return Err(bad_request(
                                 "CloudWatch Logs role ARN must be set in account settings to enable logging",
@@ -345,12 +343,13 @@ pub fn apply(
                     ("logging", "dataTrace") => setting.data_trace_enabled = boolean(op)?,
                     ("metrics", "enabled") => setting.metrics_enabled = boolean(op)?,
                     ("throttling", "burstLimit") => {
-                        setting.throttling_burst_limit = Some(value(op)?.parse().map_err(|_| {
-                            bad_request(format!("Invalid integer value for {}", op.path))
-                        })?)
+                        setting.throttling_burst_limit =
+                            Some(op.required_value()?.parse().map_err(|_| {
+                                bad_request(format!("Invalid integer value for {}", op.path))
+                            })?)
                     }
                     ("throttling", "rateLimit") => {
-                        let rate: f64 = value(op)?.parse().map_err(|_| {
+                        let rate: f64 = op.required_value()?.parse().map_err(|_| {
                             bad_request(format!("Invalid number value for {}", op.path))
                         })?;
                         if !(rate.is_finite() && rate >= 0.0) {

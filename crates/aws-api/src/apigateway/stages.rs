@@ -17,10 +17,8 @@ impl ApiGatewayApi {
         name: &str,
         view: &Value,
     ) -> Result<(), RestError> {
-        self.store
-            .put_setting(&stage_key(region, id, name), view.to_string().as_bytes())
+        self.put_record(&stage_key(region, id, name), view, "stage")
             .await
-            .map_err(|e| unavailable("stage", e))
     }
 
     /// CreateStage: a stage serving an existing deployment.
@@ -87,11 +85,7 @@ impl ApiGatewayApi {
     /// stages never changed through the API.
     fn stage_dates(&self, region: &str, id: &str, name: &str) -> (i64, i64) {
         let saved = self
-            .store
-            .setting(&stage_key(region, id, name))
-            .ok()
-            .flatten()
-            .and_then(|v| serde_json::from_slice::<Value>(&v).ok())
+            .record(&stage_key(region, id, name))
             .unwrap_or(Value::Null);
         (
             saved["createdDate"].as_i64().unwrap_or(self.started),
