@@ -62,21 +62,13 @@ pub struct CompletionBody<B> {
 }
 
 impl<B> CompletionBody<B> {
-    /// Wraps `inner`; `finisher` runs once.
-    pub fn new(inner: B, finisher: Finisher) -> Self {
+    /// Wraps `inner`; `finisher` runs once. `None`: a request with no
+    /// record to finish (nothing logs it).
+    pub fn new(inner: B, finisher: impl Into<Option<Finisher>>) -> Self {
         CompletionBody {
             inner,
             sent: 0,
-            finisher: Some(finisher),
-        }
-    }
-
-    /// Wraps `inner` with no record to finish (a request nothing logs).
-    pub fn plain(inner: B) -> Self {
-        CompletionBody {
-            inner,
-            sent: 0,
-            finisher: None,
+            finisher: finisher.into(),
         }
     }
 

@@ -495,24 +495,7 @@ impl Gateway {
         silent: bool,
     ) -> Response<ResponseBody> {
         match outcome {
-            Ok(reply) if silent => {
-                // Nothing will be written for it: no record, and the slot
-                // reserved in the queue is given back at once.
-                drop(permit);
-                let mut headers = reply.headers;
-                add_standard_headers(&mut headers, &ctx);
-                let body: ResponseBody = match reply.body {
-                    ReplyBody::Full(bytes) => {
-                        CompletionBody::plain(Full::new(bytes)).boxed_unsync()
-                    }
-                    ReplyBody::Stream(incoming) => CompletionBody::plain(incoming).boxed_unsync(),
-                };
-                let mut response = Response::new(body);
-                *response.status_mut() = reply.status;
-                *response.headers_mut() = headers;
-                response
-            }
-            Ok(reply) => self.succeed(sink, permit, reply, ctx, trace, started),
+            Ok(reply) => self.succeed(sink, permit, reply, ctx, trace, started, silent),
             Err(err) => self.fail(
                 sink,
                 permit,
@@ -556,6 +539,7 @@ impl Gateway {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn succeed(
         &self,
         sink: &Arc<dyn RecordSink>,
@@ -564,20 +548,25 @@ impl Gateway {
         mut ctx: RequestContext,
         mut trace: ExecutionTrace,
         started: Instant,
+        silent: bool,
     ) -> Response<ResponseBody> {
         let status = reply.status.as_u16();
-        trace.push(ExecutionEventKind::Succeeded);
-        trace.push(ExecutionEventKind::Completed { status });
         ctx.status = Some(status);
         let mut headers = reply.headers;
         add_standard_headers(&mut headers, &ctx);
-        let finisher = Finisher {
-            context: ctx,
-            events: trace.events,
-            started,
-            sink: Arc::clone(sink),
-            permit,
-        };
+        // A silent request's record would be written nowhere: none is
+        // built, and its slot in the queue is given back at once.
+        let finisher = (!silent).then(|| {
+            trace.push(ExecutionEventKind::Succeeded);
+            trace.push(ExecutionEventKind::Completed { status });
+            Finisher {
+                context: ctx,
+                events: trace.events,
+                started,
+                sink: Arc::clone(sink),
+                permit,
+            }
+        });
         let body: ResponseBody = match reply.body {
             ReplyBody::Full(bytes) => {
                 CompletionBody::new(Full::new(bytes), finisher).boxed_unsync()

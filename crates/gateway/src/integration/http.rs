@@ -161,14 +161,15 @@ impl HttpBackend {
         let timeout = Duration::from_millis(u64::from(integration.timeout_ms));
         let started = Instant::now();
         let insecure = integration.tls_insecure_skip_verification;
-        let client = CLIENTS.with(|c| {
+        // The request future owns what it needs: no client clone per call.
+        let sent = CLIENTS.with(|c| {
             if insecure {
-                c.insecure.clone()
+                c.insecure.request(outgoing)
             } else {
-                c.client.clone()
+                c.client.request(outgoing)
             }
         });
-        let response = match tokio::time::timeout(timeout, client.request(outgoing)).await {
+        let response = match tokio::time::timeout(timeout, sent).await {
             Err(_) => {
                 ctx.integration.latency_ms = Some(started.elapsed().as_millis() as u64);
                 return Err(GatewayError::new(GatewayResponseType::IntegrationTimeout)
