@@ -9,22 +9,22 @@ use crate::commit::{durable, Space, Write};
 use crate::error::{StoreError, StoreResult};
 use crate::model::Scope;
 use crate::segments::{by_hour, describe, index_key, Row, SegmentMeta};
-use crate::{keys, now_ms, Store};
+use crate::{blocks, keys, now_ms, Store};
 
 /// Most events one compaction run moves per group (the rest waits for the next run).
 const MAX_ROWS_PER_RUN: usize = 1_000_000;
 /// Decrements the pending-segment count when dropped.
-struct PendingGuard<'a>(&'a std::sync::atomic::AtomicUsize);
+struct PendingGuard<'a>(&'a std::sync::atomic::AtomicUsize, usize);
 
 impl Drop for PendingGuard<'_> {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
+        self.0.fetch_sub(self.1, Ordering::SeqCst);
     }
 }
 
-/// Moves of at least this many events are followed by a rewrite of the hot
-/// tier without their tombstones.
-const TOMBSTONE_COMPACTION_THRESHOLD: usize = 10_000;
+/// Moves that leave at least this many tombstones (one per moved block) are
+/// followed by a rewrite of the hot tier without them.
+const TOMBSTONE_COMPACTION_THRESHOLD: usize = 1_000;
 
 impl Store {
     /// Moves events ingested at least `min_age_ms` ago from the hot tier
@@ -62,10 +62,11 @@ impl Store {
                 .collect()
         };
         let mut moved = 0;
+        let mut tombstones = 0;
         for (scope, name, group_id, stream_ids) in groups {
             // A range read over the hot tier: off the async workers, so a
             // large tier never stalls requests.
-            let rows = {
+            let (rows, moved_blocks) = {
                 let store = self.clone();
                 tokio::task::spawn_blocking(move || store.hot_rows(&stream_ids, cutoff))
                     .await
@@ -76,63 +77,84 @@ impl Store {
             if rows.is_empty() {
                 continue;
             }
+            let count = rows.len();
+            let block_count = moved_blocks.len();
+            // Every hour's segment is written first; their index entries and
+            // the deletion of the moved blocks then commit together (a block
+            // can hold events of two hours).
+            let mut metas: Vec<SegmentMeta> = Vec::new();
+            let mut writes = Vec::with_capacity(moved_blocks.len() + 8);
             for (hour, rows) in by_hour(rows) {
                 let (segment_id, id_write) = self.allocate_id();
                 let path = format!("segments/{group_id:016x}/{hour}-{segment_id:016x}.parquet");
                 let meta = describe(segment_id, group_id, path.clone(), &rows);
-                self.inner.segment_files.write(&path, &rows).await?;
-                let mut writes = Vec::with_capacity(rows.len() + 2);
+                if let Err(e) = self.inner.segment_files.write(&path, &rows).await {
+                    for m in &metas {
+                        let _ = self.inner.segment_files.delete(m).await;
+                    }
+                    return Err(e);
+                }
                 writes.push(id_write);
                 writes.push(Write::Put(
                     Space::Meta,
                     index_key(group_id, segment_id),
                     serde_json::to_vec(&meta).expect("serializes"),
                 ));
-                for r in &rows {
-                    writes.push(Write::Delete(
-                        Space::Events,
-                        keys::event(r.stream_id, r.timestamp, r.seq).to_vec(),
-                    ));
-                }
-                // The index entry and the deletion of the moved events commit
-                // together. The catalog learns of the segment before the
-                // commit, so a reader never misses the events; until the
-                // commit lands it may find them in both tiers, and reads
-                // drop such duplicates (same timestamp and seq).
-                let done = {
-                    let mut catalog = self.write();
-                    match catalog.group_mut(&scope, &name) {
-                        Ok(entry) if entry.group.id == group_id => {
+                metas.push(meta);
+            }
+            writes.extend(
+                moved_blocks
+                    .into_iter()
+                    .map(|k| Write::Delete(Space::Events, k)),
+            );
+            // The catalog learns of the segments before the commit, so a
+            // reader never misses the events; until the commit lands it may
+            // find them in both tiers, and reads drop such duplicates (same
+            // timestamp and seq).
+            let done = {
+                let mut catalog = self.write();
+                match catalog.group_mut(&scope, &name) {
+                    Ok(entry) if entry.group.id == group_id => {
+                        for meta in &metas {
                             let at = entry
                                 .segments
                                 .partition_point(|s| (s.min_ts, s.id) < (meta.min_ts, meta.id));
                             entry.segments.insert(at, meta.clone());
-                            self.inner.pending_segments.fetch_add(1, Ordering::SeqCst);
-                            Some(self.enqueue(writes))
                         }
-                        // The group was deleted meanwhile: drop the file.
-                        _ => None,
+                        self.inner
+                            .pending_segments
+                            .fetch_add(metas.len(), Ordering::SeqCst);
+                        Some(self.enqueue(writes))
                     }
-                };
-                match done {
-                    Some(done) => {
-                        // Counted down even if this future is dropped.
-                        let pending = PendingGuard(&self.inner.pending_segments);
-                        let landed = durable(done).await;
-                        if landed.is_err() {
-                            // The moved events stay in the hot tier: take the
-                            // segment back out so nothing counts them twice.
-                            if let Ok(entry) = self.write().group_mut(&scope, &name) {
-                                entry.segments.retain(|s| s.id != meta.id);
-                            }
-                            let _ = self.inner.segment_files.delete(&meta).await;
+                    // The group was deleted meanwhile: drop the files.
+                    _ => None,
+                }
+            };
+            match done {
+                Some(done) => {
+                    // Counted down even if this future is dropped.
+                    let pending = PendingGuard(&self.inner.pending_segments, metas.len());
+                    let landed = durable(done).await;
+                    if landed.is_err() {
+                        // The moved events stay in the hot tier: take the
+                        // segments back out so nothing counts them twice.
+                        if let Ok(entry) = self.write().group_mut(&scope, &name) {
+                            entry
+                                .segments
+                                .retain(|s| !metas.iter().any(|m| m.id == s.id));
                         }
-                        drop(pending);
-                        landed?;
-                        moved += rows.len();
+                        for m in &metas {
+                            let _ = self.inner.segment_files.delete(m).await;
+                        }
                     }
-                    None => {
-                        let _ = self.inner.segment_files.delete(&meta).await;
+                    drop(pending);
+                    landed?;
+                    moved += count;
+                    tombstones += block_count;
+                }
+                None => {
+                    for m in &metas {
+                        let _ = self.inner.segment_files.delete(m).await;
                     }
                 }
             }
@@ -140,7 +162,7 @@ impl Store {
         // The first run after opening also tidies: the journal replay brings
         // back the tombstones of moves made before a restart.
         let first_run = !self.inner.tidied.swap(true, Ordering::SeqCst);
-        if moved >= TOMBSTONE_COMPACTION_THRESHOLD || first_run {
+        if tombstones >= TOMBSTONE_COMPACTION_THRESHOLD || first_run {
             // The moved events left tombstones in the hot tier that every
             // range read would step over; rewrite the (now small) tier
             // without them. Snapshots still in use keep what they see.
@@ -156,37 +178,39 @@ impl Store {
         Ok(moved)
     }
 
-    /// Hot events of these streams ingested at or before `cutoff`.
-    fn hot_rows(&self, stream_ids: &[u64], cutoff: i64) -> StoreResult<Vec<Row>> {
+    /// Hot events of these streams ingested at or before `cutoff`, and the
+    /// keys of the blocks holding them (whole blocks move: a block's events
+    /// share one ingestion time).
+    fn hot_rows(&self, stream_ids: &[u64], cutoff: i64) -> StoreResult<(Vec<Row>, Vec<Vec<u8>>)> {
         let mut rows = Vec::new();
+        let mut moved = Vec::new();
         // An event's timestamp is at most `max_future_ms` ahead of its
         // ingestion, so past this timestamp nothing was ingested by the
         // cutoff: the read stops there instead of walking the whole tier.
         let newest = cutoff.saturating_add(self.inner.config.max_future_ms);
         for id in stream_ids {
             let range = keys::event(*id, i64::MIN, 0)..=keys::event(*id, newest, u64::MAX);
-            for guard in self.inner.events.range(range) {
-                let (k, v) = guard.into_inner()?;
-                let (Some((stream_id, timestamp, seq)), Some((ingestion_time, message))) =
-                    (keys::parse_event(&k), keys::parse_event_value(&v))
-                else {
+            for block in blocks::parsed(self.inner.events.range(range)) {
+                let block = block?;
+                if block.ingestion_time > cutoff {
                     continue;
-                };
-                if ingestion_time <= cutoff {
+                }
+                for (timestamp, seq, message) in block.events() {
                     rows.push(Row {
-                        stream_id,
+                        stream_id: block.stream_id,
                         timestamp,
                         seq,
-                        ingestion_time,
-                        message,
+                        ingestion_time: block.ingestion_time,
+                        message: String::from_utf8_lossy(message).into_owned(),
                     });
-                    if rows.len() >= MAX_ROWS_PER_RUN {
-                        return Ok(rows);
-                    }
+                }
+                moved.push(block.key().to_vec());
+                if rows.len() >= MAX_ROWS_PER_RUN {
+                    return Ok((rows, moved));
                 }
             }
         }
-        Ok(rows)
+        Ok((rows, moved))
     }
 
     /// Drops segments whose newest event is older than the group's retention.

@@ -5,6 +5,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::sync::atomic::Ordering;
 
+use crate::blocks::{self, Block, Ordered};
 use crate::catalog::stream_write;
 use crate::commit::{durable, Space, Write};
 use crate::error::{StoreError, StoreResult};
@@ -231,13 +232,16 @@ impl Store {
                 .inner
                 .next_seq
                 .fetch_add(accepted.len() as u64, Ordering::SeqCst);
-            for (i, e) in accepted.iter().enumerate() {
-                let key = keys::event(log_stream.id, e.timestamp, first_seq + i as u64);
+            // One engine entry per run of events within a second (see blocks).
+            let mut seq = first_seq;
+            for run in blocks::runs(accepted) {
+                let key = keys::event(log_stream.id, run[0].timestamp, seq);
                 writes.push(Write::Put(
                     Space::Events,
                     key.to_vec(),
-                    keys::event_value(now, &e.message),
+                    blocks::encode(now, run),
                 ));
+                seq += run.len() as u64;
             }
             if let (Some(first), Some(last)) = (accepted.first(), accepted.last()) {
                 log_stream.first_event_timestamp = Some(
@@ -376,37 +380,25 @@ impl Store {
         forward: bool,
         limit: usize,
     ) -> StoreResult<Vec<LogEvent>> {
-        let iter = snapshot.range(
-            &self.inner.events,
-            keys::event(id, lo.0, lo.1)..keys::event(id, hi.0, hi.1),
-        );
-        let mut out = Vec::new();
-        let mut take = |guard: fjall::Guard| -> StoreResult<bool> {
-            let (k, v) = guard.into_inner()?;
-            if let (Some((_, ts, seq)), Some((ingestion, message))) =
-                (keys::parse_event(&k), keys::parse_event_value(&v))
-            {
-                out.push(LogEvent {
-                    log_stream_name: stream.to_string(),
-                    timestamp: ts,
-                    ingestion_time: ingestion,
-                    message,
-                    seq,
-                });
-            }
-            Ok(out.len() < limit)
+        let Some(range) = blocks::key_range(id, lo, hi) else {
+            return Ok(Vec::new());
         };
+        let iter = snapshot.range(&self.inner.events, range);
+        let event = |e: blocks::HotEvent| LogEvent {
+            log_stream_name: stream.to_string(),
+            timestamp: e.timestamp,
+            ingestion_time: e.ingestion_time,
+            message: e.message,
+            seq: e.seq,
+        };
+        let mut out = Vec::new();
         if forward {
-            for g in iter {
-                if !take(g)? {
-                    break;
-                }
+            for e in Ordered::new(blocks::parsed(iter), lo, hi, true).take(limit) {
+                out.push(event(e?));
             }
         } else {
-            for g in iter.rev() {
-                if !take(g)? {
-                    break;
-                }
+            for e in Ordered::new(blocks::parsed(iter.rev()), lo, hi, false).take(limit) {
+                out.push(event(e?));
             }
             out.reverse();
         }
@@ -613,27 +605,26 @@ impl Store {
         max_scanned: usize,
         keep: &(dyn Fn(&str) -> bool + Sync),
     ) -> StoreResult<FilterPage> {
-        let mut iters = Vec::with_capacity(selected.len());
+        type StreamRead = Ordered<Box<dyn Iterator<Item = StoreResult<Block>>>>;
+        let mut iters: Vec<StreamRead> = Vec::with_capacity(selected.len());
         for (id, _) in selected {
-            let (lower, upper) = (keys::event(*id, lo.0, lo.1), keys::event(*id, hi.0, hi.1));
-            let range = if lower < upper {
-                lower..upper
-            } else {
-                upper..upper
-            };
-            iters.push(snapshot.range(&self.inner.events, range));
+            let blocks: Box<dyn Iterator<Item = StoreResult<Block>>> =
+                match blocks::key_range(*id, lo, hi) {
+                    Some(range) => {
+                        Box::new(blocks::parsed(snapshot.range(&self.inner.events, range)))
+                    }
+                    None => Box::new(std::iter::empty()),
+                };
+            iters.push(Ordered::new(blocks, lo, hi, true));
         }
         // k-way merge by (timestamp, seq).
         let mut heap = BinaryHeap::new();
-        let next_of = |i: usize, iters: &mut Vec<fjall::Iter>| -> StoreResult<Option<Merged>> {
+        let next_of = |i: usize, iters: &mut Vec<StreamRead>| -> StoreResult<Option<Merged>> {
             match iters[i].next() {
                 None => Ok(None),
-                Some(g) => {
-                    let (k, v) = g.into_inner()?;
-                    match (keys::parse_event(&k), keys::parse_event_value(&v)) {
-                        (Some((_, ts, seq)), Some((ing, msg))) => Ok(Some((ts, seq, i, ing, msg))),
-                        _ => Ok(None),
-                    }
+                Some(e) => {
+                    let e = e?;
+                    Ok(Some((e.timestamp, e.seq, i, e.ingestion_time, e.message)))
                 }
             }
         };
@@ -713,24 +704,25 @@ impl Store {
         };
         for (scope, group, _group_id, stream_id, stream, cutoff) in targets {
             loop {
+                // Blocks whose every event is past retention; one that
+                // straddles the cutoff waits until it is wholly expired
+                // (reads hide its old events meanwhile).
                 let lower = keys::event(stream_id, i64::MIN, 0);
                 let upper = keys::event(stream_id, cutoff, 0);
                 let mut freed = 0u64;
-                let batch: Vec<Vec<u8>> = self
-                    .inner
-                    .events
-                    .range(lower..upper)
-                    .take(10_000)
-                    .filter_map(|g| g.into_inner().ok())
-                    .map(|(k, v)| {
-                        freed += v.len().saturating_sub(8) as u64;
-                        k.to_vec()
+                let batch: Vec<Vec<u8>> = blocks::parsed(self.inner.events.range(lower..upper))
+                    .filter_map(Result::ok)
+                    .filter(|b| b.last_ts < cutoff)
+                    .take(1_000)
+                    .map(|b| {
+                        freed += b.message_bytes();
+                        removed += b.len();
+                        b.key().to_vec()
                     })
                     .collect();
                 if batch.is_empty() {
                     break;
                 }
-                removed += batch.len();
                 let mut writes: Vec<Write> = batch
                     .into_iter()
                     .map(|k| Write::Delete(Space::Events, k))

@@ -6,10 +6,14 @@
 //! - `D\0{stream id:016x}` → stream whose events are still being deleted
 //! - `C\0ids`, `C\0seq` → next id / next event sequence number
 //!
-//! `events` keyspace: `{stream id: u64 BE}{timestamp: i64 as order-preserving u64 BE}{seq: u64 BE}`
-//! → `{ingestion time: i64 BE}{message bytes}`. Events of a stream are thus
-//! sorted by (timestamp, seq); ids are never reused, so a deleted stream's
-//! leftover events are unreachable even before they are swept.
+//! `blocks` keyspace: `{stream id: u64 BE}{timestamp: i64 as order-preserving u64 BE}{seq: u64 BE}`
+//! of a block's first event → the block (see [`crate::blocks`]: the events
+//! one call wrote within a second, with their ingestion time). Blocks of a
+//! stream thus sort by their first (timestamp, seq); ids are never reused,
+//! so a deleted stream's leftover blocks are unreachable even before they
+//! are swept. Stores written before blocks kept one entry per event in a
+//! keyspace `events` (value `{ingestion time: i64 BE}{message bytes}`); they
+//! are migrated when opened.
 
 use crate::model::Scope;
 
@@ -56,7 +60,7 @@ fn unordered(v: u64) -> i64 {
     (v ^ (1 << 63)) as i64
 }
 
-/// Key of one event.
+/// Key of one event position (a block's first event).
 pub fn event(stream_id: u64, timestamp: i64, seq: u64) -> [u8; 24] {
     let mut k = [0u8; 24];
     k[..8].copy_from_slice(&stream_id.to_be_bytes());
@@ -76,7 +80,7 @@ pub fn parse_event(key: &[u8]) -> Option<(u64, i64, u64)> {
     Some((stream, ts, seq))
 }
 
-/// Value of one event.
+/// Value of one event in the layout before blocks (migration and tests).
 pub fn event_value(ingestion_time: i64, message: &str) -> Vec<u8> {
     let mut v = Vec::with_capacity(8 + message.len());
     v.extend_from_slice(&ingestion_time.to_be_bytes());
@@ -84,7 +88,7 @@ pub fn event_value(ingestion_time: i64, message: &str) -> Vec<u8> {
     v
 }
 
-/// Decodes an event value into (ingestion time, message).
+/// Decodes an event value of the layout before blocks into (ingestion time, message).
 pub fn parse_event_value(value: &[u8]) -> Option<(i64, String)> {
     if value.len() < 8 {
         return None;

@@ -6,6 +6,9 @@
 //!
 //! - **Engine.** Metadata and events live in [`fjall`], an LSM-tree engine
 //!   with a journal and atomic write batches. See [`keys`] for the layout.
+//!   The hot tier stores events in [`blocks`]: the events one call wrote
+//!   within a second share one engine entry, so a durable write costs the
+//!   engine one key per block rather than one per event.
 //! - **Durability.** Every write goes through the group committer
 //!   ([`commit`]): concurrent writers share one fsync, and a call returns only
 //!   after its batch is on disk. On start the engine replays its journal; a
@@ -22,6 +25,7 @@
 //! The store is used in-process (the logging stage writes here without an
 //! HTTP hop) and through the CloudWatch Logs wire API.
 
+pub mod blocks;
 mod catalog;
 mod commit;
 mod compaction;
@@ -112,6 +116,7 @@ pub struct Store {
 }
 
 pub(crate) struct Inner {
+    /// Hot-tier blocks of events.
     pub(crate) events: Keyspace,
     /// Metadata keyspace (catalog, counters, settings).
     pub(crate) meta: Keyspace,
@@ -153,7 +158,13 @@ impl Store {
             .manual_journal_persist(true)
             .open()?;
         let meta = db.keyspace("meta", KeyspaceCreateOptions::default)?;
-        let events = db.keyspace("events", KeyspaceCreateOptions::default)?;
+        let events = db.keyspace("blocks", KeyspaceCreateOptions::default)?;
+        if db.keyspace_exists("events") {
+            // A store from before blocks: one entry per event.
+            let old = db.keyspace("events", KeyspaceCreateOptions::default)?;
+            let moved = blocks::migrate_event_entries(&db, old, &events)?;
+            tracing::info!(events = moved, "moved hot-tier events into blocks");
+        }
         let catalog = catalog::load(&meta)?;
         let next_seq = read_counter(&meta, keys::NEXT_SEQ)?.max(1);
         let next_id = read_counter(&meta, keys::NEXT_ID)?.max(1);

@@ -29,7 +29,9 @@ use object_store::ObjectStoreExt;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ProjectionMask;
 
+use crate::blocks;
 use crate::error::{StoreError, StoreResult};
+use crate::events::Key;
 use crate::keys;
 use crate::model::Scope;
 use crate::segments::SegmentMeta;
@@ -497,33 +499,34 @@ impl Scan {
             return Ok(());
         };
         let (lo, hi) = (self.lower[group], self.upper);
-        let lower = keys::event(stream_id, lo, 0);
+        // Blocks that can hold events in [lo, hi]; order does not matter here.
         let upper = if hi == i64::MAX {
-            keys::event(stream_id, i64::MAX, u64::MAX)
+            Key(i64::MAX, u64::MAX)
         } else {
-            keys::event(stream_id, hi + 1, 0)
+            Key(hi + 1, 0)
         };
-        if lower >= upper {
+        let Some(range) = blocks::key_range(stream_id, Key(lo, 0), upper) else {
             return Ok(());
-        }
+        };
         let mut out = BatchBuilder::new(g);
-        for item in self.snapshot.range(&self.store.inner.events, lower..upper) {
-            let (k, v) = item.into_inner()?;
-            let Some((_, ts, seq)) = keys::parse_event(&k) else {
-                continue;
-            };
-            if v.len() < 8 {
+        for block in blocks::parsed(self.snapshot.range(&self.store.inner.events, range)) {
+            let block = block?;
+            if block.last_ts < lo || block.first_ts > hi {
                 continue;
             }
-            let ing = i64::from_be_bytes(v[..8].try_into().unwrap_or([0; 8]));
-            let msg = if with_message {
-                String::from_utf8_lossy(&v[8..])
-            } else {
-                std::borrow::Cow::Borrowed("")
-            };
-            out.push(key, ts, ing, seq, &msg);
-            if out.len() >= SCAN_BATCH_ROWS && tx.blocking_send(out.finish()).is_err() {
-                return Ok(());
+            for (ts, seq, message) in block.events() {
+                if ts < lo || ts > hi {
+                    continue;
+                }
+                let msg = if with_message {
+                    String::from_utf8_lossy(message)
+                } else {
+                    std::borrow::Cow::Borrowed("")
+                };
+                out.push(key, ts, block.ingestion_time, seq, &msg);
+                if out.len() >= SCAN_BATCH_ROWS && tx.blocking_send(out.finish()).is_err() {
+                    return Ok(());
+                }
             }
         }
         if out.len() > 0 {
@@ -551,17 +554,17 @@ impl Store {
             };
             (s.id, entry.segments.clone())
         };
-        if let Some(v) = self
-            .inner
-            .events
-            .get(keys::event(stream_id, timestamp, seq))?
-        {
-            if let Some((ing, message)) = keys::parse_event_value(&v) {
+        // The block holding it starts at most a block's span earlier.
+        let lower = keys::event(stream_id, timestamp.saturating_sub(blocks::MAX_SPAN_MS), 0);
+        let upper = keys::event(stream_id, timestamp, seq);
+        for block in blocks::parsed(self.inner.events.range(lower..=upper)) {
+            let block = block?;
+            if let Some(message) = block.find(timestamp, seq) {
                 return Ok(Some(crate::LogEvent {
                     log_stream_name: stream.to_string(),
                     timestamp,
-                    ingestion_time: ing,
-                    message,
+                    ingestion_time: block.ingestion_time,
+                    message: String::from_utf8_lossy(message).into_owned(),
                     seq,
                 }));
             }

@@ -1,0 +1,528 @@
+//! Hot-tier blocks: the events of one PutLogEvents call are stored as a few
+//! engine entries instead of one entry each. Every run of the call's events
+//! that spans at most [`MAX_SPAN_MS`] becomes one block, so the engine keys,
+//! journals and indexes a block once rather than each event, which is what
+//! makes a durable write cost little more than appending its bytes.
+//!
+//! Key: [`keys::event`]`(stream id, first timestamp, first seq)`, the block's
+//! smallest event, so a stream's blocks sort by their first event. Value:
+//!
+//! ```text
+//! [version: u8 = 1][ingestion time: i64 BE][count: u32 BE][last timestamp: i64 BE]
+//! then per event, in (timestamp, seq) order:
+//! [timestamp − first timestamp: u32 BE][message length: u32 BE][message bytes]
+//! ```
+//!
+//! The events of a block have consecutive sequence numbers starting at the
+//! key's. Blocks of one stream may overlap in time (CloudWatch accepts calls
+//! whose events interleave with earlier ones), so ordered reads merge them
+//! ([`Ordered`]); because no block spans more than [`MAX_SPAN_MS`], a read
+//! from time `t` only looks at blocks that start at `t − MAX_SPAN_MS` or
+//! later.
+
+use std::collections::BinaryHeap;
+
+use crate::error::StoreResult;
+use crate::events::Key;
+use crate::keys;
+use crate::model::InputLogEvent;
+
+/// Longest time span of one block, in milliseconds.
+pub const MAX_SPAN_MS: i64 = 1_000;
+
+const VERSION: u8 = 1;
+const HEADER: usize = 1 + 8 + 4 + 8;
+const ENTRY: usize = 4 + 4;
+
+/// Splits chronological events into runs that each span at most
+/// [`MAX_SPAN_MS`]; each run becomes one block.
+pub fn runs(events: &[InputLogEvent]) -> impl Iterator<Item = &[InputLogEvent]> {
+    let mut rest = events;
+    std::iter::from_fn(move || {
+        let first = rest.first()?.timestamp;
+        let end = rest.partition_point(|e| e.timestamp - first <= MAX_SPAN_MS);
+        let (run, tail) = rest.split_at(end.max(1));
+        rest = tail;
+        Some(run)
+    })
+}
+
+/// Encodes one run of chronological events (see [`runs`]) as a block value.
+pub fn encode(ingestion_time: i64, run: &[InputLogEvent]) -> Vec<u8> {
+    let first = run.first().map_or(0, |e| e.timestamp);
+    let last = run.last().map_or(0, |e| e.timestamp);
+    let bytes: usize = run.iter().map(|e| e.message.len()).sum();
+    let mut v = Vec::with_capacity(HEADER + ENTRY * run.len() + bytes);
+    v.push(VERSION);
+    v.extend_from_slice(&ingestion_time.to_be_bytes());
+    v.extend_from_slice(&(run.len() as u32).to_be_bytes());
+    v.extend_from_slice(&last.to_be_bytes());
+    for e in run {
+        let delta = (e.timestamp - first).clamp(0, u32::MAX as i64) as u32;
+        v.extend_from_slice(&delta.to_be_bytes());
+        v.extend_from_slice(&(e.message.len() as u32).to_be_bytes());
+        v.extend_from_slice(e.message.as_bytes());
+    }
+    v
+}
+
+/// One stored block, decoded lazily from the engine's value.
+#[derive(Clone)]
+pub struct Block {
+    /// The stream it belongs to.
+    pub stream_id: u64,
+    /// Timestamp of its first event.
+    pub first_ts: i64,
+    /// Sequence number of its first event.
+    pub first_seq: u64,
+    /// When its events were ingested.
+    pub ingestion_time: i64,
+    /// Timestamp of its last event.
+    pub last_ts: i64,
+    count: u32,
+    value: fjall::Slice,
+}
+
+impl Block {
+    /// Parses a stored entry; `None` for one that is not a block.
+    pub fn parse(key: &[u8], value: fjall::Slice) -> Option<Block> {
+        let (stream_id, first_ts, first_seq) = keys::parse_event(key)?;
+        if value.len() < HEADER || value[0] != VERSION {
+            return None;
+        }
+        let ingestion_time = i64::from_be_bytes(value[1..9].try_into().ok()?);
+        let count = u32::from_be_bytes(value[9..13].try_into().ok()?);
+        let last_ts = i64::from_be_bytes(value[13..21].try_into().ok()?);
+        Some(Block {
+            stream_id,
+            first_ts,
+            first_seq,
+            ingestion_time,
+            last_ts,
+            count,
+            value,
+        })
+    }
+
+    /// The engine key of the block.
+    pub fn key(&self) -> [u8; 24] {
+        keys::event(self.stream_id, self.first_ts, self.first_seq)
+    }
+
+    /// Position of its first (smallest) event.
+    pub(crate) fn head(&self) -> Key {
+        Key(self.first_ts, self.first_seq)
+    }
+
+    /// How many events it holds.
+    pub fn len(&self) -> usize {
+        self.count as usize
+    }
+
+    /// Whether it holds no events.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Bytes of its messages.
+    pub fn message_bytes(&self) -> u64 {
+        self.value.len().saturating_sub(HEADER + ENTRY * self.len()) as u64
+    }
+
+    /// Its events in (timestamp, seq) order: (timestamp, seq, message).
+    pub fn events(&self) -> BlockEvents<'_> {
+        BlockEvents {
+            block: self,
+            pos: HEADER,
+            index: 0,
+        }
+    }
+
+    /// The event with this sequence number, if the block holds it.
+    pub fn find(&self, timestamp: i64, seq: u64) -> Option<&[u8]> {
+        let index = seq.checked_sub(self.first_seq)?;
+        if index >= u64::from(self.count) {
+            return None;
+        }
+        self.events()
+            .nth(index as usize)
+            .filter(|(ts, s, _)| *ts == timestamp && *s == seq)
+            .map(|(_, _, m)| m)
+    }
+}
+
+/// Iterator over a block's events; stops at the first malformed entry.
+pub struct BlockEvents<'a> {
+    block: &'a Block,
+    pos: usize,
+    index: u32,
+}
+
+impl<'a> Iterator for BlockEvents<'a> {
+    type Item = (i64, u64, &'a [u8]);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.index >= self.block.count {
+            return None;
+        }
+        let v: &'a [u8] = &self.block.value;
+        let head = v.get(self.pos..self.pos + ENTRY)?;
+        let delta = u32::from_be_bytes(head[..4].try_into().ok()?);
+        let len = u32::from_be_bytes(head[4..].try_into().ok()?) as usize;
+        let start = self.pos + ENTRY;
+        let message = v.get(start..start + len)?;
+        let item = (
+            self.block.first_ts + i64::from(delta),
+            self.block.first_seq + u64::from(self.index),
+            message,
+        );
+        self.pos = start + len;
+        self.index += 1;
+        Some(item)
+    }
+}
+
+/// Engine key range holding every block of `stream_id` that can contain an
+/// event in `[lo, hi)`; `None` when the range is empty.
+pub(crate) fn key_range(stream_id: u64, lo: Key, hi: Key) -> Option<std::ops::Range<[u8; 24]>> {
+    let lower = keys::event(stream_id, lo.0.saturating_sub(MAX_SPAN_MS), 0);
+    let upper = keys::event(stream_id, hi.0, hi.1);
+    (lower < upper && lo < hi).then_some(lower..upper)
+}
+
+/// Turns the engine's entries into blocks, skipping entries that are not.
+pub(crate) fn parsed(
+    guards: impl Iterator<Item = fjall::Guard>,
+) -> impl Iterator<Item = StoreResult<Block>> {
+    guards.filter_map(|g| match g.into_inner() {
+        Ok((k, v)) => Block::parse(&k, v).map(Ok),
+        Err(e) => Some(Err(e.into())),
+    })
+}
+
+/// One event read back from the hot tier.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HotEvent {
+    /// Event timestamp.
+    pub timestamp: i64,
+    /// Sequence number.
+    pub seq: u64,
+    /// Ingestion time.
+    pub ingestion_time: i64,
+    /// The message.
+    pub message: String,
+}
+
+/// Heap rank of a position: the heap pops the largest rank, which is the
+/// smallest key going forward and the largest going backward.
+fn rank(k: Key, forward: bool) -> u128 {
+    let v = (u128::from((k.0 as u64) ^ (1 << 63)) << 64) | u128::from(k.1);
+    if forward {
+        !v
+    } else {
+        v
+    }
+}
+
+/// A block being read: the positions of its events within the read's range,
+/// in the order the read returns them.
+struct Open {
+    block: Block,
+    entries: Vec<(Key, u32, u32)>,
+    next: usize,
+}
+
+/// Events of one stream's blocks in `[lo, hi)` in (timestamp, seq) order,
+/// forward or backward, merging blocks that overlap in time. Fed the
+/// stream's blocks in key order (reversed for a backward read) from the
+/// range [`key_range`] gives.
+pub(crate) struct Ordered<I: Iterator<Item = StoreResult<Block>>> {
+    blocks: std::iter::Peekable<I>,
+    open: Vec<Option<Open>>,
+    free: Vec<usize>,
+    heap: BinaryHeap<(u128, usize)>,
+    lo: Key,
+    hi: Key,
+    forward: bool,
+}
+
+impl<I: Iterator<Item = StoreResult<Block>>> Ordered<I> {
+    /// An ordered read over `blocks`.
+    pub(crate) fn new(blocks: I, lo: Key, hi: Key, forward: bool) -> Self {
+        Ordered {
+            blocks: blocks.peekable(),
+            open: Vec::new(),
+            free: Vec::new(),
+            heap: BinaryHeap::new(),
+            lo,
+            hi,
+            forward,
+        }
+    }
+
+    fn load(&mut self, block: Block) {
+        let (lo, hi) = (self.lo, self.hi);
+        let mut entries: Vec<(Key, u32, u32)> = Vec::with_capacity(block.len());
+        let base = block.value.as_ptr() as usize;
+        for (ts, seq, message) in block.events() {
+            let k = Key(ts, seq);
+            if k >= lo && k < hi {
+                let start = message.as_ptr() as usize - base;
+                entries.push((k, start as u32, message.len() as u32));
+            }
+        }
+        if entries.is_empty() {
+            return;
+        }
+        if !self.forward {
+            entries.reverse();
+        }
+        let rank = rank(entries[0].0, self.forward);
+        let open = Open {
+            block,
+            entries,
+            next: 0,
+        };
+        let slot = match self.free.pop() {
+            Some(s) => {
+                self.open[s] = Some(open);
+                s
+            }
+            None => {
+                self.open.push(Some(open));
+                self.open.len() - 1
+            }
+        };
+        self.heap.push((rank, slot));
+    }
+}
+
+impl<I: Iterator<Item = StoreResult<Block>>> Iterator for Ordered<I> {
+    type Item = StoreResult<HotEvent>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let top = self.heap.peek().map(|&(r, _)| r);
+            let load = match self.blocks.peek() {
+                None => false,
+                Some(Err(_)) => {
+                    if let Some(Err(e)) = self.blocks.next() {
+                        return Some(Err(e));
+                    }
+                    continue;
+                }
+                Some(Ok(b)) => match top {
+                    None => true,
+                    // Every unread block starts at or after this one's head.
+                    Some(t) if self.forward => rank(b.head(), true) >= t,
+                    // Every unread block starts at or before this one's head,
+                    // so none holds an event past head + MAX_SPAN_MS.
+                    Some(t) => {
+                        t <= rank(Key(b.first_ts.saturating_add(MAX_SPAN_MS), u64::MAX), false)
+                    }
+                },
+            };
+            if load {
+                if let Some(Ok(b)) = self.blocks.next() {
+                    self.load(b);
+                }
+                continue;
+            }
+            let (_, slot) = self.heap.pop()?;
+            let open = self.open[slot].as_mut().expect("a queued block is open");
+            let (k, start, len) = open.entries[open.next];
+            let bytes = &open.block.value[start as usize..(start + len) as usize];
+            let event = HotEvent {
+                timestamp: k.0,
+                seq: k.1,
+                ingestion_time: open.block.ingestion_time,
+                message: String::from_utf8_lossy(bytes).into_owned(),
+            };
+            open.next += 1;
+            if let Some(&(next, _, _)) = open.entries.get(open.next) {
+                let rank = rank(next, self.forward);
+                self.heap.push((rank, slot));
+            } else {
+                self.open[slot] = None;
+                self.free.push(slot);
+            }
+            return Some(Ok(event));
+        }
+    }
+}
+
+/// Rewrites a store written with one engine entry per event (keyspace
+/// `events`, value `[ingestion time: i64 BE][message]`) into blocks, then
+/// drops the old keyspace. Runs of a stream's events that a single call
+/// wrote (consecutive sequence numbers, one ingestion time) become one
+/// block. Safe to repeat after a crash: blocks are keyed by their first
+/// event, so a rerun writes the same entries again.
+pub(crate) fn migrate_event_entries(
+    db: &fjall::Database,
+    old: fjall::Keyspace,
+    new: &fjall::Keyspace,
+) -> StoreResult<usize> {
+    struct Pending {
+        stream: u64,
+        first_seq: u64,
+        ingestion: i64,
+        events: Vec<InputLogEvent>,
+    }
+    fn flush(batch: &mut fjall::OwnedWriteBatch, new: &fjall::Keyspace, p: &Pending) {
+        let key = keys::event(p.stream, p.events[0].timestamp, p.first_seq);
+        batch.insert(new, key, encode(p.ingestion, &p.events));
+    }
+    let mut moved = 0usize;
+    let mut batch = db.batch().durability(Some(fjall::PersistMode::SyncData));
+    let mut in_batch = 0usize;
+    let mut pending: Option<Pending> = None;
+    for guard in old.iter() {
+        let (k, v) = guard.into_inner()?;
+        let (Some((stream, ts, seq)), Some((ingestion, message))) =
+            (keys::parse_event(&k), keys::parse_event_value(&v))
+        else {
+            continue;
+        };
+        let joins = pending.as_ref().is_some_and(|p| {
+            p.stream == stream
+                && p.ingestion == ingestion
+                && p.first_seq + p.events.len() as u64 == seq
+                && ts - p.events[0].timestamp <= MAX_SPAN_MS
+        });
+        if !joins {
+            if let Some(p) = pending.take() {
+                flush(&mut batch, new, &p);
+            }
+            pending = Some(Pending {
+                stream,
+                first_seq: seq,
+                ingestion,
+                events: Vec::new(),
+            });
+        }
+        if let Some(p) = pending.as_mut() {
+            p.events.push(InputLogEvent {
+                timestamp: ts,
+                message,
+            });
+        }
+        moved += 1;
+        in_batch += 1;
+        if in_batch >= 50_000 {
+            if let Some(p) = pending.take() {
+                flush(&mut batch, new, &p);
+            }
+            std::mem::replace(
+                &mut batch,
+                db.batch().durability(Some(fjall::PersistMode::SyncData)),
+            )
+            .commit()?;
+            in_batch = 0;
+        }
+    }
+    if let Some(p) = pending.take() {
+        flush(&mut batch, new, &p);
+    }
+    batch.commit()?;
+    db.persist(fjall::PersistMode::SyncAll)?;
+    db.delete_keyspace(old)?;
+    Ok(moved)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(ts: i64, m: &str) -> InputLogEvent {
+        InputLogEvent {
+            timestamp: ts,
+            message: m.to_string(),
+        }
+    }
+
+    fn block(stream: u64, seq: u64, ingestion: i64, run: &[InputLogEvent]) -> Block {
+        let key = keys::event(stream, run[0].timestamp, seq);
+        Block::parse(&key, fjall::Slice::from(encode(ingestion, run))).expect("a block")
+    }
+
+    #[test]
+    fn runs_never_span_more_than_the_limit() {
+        let events: Vec<_> = [0, 10, 1_000, 1_001, 5_000, 5_000, 9_999]
+            .iter()
+            .map(|&t| ev(t, "x"))
+            .collect();
+        let sizes: Vec<usize> = runs(&events).map(|r| r.len()).collect();
+        assert_eq!(sizes, vec![3, 1, 2, 1]);
+        assert_eq!(runs(&[]).count(), 0);
+    }
+
+    #[test]
+    fn a_block_round_trips() {
+        let run = [ev(5, "alpha"), ev(5, ""), ev(900, "gamma é")];
+        let b = block(3, 40, 77, &run);
+        assert_eq!((b.stream_id, b.first_ts, b.first_seq), (3, 5, 40));
+        assert_eq!((b.ingestion_time, b.last_ts, b.len()), (77, 900, 3));
+        let got: Vec<(i64, u64, &[u8])> = b.events().collect();
+        assert_eq!(
+            got,
+            vec![
+                (5, 40, &b"alpha"[..]),
+                (5, 41, &b""[..]),
+                (900, 42, "gamma é".as_bytes())
+            ]
+        );
+        assert_eq!(b.message_bytes(), 5 + 8);
+        assert_eq!(b.find(900, 42), Some("gamma é".as_bytes()));
+        assert_eq!(b.find(901, 42), None);
+        assert_eq!(b.find(5, 43), None);
+        // A truncated value stops the iteration instead of panicking.
+        let mut bytes = encode(77, &run);
+        bytes.truncate(bytes.len() - 3);
+        let cut = Block::parse(&keys::event(3, 5, 40), fjall::Slice::from(bytes)).unwrap();
+        assert_eq!(cut.events().count(), 2);
+    }
+
+    fn read(blocks: &[Block], lo: Key, hi: Key, forward: bool) -> Vec<(i64, u64)> {
+        let mut sorted = blocks.to_vec();
+        sorted.sort_by_key(|b| b.key());
+        if !forward {
+            sorted.reverse();
+        }
+        Ordered::new(sorted.into_iter().map(Ok), lo, hi, forward)
+            .map(|e| {
+                let e = e.unwrap();
+                (e.timestamp, e.seq)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn overlapping_blocks_are_merged_in_order_both_ways() {
+        // Three calls whose events interleave in time.
+        let a = block(1, 1, 0, &[ev(100, "a"), ev(300, "a"), ev(900, "a")]);
+        let b = block(1, 4, 0, &[ev(200, "b"), ev(250, "b"), ev(1_100, "b")]);
+        let c = block(1, 7, 0, &[ev(50, "c"), ev(1_000, "c")]);
+        let blocks = [a, b, c];
+        let mut all: Vec<(i64, u64)> = blocks
+            .iter()
+            .flat_map(|b| b.events().map(|(t, s, _)| (t, s)).collect::<Vec<_>>())
+            .collect();
+        all.sort();
+        let (min, max) = (Key(i64::MIN, 0), Key(i64::MAX, u64::MAX));
+        assert_eq!(read(&blocks, min, max, true), all);
+        let mut back = read(&blocks, min, max, false);
+        back.reverse();
+        assert_eq!(back, all);
+        // Bounds: [lo, hi) on (timestamp, seq).
+        let (lo, hi) = (Key(200, 5), Key(1_000, 8));
+        let inside: Vec<_> = all
+            .iter()
+            .copied()
+            .filter(|&(t, s)| Key(t, s) >= lo && Key(t, s) < hi)
+            .collect();
+        assert_eq!(read(&blocks, lo, hi, true), inside);
+        let mut back = read(&blocks, lo, hi, false);
+        back.reverse();
+        assert_eq!(back, inside);
+    }
+}
