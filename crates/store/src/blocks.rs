@@ -25,7 +25,7 @@ use std::collections::BinaryHeap;
 use crate::error::StoreResult;
 use crate::events::Key;
 use crate::keys;
-use crate::model::InputLogEvent;
+use crate::model::{EventInput, InputLogEvent};
 
 /// Longest time span of one block, in milliseconds.
 pub const MAX_SPAN_MS: i64 = 1_000;
@@ -36,11 +36,11 @@ const ENTRY: usize = 4 + 4;
 
 /// Splits chronological events into runs that each span at most
 /// [`MAX_SPAN_MS`]; each run becomes one block.
-pub fn runs(events: &[InputLogEvent]) -> impl Iterator<Item = &[InputLogEvent]> {
+pub fn runs<E: EventInput>(events: &[E]) -> impl Iterator<Item = &[E]> {
     let mut rest = events;
     std::iter::from_fn(move || {
-        let first = rest.first()?.timestamp;
-        let end = rest.partition_point(|e| e.timestamp - first <= MAX_SPAN_MS);
+        let first = rest.first()?.timestamp();
+        let end = rest.partition_point(|e| e.timestamp() - first <= MAX_SPAN_MS);
         let (run, tail) = rest.split_at(end.max(1));
         rest = tail;
         Some(run)
@@ -48,20 +48,20 @@ pub fn runs(events: &[InputLogEvent]) -> impl Iterator<Item = &[InputLogEvent]> 
 }
 
 /// Encodes one run of chronological events (see [`runs`]) as a block value.
-pub fn encode(ingestion_time: i64, run: &[InputLogEvent]) -> Vec<u8> {
-    let first = run.first().map_or(0, |e| e.timestamp);
-    let last = run.last().map_or(0, |e| e.timestamp);
-    let bytes: usize = run.iter().map(|e| e.message.len()).sum();
+pub fn encode<E: EventInput>(ingestion_time: i64, run: &[E]) -> Vec<u8> {
+    let first = run.first().map_or(0, |e| e.timestamp());
+    let last = run.last().map_or(0, |e| e.timestamp());
+    let bytes: usize = run.iter().map(|e| e.message().len()).sum();
     let mut v = Vec::with_capacity(HEADER + ENTRY * run.len() + bytes);
     v.push(VERSION);
     v.extend_from_slice(&ingestion_time.to_be_bytes());
     v.extend_from_slice(&(run.len() as u32).to_be_bytes());
     v.extend_from_slice(&last.to_be_bytes());
     for e in run {
-        let delta = (e.timestamp - first).clamp(0, u32::MAX as i64) as u32;
+        let delta = (e.timestamp() - first).clamp(0, u32::MAX as i64) as u32;
         v.extend_from_slice(&delta.to_be_bytes());
-        v.extend_from_slice(&(e.message.len() as u32).to_be_bytes());
-        v.extend_from_slice(e.message.as_bytes());
+        v.extend_from_slice(&(e.message().len() as u32).to_be_bytes());
+        v.extend_from_slice(e.message().as_bytes());
     }
     v
 }
@@ -453,7 +453,7 @@ mod tests {
             .collect();
         let sizes: Vec<usize> = runs(&events).map(|r| r.len()).collect();
         assert_eq!(sizes, vec![3, 1, 2, 1]);
-        assert_eq!(runs(&[]).count(), 0);
+        assert_eq!(runs::<InputLogEvent>(&[]).count(), 0);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use crate::blocks::{self, Block, Ordered};
 use crate::catalog::stream_write;
 use crate::commit::{durable, Space, Write};
 use crate::error::{StoreError, StoreResult};
-use crate::model::{InputLogEvent, LogEvent, PutLogEventsOutcome, RejectedLogEventsInfo, Scope};
+use crate::model::{EventInput, LogEvent, PutLogEventsOutcome, RejectedLogEventsInfo, Scope};
 use crate::segments::SegmentMeta;
 use crate::{keys, names, now_ms, Store};
 use fjall::Readable;
@@ -117,7 +117,7 @@ pub struct FilterPage {
     pub searched_streams: Vec<String>,
 }
 
-fn validate_batch(events: &[InputLogEvent]) -> StoreResult<()> {
+fn validate_batch<E: EventInput>(events: &[E]) -> StoreResult<()> {
     if events.is_empty() {
         return Err(StoreError::constraint(
             "[]",
@@ -134,21 +134,21 @@ fn validate_batch(events: &[InputLogEvent]) -> StoreResult<()> {
     }
     let mut total = 0usize;
     for (i, e) in events.iter().enumerate() {
-        if e.message.is_empty() {
+        if e.message().is_empty() {
             return Err(StoreError::constraint(
                 "",
                 &format!("logEvents.{}.member.message", i + 1),
                 "Member must have length greater than or equal to 1",
             ));
         }
-        if e.timestamp < 0 {
+        if e.timestamp() < 0 {
             return Err(StoreError::constraint(
-                &e.timestamp.to_string(),
+                &e.timestamp().to_string(),
                 &format!("logEvents.{}.member.timestamp", i + 1),
                 "Member must have value greater than or equal to 0",
             ));
         }
-        let size = e.message.len() + EVENT_OVERHEAD;
+        let size = e.message().len() + EVENT_OVERHEAD;
         if size > MAX_EVENT_BYTES {
             return Err(StoreError::InvalidParameter(format!(
                 "Log event too large: {size} bytes exceeds limit of {MAX_EVENT_BYTES}"
@@ -161,7 +161,10 @@ fn validate_batch(events: &[InputLogEvent]) -> StoreResult<()> {
             "Upload too large: {total} bytes exceeds limit of {MAX_BATCH_BYTES}"
         )));
     }
-    if events.windows(2).any(|w| w[1].timestamp < w[0].timestamp) {
+    if events
+        .windows(2)
+        .any(|w| w[1].timestamp() < w[0].timestamp())
+    {
         return Err(StoreError::InvalidParameter(
             "Log events in a single PutLogEvents request must be in chronological order.".into(),
         ));
@@ -173,12 +176,12 @@ impl Store {
     /// PutLogEvents: validates the batch as CloudWatch does, drops too-old,
     /// expired and too-new events (reporting their indexes), and returns once
     /// the accepted events are durable.
-    pub async fn put_log_events(
+    pub async fn put_log_events<E: EventInput>(
         &self,
         scope: &Scope,
         group: &str,
         stream: &str,
-        events: &[InputLogEvent],
+        events: &[E],
     ) -> StoreResult<PutLogEventsOutcome> {
         names::log_group_name(group, "logGroupName")?;
         names::log_stream_name(stream, "logStreamName")?;
@@ -201,19 +204,19 @@ impl Store {
 
             // Events are chronological, so refusals are a prefix and a suffix.
             let too_old_end =
-                events.partition_point(|e| e.timestamp < now - config.max_event_age_ms);
+                events.partition_point(|e| e.timestamp() < now - config.max_event_age_ms);
             let expired_end =
-                retention_cutoff.map_or(0, |c| events.partition_point(|e| e.timestamp < c));
+                retention_cutoff.map_or(0, |c| events.partition_point(|e| e.timestamp() < c));
             let first_ok = too_old_end.max(expired_end);
             let too_new_start =
-                events.partition_point(|e| e.timestamp <= now + config.max_future_ms);
+                events.partition_point(|e| e.timestamp() <= now + config.max_future_ms);
             let accepted = if first_ok < too_new_start {
                 &events[first_ok..too_new_start]
             } else {
                 &[][..]
             };
             if let (Some(first), Some(last)) = (accepted.first(), accepted.last()) {
-                if last.timestamp - first.timestamp > MAX_BATCH_SPAN_MS {
+                if last.timestamp() - first.timestamp() > MAX_BATCH_SPAN_MS {
                     return Err(StoreError::InvalidParameter(
                         "The batch of log events in a single PutLogEvents request cannot span more than 24 hours.".into(),
                     ));
@@ -235,7 +238,7 @@ impl Store {
             // One engine entry per run of events within a second (see blocks).
             let mut seq = first_seq;
             for run in blocks::runs(accepted) {
-                let key = keys::event(log_stream.id, run[0].timestamp, seq);
+                let key = keys::event(log_stream.id, run[0].timestamp(), seq);
                 writes.push(Write::Put(
                     Space::Events,
                     key.to_vec(),
@@ -247,16 +250,18 @@ impl Store {
                 log_stream.first_event_timestamp = Some(
                     log_stream
                         .first_event_timestamp
-                        .map_or(first.timestamp, |t| t.min(first.timestamp)),
+                        .map_or(first.timestamp(), |t| t.min(first.timestamp())),
                 );
                 log_stream.last_event_timestamp = Some(
                     log_stream
                         .last_event_timestamp
-                        .map_or(last.timestamp, |t| t.max(last.timestamp)),
+                        .map_or(last.timestamp(), |t| t.max(last.timestamp())),
                 );
                 log_stream.last_ingestion_time = Some(now);
-                log_stream.stored_bytes +=
-                    accepted.iter().map(|e| e.message.len() as u64).sum::<u64>();
+                log_stream.stored_bytes += accepted
+                    .iter()
+                    .map(|e| e.message().len() as u64)
+                    .sum::<u64>();
                 writes.push(stream_write(group_id, log_stream));
                 let next = first_seq + accepted.len() as u64;
                 writes.push(Write::Put(

@@ -44,7 +44,7 @@ pub use error::{StoreError, StoreResult};
 pub use events::{Cursor, FilterPage, StreamSelector};
 pub use filter::FilterPattern;
 pub use model::{
-    InputLogEvent, LogEvent, LogGroup, LogStream, MetricFilter, PutLogEventsOutcome,
+    EventInput, InputLogEvent, LogEvent, LogGroup, LogStream, MetricFilter, PutLogEventsOutcome,
     RejectedLogEventsInfo, Scope, SubscriptionFilter,
 };
 pub use scan::{Scan, ScanGroup, ScanPart};
@@ -156,9 +156,19 @@ impl Store {
         let db = Database::builder(dir)
             // Writes are persisted by the committer, once per group commit.
             .manual_journal_persist(true)
+            // Blocks are written once and leave for Parquet within minutes:
+            // compressing them into the journal costs the commit path CPU
+            // for disk space the hot tier does not keep.
+            .journal_compression(fjall::CompressionType::None)
             .open()?;
         let meta = db.keyspace("meta", KeyspaceCreateOptions::default)?;
-        let events = db.keyspace("blocks", KeyspaceCreateOptions::default)?;
+        let events = db.keyspace("blocks", || {
+            // Block values (often tens of KB) live in blob files that the
+            // engine's compactions never rewrite; only their keys move.
+            KeyspaceCreateOptions::default().with_kv_separation(Some(
+                fjall::KvSeparationOptions::default().compression(fjall::CompressionType::None),
+            ))
+        })?;
         if db.keyspace_exists("events") {
             // A store from before blocks: one entry per event.
             let old = db.keyspace("events", KeyspaceCreateOptions::default)?;

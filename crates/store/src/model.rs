@@ -129,6 +129,26 @@ pub struct InputLogEvent {
     pub message: String,
 }
 
+/// What PutLogEvents takes as an event: an owned [`InputLogEvent`], or an
+/// event borrowed from a request body, so the wire layer need not copy each
+/// message before the store encodes it.
+pub trait EventInput: Sync {
+    /// Event time, ms since the epoch.
+    fn timestamp(&self) -> i64;
+    /// The message.
+    fn message(&self) -> &str;
+}
+
+impl EventInput for InputLogEvent {
+    fn timestamp(&self) -> i64 {
+        self.timestamp
+    }
+
+    fn message(&self) -> &str {
+        &self.message
+    }
+}
+
 /// An event read back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogEvent {

@@ -7,7 +7,7 @@
 //! after the last event returned; no token means no more events.
 
 use gatewatch_store::{
-    Cursor, FilterPattern, InputLogEvent, LogEvent, Scope, Store, StreamSelector,
+    Cursor, EventInput, FilterPattern, InputLogEvent, LogEvent, Scope, Store, StreamSelector,
 };
 use serde_json::{json, Map, Value};
 
@@ -42,7 +42,55 @@ pub(super) async fn put(store: &Store, scope: &Scope, input: &Input) -> ApiResul
             message: message.to_string(),
         });
     }
-    let outcome = store.put_log_events(scope, group, stream, &events).await?;
+    stored(store, scope, group, stream, &events).await
+}
+
+/// PutLogEvents read straight from the request body into events that
+/// borrow their messages from it (no per-event copies): the common case
+/// of a well-formed request. `None` when the body does not have that exact
+/// shape; the generic path then reads it and reports what is wrong the way
+/// CloudWatch does.
+pub(super) async fn put_borrowed(store: &Store, scope: &Scope, body: &[u8]) -> Option<ApiResult> {
+    #[derive(serde::Deserialize)]
+    struct Body<'a> {
+        #[serde(rename = "logGroupName", borrow)]
+        group: std::borrow::Cow<'a, str>,
+        #[serde(rename = "logStreamName", borrow)]
+        stream: std::borrow::Cow<'a, str>,
+        #[serde(rename = "logEvents", borrow)]
+        events: Vec<Event<'a>>,
+    }
+    let body: Body<'_> = serde_json::from_slice(body).ok()?;
+    Some(stored(store, scope, &body.group, &body.stream, &body.events).await)
+}
+
+/// One event of a PutLogEvents body; its message is borrowed unless it had
+/// escapes.
+#[derive(serde::Deserialize)]
+struct Event<'a> {
+    timestamp: i64,
+    #[serde(borrow)]
+    message: std::borrow::Cow<'a, str>,
+}
+
+impl EventInput for Event<'_> {
+    fn timestamp(&self) -> i64 {
+        self.timestamp
+    }
+
+    fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+async fn stored<E: EventInput>(
+    store: &Store,
+    scope: &Scope,
+    group: &str,
+    stream: &str,
+    events: &[E],
+) -> ApiResult {
+    let outcome = store.put_log_events(scope, group, stream, events).await?;
     let mut out = Map::new();
     out.insert(
         "nextSequenceToken".into(),

@@ -73,6 +73,14 @@ impl LogsApi {
             .and_then(|a| parse_authorization(a).region)
             .unwrap_or_else(|| self.default_region.clone());
         let scope = Scope::new(self.account.clone(), region);
+        if operation == "PutLogEvents" {
+            if let Some(result) = events::put_borrowed(&self.store, &scope, body).await {
+                if let Err(e) = &result {
+                    tracing::debug!(operation, error_type = %e.error_type, message = %e.message, "CloudWatch Logs error");
+                }
+                return respond(result, &request_id);
+            }
+        }
         let result = match Input::parse(body) {
             Ok(input) => self.dispatch(operation, &scope, &input).await,
             Err(e) => Err(e),
