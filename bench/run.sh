@@ -34,7 +34,8 @@ if ! "$VENV/bin/python" -c 'import duckdb, matplotlib' 2>/dev/null; then
 fi
 
 echo "[bench] building release binaries" >&2
-cargo build --release -q -p gatewatch \
+# Target flags apply to every selected package, so the binary is named too.
+cargo build --release -q -p gatewatch --bin gatewatch \
   -p gatewatch-gateway --example hello --example serve_api \
   -p gatewatch-lambda --example invoke_bench \
   -p gatewatch-store --example ingest \

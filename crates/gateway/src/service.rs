@@ -359,6 +359,10 @@ impl Gateway {
         // decides at the end whether it is written.
         trace.data = setting.data_trace_enabled || target.stage.errors_only_tracing;
         ctx.data_trace = trace.data;
+        // TestInvokeMethod always returns the whole log.
+        trace.lines_off = overrides.is_none()
+            && setting.logging_level == gatewatch_model::LoggingLevel::Off
+            && !target.stage.errors_only_tracing;
         let silent = !self.record_all
             && setting.logging_level == gatewatch_model::LoggingLevel::Off
             && target.stage.access_log_settings.is_none()

@@ -2,7 +2,7 @@
 //! queue, renders execution and access lines with the stage's settings in
 //! force at that moment, and appends them to the store in-process.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use gatewatch_gateway::context::RequestRecord;
@@ -55,7 +55,55 @@ pub struct LogWriter {
     ensured: Mutex<HashSet<(Scope, String, String)>>,
 }
 
-type Batches = BTreeMap<(String, String), Vec<InputLogEvent>>;
+/// The events of one batch, by destination.
+pub struct Batches(Vec<Destination>);
+
+/// One destination (group, stream) of a batch and its events.
+pub struct Destination {
+    /// Log group.
+    pub group: String,
+    /// Log stream.
+    pub stream: String,
+    /// Events, in the order the records produced them.
+    pub events: Vec<InputLogEvent>,
+}
+
+impl Batches {
+    /// Index of the destination, added on first use. A batch has a handful
+    /// of destinations, so a scan beats hashing the names.
+    fn slot(&mut self, group: &str, stream: &str) -> usize {
+        if let Some(i) = self
+            .0
+            .iter()
+            .position(|d| d.group == group && d.stream == stream)
+        {
+            return i;
+        }
+        self.0.push(Destination {
+            group: group.to_string(),
+            stream: stream.to_string(),
+            events: Vec::new(),
+        });
+        self.0.len() - 1
+    }
+
+    /// The destinations that received events.
+    pub fn into_destinations(self) -> impl Iterator<Item = Destination> {
+        self.0.into_iter().filter(|d| !d.events.is_empty())
+    }
+}
+
+/// What the records of one stage need, worked out once per batch rather
+/// than per record.
+struct StagePlan<'d> {
+    api_id: &'d str,
+    stage_name: &'d str,
+    stage: &'d gatewatch_model::Stage,
+    /// Destination of its execution lines.
+    execution: usize,
+    /// Destination and compiled template of its access lines.
+    access: Option<(usize, Arc<AccessLogTemplate>)>,
+}
 
 impl LogWriter {
     /// A writer into `store` reading stage settings from `deployments`.
@@ -84,21 +132,50 @@ impl LogWriter {
             .clone()
     }
 
-    /// Renders the records into per-group batches.
+    /// Renders the records into per-destination batches.
     pub fn render(&self, records: &[RequestRecord]) -> (Scope, Batches) {
         let deployments = self.deployments.current();
         let scope = Scope::new(deployments.account_id.clone(), deployments.region.clone());
-        let mut batches: Batches = BTreeMap::new();
+        let mut batches = Batches(Vec::new());
+        let mut plans: Vec<StagePlan<'_>> = Vec::new();
         for record in records {
             let ctx = &record.context;
-            let Some(stage) = deployments
-                .apis
+            let known = plans
                 .iter()
-                .find(|a| a.api.id == ctx.api_id)
-                .and_then(|a| a.stages.get(&ctx.stage))
-            else {
-                continue;
+                .position(|p| p.api_id == ctx.api_id && p.stage_name == ctx.stage);
+            let plan = match known {
+                Some(i) => &plans[i],
+                None => {
+                    let Some((api_id, stage_name, stage)) = deployments
+                        .apis
+                        .iter()
+                        .find(|a| a.api.id == ctx.api_id)
+                        .and_then(|a| {
+                            a.stages
+                                .get_key_value(&ctx.stage)
+                                .map(|(name, stage)| (a.api.id.as_str(), name.as_str(), stage))
+                        })
+                    else {
+                        continue;
+                    };
+                    let execution =
+                        batches.slot(&execution_group(api_id, stage_name), &self.execution_stream);
+                    let access = stage.access_log_settings.as_ref().and_then(|settings| {
+                        let group = destination_group(&settings.destination_arn).ok()?;
+                        let template = self.template(&settings.format)?;
+                        Some((batches.slot(&group, &self.access_stream), template))
+                    });
+                    plans.push(StagePlan {
+                        api_id,
+                        stage_name,
+                        stage,
+                        execution,
+                        access,
+                    });
+                    plans.last().expect("just pushed")
+                }
             };
+            let stage = plan.stage;
             let setting: MethodSetting = match (&ctx.resource_path, &ctx.method_key) {
                 (Some(path), Some(method)) => stage.method_setting(path, method),
                 _ => stage.method_setting("*", "*"),
@@ -125,19 +202,12 @@ impl LogWriter {
             };
             if verbosity.level != LoggingLevel::Off {
                 let lines = execution::render(ctx, &record.events, verbosity);
-                if !lines.is_empty() {
-                    let key = (
-                        execution_group(&ctx.api_id, &ctx.stage),
-                        self.execution_stream.clone(),
-                    );
-                    batches
-                        .entry(key)
-                        .or_default()
-                        .extend(lines.into_iter().map(|l| InputLogEvent {
-                            timestamp: l.timestamp,
-                            message: l.message,
-                        }));
-                }
+                batches.0[plan.execution]
+                    .events
+                    .extend(lines.into_iter().map(|l| InputLogEvent {
+                        timestamp: l.timestamp,
+                        message: l.message,
+                    }));
             }
             for event in &record.events {
                 if let gatewatch_gateway::context::ExecutionEventKind::LambdaLogs {
@@ -151,31 +221,22 @@ impl LogWriter {
                         .duration_since(std::time::UNIX_EPOCH)
                         .map(|d| d.as_millis() as i64)
                         .unwrap_or(0);
-                    batches
-                        .entry((group.clone(), stream.clone()))
-                        .or_default()
+                    let slot = batches.slot(group, stream);
+                    batches.0[slot]
+                        .events
                         .extend(lines.iter().map(|l| InputLogEvent {
                             timestamp: at,
                             message: l.clone(),
                         }));
                 }
             }
-            if let Some(settings) = &stage.access_log_settings {
-                let (Ok(group), Some(template)) = (
-                    destination_group(&settings.destination_arn),
-                    self.template(&settings.format),
-                ) else {
-                    continue;
-                };
+            if let Some((slot, template)) = &plan.access {
                 let finished = ctx.request_time_epoch_ms().unwrap_or(0) as i64
                     + ctx.response_latency_ms.unwrap_or(0) as i64;
-                batches
-                    .entry((group, self.access_stream.clone()))
-                    .or_default()
-                    .push(InputLogEvent {
-                        timestamp: finished,
-                        message: template.render(ctx),
-                    });
+                batches.0[*slot].events.push(InputLogEvent {
+                    timestamp: finished,
+                    message: template.render(ctx),
+                });
             }
         }
         (scope, batches)
@@ -187,23 +248,28 @@ impl LogWriter {
         let (scope, batches) = self.render(records);
         tracing::debug!(
             records = records.len(),
-            groups = batches.len(),
+            destinations = batches.0.len(),
             "writing logs"
         );
-        for ((group, stream), mut events) in batches {
-            events.sort_by_key(|e| e.timestamp);
-            if let Err(e) = self.ensure(&scope, &group, &stream).await {
-                tracing::warn!(%group, error = %e, "cannot create the log group or stream");
-                continue;
-            }
-            for chunk in chunks(events) {
-                if let Err(e) = self
-                    .store
-                    .put_log_events(&scope, &group, &stream, &chunk)
-                    .await
-                {
-                    tracing::warn!(%group, error = %e, "writing log events failed");
+        let mut ready: Vec<Destination> = Vec::new();
+        for mut d in batches.into_destinations() {
+            d.events.sort_by_key(|e| e.timestamp);
+            match self.ensure(&scope, &d.group, &d.stream).await {
+                Ok(()) => ready.push(d),
+                Err(e) => {
+                    tracing::warn!(group = %d.group, error = %e, "cannot create the log group or stream")
                 }
+            }
+        }
+        // Everything the batch produced, in one durable commit.
+        let destinations: Vec<(&str, &str, &[InputLogEvent])> = ready
+            .iter()
+            .map(|d| (d.group.as_str(), d.stream.as_str(), d.events.as_slice()))
+            .collect();
+        let outcomes = self.store.append(&scope, &destinations).await;
+        for (d, outcome) in ready.iter().zip(outcomes) {
+            if let Err(e) = outcome {
+                tracing::warn!(group = %d.group, error = %e, "writing log events failed");
             }
         }
     }
@@ -239,32 +305,6 @@ impl LogWriter {
             .unwrap_or_else(|p| p.into_inner())
             .clear();
     }
-}
-
-/// Splits events into PutLogEvents-sized batches (10,000 events, 1 MB, 24 h).
-fn chunks(events: Vec<InputLogEvent>) -> Vec<Vec<InputLogEvent>> {
-    let mut out: Vec<Vec<InputLogEvent>> = Vec::new();
-    let mut bytes = 0usize;
-    for e in events {
-        let size = e.message.len() + 26;
-        let start_new = match out.last() {
-            None => true,
-            Some(cur) => {
-                cur.len() >= 10_000
-                    || bytes + size > 1_048_576
-                    || cur
-                        .first()
-                        .is_some_and(|f| e.timestamp - f.timestamp > 23 * 3_600_000)
-            }
-        };
-        if start_new {
-            out.push(Vec::new());
-            bytes = 0;
-        }
-        bytes += size;
-        out.last_mut().expect("just pushed").push(e);
-    }
-    out
 }
 
 /// Drains the data plane's queue: batches what is waiting, calls `observe`

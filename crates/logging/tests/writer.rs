@@ -112,9 +112,9 @@ fn record(status: u16, body: &str) -> RequestRecord {
 fn messages(w: &LogWriter, records: &[RequestRecord], group: &str) -> Vec<String> {
     let (_, batches) = w.render(records);
     batches
-        .into_iter()
-        .filter(|((g, _), _)| g == group)
-        .flat_map(|(_, events)| events.into_iter().map(|e| e.message))
+        .into_destinations()
+        .filter(|d| d.group == group)
+        .flat_map(|d| d.events.into_iter().map(|e| e.message))
         .collect()
 }
 

@@ -132,6 +132,17 @@ fn validate_batch<E: EventInput>(events: &[E]) -> StoreResult<()> {
             "Member must have length less than or equal to 10000",
         ));
     }
+    let total = validate_events(events)?;
+    if total > MAX_BATCH_BYTES {
+        return Err(StoreError::InvalidParameter(format!(
+            "Upload too large: {total} bytes exceeds limit of {MAX_BATCH_BYTES}"
+        )));
+    }
+    check_order(events)
+}
+
+/// The checks PutLogEvents makes on each event. Returns the events' size as CloudWatch counts it.
+fn validate_events<E: EventInput>(events: &[E]) -> StoreResult<usize> {
     let mut total = 0usize;
     for (i, e) in events.iter().enumerate() {
         if e.message().is_empty() {
@@ -156,11 +167,11 @@ fn validate_batch<E: EventInput>(events: &[E]) -> StoreResult<()> {
         }
         total += size;
     }
-    if total > MAX_BATCH_BYTES {
-        return Err(StoreError::InvalidParameter(format!(
-            "Upload too large: {total} bytes exceeds limit of {MAX_BATCH_BYTES}"
-        )));
-    }
+    Ok(total)
+}
+
+/// PutLogEvents' rule that a call's events are in chronological order.
+fn check_order<E: EventInput>(events: &[E]) -> StoreResult<()> {
     if events
         .windows(2)
         .any(|w| w[1].timestamp() < w[0].timestamp())
@@ -187,105 +198,173 @@ impl Store {
         names::log_stream_name(stream, "logStreamName")?;
         validate_batch(events)?;
         let now = now_ms();
-        let config = &self.inner.config;
-
         let (done, outcome) = {
             let mut catalog = self.write();
-            let entry = catalog.group_mut(scope, group)?;
-            let retention_cutoff = entry
-                .group
-                .retention_in_days
-                .map(|d| now - i64::from(d) * 86_400_000);
-            let group_id = entry.group.id;
-            let log_stream = entry
-                .streams
-                .get_mut(stream)
-                .ok_or_else(StoreError::stream_not_found)?;
-
-            // Events are chronological, so refusals are a prefix and a suffix.
-            let too_old_end =
-                events.partition_point(|e| e.timestamp() < now - config.max_event_age_ms);
-            let expired_end =
-                retention_cutoff.map_or(0, |c| events.partition_point(|e| e.timestamp() < c));
-            let first_ok = too_old_end.max(expired_end);
-            let too_new_start =
-                events.partition_point(|e| e.timestamp() <= now + config.max_future_ms);
-            let accepted = if first_ok < too_new_start {
-                &events[first_ok..too_new_start]
-            } else {
-                &[][..]
-            };
-            if let (Some(first), Some(last)) = (accepted.first(), accepted.last()) {
-                if last.timestamp() - first.timestamp() > MAX_BATCH_SPAN_MS {
-                    return Err(StoreError::InvalidParameter(
-                        "The batch of log events in a single PutLogEvents request cannot span more than 24 hours.".into(),
-                    ));
-                }
-            }
-            let rejected = RejectedLogEventsInfo {
-                too_new_log_event_start_index: (too_new_start < events.len())
-                    .then_some(too_new_start),
-                too_old_log_event_end_index: (too_old_end > 0).then_some(too_old_end),
-                expired_log_event_end_index: (expired_end > 0 && expired_end > too_old_end)
-                    .then_some(expired_end),
-            };
-
-            let mut writes = Vec::with_capacity(accepted.len() + 2);
-            let first_seq = self
-                .inner
-                .next_seq
-                .fetch_add(accepted.len() as u64, Ordering::SeqCst);
-            // One engine entry per run of events within a second (see blocks).
-            let mut seq = first_seq;
-            for run in blocks::runs(accepted) {
-                let key = keys::event(log_stream.id, run[0].timestamp(), seq);
-                writes.push(Write::Put(
-                    Space::Events,
-                    key.to_vec(),
-                    blocks::encode(now, run),
-                ));
-                seq += run.len() as u64;
-            }
-            if let (Some(first), Some(last)) = (accepted.first(), accepted.last()) {
-                log_stream.first_event_timestamp = Some(
-                    log_stream
-                        .first_event_timestamp
-                        .map_or(first.timestamp(), |t| t.min(first.timestamp())),
-                );
-                log_stream.last_event_timestamp = Some(
-                    log_stream
-                        .last_event_timestamp
-                        .map_or(last.timestamp(), |t| t.max(last.timestamp())),
-                );
-                log_stream.last_ingestion_time = Some(now);
-                log_stream.stored_bytes += accepted
-                    .iter()
-                    .map(|e| e.message().len() as u64)
-                    .sum::<u64>();
-                writes.push(stream_write(group_id, log_stream));
-                let next = first_seq + accepted.len() as u64;
-                writes.push(Write::Put(
-                    Space::Meta,
-                    keys::NEXT_SEQ.to_vec(),
-                    next.to_be_bytes().to_vec(),
-                ));
-            }
-            let outcome = PutLogEventsOutcome {
-                next_sequence_token: format!("{:056}", first_seq + accepted.len() as u64),
-                rejected,
-                accepted: accepted.len(),
-            };
-            let done = if writes.is_empty() {
-                None
-            } else {
-                Some(self.enqueue(writes))
-            };
+            let mut writes = Vec::new();
+            let outcome = self.stage_events(
+                &mut catalog,
+                scope,
+                group,
+                stream,
+                events,
+                now,
+                true,
+                &mut writes,
+            )?;
+            let done = (!writes.is_empty()).then(|| self.enqueue(writes));
             (done, outcome)
         };
         if let Some(done) = done {
             durable(done).await?;
         }
         Ok(outcome)
+    }
+
+    /// Appends events to several streams in one durable commit: the
+    /// in-process writer's path (the log writer hands over everything one
+    /// batch of requests produced at once, so it pays for one fsync, not one
+    /// per stream and per PutLogEvents-sized chunk). Each destination's
+    /// events are checked as PutLogEvents checks each event (non-empty, not
+    /// negative, at most 1 MB, chronological) but not against the wire
+    /// API's per-call limits (10,000 events, 1 MB, 24 hours), which exist
+    /// for the HTTP protocol. A destination that fails its checks (or whose
+    /// group or stream is gone) gets its error; the others are written.
+    pub async fn append<E: EventInput>(
+        &self,
+        scope: &Scope,
+        destinations: &[(&str, &str, &[E])],
+    ) -> Vec<StoreResult<PutLogEventsOutcome>> {
+        let now = now_ms();
+        let (done, mut outcomes) = {
+            let mut catalog = self.write();
+            let mut writes = Vec::new();
+            let outcomes: Vec<StoreResult<PutLogEventsOutcome>> = destinations
+                .iter()
+                .map(|(group, stream, events)| {
+                    validate_events(events)?;
+                    check_order(events)?;
+                    self.stage_events(
+                        &mut catalog,
+                        scope,
+                        group,
+                        stream,
+                        events,
+                        now,
+                        false,
+                        &mut writes,
+                    )
+                })
+                .collect();
+            let done = (!writes.is_empty()).then(|| self.enqueue(writes));
+            (done, outcomes)
+        };
+        if let Some(done) = done {
+            if let Err(e) = durable(done).await {
+                for o in outcomes.iter_mut().filter(|o| o.is_ok()) {
+                    *o = Err(e.clone());
+                }
+            }
+        }
+        outcomes
+    }
+
+    /// Under the catalog lock: decides which of a stream's events are
+    /// accepted, appends the writes that store them to `writes` and updates
+    /// the stream's metadata. `span_limit` applies PutLogEvents' 24-hour rule.
+    #[allow(clippy::too_many_arguments)]
+    fn stage_events<E: EventInput>(
+        &self,
+        catalog: &mut crate::Catalog,
+        scope: &Scope,
+        group: &str,
+        stream: &str,
+        events: &[E],
+        now: i64,
+        span_limit: bool,
+        writes: &mut Vec<Write>,
+    ) -> StoreResult<PutLogEventsOutcome> {
+        let config = &self.inner.config;
+        let entry = catalog.group_mut(scope, group)?;
+        let retention_cutoff = entry
+            .group
+            .retention_in_days
+            .map(|d| now - i64::from(d) * 86_400_000);
+        let group_id = entry.group.id;
+        let log_stream = entry
+            .streams
+            .get_mut(stream)
+            .ok_or_else(StoreError::stream_not_found)?;
+
+        // Events are chronological, so refusals are a prefix and a suffix.
+        let too_old_end = events.partition_point(|e| e.timestamp() < now - config.max_event_age_ms);
+        let expired_end =
+            retention_cutoff.map_or(0, |c| events.partition_point(|e| e.timestamp() < c));
+        let first_ok = too_old_end.max(expired_end);
+        let too_new_start = events.partition_point(|e| e.timestamp() <= now + config.max_future_ms);
+        let accepted = if first_ok < too_new_start {
+            &events[first_ok..too_new_start]
+        } else {
+            &[][..]
+        };
+        if let (Some(first), Some(last), true) = (accepted.first(), accepted.last(), span_limit) {
+            if last.timestamp() - first.timestamp() > MAX_BATCH_SPAN_MS {
+                return Err(StoreError::InvalidParameter(
+                    "The batch of log events in a single PutLogEvents request cannot span more than 24 hours.".into(),
+                ));
+            }
+        }
+        let rejected = RejectedLogEventsInfo {
+            too_new_log_event_start_index: (too_new_start < events.len()).then_some(too_new_start),
+            too_old_log_event_end_index: (too_old_end > 0).then_some(too_old_end),
+            expired_log_event_end_index: (expired_end > 0 && expired_end > too_old_end)
+                .then_some(expired_end),
+        };
+
+        writes.reserve(accepted.len() + 2);
+        let first_seq = self
+            .inner
+            .next_seq
+            .fetch_add(accepted.len() as u64, Ordering::SeqCst);
+        // One engine entry per run of events within a second (see blocks).
+        let mut seq = first_seq;
+        for run in blocks::runs(accepted) {
+            let key = keys::event(log_stream.id, run[0].timestamp(), seq);
+            writes.push(Write::Put(
+                Space::Events,
+                key.to_vec(),
+                blocks::encode(now, run),
+            ));
+            seq += run.len() as u64;
+        }
+        if let (Some(first), Some(last)) = (accepted.first(), accepted.last()) {
+            log_stream.first_event_timestamp = Some(
+                log_stream
+                    .first_event_timestamp
+                    .map_or(first.timestamp(), |t| t.min(first.timestamp())),
+            );
+            log_stream.last_event_timestamp = Some(
+                log_stream
+                    .last_event_timestamp
+                    .map_or(last.timestamp(), |t| t.max(last.timestamp())),
+            );
+            log_stream.last_ingestion_time = Some(now);
+            log_stream.stored_bytes += accepted
+                .iter()
+                .map(|e| e.message().len() as u64)
+                .sum::<u64>();
+            writes.push(stream_write(group_id, log_stream));
+            let next = first_seq + accepted.len() as u64;
+            writes.push(Write::Put(
+                Space::Meta,
+                keys::NEXT_SEQ.to_vec(),
+                next.to_be_bytes().to_vec(),
+            ));
+        }
+        Ok(PutLogEventsOutcome {
+            next_sequence_token: format!("{:056}", first_seq + accepted.len() as u64),
+            rejected,
+            accepted: accepted.len(),
+        })
     }
 
     fn retention_cutoff(&self, days: Option<u32>) -> Option<i64> {

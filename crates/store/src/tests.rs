@@ -1137,3 +1137,43 @@ async fn a_store_with_one_entry_per_event_is_migrated_into_blocks() {
     let db = fjall::Database::builder(&dir).open().unwrap();
     assert!(!db.keyspace_exists("events"));
 }
+
+#[tokio::test]
+async fn append_writes_many_streams_at_once_and_refuses_only_the_bad_ones() {
+    let dir = temp_dir("append");
+    let store = Store::open(&dir, StoreConfig::default()).unwrap();
+    let s = scope();
+    let now = now_ms();
+    store
+        .create_log_group(&s, "g", CreateLogGroup::default())
+        .await
+        .unwrap();
+    store.create_log_stream(&s, "g", "a").await.unwrap();
+    store.create_log_stream(&s, "g", "b").await.unwrap();
+    // Beyond PutLogEvents' 10,000-event limit: the in-process path has none.
+    let many: Vec<_> = (0..12_000).map(|i| ev(now - 12_000 + i, "x")).collect();
+    let out_of_order = vec![ev(now, "late"), ev(now - 1, "early")];
+    let outcomes = store
+        .append(
+            &s,
+            &[
+                ("g", "a", many.as_slice()),
+                ("g", "b", &[ev(now, "b0")][..]),
+                ("g", "missing", &[ev(now, "m")][..]),
+                ("g", "b", out_of_order.as_slice()),
+            ],
+        )
+        .await;
+    assert_eq!(outcomes[0].as_ref().unwrap().accepted, 12_000);
+    assert_eq!(outcomes[1].as_ref().unwrap().accepted, 1);
+    assert_eq!(
+        outcomes[2].as_ref().unwrap_err().error_type(),
+        "ResourceNotFoundException"
+    );
+    assert_eq!(
+        outcomes[3].as_ref().unwrap_err().error_type(),
+        "InvalidParameterException"
+    );
+    assert_eq!(page_all(&store, "a", true, 10_000).await.len(), 12_000);
+    assert_eq!(page_all(&store, "b", true, 10).await, ["b0"]);
+}

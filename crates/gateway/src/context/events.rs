@@ -127,11 +127,18 @@ pub struct ExecutionTrace {
     pub events: Vec<ExecutionEvent>,
     /// Capture headers and bodies (the method's `dataTraceEnabled`).
     pub data: bool,
+    /// Nothing will render this request's execution lines (its method logs
+    /// at OFF and the stage has no errors-only tracing): only the
+    /// function's own log lines are kept.
+    pub lines_off: bool,
 }
 
 impl ExecutionTrace {
     /// Appends an event stamped now.
     pub fn push(&mut self, kind: ExecutionEventKind) {
+        if self.lines_off && !matches!(kind, ExecutionEventKind::LambdaLogs { .. }) {
+            return;
+        }
         self.events.push(ExecutionEvent {
             at: SystemTime::now(),
             kind,
