@@ -82,6 +82,14 @@ async fn self_signed_backends_need_insecure_skip_verification() {
     let upstream = tls_upstream().await;
     let api = import_document(API, &ImportOptions::default()).unwrap().api;
     let mut stage = Stage::new("dev");
+    // Execution events are kept only where a level writes them.
+    stage.method_settings.insert(
+        "*/*".into(),
+        gatewatch_model::MethodSetting {
+            logging_level: gatewatch_model::LoggingLevel::Error,
+            ..Default::default()
+        },
+    );
     stage.variables.insert(
         "tls".into(),
         format!("https://localhost:{}", upstream.port()),

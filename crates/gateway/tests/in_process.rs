@@ -47,17 +47,33 @@ struct Running {
 }
 
 async fn start(limits: Limits, config: ServerConfig, data_trace: bool) -> Running {
+    start_at(
+        limits,
+        config,
+        data_trace,
+        gatewatch_model::LoggingLevel::Info,
+    )
+    .await
+}
+
+async fn start_at(
+    limits: Limits,
+    config: ServerConfig,
+    data_trace: bool,
+    level: gatewatch_model::LoggingLevel,
+) -> Running {
     let api = import_document(API, &ImportOptions::default()).unwrap().api;
     let mut stage = Stage::new("test");
-    if data_trace {
-        stage.method_settings.insert(
-            "*/*".into(),
-            gatewatch_model::MethodSetting {
-                data_trace_enabled: true,
-                ..Default::default()
-            },
-        );
-    }
+    // INFO in most tests, so that records carry every execution event (a
+    // method at OFF keeps none: nothing would render them).
+    stage.method_settings.insert(
+        "*/*".into(),
+        gatewatch_model::MethodSetting {
+            logging_level: level,
+            data_trace_enabled: data_trace,
+            ..Default::default()
+        },
+    );
     let deployments = Deployments {
         apis: vec![DeployedApi::new(api, vec![stage])],
         account_id: "123456789012".into(),
@@ -469,5 +485,29 @@ async fn a_client_that_hangs_up_mid_body_still_leaves_a_record() {
     let record = next_record(&mut running.records).await;
     assert_eq!(record.context.status, Some(400));
     assert_eq!(record.context.resource_path.as_deref(), Some("/upload"));
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_method_logging_at_off_keeps_no_execution_events() {
+    let mut running = start_at(
+        Limits::default(),
+        ServerConfig::default(),
+        false,
+        gatewatch_model::LoggingLevel::Off,
+    )
+    .await;
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let uri = format!("http://{}/test/items/a", running.addr);
+    let resp = client
+        .request(http::Request::get(uri).body(Full::default()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let record = next_record(&mut running.records).await;
+    // The access-log fields are all there; the execution trace is not.
+    assert_eq!(record.context.status, Some(200));
+    assert!(record.context.response_latency_ms.is_some());
+    assert!(record.events.is_empty(), "{:?}", record.events);
     running.shutdown().await;
 }

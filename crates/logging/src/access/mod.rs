@@ -154,6 +154,12 @@ impl AccessLogTemplate {
 }
 
 fn push_one_line(out: &mut String, value: &str) {
+    // Most values hold no control character (C0, DEL, or C1, whose UTF-8
+    // form starts with 0xC2): copy them whole.
+    if value.bytes().all(|b| b >= 0x20 && b != 0x7f && b != 0xc2) {
+        out.push_str(value);
+        return;
+    }
     for c in value.chars() {
         match c {
             '\n' => out.push_str("\\n"),
