@@ -254,6 +254,12 @@ impl LogWriter {
         let mut ready: Vec<Destination> = Vec::new();
         for mut d in batches.into_destinations() {
             d.events.sort_by_key(|e| e.timestamp);
+            // A line longer than the store takes (possible only with a
+            // very high maxLogLineChars and multi-byte text) is cut rather
+            // than refused with the rest of its batch.
+            for e in d.events.iter_mut() {
+                fit_event(&mut e.message);
+            }
             match self.ensure(&scope, &d.group, &d.stream).await {
                 Ok(()) => ready.push(d),
                 Err(e) => {
@@ -307,6 +313,18 @@ impl LogWriter {
     }
 }
 
+/// Cuts a message to the store's largest event, at a character boundary.
+fn fit_event(message: &mut String) {
+    let max = gatewatch_store::MAX_EVENT_BYTES - gatewatch_store::EVENT_OVERHEAD;
+    if message.len() > max {
+        let mut end = max;
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        message.truncate(end);
+    }
+}
+
 /// Drains the data plane's queue: batches what is waiting, calls `observe`
 /// on each record (console output), writes the logs. When `stop` resolves
 /// (the servers have drained), what is still queued is written and the task
@@ -355,5 +373,20 @@ pub async fn run(
         }
         writer.write(&batch).await;
         batch.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn oversize_lines_are_cut_at_a_character_boundary() {
+        let max = gatewatch_store::MAX_EVENT_BYTES - gatewatch_store::EVENT_OVERHEAD;
+        let mut long = "é".repeat(max);
+        super::fit_event(&mut long);
+        assert!(long.len() <= max && long.len() >= max - 1);
+        assert!(long.chars().all(|c| c == 'é'));
+        let mut short = "ok".to_string();
+        super::fit_event(&mut short);
+        assert_eq!(short, "ok");
     }
 }
