@@ -245,6 +245,14 @@ impl LogWriter {
     /// Renders and stores the logs of `records`. Failures are logged, not
     /// returned: the requests are long answered.
     pub async fn write(&self, records: &[RequestRecord]) {
+        self.queue(records).await.durable().await;
+    }
+
+    /// Renders the logs of `records` and queues them for the store's next
+    /// commit (after everything queued before); the returned [`Queued`]
+    /// resolves once they are durable. [`run`] renders the next batch while
+    /// this one is being synced.
+    pub async fn queue(&self, records: &[RequestRecord]) -> Queued {
         let (scope, batches) = self.render(records);
         tracing::debug!(
             records = records.len(),
@@ -272,11 +280,10 @@ impl LogWriter {
             .iter()
             .map(|d| (d.group.as_str(), d.stream.as_str(), d.events.as_slice()))
             .collect();
-        let outcomes = self.store.append(&scope, &destinations).await;
-        for (d, outcome) in ready.iter().zip(outcomes) {
-            if let Err(e) = outcome {
-                tracing::warn!(group = %d.group, error = %e, "writing log events failed");
-            }
+        let appended = self.store.append_queued(&scope, &destinations);
+        Queued {
+            groups: ready.into_iter().map(|d| d.group).collect(),
+            appended,
         }
     }
 
@@ -313,6 +320,25 @@ impl LogWriter {
     }
 }
 
+/// A batch's logs queued for the store; see [`LogWriter::queue`].
+#[must_use = "failures are reported only by durable()"]
+pub struct Queued {
+    groups: Vec<String>,
+    appended: gatewatch_store::Appended,
+}
+
+impl Queued {
+    /// Waits until the logs are durable, logging any destination that failed.
+    pub async fn durable(self) {
+        let outcomes = self.appended.durable().await;
+        for (group, outcome) in self.groups.iter().zip(outcomes) {
+            if let Err(e) = outcome {
+                tracing::warn!(%group, error = %e, "writing log events failed");
+            }
+        }
+    }
+}
+
 /// Cuts a message to the store's largest event, at a character boundary.
 fn fit_event(message: &mut String) {
     let max = gatewatch_store::MAX_EVENT_BYTES - gatewatch_store::EVENT_OVERHEAD;
@@ -338,12 +364,14 @@ pub async fn run(
     tokio::pin!(stop);
     let mut batch = Vec::with_capacity(MAX_BATCH_RECORDS);
     let mut stopping = false;
+    // The batch being synced while the next one is rendered.
+    let mut in_flight: Option<Queued> = None;
     loop {
         if !stopping {
             tokio::select! {
                 first = rx.recv() => match first {
                     Some(r) => batch.push(r),
-                    None => return,
+                    None => break,
                 },
                 _ = &mut stop => stopping = true,
             }
@@ -366,13 +394,19 @@ pub async fn run(
             }
         }
         if batch.is_empty() {
-            return;
+            break;
         }
         for r in &batch {
             observe(r);
         }
-        writer.write(&batch).await;
+        let queued = writer.queue(&batch).await;
         batch.clear();
+        if let Some(previous) = in_flight.replace(queued) {
+            previous.durable().await;
+        }
+    }
+    if let Some(last) = in_flight {
+        last.durable().await;
     }
 }
 

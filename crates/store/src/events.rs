@@ -183,6 +183,28 @@ fn check_order<E: EventInput>(events: &[E]) -> StoreResult<()> {
     Ok(())
 }
 
+/// Events queued by [`Store::append_queued`], not yet known to be durable.
+#[must_use = "the outcome is known only once durable"]
+pub struct Appended {
+    done: Option<tokio::sync::oneshot::Receiver<StoreResult<()>>>,
+    outcomes: Vec<StoreResult<PutLogEventsOutcome>>,
+}
+
+impl Appended {
+    /// Waits until the events are durable; one outcome per destination.
+    pub async fn durable(self) -> Vec<StoreResult<PutLogEventsOutcome>> {
+        let mut outcomes = self.outcomes;
+        if let Some(done) = self.done {
+            if let Err(e) = durable(done).await {
+                for o in outcomes.iter_mut().filter(|o| o.is_ok()) {
+                    *o = Err(e.clone());
+                }
+            }
+        }
+        outcomes
+    }
+}
+
 impl Store {
     /// PutLogEvents: validates the batch as CloudWatch does, drops too-old,
     /// expired and too-new events (reporting their indexes), and returns once
@@ -234,38 +256,40 @@ impl Store {
         scope: &Scope,
         destinations: &[(&str, &str, &[E])],
     ) -> Vec<StoreResult<PutLogEventsOutcome>> {
+        self.append_queued(scope, destinations).durable().await
+    }
+
+    /// [`Store::append`] in two steps: the events are checked, ordered and
+    /// queued for the committer now (later calls commit after them), and
+    /// the returned [`Appended`] resolves once they are durable. A writer can
+    /// thus prepare its next batch while this one is being synced.
+    pub fn append_queued<E: EventInput>(
+        &self,
+        scope: &Scope,
+        destinations: &[(&str, &str, &[E])],
+    ) -> Appended {
         let now = now_ms();
-        let (done, mut outcomes) = {
-            let mut catalog = self.write();
-            let mut writes = Vec::new();
-            let outcomes: Vec<StoreResult<PutLogEventsOutcome>> = destinations
-                .iter()
-                .map(|(group, stream, events)| {
-                    validate_events(events)?;
-                    check_order(events)?;
-                    self.stage_events(
-                        &mut catalog,
-                        scope,
-                        group,
-                        stream,
-                        events,
-                        now,
-                        false,
-                        &mut writes,
-                    )
-                })
-                .collect();
-            let done = (!writes.is_empty()).then(|| self.enqueue(writes));
-            (done, outcomes)
-        };
-        if let Some(done) = done {
-            if let Err(e) = durable(done).await {
-                for o in outcomes.iter_mut().filter(|o| o.is_ok()) {
-                    *o = Err(e.clone());
-                }
-            }
-        }
-        outcomes
+        let mut catalog = self.write();
+        let mut writes = Vec::new();
+        let outcomes: Vec<StoreResult<PutLogEventsOutcome>> = destinations
+            .iter()
+            .map(|(group, stream, events)| {
+                validate_events(events)?;
+                check_order(events)?;
+                self.stage_events(
+                    &mut catalog,
+                    scope,
+                    group,
+                    stream,
+                    events,
+                    now,
+                    false,
+                    &mut writes,
+                )
+            })
+            .collect();
+        let done = (!writes.is_empty()).then(|| self.enqueue(writes));
+        Appended { done, outcomes }
     }
 
     /// Under the catalog lock: decides which of a stream's events are

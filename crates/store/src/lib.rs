@@ -41,7 +41,7 @@ mod settings;
 
 pub use catalog::CreateLogGroup;
 pub use error::{StoreError, StoreResult};
-pub use events::{Cursor, FilterPage, StreamSelector, EVENT_OVERHEAD, MAX_EVENT_BYTES};
+pub use events::{Appended, Cursor, FilterPage, StreamSelector, EVENT_OVERHEAD, MAX_EVENT_BYTES};
 pub use filter::FilterPattern;
 pub use model::{
     EventInput, InputLogEvent, LogEvent, LogGroup, LogStream, MetricFilter, PutLogEventsOutcome,
