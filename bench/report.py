@@ -104,6 +104,7 @@ def markdown(r: dict) -> str:
             ],
         ),
         "",
+        f"Best of {r['logging']['rows'][0].get('rounds', 1)} interleaved rounds per row. "
         "Sustained req/s counts the seconds the log writer still needed after the load stopped "
         "(the log queue holds up to 65,536 finished requests); CPU includes them.",
         "",

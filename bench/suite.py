@@ -38,6 +38,8 @@ ROOT = Path(__file__).resolve().parent.parent
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR", "/var/tmp/gatewatch-target"))
 RELEASE = TARGET / "release"
 SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
+# Rounds of the logging matrix; each stage reports its best round.
+LOGGING_ROUNDS = int(os.environ.get("BENCH_LOGGING_ROUNDS", "3"))
 CONCURRENCY = [int(c) for c in os.environ.get("BENCH_CONCURRENCY", "16,64,256").split(",")]
 WRK_SCRIPT = ROOT / "bench" / "wrk_report.lua"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -386,21 +388,27 @@ def scenario_mock_and_proxy(work: Path, results: dict) -> None:
         results["proxy"] = proxy
         gw.stop()
 
-        matrix = []
+        matrix = {}
         c = 64 if 64 in CONCURRENCY else CONCURRENCY[0]
-        for stage in STAGES:
-            log(f"logging matrix: {stage}")
-            gw, base = fresh_gatewatch(f"logging-{stage}")
-            wrk(f"{base}/{stage}/pets/1", c, 1)
-            cpu0 = gw.cpu_seconds()
-            r = wrk(f"{base}/{stage}/pets/1", c, server=gw)
-            # Sustained rate: requests over the run plus the time the log
-            # writer needed afterwards to write what was still queued.
-            r["drain_s"] = drain_seconds(gw.admin)
-            r["rps_sustained"] = r["requests"] / (r["duration_us"] / 1e6 + r["drain_s"])
-            r["cpu_with_logs_us_per_req"] = (gw.cpu_seconds() - cpu0) / max(r["requests"], 1) * 1e6
-            matrix.append({"stage": stage, "label": STAGE_LABELS[stage], **r})
-            gw.stop()
+        # Rounds over every stage, interleaved, keeping each stage's best
+        # round: this shared machine's noise only ever slows a run down.
+        for round_no in range(LOGGING_ROUNDS):
+            for stage in STAGES:
+                log(f"logging matrix: {stage} (round {round_no + 1} of {LOGGING_ROUNDS})")
+                gw, base = fresh_gatewatch(f"logging-{stage}-{round_no}")
+                wrk(f"{base}/{stage}/pets/1", c, 1)
+                cpu0 = gw.cpu_seconds()
+                r = wrk(f"{base}/{stage}/pets/1", c, server=gw)
+                # Sustained rate: requests over the run plus the time the log
+                # writer needed afterwards to write what was still queued.
+                r["drain_s"] = drain_seconds(gw.admin)
+                r["rps_sustained"] = r["requests"] / (r["duration_us"] / 1e6 + r["drain_s"])
+                r["cpu_with_logs_us_per_req"] = (gw.cpu_seconds() - cpu0) / max(r["requests"], 1) * 1e6
+                r["rounds"] = LOGGING_ROUNDS
+                gw.stop()
+                if stage not in matrix or r["rps_sustained"] > matrix[stage]["rps_sustained"]:
+                    matrix[stage] = {"stage": stage, "label": STAGE_LABELS[stage], **r}
+        matrix = [matrix[s] for s in STAGES]
         off = matrix[0]["rps_sustained"]
         for m in matrix:
             m["vs_off"] = ratio(m["rps_sustained"], off)

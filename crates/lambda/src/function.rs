@@ -123,6 +123,28 @@ pub(crate) struct ProcessState {
     pub(crate) replies: Mutex<Option<oneshot::Sender<Result<Bytes, Bytes>>>>,
     /// Fired by the first `invocation/next`: the runtime has initialised.
     pub(crate) ready: Mutex<Option<oneshot::Sender<()>>>,
+    /// When the process was started (its init duration runs from here).
+    pub(crate) spawned: Instant,
+    /// It has answered an invocation and not yet asked for the next one.
+    pub(crate) finishing: std::sync::atomic::AtomicBool,
+}
+
+impl ProcessState {
+    /// Marks the process as finishing (or not), keeping the function's
+    /// count of finishing processes in step.
+    pub(crate) fn set_finishing(&self, function: &Function, finishing: bool) {
+        if self.finishing.swap(finishing, Ordering::SeqCst) != finishing {
+            if finishing {
+                function.last_answer_us.store(
+                    function.created.elapsed().as_micros() as u64,
+                    Ordering::SeqCst,
+                );
+                function.finishing.fetch_add(1, Ordering::SeqCst);
+            } else {
+                function.finishing.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+    }
 }
 
 /// Removes an invocation's log buffer when the invocation ends or is abandoned.
@@ -138,8 +160,17 @@ impl Drop for ForgetLogs<'_> {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&self.request_id);
+        self.function
+            .first_invocations
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.request_id);
     }
 }
+
+/// How long after a process answered an invocation it counts as about to
+/// take the next one (instead of a new process being started for it).
+const FINISHING_WINDOW_US: u64 = 50_000;
 
 /// A function process, shared by its reaper and whoever must kill it.
 type SharedChild = Arc<tokio::sync::Mutex<tokio::process::Child>>;
@@ -154,7 +185,15 @@ pub struct Function {
     pub(crate) queue_rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<Invocation>>,
     processes: AtomicUsize,
     pub(crate) idle: AtomicUsize,
+    /// Processes that answered and are about to ask for the next invocation.
+    pub(crate) finishing: AtomicUsize,
+    /// When a process last answered, in µs since `created`.
+    last_answer_us: std::sync::atomic::AtomicU64,
+    created: Instant,
     pub(crate) logs: Mutex<HashMap<String, Vec<String>>>,
+    /// Init durations of invocations that were a new process's first, by
+    /// request id (set by the Runtime API when the process takes one).
+    pub(crate) first_invocations: Mutex<HashMap<String, Duration>>,
     running: Mutex<Vec<(Arc<ProcessState>, SharedChild)>>,
     log_stream: String,
 }
@@ -179,7 +218,11 @@ impl Function {
             queue_rx: tokio::sync::Mutex::new(queue_rx),
             processes: AtomicUsize::new(0),
             idle: AtomicUsize::new(0),
+            finishing: AtomicUsize::new(0),
+            last_answer_us: std::sync::atomic::AtomicU64::new(0),
+            created: Instant::now(),
             logs: Mutex::new(HashMap::new()),
+            first_invocations: Mutex::new(HashMap::new()),
             running: Mutex::new(Vec::new()),
         }
     }
@@ -217,13 +260,26 @@ impl Function {
         // A slot is reserved atomically, so parallel cold starts never exceed the
         // concurrency limit; beyond it invocations queue for a warm process.
         let limit = self.config.concurrency.max(1);
-        let reserved = self.idle.load(Ordering::SeqCst) == 0
-            && self
-                .processes
+        // A process that has just answered will ask for this invocation in
+        // a moment: only when none is idle or finishing does another start.
+        // A process that answered long ago and never asked again (a runtime
+        // busy after its answer) does not hold scaling back.
+        let finishing_soon = self.finishing.load(Ordering::SeqCst) > 0
+            && (self.created.elapsed().as_micros() as u64)
+                .saturating_sub(self.last_answer_us.load(Ordering::SeqCst))
+                < FINISHING_WINDOW_US;
+        let reservation = if self.idle.load(Ordering::SeqCst) == 0 && !finishing_soon {
+            self.processes
                 .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |p| {
                     (p < limit).then_some(p + 1)
                 })
-                .is_ok();
+                .ok()
+        } else {
+            None
+        };
+        // Whether other processes exist: a busy one may finish first.
+        let scale_out = reservation.is_some_and(|before| before > 0);
+        let reserved = reservation.is_some();
         if !reserved
             && self.config.throttle
             && self.idle.load(Ordering::SeqCst) == 0
@@ -231,7 +287,31 @@ impl Function {
         {
             return Err(InvokeError::Throttled { request_id });
         }
-        if reserved {
+        if reserved && scale_out {
+            // Every process is busy: start another, but queue the
+            // invocation at once rather than wait for the new process to
+            // initialise. Whichever process asks first takes it, so a
+            // process that was just finishing its previous invocation does
+            // not leave this one waiting out a cold start. The new process
+            // reports its init duration on the first invocation it takes.
+            match self.spawn_process().await {
+                Ok(ready) => {
+                    let name = self.config.name.clone();
+                    tokio::spawn(async move {
+                        if !matches!(
+                            tokio::time::timeout(Duration::from_secs(10), ready).await,
+                            Ok(Ok(()))
+                        ) {
+                            tracing::warn!(function = %name, "a new function process did not start its runtime loop");
+                        }
+                    });
+                }
+                Err(e) => {
+                    self.processes.fetch_sub(1, Ordering::SeqCst);
+                    tracing::warn!(function = %self.config.name, error = %e, "cannot start another function process");
+                }
+            }
+        } else if reserved {
             // Cold start: the init duration runs until the new process asks
             // for its first invocation (Lambda's 10 s init limit applies).
             let t = Instant::now();
@@ -288,6 +368,14 @@ impl Function {
             .unwrap_or_else(|p| p.into_inner())
             .remove(&request_id)
             .unwrap_or_default();
+        if let Some(init) = self
+            .first_invocations
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&request_id)
+        {
+            init_duration = Some(init);
+        }
         match outcome {
             Ok(Ok(result)) => {
                 logs.push(format!("END RequestId: {request_id}"));
@@ -453,6 +541,8 @@ impl Function {
             current: Mutex::new(None),
             replies: Mutex::new(None),
             ready: Mutex::new(Some(ready_tx)),
+            spawned: Instant::now(),
+            finishing: std::sync::atomic::AtomicBool::new(false),
         });
         let (addr, server) = runtime_api::start(Arc::clone(self), Arc::clone(&state))
             .await
@@ -563,6 +653,7 @@ impl Function {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .retain(|(s, _)| !Arc::ptr_eq(s, &state));
+            state.set_finishing(&f, false);
             f.processes.fetch_sub(1, Ordering::SeqCst);
         });
         Ok(ready_rx)

@@ -56,15 +56,27 @@ async fn handle(
         return reply(StatusCode::NOT_FOUND, "{\"errorMessage\":\"unknown path\"}");
     };
     if req.method() == http::Method::GET && rest == "invocation/next" {
-        if let Some(ready) = state.ready.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        let first = state.ready.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let init = state.spawned.elapsed();
+        let started_here = first.is_some();
+        if let Some(ready) = first {
             let _ = ready.send(());
         }
         function.idle.fetch_add(1, Ordering::SeqCst);
+        state.set_finishing(function, false);
         let next = { function.queue_rx.lock().await.recv().await };
         function.idle.fetch_sub(1, Ordering::SeqCst);
         let Some(inv) = next else {
             return reply(StatusCode::GONE, "");
         };
+        if started_here {
+            // This process's first invocation carries its init duration.
+            function
+                .first_invocations
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(inv.request_id.clone(), init);
+        }
         *state.current.lock().unwrap_or_else(|p| p.into_inner()) = Some(inv.request_id.clone());
         *state.replies.lock().unwrap_or_else(|p| p.into_inner()) = Some(inv.reply);
         let mut r = reply(StatusCode::OK, inv.payload);
@@ -132,6 +144,9 @@ async fn handle(
         "error" => Err(body),
         _ => return reply(StatusCode::NOT_FOUND, "{\"errorMessage\":\"unknown path\"}"),
     };
+    // Counted before the answer goes out, so the caller's next invocation
+    // finds this process about to be free.
+    state.set_finishing(function, true);
     if let Some(sender) = sender {
         let _ = sender.send(result);
     }
