@@ -17,7 +17,11 @@ if ! "$VENV/bin/python" -c 'import duckdb' 2>/dev/null; then
   fi
   "$VENV/bin/pip" install --quiet duckdb
 fi
-cargo build --release -p gatewatch-insights --example query_bench
+# bench/run.sh builds this example together with everything else (one set of
+# features, so DataFusion is compiled once) and says so with BENCH_BUILT=1.
+if [ "${BENCH_BUILT:-0}" != "1" ]; then
+  cargo build --release -p gatewatch-insights --example query_bench
+fi
 mkdir -p bench/results
 for n in "${@:-1000000}"; do
   dir="/var/tmp/gw-insights-bench-$n"

@@ -39,13 +39,14 @@ cargo build --release -q -p gatewatch --bin gatewatch \
   -p gatewatch-gateway --example hello --example serve_api \
   -p gatewatch-lambda --example invoke_bench \
   -p gatewatch-store --example ingest \
-  -p gatewatch-aws-api --example ingest_http
+  -p gatewatch-aws-api --example ingest_http \
+  -p gatewatch-insights --example query_bench
 built=$(date +%s)
 
 "$VENV/bin/python" bench/suite.py
 events="${BENCH_INSIGHTS_EVENTS:-1000000}"
 if [ "$events" != "0" ]; then
-  BENCH_VENV="$VENV" bash bench/insights.sh "$events" >/dev/null
+  BENCH_BUILT=1 BENCH_VENV="$VENV" bash bench/insights.sh "$events" >/dev/null
 fi
 "$VENV/bin/python" bench/report.py >/dev/null
 done_at=$(date +%s)
