@@ -130,6 +130,12 @@ pub(crate) struct ProcessState {
 }
 
 impl ProcessState {
+    /// Takes the readiness signal: `Some` exactly once, for whoever first
+    /// sees the process ready (its first `invocation/next`) or gone.
+    pub(crate) fn take_ready(&self) -> Option<oneshot::Sender<()>> {
+        self.ready.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+
     /// Marks the process as finishing (or not), keeping the function's
     /// count of finishing processes in step.
     pub(crate) fn set_finishing(&self, function: &Function, finishing: bool) {
@@ -187,6 +193,10 @@ pub struct Function {
     pub(crate) idle: AtomicUsize,
     /// Processes that answered and are about to ask for the next invocation.
     pub(crate) finishing: AtomicUsize,
+    /// Invocations queued and not yet taken by a process.
+    pub(crate) waiting: AtomicUsize,
+    /// Processes started that have not yet asked for their first invocation.
+    pub(crate) starting: AtomicUsize,
     /// When a process last answered, in µs since `created`.
     last_answer_us: std::sync::atomic::AtomicU64,
     created: Instant,
@@ -219,6 +229,8 @@ impl Function {
             processes: AtomicUsize::new(0),
             idle: AtomicUsize::new(0),
             finishing: AtomicUsize::new(0),
+            waiting: AtomicUsize::new(0),
+            starting: AtomicUsize::new(0),
             last_answer_us: std::sync::atomic::AtomicU64::new(0),
             created: Instant::now(),
             logs: Mutex::new(HashMap::new()),
@@ -260,15 +272,25 @@ impl Function {
         // A slot is reserved atomically, so parallel cold starts never exceed the
         // concurrency limit; beyond it invocations queue for a warm process.
         let limit = self.config.concurrency.max(1);
-        // A process that has just answered will ask for this invocation in
-        // a moment: only when none is idle or finishing does another start.
-        // A process that answered long ago and never asked again (a runtime
-        // busy after its answer) does not hold scaling back.
-        let finishing_soon = self.finishing.load(Ordering::SeqCst) > 0
-            && (self.created.elapsed().as_micros() as u64)
-                .saturating_sub(self.last_answer_us.load(Ordering::SeqCst))
-                < FINISHING_WINDOW_US;
-        let reservation = if self.idle.load(Ordering::SeqCst) == 0 && !finishing_soon {
+        // Another process starts only when the invocations waiting (this
+        // one included) outnumber the processes that are idle or have just
+        // answered (they ask for the next invocation in a moment). Processes
+        // that answered long ago and never asked again (a runtime busy after
+        // its answer) do not count.
+        let finishing_soon = if (self.created.elapsed().as_micros() as u64)
+            .saturating_sub(self.last_answer_us.load(Ordering::SeqCst))
+            < FINISHING_WINDOW_US
+        {
+            self.finishing.load(Ordering::SeqCst)
+        } else {
+            0
+        };
+        // A process still starting will take one of them too.
+        let available = self.idle.load(Ordering::SeqCst)
+            + finishing_soon
+            + self.starting.load(Ordering::SeqCst);
+        let demand = self.waiting.load(Ordering::SeqCst) + 1;
+        let reservation = if demand > available {
             self.processes
                 .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |p| {
                     (p < limit).then_some(p + 1)
@@ -295,17 +317,7 @@ impl Function {
             // not leave this one waiting out a cold start. The new process
             // reports its init duration on the first invocation it takes.
             match self.spawn_process().await {
-                Ok(ready) => {
-                    let name = self.config.name.clone();
-                    tokio::spawn(async move {
-                        if !matches!(
-                            tokio::time::timeout(Duration::from_secs(10), ready).await,
-                            Ok(Ok(()))
-                        ) {
-                            tracing::warn!(function = %name, "a new function process did not start its runtime loop");
-                        }
-                    });
-                }
+                Ok(_ready) => {}
                 Err(e) => {
                     self.processes.fetch_sub(1, Ordering::SeqCst);
                     tracing::warn!(function = %self.config.name, error = %e, "cannot start another function process");
@@ -352,9 +364,13 @@ impl Function {
                 .unwrap_or(0),
             reply,
         };
-        self.queue_tx
-            .send(invocation)
-            .map_err(|_| InvokeError::Runtime("the function host is shutting down".into()))?;
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        if self.queue_tx.send(invocation).is_err() {
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+            return Err(InvokeError::Runtime(
+                "the function host is shutting down".into(),
+            ));
+        }
         let outcome = tokio::time::timeout(self.config.timeout, result).await;
         let duration = started.elapsed();
         // Output the process wrote before answering may still sit in the
@@ -544,6 +560,33 @@ impl Function {
             spawned: Instant::now(),
             finishing: std::sync::atomic::AtomicBool::new(false),
         });
+        // Counted down by its first `invocation/next`, or below if it never
+        // gets that far.
+        self.starting.fetch_add(1, Ordering::SeqCst);
+        let started = self.start_process(&state).await;
+        if started.is_err() && state.take_ready().is_some() {
+            self.starting.fetch_sub(1, Ordering::SeqCst);
+        }
+        if started.is_ok() {
+            // Lambda's 10 s init limit: a process that has not asked for an
+            // invocation by then no longer counts as starting (and whoever
+            // waits for it sees it fail).
+            let f = Arc::clone(self);
+            let state = Arc::clone(&state);
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_secs(10)).await;
+                if state.take_ready().is_some() {
+                    f.starting.fetch_sub(1, Ordering::SeqCst);
+                    tracing::warn!(function = %f.config.name, "a function process did not start its runtime loop within 10 s");
+                }
+            });
+        }
+        started.map(|()| ready_rx)
+    }
+
+    /// The part of [`Function::spawn_process`] that can fail.
+    async fn start_process(self: &Arc<Self>, state: &Arc<ProcessState>) -> Result<(), String> {
+        let state = Arc::clone(state);
         let (addr, server) = runtime_api::start(Arc::clone(self), Arc::clone(&state))
             .await
             .map_err(|e| format!("cannot start the Runtime API: {e}"))?;
@@ -654,9 +697,12 @@ impl Function {
                 .unwrap_or_else(|p| p.into_inner())
                 .retain(|(s, _)| !Arc::ptr_eq(s, &state));
             state.set_finishing(&f, false);
+            if state.take_ready().is_some() {
+                f.starting.fetch_sub(1, Ordering::SeqCst);
+            }
             f.processes.fetch_sub(1, Ordering::SeqCst);
         });
-        Ok(ready_rx)
+        Ok(())
     }
 
     /// Kills every process of the function.

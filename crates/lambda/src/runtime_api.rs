@@ -56,7 +56,10 @@ async fn handle(
         return reply(StatusCode::NOT_FOUND, "{\"errorMessage\":\"unknown path\"}");
     };
     if req.method() == http::Method::GET && rest == "invocation/next" {
-        let first = state.ready.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let first = state.take_ready();
+        if first.is_some() {
+            function.starting.fetch_sub(1, Ordering::SeqCst);
+        }
         let init = state.spawned.elapsed();
         let started_here = first.is_some();
         if let Some(ready) = first {
@@ -69,7 +72,9 @@ async fn handle(
         let Some(inv) = next else {
             return reply(StatusCode::GONE, "");
         };
-        if started_here {
+        function.waiting.fetch_sub(1, Ordering::SeqCst);
+        // The caller may have given up meanwhile: then nobody collects it.
+        if started_here && !inv.reply.is_closed() {
             // This process's first invocation carries its init duration.
             function
                 .first_invocations

@@ -16,10 +16,10 @@ use crate::execution::{self, Verbosity};
 
 /// How long the writer waits for more records once a batch has started
 /// filling under load.
-pub const LINGER: std::time::Duration = std::time::Duration::from_millis(5);
+pub const LINGER: std::time::Duration = std::time::Duration::from_millis(10);
 
 /// Most records rendered and written in one batch.
-pub const MAX_BATCH_RECORDS: usize = 1024;
+pub const MAX_BATCH_RECORDS: usize = 4096;
 
 /// The execution-log group of a stage.
 pub fn execution_group(rest_api_id: &str, stage: &str) -> String {
@@ -267,6 +267,12 @@ impl LogWriter {
             // than refused with the rest of its batch.
             for e in d.events.iter_mut() {
                 fit_event(&mut e.message);
+            }
+            // The store refuses empty events (a function printing an empty
+            // line): drop them rather than the destination's whole batch.
+            d.events.retain(|e| !e.message.is_empty());
+            if d.events.is_empty() {
+                continue;
             }
             match self.ensure(&scope, &d.group, &d.stream).await {
                 Ok(()) => ready.push(d),
