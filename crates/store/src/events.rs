@@ -183,6 +183,17 @@ fn check_order<E: EventInput>(events: &[E]) -> StoreResult<()> {
     Ok(())
 }
 
+/// Which checks a write still needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Checks {
+    /// A PutLogEvents call, already checked as a whole by `validate_batch`;
+    /// its 24-hour span rule applies when the accepted events are known.
+    Done,
+    /// The in-process path: each event's checks and the order, per
+    /// destination, without the wire API's per-call limits.
+    PerEvent,
+}
+
 /// Events queued by [`Store::append_queued`], not yet known to be durable.
 #[must_use = "the outcome is known only once durable"]
 pub struct Appended {
@@ -219,27 +230,12 @@ impl Store {
         names::log_group_name(group, "logGroupName")?;
         names::log_stream_name(stream, "logStreamName")?;
         validate_batch(events)?;
-        let now = now_ms();
-        let (done, outcome) = {
-            let mut catalog = self.write();
-            let mut writes = Vec::new();
-            let outcome = self.stage_events(
-                &mut catalog,
-                scope,
-                group,
-                stream,
-                events,
-                now,
-                true,
-                &mut writes,
-            )?;
-            let done = (!writes.is_empty()).then(|| self.enqueue(writes));
-            (done, outcome)
-        };
-        if let Some(done) = done {
-            durable(done).await?;
-        }
-        Ok(outcome)
+        let outcome = self
+            .stage_and_queue(scope, &[(group, stream, events)], Checks::Done)
+            .durable()
+            .await
+            .pop();
+        outcome.expect("one outcome per destination")
     }
 
     /// Appends events to several streams in one durable commit: the
@@ -268,14 +264,28 @@ impl Store {
         scope: &Scope,
         destinations: &[(&str, &str, &[E])],
     ) -> Appended {
+        self.stage_and_queue(scope, destinations, Checks::PerEvent)
+    }
+
+    /// The one write path of events: under the catalog lock, stages each
+    /// destination's events (see [`Store::stage_events`]) and queues all
+    /// their writes as one commit.
+    fn stage_and_queue<E: EventInput>(
+        &self,
+        scope: &Scope,
+        destinations: &[(&str, &str, &[E])],
+        checks: Checks,
+    ) -> Appended {
         let now = now_ms();
         let mut catalog = self.write();
         let mut writes = Vec::new();
         let outcomes: Vec<StoreResult<PutLogEventsOutcome>> = destinations
             .iter()
             .map(|(group, stream, events)| {
-                validate_events(events)?;
-                check_order(events)?;
+                if checks == Checks::PerEvent {
+                    validate_events(events)?;
+                    check_order(events)?;
+                }
                 self.stage_events(
                     &mut catalog,
                     scope,
@@ -283,7 +293,7 @@ impl Store {
                     stream,
                     events,
                     now,
-                    false,
+                    checks == Checks::Done,
                     &mut writes,
                 )
             })
@@ -344,7 +354,6 @@ impl Store {
                 .then_some(expired_end),
         };
 
-        writes.reserve(accepted.len() + 2);
         let first_seq = self
             .inner
             .next_seq
