@@ -131,9 +131,14 @@ pub(crate) struct ProcessState {
 
 impl ProcessState {
     /// Takes the readiness signal: `Some` exactly once, for whoever first
-    /// sees the process ready (its first `invocation/next`) or gone.
-    pub(crate) fn take_ready(&self) -> Option<oneshot::Sender<()>> {
-        self.ready.lock().unwrap_or_else(|p| p.into_inner()).take()
+    /// sees the process ready (its first `invocation/next`), gone, or past
+    /// the init limit; from then on it no longer counts as starting.
+    pub(crate) fn take_ready(&self, function: &Function) -> Option<oneshot::Sender<()>> {
+        let ready = self.ready.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if ready.is_some() {
+            function.starting.fetch_sub(1, Ordering::SeqCst);
+        }
+        ready
     }
 
     /// Marks the process as finishing (or not), keeping the function's
@@ -268,7 +273,6 @@ impl Function {
         }
         let started = Instant::now();
         let deadline = SystemTime::now() + self.config.timeout;
-        let mut init_duration = None;
         // A slot is reserved atomically, so parallel cold starts never exceed the
         // concurrency limit; beyond it invocations queue for a warm process.
         let limit = self.config.concurrency.max(1);
@@ -324,9 +328,10 @@ impl Function {
                 }
             }
         } else if reserved {
-            // Cold start: the init duration runs until the new process asks
-            // for its first invocation (Lambda's 10 s init limit applies).
-            let t = Instant::now();
+            // Cold start: wait until the new process asks for its first
+            // invocation. The signal is dropped if it exits first or passes
+            // Lambda's 10 s init limit (see `spawn_process`); its init
+            // duration is recorded with the invocation it takes.
             let ready = match self.spawn_process().await {
                 Ok(r) => r,
                 Err(e) => {
@@ -334,9 +339,9 @@ impl Function {
                     return Err(InvokeError::Runtime(e));
                 }
             };
-            match tokio::time::timeout(Duration::from_secs(10), ready).await {
-                Ok(Ok(())) => init_duration = Some(t.elapsed()),
-                _ => {
+            match ready.await {
+                Ok(()) => {}
+                Err(_) => {
                     return Err(InvokeError::Runtime(format!(
                         "Runtime.ExitError: function {} did not start its runtime loop",
                         self.config.name
@@ -384,14 +389,11 @@ impl Function {
             .unwrap_or_else(|p| p.into_inner())
             .remove(&request_id)
             .unwrap_or_default();
-        if let Some(init) = self
+        let init_duration = self
             .first_invocations
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .remove(&request_id)
-        {
-            init_duration = Some(init);
-        }
+            .remove(&request_id);
         match outcome {
             Ok(Ok(result)) => {
                 logs.push(format!("END RequestId: {request_id}"));
@@ -564,10 +566,9 @@ impl Function {
         // gets that far.
         self.starting.fetch_add(1, Ordering::SeqCst);
         let started = self.start_process(&state).await;
-        if started.is_err() && state.take_ready().is_some() {
-            self.starting.fetch_sub(1, Ordering::SeqCst);
-        }
-        if started.is_ok() {
+        if started.is_err() {
+            state.take_ready(self);
+        } else {
             // Lambda's 10 s init limit: a process that has not asked for an
             // invocation by then no longer counts as starting (and whoever
             // waits for it sees it fail).
@@ -575,8 +576,7 @@ impl Function {
             let state = Arc::clone(&state);
             tokio::spawn(async move {
                 tokio::time::sleep(Duration::from_secs(10)).await;
-                if state.take_ready().is_some() {
-                    f.starting.fetch_sub(1, Ordering::SeqCst);
+                if state.take_ready(&f).is_some() {
                     tracing::warn!(function = %f.config.name, "a function process did not start its runtime loop within 10 s");
                 }
             });
@@ -697,9 +697,7 @@ impl Function {
                 .unwrap_or_else(|p| p.into_inner())
                 .retain(|(s, _)| !Arc::ptr_eq(s, &state));
             state.set_finishing(&f, false);
-            if state.take_ready().is_some() {
-                f.starting.fetch_sub(1, Ordering::SeqCst);
-            }
+            state.take_ready(&f);
             f.processes.fetch_sub(1, Ordering::SeqCst);
         });
         Ok(())

@@ -56,11 +56,8 @@ async fn handle(
         return reply(StatusCode::NOT_FOUND, "{\"errorMessage\":\"unknown path\"}");
     };
     if req.method() == http::Method::GET && rest == "invocation/next" {
-        let first = state.take_ready();
-        if first.is_some() {
-            function.starting.fetch_sub(1, Ordering::SeqCst);
-        }
         let init = state.spawned.elapsed();
+        let first = state.take_ready(function);
         let started_here = first.is_some();
         if let Some(ready) = first {
             let _ = ready.send(());
