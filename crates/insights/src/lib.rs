@@ -323,7 +323,7 @@ pub async fn run(
         statistics: Statistics {
             records_matched: planned.matched.load(Ordering::Relaxed) as f64,
             records_scanned: scanned,
-            bytes_scanned: stats.bytes.load(Ordering::Relaxed) as f64,
+            bytes_scanned: scan.bytes_scanned() as f64,
             log_groups_scanned: req.groups.len() as f64,
         },
     })

@@ -2,9 +2,11 @@
 //!
 //! [`EventsTable`] exposes a pinned [`Scan`] with the store's columns plus one
 //! Utf8 column per field the query discovers in messages (JSON keys, Lambda
-//! platform fields). Discovery happens once per event while scanning, only
-//! for the fields the query names, and the message column is only read from
-//! disk when something needs it. Parts of the scan are spread over
+//! platform fields). JSON fields are asked of the store's scan, which reads
+//! them from a segment's field columns where it keeps them all and parses
+//! each message once otherwise; Lambda fields are found here. Only the
+//! fields the query names are produced, and the message column is only read
+//! from disk when something needs it. Parts of the scan are spread over
 //! DataFusion's partitions so segments decode in parallel.
 
 use std::fmt;
@@ -28,18 +30,16 @@ use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
 };
 use futures_util::StreamExt;
-use gatewatch_store::scan::{columns, scan_schema};
+use gatewatch_store::scan::{columns, scan_schema, ReadOptions, BASE_SCAN_COLUMNS};
 use gatewatch_store::Scan;
 
-use crate::value::{discover_json, discover_lambda, is_lambda_field};
+use crate::value::{discover_lambda, is_lambda_field};
 
 /// Counters a scan feeds (query statistics).
 #[derive(Debug, Default)]
 pub struct ScanStats {
     /// Events read.
     pub records: AtomicU64,
-    /// Message bytes read.
-    pub bytes: AtomicU64,
 }
 
 /// A discovered field: its column name and path.
@@ -123,15 +123,24 @@ impl TableProvider for EventsTable {
         let projection = projection.cloned().unwrap_or(all);
         let base_len = scan_schema().fields().len();
         let message_index = 5;
-        let need_message = projection
-            .iter()
-            .any(|&i| i == message_index || i >= base_len);
         // Only discover the projected discovered fields.
         let wanted: Vec<usize> = projection
             .iter()
             .filter(|&&i| i >= base_len)
             .map(|&i| i - base_len)
             .collect();
+        let lambda = |w: &usize| is_lambda_field(&self.discovered[*w].column_name());
+        let need_message = projection.contains(&message_index) || wanted.iter().any(&lambda);
+        // JSON fields come from the store, in the order of `wanted`.
+        let json_fields: Vec<Vec<String>> = wanted
+            .iter()
+            .filter(|w| !lambda(w))
+            .map(|&w| self.discovered[w].path.clone())
+            .collect();
+        let read = ReadOptions {
+            message: need_message,
+            fields: Arc::new(json_fields),
+        };
         // Balance parts over partitions by size, largest first.
         let n = self.partitions.min(self.scan.0.parts.len()).max(1);
         let mut order: Vec<usize> = (0..self.scan.0.parts.len()).collect();
@@ -154,7 +163,7 @@ impl TableProvider for EventsTable {
             discovered: Arc::clone(&self.discovered),
             wanted: Arc::new(wanted),
             projection: Arc::new(projection),
-            need_message,
+            read,
             assigned: Arc::new(assigned),
             schema: projected,
             props: Arc::new(props),
@@ -170,7 +179,7 @@ struct ScanExec {
     discovered: Arc<Vec<Discovered>>,
     wanted: Arc<Vec<usize>>,
     projection: Arc<Vec<usize>>,
-    need_message: bool,
+    read: ReadOptions,
     assigned: Arc<Vec<Vec<usize>>>,
     schema: SchemaRef,
     props: Arc<PlanProperties>,
@@ -183,7 +192,7 @@ impl DisplayAs for ScanExec {
             f,
             "EventsScan: parts={}, message={}, discovered={}",
             self.scan.0.parts.len(),
-            self.need_message,
+            self.read.message,
             self.wanted.len()
         )
     }
@@ -225,7 +234,7 @@ impl ExecutionPlan for ScanExec {
     ) -> Result<SendableRecordBatchStream> {
         let parts = self.assigned.get(partition).cloned().unwrap_or_default();
         let scan = Arc::clone(&self.scan.0);
-        let need_message = self.need_message;
+        let read = self.read.clone();
         let discovered = Arc::clone(&self.discovered);
         let wanted = Arc::clone(&self.wanted);
         let projection = Arc::clone(&self.projection);
@@ -233,7 +242,7 @@ impl ExecutionPlan for ScanExec {
         let stats = Arc::clone(&self.stats);
         let out_schema = Arc::clone(&schema);
         let stream = futures_util::stream::iter(parts)
-            .map(move |i| scan.read_part(i, need_message))
+            .map(move |i| scan.read_part(i, &read))
             .flatten()
             .map(move |batch| {
                 let batch = batch.map_err(|e| DataFusionError::External(Box::new(e)))?;
@@ -250,7 +259,8 @@ impl ExecutionPlan for ScanExec {
     }
 }
 
-/// Adds the discovered columns and applies the projection.
+/// Adds the Lambda fields, places the JSON fields the store returned and
+/// applies the projection.
 fn enrich(
     batch: &RecordBatch,
     discovered: &[Discovered],
@@ -259,55 +269,32 @@ fn enrich(
     schema: &SchemaRef,
     stats: &ScanStats,
 ) -> Result<RecordBatch> {
-    let messages = batch
-        .column_by_name(columns::MESSAGE)
-        .map(|c| c.as_string::<i32>().clone())
-        .ok_or_else(|| DataFusionError::Internal("scan batch without message".into()))?;
     stats
         .records
         .fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
-    let bytes = messages.values().len() as u64;
-    stats.bytes.fetch_add(bytes, Ordering::Relaxed);
     let mut extra: Vec<Option<ArrayRef>> = vec![None; discovered.len()];
-    if !wanted.is_empty() {
-        let json_wanted: Vec<(usize, Vec<String>)> = wanted
-            .iter()
-            .filter(|&&w| !is_lambda_field(&discovered[w].column_name()))
-            .map(|&w| (w, discovered[w].path.clone()))
-            .collect();
-        let lambda_wanted: Vec<usize> = wanted
-            .iter()
-            .copied()
-            .filter(|&w| is_lambda_field(&discovered[w].column_name()))
-            .collect();
-        let paths: Vec<Vec<String>> = json_wanted.iter().map(|(_, p)| p.clone()).collect();
-        let mut builders: Vec<StringBuilder> = (0..wanted.len())
-            .map(|_| StringBuilder::with_capacity(batch.num_rows(), batch.num_rows() * 8))
-            .collect();
-        let mut found = vec![None; paths.len()];
-        for i in 0..batch.num_rows() {
-            let m = messages.value(i);
-            if !paths.is_empty() {
-                discover_json(m, &paths, &mut found);
-                for (k, v) in found.iter_mut().enumerate() {
-                    builders[k].append_option(v.take().as_deref());
-                }
+    let mut next_json = BASE_SCAN_COLUMNS;
+    for &w in wanted {
+        let name = discovered[w].column_name();
+        if is_lambda_field(&name) {
+            let messages = batch
+                .column_by_name(columns::MESSAGE)
+                .map(|c| c.as_string::<i32>().clone())
+                .ok_or_else(|| DataFusionError::Internal("scan batch without message".into()))?;
+            let mut b = StringBuilder::with_capacity(batch.num_rows(), batch.num_rows() * 8);
+            for i in 0..batch.num_rows() {
+                b.append_option(discover_lambda(messages.value(i), &name));
             }
-            for (k, &w) in lambda_wanted.iter().enumerate() {
-                builders[paths.len() + k]
-                    .append_option(discover_lambda(m, &discovered[w].column_name()));
+            extra[w] = Some(Arc::new(b.finish()));
+        } else {
+            if next_json >= batch.num_columns() {
+                return Err(DataFusionError::Internal("scan batch without field".into()));
             }
-        }
-        let order: Vec<usize> = json_wanted
-            .iter()
-            .map(|(w, _)| *w)
-            .chain(lambda_wanted.iter().copied())
-            .collect();
-        for (k, mut b) in builders.into_iter().enumerate() {
-            extra[order[k]] = Some(Arc::new(b.finish()));
+            extra[w] = Some(Arc::clone(batch.column(next_json)));
+            next_json += 1;
         }
     }
-    let base_len = batch.num_columns();
+    let base_len = BASE_SCAN_COLUMNS;
     let mut cols = Vec::with_capacity(projection.len());
     for &p in projection {
         if p < base_len {

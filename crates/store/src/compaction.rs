@@ -8,7 +8,7 @@ use crate::catalog::stream_write;
 use crate::commit::{durable, Space, Write};
 use crate::error::{StoreError, StoreResult};
 use crate::model::Scope;
-use crate::segments::{by_hour, describe, index_key, Row, SegmentMeta};
+use crate::segments::{by_hour, describe, encode, index_key, Row, SegmentMeta};
 use crate::{blocks, keys, now_ms, Store};
 
 /// Most events one compaction run moves per group (the rest waits for the next run).
@@ -87,13 +87,33 @@ impl Store {
             for (hour, rows) in by_hour(rows) {
                 let (segment_id, id_write) = self.allocate_id();
                 let path = format!("segments/{group_id:016x}/{hour}-{segment_id:016x}.parquet");
-                let meta = describe(segment_id, group_id, path.clone(), &rows);
-                if let Err(e) = self.inner.segment_files.write(&path, &rows).await {
-                    for m in &metas {
-                        let _ = self.inner.segment_files.delete(m).await;
+                // Encoding (field columns, Parquet) is CPU work: off the
+                // async workers.
+                let encoded = tokio::task::spawn_blocking(move || {
+                    encode(&rows).map(|(buf, fields)| (rows, buf, fields))
+                })
+                .await
+                .map_err(|e| StoreError::ServiceUnavailable(format!("compaction stopped: {e}")))?;
+                let written = match encoded {
+                    Ok((rows, buf, fields)) => {
+                        let meta = describe(segment_id, group_id, path.clone(), &rows, fields);
+                        self.inner
+                            .segment_files
+                            .write(&path, buf)
+                            .await
+                            .map(|()| meta)
                     }
-                    return Err(e);
-                }
+                    Err(e) => Err(e),
+                };
+                let meta = match written {
+                    Ok(meta) => meta,
+                    Err(e) => {
+                        for m in &metas {
+                            let _ = self.inner.segment_files.delete(m).await;
+                        }
+                        return Err(e);
+                    }
+                };
                 writes.push(id_write);
                 writes.push(Write::Put(
                     Space::Meta,

@@ -31,6 +31,7 @@ mod commit;
 mod compaction;
 pub mod error;
 mod events;
+pub mod fields;
 pub mod filter;
 pub mod keys;
 pub mod model;

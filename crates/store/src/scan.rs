@@ -12,6 +12,12 @@
 //! whose first/last event times miss it are skipped; rows are then cut to the
 //! exact range and to the group's retention. The message column can be left
 //! out when a query does not need it.
+//!
+//! Fields: a read can ask for JSON fields of the messages (see
+//! [`crate::fields`]); each comes back as a nullable Utf8 column after the
+//! base columns. A segment that keeps all of them as field columns answers
+//! from those columns without reading its messages; other parts parse each
+//! message once for all the fields asked.
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -32,9 +38,10 @@ use parquet::arrow::ProjectionMask;
 use crate::blocks;
 use crate::error::{StoreError, StoreResult};
 use crate::events::Key;
+use crate::fields::discover_json;
 use crate::keys;
 use crate::model::Scope;
-use crate::segments::SegmentMeta;
+use crate::segments::{SegmentMeta, BASE_COLUMNS};
 use crate::Store;
 
 /// Rows per produced batch.
@@ -60,17 +67,39 @@ fn dict_type() -> DataType {
     DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
 }
 
-/// Schema of every scan batch: group, stream, timestamp, ingestion_time,
-/// seq, message.
+/// Schema of a scan batch without fields: group, stream, timestamp,
+/// ingestion_time, seq, message.
 pub fn scan_schema() -> SchemaRef {
-    Arc::new(Schema::new(vec![
+    scan_schema_with(0)
+}
+
+/// Columns of [`scan_schema`].
+pub const BASE_SCAN_COLUMNS: usize = 6;
+
+/// Schema of a scan batch with `fields` fields asked: the base columns,
+/// then `f0`, `f1`, ... (nullable Utf8), one per field in the order asked.
+pub fn scan_schema_with(fields: usize) -> SchemaRef {
+    let mut columns = vec![
         Field::new(columns::GROUP, dict_type(), false),
         Field::new(columns::STREAM, dict_type(), false),
         Field::new(columns::TIMESTAMP, DataType::Int64, false),
         Field::new(columns::INGESTION_TIME, DataType::Int64, false),
         Field::new(columns::SEQ, DataType::UInt64, false),
         Field::new(columns::MESSAGE, DataType::Utf8, false),
-    ]))
+    ];
+    for k in 0..fields {
+        columns.push(Field::new(format!("f{k}"), DataType::Utf8, true));
+    }
+    Arc::new(Schema::new(columns))
+}
+
+/// What a part read returns besides the base columns.
+#[derive(Debug, Clone, Default)]
+pub struct ReadOptions {
+    /// Fill the message column (otherwise it holds empty strings).
+    pub message: bool,
+    /// JSON fields to return, each a field name split on dots.
+    pub fields: Arc<Vec<Vec<String>>>,
 }
 
 /// One group of a scan.
@@ -125,6 +154,9 @@ pub struct Scan {
     /// Inclusive lower time bound (retention applied per group on read).
     lower: Vec<i64>,
     upper: i64,
+    /// Message bytes of the rows read so far (estimated where a part was
+    /// answered from field columns).
+    bytes_read: std::sync::atomic::AtomicU64,
 }
 
 impl Store {
@@ -229,6 +261,7 @@ impl Store {
             parts,
             lower,
             upper: end,
+            bytes_read: std::sync::atomic::AtomicU64::new(0),
         }))
     }
 }
@@ -246,10 +279,11 @@ struct BatchBuilder {
     ing: Int64Builder,
     seq: UInt64Builder,
     msg: StringBuilder,
+    fields: Vec<StringBuilder>,
 }
 
 impl BatchBuilder {
-    fn new(group: &ScanGroup) -> BatchBuilder {
+    fn new(group: &ScanGroup, fields: usize) -> BatchBuilder {
         BatchBuilder {
             group: Arc::new(StringArray::from(vec![group.name.as_str()])),
             stream_values: Arc::clone(&group.dict_values),
@@ -258,6 +292,9 @@ impl BatchBuilder {
             ing: Int64Builder::with_capacity(SCAN_BATCH_ROWS),
             seq: UInt64Builder::with_capacity(SCAN_BATCH_ROWS),
             msg: StringBuilder::with_capacity(SCAN_BATCH_ROWS, SCAN_BATCH_ROWS * 128),
+            fields: (0..fields)
+                .map(|_| StringBuilder::with_capacity(SCAN_BATCH_ROWS, SCAN_BATCH_ROWS * 8))
+                .collect(),
         }
     }
 
@@ -287,35 +324,49 @@ impl BatchBuilder {
             DictionaryArray::try_new(keys, Arc::clone(&self.stream_values) as ArrayRef)
                 .map_err(storage_error)?,
         );
-        RecordBatch::try_new(
-            scan_schema(),
-            vec![
-                group,
-                stream,
-                Arc::new(self.ts.finish()),
-                Arc::new(self.ing.finish()),
-                Arc::new(self.seq.finish()),
-                Arc::new(self.msg.finish()),
-            ],
-        )
-        .map_err(storage_error)
+        let mut columns: Vec<ArrayRef> = vec![
+            group,
+            stream,
+            Arc::new(self.ts.finish()),
+            Arc::new(self.ing.finish()),
+            Arc::new(self.seq.finish()),
+            Arc::new(self.msg.finish()),
+        ];
+        for f in &mut self.fields {
+            columns.push(Arc::new(f.finish()));
+        }
+        RecordBatch::try_new(scan_schema_with(self.fields.len()), columns).map_err(storage_error)
+    }
+}
+
+/// Appends the discovered values of `wanted` in `message` to `builders`.
+fn append_fields<'a>(
+    message: &'a str,
+    wanted: &[Vec<String>],
+    found: &mut [Option<std::borrow::Cow<'a, str>>],
+    builders: &mut [StringBuilder],
+) {
+    discover_json(message, wanted, found);
+    for (b, v) in builders.iter_mut().zip(found.iter_mut()) {
+        b.append_option(v.take().as_deref());
     }
 }
 
 type Sender = tokio::sync::mpsc::Sender<StoreResult<RecordBatch>>;
 
 impl Scan {
-    /// Reads part `index` as a stream of batches. With `with_message` false
-    /// the message column holds empty strings (and segment files skip it).
+    /// Reads part `index` as a stream of batches with the schema of
+    /// [`scan_schema_with`]`(options.fields.len())`.
     pub fn read_part(
         self: &Arc<Self>,
         index: usize,
-        with_message: bool,
+        options: &ReadOptions,
     ) -> BoxStream<'static, StoreResult<RecordBatch>> {
         let (tx, rx) = tokio::sync::mpsc::channel::<StoreResult<RecordBatch>>(2);
         let scan = Arc::clone(self);
+        let options = options.clone();
         tokio::spawn(async move {
-            let result = scan.produce(index, with_message, &tx).await;
+            let result = scan.produce(index, &options, &tx).await;
             if let Err(e) = result {
                 let _ = tx.send(Err(e)).await;
             }
@@ -325,10 +376,17 @@ impl Scan {
         }))
     }
 
+    /// Message bytes of the rows read so far: exact for parts whose
+    /// messages were read, estimated from the segment's average message
+    /// size where a segment answered from its field columns.
+    pub fn bytes_scanned(&self) -> u64 {
+        self.bytes_read.load(Ordering::Relaxed)
+    }
+
     async fn produce(
         self: Arc<Self>,
         index: usize,
-        with_message: bool,
+        options: &ReadOptions,
         tx: &Sender,
     ) -> StoreResult<()> {
         let Some(part) = self.parts.get(index).cloned() else {
@@ -353,8 +411,9 @@ impl Scan {
                 let bytes = got.bytes().await.map_err(storage_error)?;
                 let tx = tx.clone();
                 let scan = Arc::clone(&self);
+                let options = options.clone();
                 tokio::task::spawn_blocking(move || {
-                    scan.decode_segment(group, bytes, with_message, &tx)
+                    scan.decode_segment(group, &meta, bytes, &options, &tx)
                 })
                 .await
                 .map_err(storage_error)?
@@ -364,11 +423,10 @@ impl Scan {
             } => {
                 let tx = tx.clone();
                 let scan = Arc::clone(&self);
-                tokio::task::spawn_blocking(move || {
-                    scan.read_hot(group, stream_id, with_message, &tx)
-                })
-                .await
-                .map_err(storage_error)?
+                let options = options.clone();
+                tokio::task::spawn_blocking(move || scan.read_hot(group, stream_id, &options, &tx))
+                    .await
+                    .map_err(storage_error)?
             }
         }
     }
@@ -376,8 +434,9 @@ impl Scan {
     fn decode_segment(
         &self,
         group: usize,
+        meta: &SegmentMeta,
         bytes: bytes::Bytes,
-        with_message: bool,
+        options: &ReadOptions,
         tx: &Sender,
     ) -> StoreResult<()> {
         let g = &self.groups[group];
@@ -385,19 +444,40 @@ impl Scan {
         let builder = ParquetRecordBatchReaderBuilder::try_new(bytes)
             .map_err(storage_error)?
             .with_batch_size(SCAN_BATCH_ROWS);
-        let leaves: Vec<usize> = if with_message {
-            vec![0, 1, 2, 3, 4]
-        } else {
-            vec![0, 1, 2, 3]
-        };
+        // The segment's field column of each field asked, when it has all.
+        let indexed: Option<Vec<usize>> = options
+            .fields
+            .iter()
+            .map(|f| meta.fields.iter().position(|m| m == f))
+            .collect();
+        let discover = indexed.is_none();
+        let mut leaves: Vec<usize> = vec![0, 1, 2, 3];
+        if options.message || discover {
+            leaves.push(4);
+        }
+        for &k in indexed.iter().flatten() {
+            leaves.push(BASE_COLUMNS + k);
+        }
         let mask = ProjectionMask::roots(builder.parquet_schema(), leaves);
         let reader = builder
             .with_projection(mask)
             .build()
             .map_err(storage_error)?;
+        let avg_bytes = meta
+            .streams
+            .iter()
+            .map(|s| s.bytes)
+            .sum::<u64>()
+            .checked_div(meta.rows)
+            .unwrap_or(0);
         for batch in reader {
             let batch = batch.map_err(storage_error)?;
-            let out = self.convert_segment_batch(g, lo, hi, &batch)?;
+            let out = self.convert_segment_batch(g, lo, hi, &batch, meta, options, discover)?;
+            let read = match out.column(5).as_any().downcast_ref::<StringArray>() {
+                Some(m) if options.message || discover => m.values().len() as u64,
+                _ => avg_bytes * out.num_rows() as u64,
+            };
+            self.bytes_read.fetch_add(read, Ordering::Relaxed);
             if out.num_rows() > 0 && tx.blocking_send(Ok(out)).is_err() {
                 return Ok(()); // the reader went away
             }
@@ -408,12 +488,16 @@ impl Scan {
     /// A decoded segment batch as a scan batch: rows cut to the time range
     /// and to live streams, stream ids turned into dictionary keys. Columns
     /// are reused as they are when every row is kept (the usual case).
+    #[allow(clippy::too_many_arguments)]
     fn convert_segment_batch(
         &self,
         g: &ScanGroup,
         lo: i64,
         hi: i64,
         batch: &RecordBatch,
+        meta: &SegmentMeta,
+        options: &ReadOptions,
+        discover: bool,
     ) -> StoreResult<RecordBatch> {
         let col = |name: &str| batch.column_by_name(name).cloned();
         let (Some(streams), Some(ts), Some(seq), Some(ing)) = (
@@ -455,11 +539,49 @@ impl Scan {
             }
         }
         let kept = keys.len();
-        let message: ArrayRef = match col("message") {
-            Some(m) => m,
-            None => Arc::new(StringArray::from_iter_values(std::iter::repeat_n("", n))),
+        let stored_message = col("message");
+        let mut fields: Vec<ArrayRef> = Vec::with_capacity(options.fields.len());
+        if discover {
+            if let Some(messages) = stored_message
+                .as_ref()
+                .and_then(|m| m.as_any().downcast_ref::<StringArray>())
+            {
+                let mut builders: Vec<StringBuilder> = (0..options.fields.len())
+                    .map(|_| StringBuilder::with_capacity(n, n * 8))
+                    .collect();
+                let mut found = vec![None; options.fields.len()];
+                for i in 0..n {
+                    append_fields(
+                        messages.value(i),
+                        &options.fields,
+                        &mut found,
+                        &mut builders,
+                    );
+                }
+                fields.extend(
+                    builders
+                        .into_iter()
+                        .map(|mut b| Arc::new(b.finish()) as ArrayRef),
+                );
+            }
+        } else {
+            for f in options.fields.iter() {
+                let name = format!("field:{}", f.join("."));
+                let Some(c) = col(&name).filter(|c| c.data_type() == &DataType::Utf8) else {
+                    return Err(storage_error(format!(
+                        "segment {} lacks its field column {name}",
+                        meta.id
+                    )));
+                };
+                fields.push(c);
+            }
+        }
+        let message: ArrayRef = match stored_message {
+            Some(m) if options.message => m,
+            _ => Arc::new(StringArray::from_iter_values(std::iter::repeat_n("", n))),
         };
         let mut columns = vec![ts, ing, seq, message];
+        columns.extend(fields);
         if kept < n {
             let mask = arrow_array::BooleanArray::from(keep);
             for c in columns.iter_mut() {
@@ -480,18 +602,16 @@ impl Scan {
             )
             .map_err(storage_error)?,
         );
-        let [ts, ing, seq, message]: [ArrayRef; 4] = columns
-            .try_into()
-            .map_err(|_| storage_error("column count"))?;
-        RecordBatch::try_new(scan_schema(), vec![group, stream, ts, ing, seq, message])
-            .map_err(storage_error)
+        let mut out = vec![group, stream];
+        out.extend(columns);
+        RecordBatch::try_new(scan_schema_with(options.fields.len()), out).map_err(storage_error)
     }
 
     fn read_hot(
         &self,
         group: usize,
         stream_id: u64,
-        with_message: bool,
+        options: &ReadOptions,
         tx: &Sender,
     ) -> StoreResult<()> {
         let g = &self.groups[group];
@@ -508,7 +628,9 @@ impl Scan {
         let Some(range) = blocks::key_range(stream_id, Key(lo, 0), upper) else {
             return Ok(());
         };
-        let mut out = BatchBuilder::new(g);
+        let wanted = options.fields.as_slice();
+        let mut out = BatchBuilder::new(g, wanted.len());
+        let mut bytes = 0u64;
         for block in blocks::parsed(self.snapshot.range(&self.store.inner.events, range)) {
             let block = block?;
             if block.last_ts < lo || block.first_ts > hi {
@@ -518,17 +640,28 @@ impl Scan {
                 if ts < lo || ts > hi {
                     continue;
                 }
-                let msg = if with_message {
+                bytes += message.len() as u64;
+                let text = if options.message || !wanted.is_empty() {
                     String::from_utf8_lossy(message)
                 } else {
                     std::borrow::Cow::Borrowed("")
                 };
-                out.push(key, ts, block.ingestion_time, seq, &msg);
-                if out.len() >= SCAN_BATCH_ROWS && tx.blocking_send(out.finish()).is_err() {
-                    return Ok(());
+                let msg = if options.message { text.as_ref() } else { "" };
+                out.push(key, ts, block.ingestion_time, seq, msg);
+                if !wanted.is_empty() {
+                    let mut found = vec![None; wanted.len()];
+                    append_fields(&text, wanted, &mut found, &mut out.fields);
+                }
+                if out.len() >= SCAN_BATCH_ROWS {
+                    self.bytes_read
+                        .fetch_add(std::mem::take(&mut bytes), Ordering::Relaxed);
+                    if tx.blocking_send(out.finish()).is_err() {
+                        return Ok(());
+                    }
                 }
             }
         }
+        self.bytes_read.fetch_add(bytes, Ordering::Relaxed);
         if out.len() > 0 {
             let _ = tx.blocking_send(out.finish());
         }

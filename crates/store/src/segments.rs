@@ -5,7 +5,10 @@
 //! hour per compaction run, stored through `object_store` under
 //! `segments/{group id}/{segment id}.parquet`. Rows are sorted by (stream,
 //! timestamp, seq); columns are `stream_id`, `timestamp`, `seq`,
-//! `ingestion_time`, `message`.
+//! `ingestion_time`, `message`, then one nullable Utf8 column per field
+//! column (`field:{name}`, see [`crate::fields`]) in the order of
+//! [`SegmentMeta::fields`]. Segments written before field columns existed
+//! have none, and are read the same way.
 //!
 //! Each segment has an index entry in the `meta` keyspace
 //! (`X\0{group id:016x}\0{segment id:016x}` → [`SegmentMeta`]) with its time
@@ -21,17 +24,19 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use arrow_array::{Array, Int64Array, RecordBatch, StringArray, UInt64Array};
+use arrow_array::builder::StringBuilder;
+use arrow_array::{Array, ArrayRef, Int64Array, RecordBatch, StringArray, UInt64Array};
 use arrow_schema::{DataType, Field, Schema};
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use parquet::arrow::ArrowWriter;
+use parquet::arrow::{ArrowWriter, ProjectionMask};
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{StoreError, StoreResult};
+use crate::fields::{choose_field_columns, discover_json};
 
 /// One stored row of a segment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,6 +76,10 @@ pub struct SegmentMeta {
     pub rows: u64,
     /// Streams present.
     pub streams: Vec<SegmentStream>,
+    /// The fields kept as columns of their own (each a field name split on
+    /// dots), in column order after `message`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<Vec<String>>,
 }
 
 impl SegmentMeta {
@@ -101,14 +110,85 @@ pub(crate) struct SegmentFiles {
 
 const CACHE_SEGMENTS: usize = 32;
 
-fn schema() -> Arc<Schema> {
-    Arc::new(Schema::new(vec![
+/// Columns every segment has, before its field columns.
+pub(crate) const BASE_COLUMNS: usize = 5;
+
+fn schema(fields: &[Vec<String>]) -> Arc<Schema> {
+    let mut columns = vec![
         Field::new("stream_id", DataType::UInt64, false),
         Field::new("timestamp", DataType::Int64, false),
         Field::new("seq", DataType::UInt64, false),
         Field::new("ingestion_time", DataType::Int64, false),
         Field::new("message", DataType::Utf8, false),
-    ]))
+    ];
+    for f in fields {
+        columns.push(Field::new(
+            format!("field:{}", f.join(".")),
+            DataType::Utf8,
+            true,
+        ));
+    }
+    Arc::new(Schema::new(columns))
+}
+
+/// The field columns for `rows`: the chosen fields and one array each, or
+/// none when some message is broken JSON (see [`crate::fields`]).
+fn field_columns(rows: &[Row]) -> (Vec<Vec<String>>, Vec<ArrayRef>) {
+    let fields = choose_field_columns(rows.iter().map(|r| r.message.as_str()));
+    if fields.is_empty() {
+        return (Vec::new(), Vec::new());
+    }
+    let mut builders: Vec<StringBuilder> = fields
+        .iter()
+        .map(|_| StringBuilder::with_capacity(rows.len(), rows.len() * 8))
+        .collect();
+    let mut found = vec![None; fields.len()];
+    for r in rows {
+        if !discover_json(&r.message, &fields, &mut found) {
+            return (Vec::new(), Vec::new());
+        }
+        for (b, v) in builders.iter_mut().zip(found.iter_mut()) {
+            b.append_option(v.take().as_deref());
+        }
+    }
+    let arrays = builders
+        .into_iter()
+        .map(|mut b| Arc::new(b.finish()) as ArrayRef)
+        .collect();
+    (fields, arrays)
+}
+
+/// Encodes rows (sorted by stream, timestamp, seq) as a Parquet file with
+/// their field columns; returns the file and the fields it keeps.
+pub(crate) fn encode(rows: &[Row]) -> StoreResult<(Vec<u8>, Vec<Vec<String>>)> {
+    let (fields, extra) = field_columns(rows);
+    let mut columns: Vec<ArrayRef> = vec![
+        Arc::new(UInt64Array::from_iter_values(
+            rows.iter().map(|r| r.stream_id),
+        )),
+        Arc::new(Int64Array::from_iter_values(
+            rows.iter().map(|r| r.timestamp),
+        )),
+        Arc::new(UInt64Array::from_iter_values(rows.iter().map(|r| r.seq))),
+        Arc::new(Int64Array::from_iter_values(
+            rows.iter().map(|r| r.ingestion_time),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|r| r.message.as_str()),
+        )),
+    ];
+    columns.extend(extra);
+    let schema = schema(&fields);
+    let batch = RecordBatch::try_new(Arc::clone(&schema), columns).map_err(storage_error)?;
+    let props = WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .set_max_row_group_row_count(Some(65_536))
+        .build();
+    let mut buf = Vec::new();
+    let mut writer = ArrowWriter::try_new(&mut buf, schema, Some(props)).map_err(storage_error)?;
+    writer.write(&batch).map_err(storage_error)?;
+    writer.close().map_err(storage_error)?;
+    Ok((buf, fields))
 }
 
 fn storage_error(e: impl std::fmt::Display) -> StoreError {
@@ -133,37 +213,8 @@ impl SegmentFiles {
         &self.store
     }
 
-    /// Encodes rows (sorted by stream, timestamp, seq) as Parquet and stores
-    /// them durably at `path`.
-    pub(crate) async fn write(&self, path: &str, rows: &[Row]) -> StoreResult<()> {
-        let batch = RecordBatch::try_new(
-            schema(),
-            vec![
-                Arc::new(UInt64Array::from_iter_values(
-                    rows.iter().map(|r| r.stream_id),
-                )),
-                Arc::new(Int64Array::from_iter_values(
-                    rows.iter().map(|r| r.timestamp),
-                )),
-                Arc::new(UInt64Array::from_iter_values(rows.iter().map(|r| r.seq))),
-                Arc::new(Int64Array::from_iter_values(
-                    rows.iter().map(|r| r.ingestion_time),
-                )),
-                Arc::new(StringArray::from_iter_values(
-                    rows.iter().map(|r| r.message.as_str()),
-                )),
-            ],
-        )
-        .map_err(storage_error)?;
-        let props = WriterProperties::builder()
-            .set_compression(Compression::SNAPPY)
-            .set_max_row_group_row_count(Some(65_536))
-            .build();
-        let mut buf = Vec::new();
-        let mut writer =
-            ArrowWriter::try_new(&mut buf, schema(), Some(props)).map_err(storage_error)?;
-        writer.write(&batch).map_err(storage_error)?;
-        writer.close().map_err(storage_error)?;
+    /// Stores an encoded segment durably at `path`.
+    pub(crate) async fn write(&self, path: &str, buf: Vec<u8>) -> StoreResult<()> {
         self.store
             .put(&ObjectPath::from(path), PutPayload::from(buf))
             .await
@@ -256,8 +307,10 @@ impl SegmentFiles {
 }
 
 fn decode(bytes: bytes::Bytes) -> StoreResult<Vec<Row>> {
-    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
-        .map_err(storage_error)?
+    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(storage_error)?;
+    let mask = ProjectionMask::roots(builder.parquet_schema(), 0..BASE_COLUMNS);
+    let reader = builder
+        .with_projection(mask)
         .build()
         .map_err(storage_error)?;
     let mut rows = Vec::new();
@@ -304,7 +357,13 @@ pub(crate) fn by_hour(mut rows: Vec<Row>) -> BTreeMap<i64, Vec<Row>> {
 }
 
 /// Builds the index entry for rows about to be written.
-pub(crate) fn describe(id: u64, group_id: u64, path: String, rows: &[Row]) -> SegmentMeta {
+pub(crate) fn describe(
+    id: u64,
+    group_id: u64,
+    path: String,
+    rows: &[Row],
+    fields: Vec<Vec<String>>,
+) -> SegmentMeta {
     let mut streams: BTreeMap<u64, (u64, u64)> = BTreeMap::new();
     for r in rows {
         let e = streams.entry(r.stream_id).or_default();
@@ -326,5 +385,6 @@ pub(crate) fn describe(id: u64, group_id: u64, path: String, rows: &[Row]) -> Se
                 bytes,
             })
             .collect(),
+        fields,
     }
 }

@@ -840,7 +840,11 @@ async fn scanned(
     let scan = std::sync::Arc::new(store.scan(&scope(), &groups, start, end).await.unwrap());
     let mut rows = Vec::new();
     for part in 0..scan.parts.len() {
-        let mut stream = scan.read_part(part, with_message);
+        let options = crate::scan::ReadOptions {
+            message: with_message,
+            ..Default::default()
+        };
+        let mut stream = scan.read_part(part, &options);
         while let Some(batch) = stream.next().await {
             let batch = batch.unwrap();
             let streams = arrow_array::cast::as_dictionary_array::<arrow_array::types::Int32Type>(
@@ -1176,4 +1180,194 @@ async fn append_writes_many_streams_at_once_and_refuses_only_the_bad_ones() {
     );
     assert_eq!(page_all(&store, "a", true, 10_000).await.len(), 12_000);
     assert_eq!(page_all(&store, "b", true, 10).await, ["b0"]);
+}
+
+/// Every row a scan yields with `fields` asked, as (message, field values),
+/// in (timestamp, seq) order, plus the segments' field column lists.
+async fn scanned_fields(
+    store: &Store,
+    group: &str,
+    fields: &[&str],
+    start: i64,
+    end: i64,
+) -> Vec<(String, Vec<Option<String>>)> {
+    use arrow_array::cast::AsArray;
+    use futures_util::StreamExt;
+    let scan = std::sync::Arc::new(
+        store
+            .scan(&scope(), &[group.to_string()], start, end)
+            .await
+            .unwrap(),
+    );
+    let options = crate::scan::ReadOptions {
+        message: true,
+        fields: std::sync::Arc::new(
+            fields
+                .iter()
+                .map(|f| f.split('.').map(str::to_string).collect())
+                .collect(),
+        ),
+    };
+    let mut rows = Vec::new();
+    for part in 0..scan.parts.len() {
+        let mut stream = scan.read_part(part, &options);
+        while let Some(batch) = stream.next().await {
+            let batch = batch.unwrap();
+            assert_eq!(
+                batch.num_columns(),
+                crate::scan::BASE_SCAN_COLUMNS + fields.len()
+            );
+            let ts = batch
+                .column(2)
+                .as_primitive::<arrow_array::types::Int64Type>();
+            let seq = batch
+                .column(4)
+                .as_primitive::<arrow_array::types::UInt64Type>();
+            let msg = batch.column(5).as_string::<i32>();
+            for i in 0..batch.num_rows() {
+                let values = (0..fields.len())
+                    .map(|k| {
+                        let c = batch
+                            .column(crate::scan::BASE_SCAN_COLUMNS + k)
+                            .as_string::<i32>();
+                        (!arrow_array::Array::is_null(c, i)).then(|| c.value(i).to_string())
+                    })
+                    .collect();
+                rows.push((
+                    (ts.value(i), seq.value(i)),
+                    msg.value(i).to_string(),
+                    values,
+                ));
+            }
+        }
+    }
+    rows.sort_by_key(|r| r.0);
+    rows.into_iter().map(|(_, m, v)| (m, v)).collect()
+}
+
+fn segment_fields(store: &Store, group: &str) -> Vec<Vec<String>> {
+    let catalog = store.read();
+    let entry = catalog.group(&scope(), group).unwrap();
+    entry
+        .segments
+        .iter()
+        .map(|m| {
+            m.fields
+                .iter()
+                .map(|f| f.join("."))
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .map(|joined| joined.split(',').map(str::to_string).collect())
+        .collect()
+}
+
+#[tokio::test]
+async fn segments_keep_json_fields_as_columns_that_answer_like_the_messages() {
+    let dir = temp_dir("fields");
+    let store = Store::open(&dir, StoreConfig::default()).unwrap();
+    let now = now_ms();
+    let s = scope();
+    store
+        .create_log_group(&s, "g", CreateLogGroup::default())
+        .await
+        .unwrap();
+    store.create_log_stream(&s, "g", "a").await.unwrap();
+    let messages = [
+        r#"{"status":"200","path":"/a","identity":{"sourceIp":"10.0.0.1"},"@t":1}"#,
+        r#"{"status":"500","path":"/b","n":null,"user.id":"u1"}"#,
+        "GET /plain 200",
+        r#"{"status":"404","esc":"a\"b","list":[1,{"x":"y"}]}"#,
+    ];
+    let events: Vec<InputLogEvent> = messages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| ev(now - 5000 + i as i64, m))
+        .collect();
+    store.put_log_events(&s, "g", "a", &events).await.unwrap();
+    let asked = [
+        "status",
+        "path",
+        "identity.sourceIp",
+        "@@t",
+        "user.id",
+        "esc",
+        "list.1.x",
+    ];
+    // Read from the hot tier (every message parsed)...
+    let hot = scanned_fields(&store, "g", &asked, now - 10_000, now).await;
+    assert_eq!(hot.len(), 4);
+    assert_eq!(hot[0].1[2].as_deref(), Some("10.0.0.1"));
+    assert_eq!(hot[1].1[4].as_deref(), Some("u1"));
+    assert_eq!(hot[3].1[5].as_deref(), Some("a\"b"));
+    assert!(hot[2].1.iter().all(Option::is_none));
+    // ...then from a segment that keeps them as columns: the same rows.
+    assert_eq!(store.compact(0).await.unwrap(), 4);
+    let kept = segment_fields(&store, "g");
+    assert_eq!(kept.len(), 1);
+    for f in asked {
+        assert!(kept[0].iter().any(|k| k == f), "{f} kept in {kept:?}");
+    }
+    let cold = scanned_fields(&store, "g", &asked, now - 10_000, now).await;
+    assert_eq!(cold, hot);
+    // A field the segment does not keep is found by parsing the messages.
+    let mixed = scanned_fields(&store, "g", &["status", "identity"], now - 10_000, now).await;
+    assert_eq!(mixed[0].1[0].as_deref(), Some("200"));
+    assert_eq!(mixed[0].1[1].as_deref(), Some(r#"{"sourceIp":"10.0.0.1"}"#));
+    // The time range still cuts rows of a segment read from its columns.
+    let cut = scanned_fields(&store, "g", &["status"], now - 4999, now - 4998).await;
+    let statuses: Vec<_> = cut.iter().map(|r| r.1[0].clone()).collect();
+    assert_eq!(statuses, [Some("500".to_string()), None]);
+    // Segments survive a reopen with their field columns.
+    drop(store);
+    let store = Store::open(&dir, StoreConfig::default()).unwrap();
+    assert_eq!(segment_fields(&store, "g"), kept);
+    let again = scanned_fields(&store, "g", &asked, now - 10_000, now).await;
+    assert_eq!(again, hot);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn a_segment_with_broken_json_keeps_no_field_columns() {
+    let dir = temp_dir("fields-broken");
+    let store = Store::open(&dir, StoreConfig::default()).unwrap();
+    let now = now_ms();
+    let s = scope();
+    store
+        .create_log_group(&s, "g", CreateLogGroup::default())
+        .await
+        .unwrap();
+    store.create_log_stream(&s, "g", "a").await.unwrap();
+    // The second message breaks after its "a": how much a query reads
+    // decides whether it has fields, so no column could stand for it.
+    let messages = [r#"{"a":"1","b":"2"}"#, r#"{"a":"3","b":"#];
+    let events: Vec<InputLogEvent> = messages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| ev(now - 5000 + i as i64, m))
+        .collect();
+    store.put_log_events(&s, "g", "a", &events).await.unwrap();
+    let hot_a = scanned_fields(&store, "g", &["a"], now - 10_000, now).await;
+    let hot_ab = scanned_fields(&store, "g", &["a", "b"], now - 10_000, now).await;
+    store.compact(0).await.unwrap();
+    assert_eq!(segment_fields(&store, "g"), [[""]]);
+    assert_eq!(
+        scanned_fields(&store, "g", &["a"], now - 10_000, now).await,
+        hot_a
+    );
+    assert_eq!(
+        scanned_fields(&store, "g", &["a", "b"], now - 10_000, now).await,
+        hot_ab
+    );
+    assert_eq!(hot_a[1].1[0].as_deref(), Some("3"));
+    assert_eq!(hot_ab[1].1, [None, None]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn segment_index_entries_without_field_columns_still_read() {
+    let old = r#"{"id":1,"group_id":2,"path":"segments/x.parquet","min_ts":0,"max_ts":5,"rows":3,"streams":[{"stream_id":7,"rows":3,"bytes":30}]}"#;
+    let meta: SegmentMeta = serde_json::from_str(old).unwrap();
+    assert!(meta.fields.is_empty());
+    assert_eq!(serde_json::to_string(&meta).unwrap(), old);
 }
