@@ -140,6 +140,8 @@ impl TableProvider for EventsTable {
         let read = ReadOptions {
             message: need_message,
             fields: Arc::new(json_fields),
+            seq: projection.contains(&4),
+            ingestion_time: projection.contains(&3),
         };
         // Balance parts over partitions by size, largest first.
         let n = self.partitions.min(self.scan.0.parts.len()).max(1);

@@ -100,6 +100,22 @@ pub struct ReadOptions {
     pub message: bool,
     /// JSON fields to return, each a field name split on dots.
     pub fields: Arc<Vec<Vec<String>>>,
+    /// Fill the seq column (otherwise zeros; segments skip it).
+    pub seq: bool,
+    /// Fill the ingestion_time column (otherwise zeros; segments skip it).
+    pub ingestion_time: bool,
+}
+
+impl ReadOptions {
+    /// Every base column, with or without the message, and no fields.
+    pub fn all(message: bool) -> ReadOptions {
+        ReadOptions {
+            message,
+            fields: Arc::default(),
+            seq: true,
+            ingestion_time: true,
+        }
+    }
 }
 
 /// One group of a scan.
@@ -313,11 +329,8 @@ impl BatchBuilder {
     fn finish(&mut self) -> StoreResult<RecordBatch> {
         let n = self.len();
         let group: ArrayRef = Arc::new(
-            DictionaryArray::try_new(
-                Int32Array::from(vec![0; n]),
-                Arc::clone(&self.group) as ArrayRef,
-            )
-            .map_err(storage_error)?,
+            DictionaryArray::try_new(BLANKS.keys(n), Arc::clone(&self.group) as ArrayRef)
+                .map_err(storage_error)?,
         );
         let keys = Int32Array::from(std::mem::take(&mut self.stream_keys));
         let stream: ArrayRef = Arc::new(
@@ -353,6 +366,56 @@ fn append_fields<'a>(
 }
 
 type Sender = tokio::sync::mpsc::Sender<StoreResult<RecordBatch>>;
+
+/// Columns that hold nothing (zeros, empty strings), shared by every batch
+/// as zero-copy slices instead of being allocated per batch.
+struct Blanks {
+    u64s: UInt64Array,
+    i64s: Int64Array,
+    keys: Int32Array,
+    strings: StringArray,
+}
+
+static BLANKS: std::sync::LazyLock<Blanks> = std::sync::LazyLock::new(|| Blanks {
+    u64s: UInt64Array::from(vec![0; SCAN_BATCH_ROWS]),
+    i64s: Int64Array::from(vec![0; SCAN_BATCH_ROWS]),
+    keys: Int32Array::from(vec![0; SCAN_BATCH_ROWS]),
+    strings: StringArray::from_iter_values(std::iter::repeat_n("", SCAN_BATCH_ROWS)),
+});
+
+impl Blanks {
+    fn u64s(&self, n: usize) -> ArrayRef {
+        blank(&self.u64s, n, || UInt64Array::from(vec![0; n]))
+    }
+
+    fn i64s(&self, n: usize) -> ArrayRef {
+        blank(&self.i64s, n, || Int64Array::from(vec![0; n]))
+    }
+
+    fn keys(&self, n: usize) -> Int32Array {
+        if n <= SCAN_BATCH_ROWS {
+            self.keys.slice(0, n)
+        } else {
+            Int32Array::from(vec![0; n])
+        }
+    }
+
+    fn strings(&self, n: usize) -> ArrayRef {
+        blank(&self.strings, n, || {
+            StringArray::from_iter_values(std::iter::repeat_n("", n))
+        })
+    }
+}
+
+/// `n` values of a blank column: a slice of the shared one, or a new one
+/// past its length.
+fn blank<A: Array + 'static>(shared: &A, n: usize, make: impl FnOnce() -> A) -> ArrayRef {
+    if n <= SCAN_BATCH_ROWS {
+        shared.slice(0, n)
+    } else {
+        Arc::new(make())
+    }
+}
 
 impl Scan {
     /// Reads part `index` as a stream of batches with the schema of
@@ -394,6 +457,24 @@ impl Scan {
         };
         match part {
             ScanPart::Segment { group, meta } => {
+                let tx = tx.clone();
+                let scan = Arc::clone(&self);
+                let options = options.clone();
+                // A local segment is read in place: only the column chunks
+                // the query needs come off the disk.
+                if let Some(file) = self.store.inner.segment_files.local_path(&meta.path) {
+                    return tokio::task::spawn_blocking(move || {
+                        match std::fs::File::open(&file) {
+                            Ok(f) => scan.decode_segment(group, &meta, f, &options, &tx),
+                            // Retention or a deletion removed the segment
+                            // after the scan was pinned: its events are gone.
+                            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                            Err(e) => Err(storage_error(e)),
+                        }
+                    })
+                    .await
+                    .map_err(storage_error)?;
+                }
                 let got = self
                     .store
                     .inner
@@ -403,15 +484,10 @@ impl Scan {
                     .await;
                 let got = match got {
                     Ok(g) => g,
-                    // Retention or a deletion removed the segment after the
-                    // scan was pinned: its events are gone, read nothing.
                     Err(object_store::Error::NotFound { .. }) => return Ok(()),
                     Err(e) => return Err(storage_error(e)),
                 };
                 let bytes = got.bytes().await.map_err(storage_error)?;
-                let tx = tx.clone();
-                let scan = Arc::clone(&self);
-                let options = options.clone();
                 tokio::task::spawn_blocking(move || {
                     scan.decode_segment(group, &meta, bytes, &options, &tx)
                 })
@@ -431,11 +507,11 @@ impl Scan {
         }
     }
 
-    fn decode_segment(
+    fn decode_segment<R: parquet::file::reader::ChunkReader + 'static>(
         &self,
         group: usize,
         meta: &SegmentMeta,
-        bytes: bytes::Bytes,
+        bytes: R,
         options: &ReadOptions,
         tx: &Sender,
     ) -> StoreResult<()> {
@@ -451,7 +527,13 @@ impl Scan {
             .map(|f| meta.fields.iter().position(|m| m == f))
             .collect();
         let discover = indexed.is_none();
-        let mut leaves: Vec<usize> = vec![0, 1, 2, 3];
+        let mut leaves: Vec<usize> = vec![0, 1];
+        if options.seq {
+            leaves.push(2);
+        }
+        if options.ingestion_time {
+            leaves.push(3);
+        }
         if options.message || discover {
             leaves.push(4);
         }
@@ -500,12 +582,20 @@ impl Scan {
         discover: bool,
     ) -> StoreResult<RecordBatch> {
         let col = |name: &str| batch.column_by_name(name).cloned();
-        let (Some(streams), Some(ts), Some(seq), Some(ing)) = (
-            col("stream_id"),
-            col("timestamp"),
-            col("seq"),
-            col("ingestion_time"),
-        ) else {
+        let n = batch.num_rows();
+        let seq = if options.seq {
+            col("seq")
+        } else {
+            Some(BLANKS.u64s(n))
+        };
+        let ing = if options.ingestion_time {
+            col("ingestion_time")
+        } else {
+            Some(BLANKS.i64s(n))
+        };
+        let (Some(streams), Some(ts), Some(seq), Some(ing)) =
+            (col("stream_id"), col("timestamp"), seq, ing)
+        else {
             return Err(storage_error("unexpected segment schema"));
         };
         let (Some(stream_ids), Some(times)) = (
@@ -514,7 +604,6 @@ impl Scan {
         ) else {
             return Err(storage_error("unexpected segment schema"));
         };
-        let n = batch.num_rows();
         let mut keep = Vec::with_capacity(n);
         let mut keys = Vec::with_capacity(n);
         let mut last: Option<(u64, Option<i32>)> = None;
@@ -578,7 +667,7 @@ impl Scan {
         }
         let message: ArrayRef = match stored_message {
             Some(m) if options.message => m,
-            _ => Arc::new(StringArray::from_iter_values(std::iter::repeat_n("", n))),
+            _ => BLANKS.strings(n),
         };
         let mut columns = vec![ts, ing, seq, message];
         columns.extend(fields);
@@ -590,7 +679,7 @@ impl Scan {
         }
         let group: ArrayRef = Arc::new(
             DictionaryArray::try_new(
-                Int32Array::from(vec![0; kept]),
+                BLANKS.keys(kept),
                 Arc::new(StringArray::from(vec![g.name.as_str()])) as ArrayRef,
             )
             .map_err(storage_error)?,

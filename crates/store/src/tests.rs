@@ -840,10 +840,7 @@ async fn scanned(
     let scan = std::sync::Arc::new(store.scan(&scope(), &groups, start, end).await.unwrap());
     let mut rows = Vec::new();
     for part in 0..scan.parts.len() {
-        let options = crate::scan::ReadOptions {
-            message: with_message,
-            ..Default::default()
-        };
+        let options = crate::scan::ReadOptions::all(with_message);
         let mut stream = scan.read_part(part, &options);
         while let Some(batch) = stream.next().await {
             let batch = batch.unwrap();
@@ -1201,6 +1198,8 @@ async fn scanned_fields(
     );
     let options = crate::scan::ReadOptions {
         message: true,
+        seq: true,
+        ingestion_time: true,
         fields: std::sync::Arc::new(
             fields
                 .iter()
