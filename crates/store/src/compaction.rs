@@ -93,7 +93,8 @@ impl Store {
                     encode(&rows).map(|(buf, fields)| (rows, buf, fields))
                 })
                 .await
-                .map_err(|e| StoreError::ServiceUnavailable(format!("compaction stopped: {e}")))?;
+                .map_err(|e| StoreError::ServiceUnavailable(format!("compaction stopped: {e}")))
+                .and_then(|r| r);
                 let written = match encoded {
                     Ok((rows, buf, fields)) => {
                         let meta = describe(segment_id, group_id, path.clone(), &rows, fields);

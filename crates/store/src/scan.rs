@@ -554,11 +554,9 @@ impl Scan {
             .unwrap_or(0);
         for batch in reader {
             let batch = batch.map_err(storage_error)?;
-            let out = self.convert_segment_batch(g, lo, hi, &batch, meta, options, discover)?;
-            let read = match out.column(5).as_any().downcast_ref::<StringArray>() {
-                Some(m) if options.message || discover => m.values().len() as u64,
-                _ => avg_bytes * out.num_rows() as u64,
-            };
+            let (out, read) =
+                self.convert_segment_batch(g, lo, hi, &batch, meta, options, discover)?;
+            let read = read.unwrap_or(avg_bytes * out.num_rows() as u64);
             self.bytes_read.fetch_add(read, Ordering::Relaxed);
             if out.num_rows() > 0 && tx.blocking_send(Ok(out)).is_err() {
                 return Ok(()); // the reader went away
@@ -567,7 +565,8 @@ impl Scan {
         Ok(())
     }
 
-    /// A decoded segment batch as a scan batch: rows cut to the time range
+    /// A decoded segment batch as a scan batch, with the message bytes of
+    /// the rows kept when the messages were read: rows cut to the time range
     /// and to live streams, stream ids turned into dictionary keys. Columns
     /// are reused as they are when every row is kept (the usual case).
     #[allow(clippy::too_many_arguments)]
@@ -580,7 +579,7 @@ impl Scan {
         meta: &SegmentMeta,
         options: &ReadOptions,
         discover: bool,
-    ) -> StoreResult<RecordBatch> {
+    ) -> StoreResult<(RecordBatch, Option<u64>)> {
         let col = |name: &str| batch.column_by_name(name).cloned();
         let n = batch.num_rows();
         let seq = if options.seq {
@@ -629,6 +628,20 @@ impl Scan {
         }
         let kept = keys.len();
         let stored_message = col("message");
+        let message_bytes = stored_message
+            .as_ref()
+            .and_then(|m| m.as_any().downcast_ref::<StringArray>())
+            .map(|m| {
+                if kept == n {
+                    let offsets = m.value_offsets();
+                    (offsets[n] - offsets[0]) as u64
+                } else {
+                    (0..n)
+                        .filter(|&i| keep[i])
+                        .map(|i| m.value_length(i) as u64)
+                        .sum()
+                }
+            });
         let mut fields: Vec<ArrayRef> = Vec::with_capacity(options.fields.len());
         if discover {
             if let Some(messages) = stored_message
@@ -693,7 +706,9 @@ impl Scan {
         );
         let mut out = vec![group, stream];
         out.extend(columns);
-        RecordBatch::try_new(scan_schema_with(options.fields.len()), out).map_err(storage_error)
+        let batch = RecordBatch::try_new(scan_schema_with(options.fields.len()), out)
+            .map_err(storage_error)?;
+        Ok((batch, message_bytes))
     }
 
     fn read_hot(

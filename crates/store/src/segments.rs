@@ -146,6 +146,11 @@ fn field_columns(rows: &[Row]) -> (Vec<Vec<String>>, Vec<ArrayRef>) {
     let mut found = vec![None; fields.len()];
     for r in rows {
         if !discover_json(&r.message, &fields, &mut found) {
+            tracing::debug!(
+                stream_id = r.stream_id,
+                timestamp = r.timestamp,
+                "broken JSON message: segment keeps no field columns"
+            );
             return (Vec::new(), Vec::new());
         }
         for (b, v) in builders.iter_mut().zip(found.iter_mut()) {

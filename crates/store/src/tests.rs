@@ -1370,3 +1370,55 @@ fn segment_index_entries_without_field_columns_still_read() {
     assert!(meta.fields.is_empty());
     assert_eq!(serde_json::to_string(&meta).unwrap(), old);
 }
+
+#[tokio::test]
+async fn scans_count_the_message_bytes_they_cover_on_every_path() {
+    use futures_util::StreamExt;
+    let dir = temp_dir("scan-bytes");
+    let store = Store::open(&dir, StoreConfig::default()).unwrap();
+    let now = now_ms();
+    let s = scope();
+    store
+        .create_log_group(&s, "g", CreateLogGroup::default())
+        .await
+        .unwrap();
+    store.create_log_stream(&s, "g", "a").await.unwrap();
+    // A broken message keeps the segment without field columns, so fields
+    // are found by parsing the messages even though none is asked for.
+    let messages = [r#"{"a":"1"}"#, r#"{"a":"22"}"#, r#"{"a":"#];
+    let total: u64 = messages.iter().map(|m| m.len() as u64).sum();
+    let events: Vec<InputLogEvent> = messages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| ev(now - 5000 + i as i64, m))
+        .collect();
+    store.put_log_events(&s, "g", "a", &events).await.unwrap();
+    let bytes = |store: Store, message: bool, fields: &'static [&'static str]| async move {
+        let scan = std::sync::Arc::new(
+            store
+                .scan(&scope(), &["g".to_string()], now - 10_000, now)
+                .await
+                .unwrap(),
+        );
+        let options = crate::scan::ReadOptions {
+            message,
+            fields: std::sync::Arc::new(fields.iter().map(|f| vec![f.to_string()]).collect()),
+            seq: false,
+            ingestion_time: false,
+        };
+        for part in 0..scan.parts.len() {
+            let mut stream = scan.read_part(part, &options);
+            while let Some(b) = stream.next().await {
+                b.unwrap();
+            }
+        }
+        scan.bytes_scanned()
+    };
+    assert_eq!(bytes(store.clone(), false, &["a"]).await, total);
+    store.compact(0).await.unwrap();
+    assert_eq!(bytes(store.clone(), false, &["a"]).await, total);
+    assert_eq!(bytes(store.clone(), true, &[]).await, total);
+    // Without messages or fields, a segment's average message size counts.
+    assert_eq!(bytes(store.clone(), false, &[]).await, total / 3 * 3);
+    let _ = std::fs::remove_dir_all(&dir);
+}
