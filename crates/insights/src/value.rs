@@ -224,51 +224,17 @@ pub fn natural_cmp(a: &Val<'_>, b: &Val<'_>) -> Ordering {
     ka.cmp(&kb)
 }
 
-pub use gatewatch_store::fields::{discover_json, MAX_JSON_FIELDS};
+pub use gatewatch_store::fields::{discover_json, for_each_leaf, MAX_JSON_FIELDS};
 
 /// Every discovered JSON field of a message (first 200 leaves), flattened.
 pub fn flatten_json(message: &str) -> Vec<(String, String)> {
-    let trimmed = message.trim_start();
-    if !trimmed.starts_with('{') {
-        return Vec::new();
-    }
-    let Ok(value) = serde_json::from_str::<serde_json::Value>(trimmed) else {
-        return Vec::new();
-    };
     let mut out = Vec::new();
-    let mut path = Vec::new();
-    flatten(&value, &mut path, &mut out);
+    for_each_leaf(message, |path, leaf| {
+        if let Some(t) = leaf_text(leaf) {
+            out.push((path.join("."), t));
+        }
+    });
     out
-}
-
-fn flatten(v: &serde_json::Value, path: &mut Vec<String>, out: &mut Vec<(String, String)>) {
-    match v {
-        serde_json::Value::Object(map) => {
-            for (k, child) in map {
-                path.push(if k.starts_with('@') {
-                    format!("@{k}")
-                } else {
-                    k.clone()
-                });
-                flatten(child, path, out);
-                path.pop();
-            }
-        }
-        serde_json::Value::Array(items) => {
-            for (i, child) in items.iter().enumerate() {
-                path.push(i.to_string());
-                flatten(child, path, out);
-                path.pop();
-            }
-        }
-        leaf => {
-            if out.len() < MAX_JSON_FIELDS {
-                if let Some(t) = leaf_text(leaf) {
-                    out.push((path.join("."), t));
-                }
-            }
-        }
-    }
 }
 
 fn leaf_text(v: &serde_json::Value) -> Option<String> {

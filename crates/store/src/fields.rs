@@ -409,10 +409,11 @@ pub const MAX_FIELD_COLUMNS: usize = 64;
 const SAMPLE_HEAD: usize = 512;
 const SAMPLE_STRIDE: usize = 16;
 
-/// The field names (as dotted paths split on `.`, the way queries name
-/// them) of the leaves of a JSON object message, first 200 leaves, in
-/// document order. Nothing for messages that are not JSON objects.
-pub fn leaf_paths(message: &str, out: &mut Vec<Vec<String>>) {
+/// Calls `f` with the key path (`@`-prefixed keys doubled, array indices
+/// as numbers) and value of each of the first 200 non-null leaves of a JSON
+/// object message, in document order. Nothing for messages that are not
+/// JSON objects.
+pub fn for_each_leaf(message: &str, mut f: impl FnMut(&[String], &serde_json::Value)) {
     let trimmed = message.trim_start();
     if !trimmed.starts_with('{') {
         return;
@@ -422,14 +423,14 @@ pub fn leaf_paths(message: &str, out: &mut Vec<Vec<String>>) {
     };
     let mut path: Vec<String> = Vec::new();
     let mut leaves = 0;
-    walk_leaves(&value, &mut path, &mut leaves, out);
+    walk_leaves(&value, &mut path, &mut leaves, &mut f);
 }
 
 fn walk_leaves(
     v: &serde_json::Value,
     path: &mut Vec<String>,
     leaves: &mut usize,
-    out: &mut Vec<Vec<String>>,
+    f: &mut impl FnMut(&[String], &serde_json::Value),
 ) {
     match v {
         serde_json::Value::Object(map) => {
@@ -439,27 +440,36 @@ fn walk_leaves(
                 } else {
                     k.clone()
                 });
-                walk_leaves(child, path, leaves, out);
+                walk_leaves(child, path, leaves, f);
                 path.pop();
             }
         }
         serde_json::Value::Array(items) => {
             for (i, child) in items.iter().enumerate() {
                 path.push(i.to_string());
-                walk_leaves(child, path, leaves, out);
+                walk_leaves(child, path, leaves, f);
                 path.pop();
             }
         }
         serde_json::Value::Null => {}
-        _ => {
+        leaf => {
             *leaves += 1;
             if *leaves <= MAX_JSON_FIELDS {
-                // Queries split names on dots, keys with dots included.
-                let joined = path.join(".");
-                out.push(joined.split('.').map(str::to_string).collect());
+                f(path, leaf);
             }
         }
     }
+}
+
+/// The field names (as dotted paths split on `.`, the way queries name
+/// them) of the leaves of a JSON object message, first 200 leaves, in
+/// document order. Nothing for messages that are not JSON objects.
+pub fn leaf_paths(message: &str, out: &mut Vec<Vec<String>>) {
+    for_each_leaf(message, |path, _| {
+        // Queries split names on dots, keys with dots included.
+        let joined = path.join(".");
+        out.push(joined.split('.').map(str::to_string).collect());
+    });
 }
 
 /// Chooses the field columns for a segment's messages: the fields found in
