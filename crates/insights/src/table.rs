@@ -121,8 +121,10 @@ impl TableProvider for EventsTable {
         let projected = project_schema(&self.schema, projection)?;
         let all: Vec<usize> = (0..self.schema.fields().len()).collect();
         let projection = projection.cloned().unwrap_or(all);
-        let base_len = scan_schema().fields().len();
-        let message_index = 5;
+        let base = scan_schema();
+        let base_len = base.fields().len();
+        let index = |name: &str| base.index_of(name).ok();
+        let message_index = index(columns::MESSAGE);
         // Only discover the projected discovered fields.
         let wanted: Vec<usize> = projection
             .iter()
@@ -130,7 +132,8 @@ impl TableProvider for EventsTable {
             .map(|&i| i - base_len)
             .collect();
         let lambda = |w: &usize| is_lambda_field(&self.discovered[*w].column_name());
-        let need_message = projection.contains(&message_index) || wanted.iter().any(&lambda);
+        let asked = |i: Option<usize>| i.is_some_and(|i| projection.contains(&i));
+        let need_message = asked(message_index) || wanted.iter().any(&lambda);
         // JSON fields come from the store, in the order of `wanted`.
         let json_fields: Vec<Vec<String>> = wanted
             .iter()
@@ -140,8 +143,8 @@ impl TableProvider for EventsTable {
         let read = ReadOptions {
             message: need_message,
             fields: Arc::new(json_fields),
-            seq: projection.contains(&4),
-            ingestion_time: projection.contains(&3),
+            seq: asked(index(columns::SEQ)),
+            ingestion_time: asked(index(columns::INGESTION_TIME)),
         };
         // Balance parts over partitions by size, largest first.
         let n = self.partitions.min(self.scan.0.parts.len()).max(1);

@@ -18,7 +18,12 @@
 //! depends on how far it reads, so a segment with any such message keeps no
 //! field columns and its queries parse the messages as before.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow_array::builder::StringBuilder;
+use arrow_array::ArrayRef;
 
 /// Parses a numeric-looking string.
 pub fn num_of(s: &str) -> Option<f64> {
@@ -399,6 +404,45 @@ fn matches_path<P: AsRef<str>>(wanted: &[String], path: &[P]) -> bool {
     let joined_w = wanted.join(".");
     let joined_p = path.join(".");
     joined_w == joined_p
+}
+
+/// One nullable Utf8 column per wanted field, filled message by message
+/// with what [`discover_json`] finds (segment field columns, scan batches).
+pub(crate) struct FieldColumns(Vec<StringBuilder>);
+
+impl FieldColumns {
+    /// Columns for `fields` fields, with room for `rows` rows.
+    pub(crate) fn new(fields: usize, rows: usize) -> FieldColumns {
+        FieldColumns(
+            (0..fields)
+                .map(|_| StringBuilder::with_capacity(rows, rows * 8))
+                .collect(),
+        )
+    }
+
+    /// Appends the values of `wanted` in `message` (`found` is scratch
+    /// space, one entry per wanted field). Returns what [`discover_json`]
+    /// returns: false for broken JSON (the row then holds nulls).
+    pub(crate) fn append<'a>(
+        &mut self,
+        message: &'a str,
+        wanted: &[Vec<String>],
+        found: &mut [Option<Cow<'a, str>>],
+    ) -> bool {
+        let valid = discover_json(message, wanted, found);
+        for (b, v) in self.0.iter_mut().zip(found.iter_mut()) {
+            b.append_option(v.take().as_deref());
+        }
+        valid
+    }
+
+    /// The columns so far; the builders start again empty.
+    pub(crate) fn finish(&mut self) -> Vec<ArrayRef> {
+        self.0
+            .iter_mut()
+            .map(|b| Arc::new(b.finish()) as ArrayRef)
+            .collect()
+    }
 }
 
 /// Most field columns one segment keeps.

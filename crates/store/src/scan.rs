@@ -38,10 +38,10 @@ use parquet::arrow::ProjectionMask;
 use crate::blocks;
 use crate::error::{StoreError, StoreResult};
 use crate::events::Key;
-use crate::fields::discover_json;
+use crate::fields::FieldColumns;
 use crate::keys;
 use crate::model::Scope;
-use crate::segments::{SegmentMeta, BASE_COLUMNS};
+use crate::segments::{field_column_name, SegmentMeta, BASE_COLUMNS};
 use crate::Store;
 
 /// Rows per produced batch.
@@ -295,7 +295,7 @@ struct BatchBuilder {
     ing: Int64Builder,
     seq: UInt64Builder,
     msg: StringBuilder,
-    fields: Vec<StringBuilder>,
+    fields: FieldColumns,
 }
 
 impl BatchBuilder {
@@ -308,9 +308,7 @@ impl BatchBuilder {
             ing: Int64Builder::with_capacity(SCAN_BATCH_ROWS),
             seq: UInt64Builder::with_capacity(SCAN_BATCH_ROWS),
             msg: StringBuilder::with_capacity(SCAN_BATCH_ROWS, SCAN_BATCH_ROWS * 128),
-            fields: (0..fields)
-                .map(|_| StringBuilder::with_capacity(SCAN_BATCH_ROWS, SCAN_BATCH_ROWS * 8))
-                .collect(),
+            fields: FieldColumns::new(fields, SCAN_BATCH_ROWS),
         }
     }
 
@@ -345,23 +343,9 @@ impl BatchBuilder {
             Arc::new(self.seq.finish()),
             Arc::new(self.msg.finish()),
         ];
-        for f in &mut self.fields {
-            columns.push(Arc::new(f.finish()));
-        }
-        RecordBatch::try_new(scan_schema_with(self.fields.len()), columns).map_err(storage_error)
-    }
-}
-
-/// Appends the discovered values of `wanted` in `message` to `builders`.
-fn append_fields<'a>(
-    message: &'a str,
-    wanted: &[Vec<String>],
-    found: &mut [Option<std::borrow::Cow<'a, str>>],
-    builders: &mut [StringBuilder],
-) {
-    discover_json(message, wanted, found);
-    for (b, v) in builders.iter_mut().zip(found.iter_mut()) {
-        b.append_option(v.take().as_deref());
+        columns.extend(self.fields.finish());
+        RecordBatch::try_new(scan_schema_with(columns.len() - BASE_SCAN_COLUMNS), columns)
+            .map_err(storage_error)
     }
 }
 
@@ -648,27 +632,16 @@ impl Scan {
                 .as_ref()
                 .and_then(|m| m.as_any().downcast_ref::<StringArray>())
             {
-                let mut builders: Vec<StringBuilder> = (0..options.fields.len())
-                    .map(|_| StringBuilder::with_capacity(n, n * 8))
-                    .collect();
+                let mut columns = FieldColumns::new(options.fields.len(), n);
                 let mut found = vec![None; options.fields.len()];
                 for i in 0..n {
-                    append_fields(
-                        messages.value(i),
-                        &options.fields,
-                        &mut found,
-                        &mut builders,
-                    );
+                    columns.append(messages.value(i), &options.fields, &mut found);
                 }
-                fields.extend(
-                    builders
-                        .into_iter()
-                        .map(|mut b| Arc::new(b.finish()) as ArrayRef),
-                );
+                fields.extend(columns.finish());
             }
         } else {
             for f in options.fields.iter() {
-                let name = format!("field:{}", f.join("."));
+                let name = field_column_name(f);
                 let Some(c) = col(&name).filter(|c| c.data_type() == &DataType::Utf8) else {
                     return Err(storage_error(format!(
                         "segment {} lacks its field column {name}",
@@ -754,7 +727,7 @@ impl Scan {
                 out.push(key, ts, block.ingestion_time, seq, msg);
                 if !wanted.is_empty() {
                     let mut found = vec![None; wanted.len()];
-                    append_fields(&text, wanted, &mut found, &mut out.fields);
+                    out.fields.append(&text, wanted, &mut found);
                 }
                 if out.len() >= SCAN_BATCH_ROWS {
                     self.bytes_read

@@ -24,7 +24,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use arrow_array::builder::StringBuilder;
 use arrow_array::{Array, ArrayRef, Int64Array, RecordBatch, StringArray, UInt64Array};
 use arrow_schema::{DataType, Field, Schema};
 use object_store::path::Path as ObjectPath;
@@ -37,7 +36,7 @@ use parquet::schema::types::ColumnPath;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{StoreError, StoreResult};
-use crate::fields::{choose_field_columns, discover_json};
+use crate::fields::{choose_field_columns, FieldColumns};
 
 /// One stored row of a segment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,13 +122,14 @@ fn schema(fields: &[Vec<String>]) -> Arc<Schema> {
         Field::new("message", DataType::Utf8, false),
     ];
     for f in fields {
-        columns.push(Field::new(
-            format!("field:{}", f.join(".")),
-            DataType::Utf8,
-            true,
-        ));
+        columns.push(Field::new(field_column_name(f), DataType::Utf8, true));
     }
     Arc::new(Schema::new(columns))
+}
+
+/// The Parquet column name of a field column.
+pub(crate) fn field_column_name(field: &[String]) -> String {
+    format!("field:{}", field.join("."))
 }
 
 /// The field columns for `rows`: the chosen fields and one array each, or
@@ -139,13 +139,10 @@ fn field_columns(rows: &[Row]) -> (Vec<Vec<String>>, Vec<ArrayRef>) {
     if fields.is_empty() {
         return (Vec::new(), Vec::new());
     }
-    let mut builders: Vec<StringBuilder> = fields
-        .iter()
-        .map(|_| StringBuilder::with_capacity(rows.len(), rows.len() * 8))
-        .collect();
+    let mut columns = FieldColumns::new(fields.len(), rows.len());
     let mut found = vec![None; fields.len()];
     for r in rows {
-        if !discover_json(&r.message, &fields, &mut found) {
+        if !columns.append(&r.message, &fields, &mut found) {
             tracing::debug!(
                 stream_id = r.stream_id,
                 timestamp = r.timestamp,
@@ -153,14 +150,8 @@ fn field_columns(rows: &[Row]) -> (Vec<Vec<String>>, Vec<ArrayRef>) {
             );
             return (Vec::new(), Vec::new());
         }
-        for (b, v) in builders.iter_mut().zip(found.iter_mut()) {
-            b.append_option(v.take().as_deref());
-        }
     }
-    let arrays = builders
-        .into_iter()
-        .map(|mut b| Arc::new(b.finish()) as ArrayRef)
-        .collect();
+    let arrays = columns.finish();
     (fields, arrays)
 }
 
