@@ -1261,10 +1261,10 @@ fn segment_fields(store: &Store, group: &str) -> Vec<Vec<String>> {
         .collect()
 }
 
-#[tokio::test]
-async fn segments_keep_json_fields_as_columns_that_answer_like_the_messages() {
-    let dir = temp_dir("fields");
-    let store = Store::open(&dir, StoreConfig::default()).unwrap();
+/// A store in `dir` with group `g`, stream `a` and `messages` put there one
+/// millisecond apart, five seconds ago; returns it and the time it took.
+async fn store_with_messages(dir: &std::path::Path, messages: &[&str]) -> (Store, i64) {
+    let store = Store::open(dir, StoreConfig::default()).unwrap();
     let now = now_ms();
     let s = scope();
     store
@@ -1272,18 +1272,25 @@ async fn segments_keep_json_fields_as_columns_that_answer_like_the_messages() {
         .await
         .unwrap();
     store.create_log_stream(&s, "g", "a").await.unwrap();
-    let messages = [
-        r#"{"status":"200","path":"/a","identity":{"sourceIp":"10.0.0.1"},"@t":1}"#,
-        r#"{"status":"500","path":"/b","n":null,"user.id":"u1"}"#,
-        "GET /plain 200",
-        r#"{"status":"404","esc":"a\"b","list":[1,{"x":"y"}]}"#,
-    ];
     let events: Vec<InputLogEvent> = messages
         .iter()
         .enumerate()
         .map(|(i, m)| ev(now - 5000 + i as i64, m))
         .collect();
     store.put_log_events(&s, "g", "a", &events).await.unwrap();
+    (store, now)
+}
+
+#[tokio::test]
+async fn segments_keep_json_fields_as_columns_that_answer_like_the_messages() {
+    let dir = temp_dir("fields");
+    let messages = [
+        r#"{"status":"200","path":"/a","identity":{"sourceIp":"10.0.0.1"},"@t":1}"#,
+        r#"{"status":"500","path":"/b","n":null,"user.id":"u1"}"#,
+        "GET /plain 200",
+        r#"{"status":"404","esc":"a\"b","list":[1,{"x":"y"}]}"#,
+    ];
+    let (store, now) = store_with_messages(&dir, &messages).await;
     let asked = [
         "status",
         "path",
@@ -1329,23 +1336,10 @@ async fn segments_keep_json_fields_as_columns_that_answer_like_the_messages() {
 #[tokio::test]
 async fn a_segment_with_broken_json_keeps_no_field_columns() {
     let dir = temp_dir("fields-broken");
-    let store = Store::open(&dir, StoreConfig::default()).unwrap();
-    let now = now_ms();
-    let s = scope();
-    store
-        .create_log_group(&s, "g", CreateLogGroup::default())
-        .await
-        .unwrap();
-    store.create_log_stream(&s, "g", "a").await.unwrap();
     // The second message breaks after its "a": how much a query reads
     // decides whether it has fields, so no column could stand for it.
     let messages = [r#"{"a":"1","b":"2"}"#, r#"{"a":"3","b":"#];
-    let events: Vec<InputLogEvent> = messages
-        .iter()
-        .enumerate()
-        .map(|(i, m)| ev(now - 5000 + i as i64, m))
-        .collect();
-    store.put_log_events(&s, "g", "a", &events).await.unwrap();
+    let (store, now) = store_with_messages(&dir, &messages).await;
     let hot_a = scanned_fields(&store, "g", &["a"], now - 10_000, now).await;
     let hot_ab = scanned_fields(&store, "g", &["a", "b"], now - 10_000, now).await;
     store.compact(0).await.unwrap();
@@ -1375,24 +1369,11 @@ fn segment_index_entries_without_field_columns_still_read() {
 async fn scans_count_the_message_bytes_they_cover_on_every_path() {
     use futures_util::StreamExt;
     let dir = temp_dir("scan-bytes");
-    let store = Store::open(&dir, StoreConfig::default()).unwrap();
-    let now = now_ms();
-    let s = scope();
-    store
-        .create_log_group(&s, "g", CreateLogGroup::default())
-        .await
-        .unwrap();
-    store.create_log_stream(&s, "g", "a").await.unwrap();
     // A broken message keeps the segment without field columns, so fields
     // are found by parsing the messages even though none is asked for.
     let messages = [r#"{"a":"1"}"#, r#"{"a":"22"}"#, r#"{"a":"#];
     let total: u64 = messages.iter().map(|m| m.len() as u64).sum();
-    let events: Vec<InputLogEvent> = messages
-        .iter()
-        .enumerate()
-        .map(|(i, m)| ev(now - 5000 + i as i64, m))
-        .collect();
-    store.put_log_events(&s, "g", "a", &events).await.unwrap();
+    let (store, now) = store_with_messages(&dir, &messages).await;
     let bytes = |store: Store, message: bool, fields: &'static [&'static str]| async move {
         let scan = std::sync::Arc::new(
             store
