@@ -31,6 +31,8 @@ struct Node {
 pub struct RouteMatch<'a> {
     /// The resource.
     pub resource: &'a Resource,
+    /// Its index in the API's `resources`, for tasks that own the API.
+    pub resource_index: usize,
     /// Path parameters in template order, URL-decoded.
     pub path_parameters: Vec<(String, String)>,
 }
@@ -79,8 +81,10 @@ impl Router {
         };
         let mut params = Vec::new();
         let node = self.walk(0, &segments, &mut params)?;
+        let resource_index = self.nodes[node].resource;
         Some(RouteMatch {
-            resource: &api.resources[self.nodes[node].resource],
+            resource: &api.resources[resource_index],
+            resource_index,
             path_parameters: params,
         })
     }

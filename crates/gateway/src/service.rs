@@ -431,12 +431,22 @@ impl Gateway {
                 // is still emitted, as API Gateway completes the request.
                 // MOCK requests, which have nothing to wait for, skip the
                 // task.
+                // The task owns the API and finds the integration in it
+                // again, rather than copying the integration's definition.
                 let this = Arc::clone(self);
                 let sink = Arc::clone(sink);
-                let integration = integration.clone();
                 let api = Arc::clone(&target.deployment.api);
+                let resource_index = matched.resource_index;
                 let region = deployments.region.clone();
                 let task = self.spawn_detached(async move {
+                    let Some(integration) = api
+                        .resources
+                        .get(resource_index)
+                        .and_then(|r| select_method(r, request.method.as_str()))
+                        .and_then(|m| m.integration.as_ref())
+                    else {
+                        return plain_json(500, "Internal server error");
+                    };
                     let outcome = match integration.kind {
                         IntegrationType::AwsProxy => {
                             let binary = request
@@ -444,7 +454,7 @@ impl Gateway {
                                 .is_some_and(|ct| api.is_binary_media_type(ct));
                             crate::integration::lambda::invoke(
                                 this.lambda.as_deref(),
-                                &integration,
+                                integration,
                                 &request,
                                 &mut ctx,
                                 &mut trace,
@@ -455,7 +465,7 @@ impl Gateway {
                         }
                         _ => {
                             this.http
-                                .invoke(&integration, &request, &mut ctx, &mut trace, peer.ip())
+                                .invoke(integration, &request, &mut ctx, &mut trace, peer.ip())
                                 .await
                         }
                     };

@@ -13,7 +13,10 @@
 //!   INTEGRATION_FAILURE `{"message": "Internal server error"}`,
 //!   `Execution failed due to configuration error: Invalid endpoint address`.
 //!
-//! Connections to backends are pooled and kept alive. HTTPS backends are
+//! Connections to backends are pooled and kept alive: plain-HTTP backends
+//! through the lean client of [`super::plain_http`], where the request's
+//! task drives its own connection, HTTPS backends through hyper's pooled
+//! client. HTTPS backends are
 //! verified against the system's trust store plus the Mozilla roots, unless
 //! the integration sets `tlsConfig.insecureSkipVerification`. A certificate
 //! that fails verification is a 500 with
@@ -35,8 +38,8 @@ use hyper_util::rt::TokioExecutor;
 use super::mapping::{
     eval_source, integration_request_body, integration_uri, map_response, BackendView,
 };
-use super::{tls, IntegrationReply, ReplyBody};
-use crate::body::DeadlineBody;
+use super::{plain_http, tls, BackendBody, IntegrationReply, ReplyBody};
+use crate::body::{BoxError, DeadlineBody};
 use crate::context::{ExecutionEventKind, ExecutionTrace, FailureKind, RequestContext};
 use crate::request::MethodRequest;
 use crate::response::GatewayError;
@@ -150,26 +153,38 @@ impl HttpBackend {
             body: trace.data_body(&body),
         });
 
-        let mut builder = http::Request::builder().method(method).uri(uri);
-        if let Some(h) = builder.headers_mut() {
-            *h = headers;
-        }
-        let outgoing = builder
-            .body(Full::new(body))
-            .map_err(|_| invalid_endpoint())?;
-
         let timeout = Duration::from_millis(u64::from(integration.timeout_ms));
         let started = Instant::now();
         let insecure = integration.tls_insecure_skip_verification;
-        // The request future owns what it needs: no client clone per call.
-        let sent = CLIENTS.with(|c| {
-            if insecure {
-                c.insecure.request(outgoing)
-            } else {
-                c.client.request(outgoing)
+        let sent = async {
+            if uri.scheme_str() == Some("http") {
+                return plain_http::send(&uri, &method, &headers, &body)
+                    .await
+                    .map(|r| (r.status, r.headers, BackendBody::Plain(r.body)))
+                    .map_err(|e| Box::new(e) as BoxError);
             }
-        });
-        let response = match tokio::time::timeout(timeout, sent).await {
+            let mut builder = http::Request::builder()
+                .method(method.clone())
+                .uri(uri.clone());
+            if let Some(h) = builder.headers_mut() {
+                *h = headers.clone();
+            }
+            let outgoing = builder
+                .body(Full::new(body.clone()))
+                .map_err(|e| Box::new(e) as BoxError)?;
+            // The request future owns what it needs: no client clone per call.
+            let call = CLIENTS.with(|c| {
+                if insecure {
+                    c.insecure.request(outgoing)
+                } else {
+                    c.client.request(outgoing)
+                }
+            });
+            let response = call.await.map_err(|e| Box::new(e) as BoxError)?;
+            let (parts, incoming) = response.into_parts();
+            Ok((parts.status, parts.headers, BackendBody::Tls(incoming)))
+        };
+        let (status, response_headers, incoming) = match tokio::time::timeout(timeout, sent).await {
             Err(_) => {
                 ctx.integration.latency_ms = Some(started.elapsed().as_millis() as u64);
                 return Err(GatewayError::new(GatewayResponseType::IntegrationTimeout)
@@ -177,9 +192,10 @@ impl HttpBackend {
             }
             Ok(Err(e)) => {
                 ctx.integration.latency_ms = Some(started.elapsed().as_millis() as u64);
-                ctx.integration.error = Some(error_chain(&e));
-                tracing::debug!(error = %error_chain(&e), "backend unreachable");
-                if let Some(reason) = tls::failure_reason(&e) {
+                let e: &(dyn std::error::Error + 'static) = &*e;
+                ctx.integration.error = Some(error_chain(e));
+                tracing::debug!(error = %error_chain(e), "backend unreachable");
+                if let Some(reason) = tls::failure_reason(e) {
                     return Err(GatewayError::new(GatewayResponseType::IntegrationFailure)
                         .with_status(500)
                         .with_failure(FailureKind::Configuration, reason));
@@ -189,19 +205,17 @@ impl HttpBackend {
             Ok(Ok(r)) => r,
         };
         let head_latency = started.elapsed().as_millis() as u64;
-        let status = response.status();
         ctx.integration.status = Some(status.as_u16());
         ctx.integration.latency_ms = Some(head_latency);
 
         if proxy {
-            let (parts, incoming) = response.into_parts();
             trace.push(ExecutionEventKind::EndpointResponse {
                 status: status.as_u16(),
                 latency_ms: head_latency,
-                headers: trace.data_headers(&parts.headers),
+                headers: trace.data_headers(&response_headers),
                 body: None,
             });
-            let mut headers = parts.headers;
+            let mut headers = response_headers;
             strip_hop_by_hop(&mut headers);
             trace.push(ExecutionEventKind::MethodResponse {
                 status: status.as_u16(),
@@ -217,7 +231,6 @@ impl HttpBackend {
         }
 
         // Non-proxy: the whole body is needed for mapping, within the timeout.
-        let (parts, incoming) = response.into_parts();
         let remaining = timeout.saturating_sub(started.elapsed());
         let limited = http_body_util::Limited::new(incoming, MAX_BACKEND_BODY);
         let body = match tokio::time::timeout(remaining, limited.collect()).await {
@@ -246,14 +259,14 @@ impl HttpBackend {
         trace.push(ExecutionEventKind::EndpointResponse {
             status: status.as_u16(),
             latency_ms: started.elapsed().as_millis() as u64,
-            headers: trace.data_headers(&parts.headers),
+            headers: trace.data_headers(&response_headers),
             body: trace.data.then(|| body.clone()),
         });
         let mapped = map_response(
             integration,
             status.as_str(),
             &BackendView {
-                headers: &parts.headers,
+                headers: &response_headers,
                 body: &body,
             },
             request,

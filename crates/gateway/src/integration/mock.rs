@@ -23,10 +23,7 @@ pub fn invoke(
     trace: &mut ExecutionTrace,
 ) -> Result<IntegrationReply, GatewayError> {
     let (body, _) = integration_request_body(integration, request, ctx)?;
-    let status = serde_json::from_slice::<serde_json::Value>(&body)
-        .ok()
-        .and_then(|v| v.get("statusCode").and_then(serde_json::Value::as_u64))
-        .filter(|s| (100..=599).contains(s));
+    let status = status_code(&body).filter(|s| (100..=599).contains(s));
     let Some(status) = status else {
         return Err(
             GatewayError::new(GatewayResponseType::ApiConfigurationError)
@@ -48,4 +45,69 @@ pub fn invoke(
         ctx,
     )?;
     Ok(mapped.into_reply(trace))
+}
+
+/// The integer `statusCode` of a JSON object (the last one when the key
+/// repeats, as a JSON object read whole would keep), without building the
+/// rest of the document. `None` for anything else: not an object, no such
+/// key, or a value that is not a non-negative integer.
+fn status_code(body: &[u8]) -> Option<u64> {
+    use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
+    use std::borrow::Cow;
+
+    struct Find;
+    impl<'de> Visitor<'de> for Find {
+        type Value = Option<u64>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<u64>, A::Error> {
+            let mut found = None;
+            while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+                if key == "statusCode" {
+                    found = map.next_value::<serde_json::Value>()?.as_u64();
+                } else {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            Ok(found)
+        }
+    }
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let found = de.deserialize_map(Find).ok()?;
+    de.end().ok()?;
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::status_code;
+
+    #[test]
+    fn status_code_reads_like_a_whole_json_object() {
+        let cases: &[(&str, Option<u64>)] = &[
+            (r#"{"statusCode": 200}"#, Some(200)),
+            (
+                r#"{"a": {"statusCode": 1}, "statusCode": 404, "b": [1, "x"]}"#,
+                Some(404),
+            ),
+            (r#"{"statusCode": 200, "statusCode": 500}"#, Some(500)),
+            (r#"{"status\u0043ode": 201}"#, Some(201)),
+            (r#"{"statusCode": "200"}"#, None),
+            (r#"{"statusCode": 200.5}"#, None),
+            (r#"{"statusCode": -1}"#, None),
+            (r#"{"other": 1}"#, None),
+            (r#"[{"statusCode": 200}]"#, None),
+            (r#"{"statusCode": 200"#, None),
+            (r#"{"statusCode": 200} trailing"#, None),
+            ("", None),
+        ];
+        for (body, want) in cases {
+            let whole = serde_json::from_str::<serde_json::Value>(body)
+                .ok()
+                .and_then(|v| v.get("statusCode").and_then(serde_json::Value::as_u64));
+            assert_eq!(status_code(body.as_bytes()), *want, "{body}");
+            assert_eq!(whole, *want, "the case itself: {body}");
+        }
+    }
 }

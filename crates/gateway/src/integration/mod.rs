@@ -8,12 +8,56 @@ pub mod http;
 pub mod lambda;
 pub mod mapping;
 pub mod mock;
+pub mod plain_http;
 mod tls;
 
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
 use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 
-use crate::body::DeadlineBody;
+use crate::body::{BoxError, DeadlineBody};
+
+/// A backend's response body as it arrives: from the plain-HTTP client, or
+/// from the TLS-capable client for HTTPS backends.
+#[derive(Debug)]
+pub enum BackendBody {
+    /// From a plain-HTTP backend ([`plain_http`]).
+    Plain(plain_http::PlainBody),
+    /// From an HTTPS backend.
+    Tls(Incoming),
+}
+
+impl Body for BackendBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        match self.get_mut() {
+            BackendBody::Plain(b) => Pin::new(b).poll_frame(cx).map_err(Into::into),
+            BackendBody::Tls(b) => Pin::new(b).poll_frame(cx).map_err(Into::into),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            BackendBody::Plain(b) => b.is_end_stream(),
+            BackendBody::Tls(b) => b.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            BackendBody::Plain(b) => b.size_hint(),
+            BackendBody::Tls(b) => b.size_hint(),
+        }
+    }
+}
 
 /// The body of an integration's reply.
 #[derive(Debug)]
@@ -22,7 +66,7 @@ pub enum ReplyBody {
     Full(Bytes),
     /// Streamed from the backend as it arrives (HTTP proxy), cut off at the
     /// integration timeout.
-    Stream(DeadlineBody<Incoming>),
+    Stream(DeadlineBody<BackendBody>),
 }
 
 /// What an integration answered, before the gateway adds its own headers.
