@@ -65,6 +65,17 @@ const MAX_CHUNK_LINE: usize = 1024;
 const MAX_TRAILER_BYTES: usize = 64 * 1024;
 /// Bodies up to this size are written together with the head.
 const COALESCE_BODY_BYTES: usize = 16 * 1024;
+/// Request headers the client never copies from its caller: it frames the
+/// request itself and keeps the connection alive itself.
+const FRAMING_HEADERS: &[&str] = &[
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "upgrade",
+    "te",
+    "trailer",
+];
 /// Connecting gives up after this long (the integration timeout, usually
 /// shorter, applies around the whole call).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -278,6 +289,12 @@ fn request_head(
         out.extend_from_slice(b"\r\n");
     }
     for (name, value) in headers {
+        // The client frames the request itself: a framing or hop header
+        // from a mapping would make the backend read the body differently
+        // and leave the pooled connection out of step.
+        if FRAMING_HEADERS.contains(&name.as_str()) {
+            continue;
+        }
         out.extend_from_slice(name.as_str().as_bytes());
         out.extend_from_slice(b": ");
         out.extend_from_slice(value.as_bytes());

@@ -336,3 +336,33 @@ async fn a_body_dropped_early_closes_its_connection() {
         "a half-read connection is never pooled"
     );
 }
+
+#[tokio::test]
+async fn framing_headers_from_the_caller_are_never_sent() {
+    let b = backend(vec![(
+        b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok",
+        After::KeepOpen,
+    )])
+    .await;
+    let uri: Uri = format!("http://{}/", b.addr).parse().unwrap();
+    let mut headers = HeaderMap::new();
+    headers.insert("transfer-encoding", HeaderValue::from_static("chunked"));
+    headers.insert("content-length", HeaderValue::from_static("999"));
+    headers.insert("connection", HeaderValue::from_static("close"));
+    headers.insert("x-kept", HeaderValue::from_static("1"));
+    let r = send(
+        &uri,
+        &Method::POST,
+        &headers,
+        &Bytes::from_static(b"0\r\n\r\n"),
+    )
+    .await
+    .unwrap();
+    r.body.collect().await.unwrap();
+    let seen = b.requests.lock().unwrap()[0].clone();
+    assert!(!seen.contains("transfer-encoding"), "{seen}");
+    assert!(!seen.contains("connection"), "{seen}");
+    assert!(!seen.contains("999"), "{seen}");
+    assert!(seen.contains("content-length: 5\r\n"), "{seen}");
+    assert!(seen.contains("x-kept: 1\r\n"), "{seen}");
+}
