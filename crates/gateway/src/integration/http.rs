@@ -16,8 +16,7 @@
 //! Connections to backends are pooled and kept alive: plain-HTTP backends
 //! through the lean client of [`super::plain_http`], where the request's
 //! task drives its own connection, HTTPS backends through hyper's pooled
-//! client. HTTPS backends are
-//! verified against the system's trust store plus the Mozilla roots, unless
+//! client. HTTPS backends are verified against the system's trust store plus the Mozilla roots, unless
 //! the integration sets `tlsConfig.insecureSkipVerification`. A certificate
 //! that fails verification is a 500 with
 //! `Execution failed due to configuration error: {reason}`.
@@ -156,21 +155,20 @@ impl HttpBackend {
         let timeout = Duration::from_millis(u64::from(integration.timeout_ms));
         let started = Instant::now();
         let insecure = integration.tls_insecure_skip_verification;
-        let sent = async {
+        // The call owns the request's parts; nothing uses them afterwards.
+        let sent = async move {
             if uri.scheme_str() == Some("http") {
                 return plain_http::send(&uri, &method, &headers, &body)
                     .await
                     .map(|r| (r.status, r.headers, BackendBody::Plain(r.body)))
                     .map_err(|e| Box::new(e) as BoxError);
             }
-            let mut builder = http::Request::builder()
-                .method(method.clone())
-                .uri(uri.clone());
+            let mut builder = http::Request::builder().method(method).uri(uri);
             if let Some(h) = builder.headers_mut() {
-                *h = headers.clone();
+                *h = headers;
             }
             let outgoing = builder
-                .body(Full::new(body.clone()))
+                .body(Full::new(body))
                 .map_err(|e| Box::new(e) as BoxError)?;
             // The request future owns what it needs: no client clone per call.
             let call = CLIENTS.with(|c| {

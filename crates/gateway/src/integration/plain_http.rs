@@ -179,7 +179,11 @@ fn checkin(mut conn: Conn) {
     conn.buf.clear();
     IDLE.with(|pools| {
         let mut pools = pools.borrow_mut();
-        let list = pools.entry(conn.key.clone()).or_default();
+        // The key is copied only for a backend's first idle connection.
+        let list = match pools.get_mut(&conn.key) {
+            Some(list) => list,
+            None => pools.entry(conn.key.clone()).or_default(),
+        };
         if list.len() >= MAX_IDLE_PER_HOST {
             list.remove(0);
         }
@@ -191,8 +195,10 @@ fn checkin(mut conn: Conn) {
 }
 
 /// Sends one request to a plain-HTTP backend and returns its response head;
-/// the body streams from [`ClientResponse::body`]. `headers` must not hold
-/// hop-by-hop headers or `Content-Length` (they are the caller's to strip).
+/// the body streams from [`ClientResponse::body`]. Framing and connection
+/// headers in `headers` (`Content-Length`, `Transfer-Encoding`, `Connection`, …)
+/// are never sent; the other
+/// hop-by-hop headers are the caller's to strip.
 pub async fn send(
     uri: &Uri,
     method: &Method,
@@ -332,10 +338,7 @@ async fn exchange(
         }));
     }
     loop {
-        let parsed = match read_head(&mut conn).await {
-            Ok(h) => h,
-            Err(e) => return Err(e),
-        };
+        let parsed = read_head(&mut conn).await?;
         if parsed.status.is_informational() {
             if parsed.status == StatusCode::SWITCHING_PROTOCOLS {
                 return Err(Failure::During(ClientError::Protocol(
@@ -383,31 +386,25 @@ async fn read_head(conn: &mut Conn) -> Result<Head, Failure> {
                 )));
             }
         }
-        match read_more(conn).await {
-            Ok(0) => {
-                let e = ClientError::Io {
-                    context: "connection closed before the response",
-                    source: io::ErrorKind::UnexpectedEof.into(),
-                };
-                return Err(if got_any {
-                    Failure::During(e)
-                } else {
-                    Failure::BeforeResponse(e)
-                });
+        let e = match read_more(conn).await {
+            Ok(0) => ClientError::Io {
+                context: "connection closed before the response",
+                source: io::ErrorKind::UnexpectedEof.into(),
+            },
+            Ok(_) => {
+                got_any = true;
+                continue;
             }
-            Ok(_) => got_any = true,
-            Err(e) => {
-                let e = ClientError::Io {
-                    context: "error reading the response",
-                    source: e,
-                };
-                return Err(if got_any {
-                    Failure::During(e)
-                } else {
-                    Failure::BeforeResponse(e)
-                });
-            }
-        }
+            Err(e) => ClientError::Io {
+                context: "error reading the response",
+                source: e,
+            },
+        };
+        return Err(if got_any {
+            Failure::During(e)
+        } else {
+            Failure::BeforeResponse(e)
+        });
     }
 }
 
@@ -568,6 +565,13 @@ impl PlainBody {
         }
     }
 
+    /// Ends the body and closes its connection (an error, or a backend
+    /// that closes).
+    fn abandon(&mut self) {
+        self.reusable = false;
+        self.finish();
+    }
+
     fn finish(&mut self) {
         self.done = true;
         if let Some(conn) = self.conn.take() {
@@ -697,14 +701,11 @@ impl Body for PlainBody {
         loop {
             match this.next_from_buffer() {
                 Err(e) => {
-                    this.reusable = false;
-                    this.finish();
+                    this.abandon();
                     return Poll::Ready(Some(Err(e)));
                 }
                 Ok(Some(Some(data))) => {
-                    if matches!(this.framing, Framing::Length(0)) {
-                        this.finish();
-                    }
+                    this.finish_if_done();
                     return Poll::Ready(Some(Ok(Frame::data(data))));
                 }
                 Ok(Some(None)) => {
@@ -719,12 +720,10 @@ impl Body for PlainBody {
             match poll_read_more(&mut conn.stream, &mut conn.buf, cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Ok(0)) => {
-                    this.reusable = false;
+                    this.abandon();
                     if this.framing == Framing::UntilClose {
-                        this.finish();
                         return Poll::Ready(None);
                     }
-                    this.finish();
                     return Poll::Ready(Some(Err(ClientError::Io {
                         context: "connection closed before the body was complete",
                         source: io::ErrorKind::UnexpectedEof.into(),
@@ -732,8 +731,7 @@ impl Body for PlainBody {
                 }
                 Poll::Ready(Ok(_)) => {}
                 Poll::Ready(Err(e)) => {
-                    this.reusable = false;
-                    this.finish();
+                    this.abandon();
                     return Poll::Ready(Some(Err(ClientError::Io {
                         context: "error reading the body",
                         source: e,
