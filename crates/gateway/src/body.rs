@@ -24,7 +24,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// Finishes a request's record when its body is done.
 pub struct Finisher {
     /// The request's context (status already set).
-    pub context: RequestContext,
+    pub context: Box<RequestContext>,
     /// Its execution events.
     pub events: Vec<ExecutionEvent>,
     /// When the request arrived.

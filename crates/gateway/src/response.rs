@@ -189,16 +189,41 @@ fn json_template(custom: &GatewayResponse) -> Option<&str> {
         .map(String::as_str)
 }
 
+/// `x-amzn-RequestId`, the request id on every response.
+pub(crate) const X_AMZN_REQUEST_ID: HeaderName = HeaderName::from_static("x-amzn-requestid");
+/// `x-amz-apigw-id`, the extended request id.
+pub(crate) const X_AMZ_APIGW_ID: HeaderName = HeaderName::from_static("x-amz-apigw-id");
+/// `X-Amzn-Trace-Id`, the X-Ray trace header.
+pub(crate) const X_AMZN_TRACE_ID: HeaderName = HeaderName::from_static("x-amzn-trace-id");
+
 /// Adds `x-amzn-RequestId`, `x-amz-apigw-id` and `X-Amzn-Trace-Id`.
+///
+/// The three values share one buffer (one allocation per response rather
+/// than one per header); each header is a slice of it.
 pub fn add_standard_headers(headers: &mut HeaderMap, ctx: &RequestContext) {
-    if let Ok(v) = HeaderValue::from_str(&ctx.request_id) {
-        headers.insert(HeaderName::from_static("x-amzn-requestid"), v);
-    }
-    if let Ok(v) = HeaderValue::from_str(&ctx.extended_request_id) {
-        headers.insert(HeaderName::from_static("x-amz-apigw-id"), v);
-    }
-    if let Ok(v) = HeaderValue::from_str(&format!("Root={}", ctx.xray_trace_id)) {
-        headers.insert(HeaderName::from_static("x-amzn-trace-id"), v);
+    const ROOT: &[u8] = b"Root=";
+    let (id, ext, trace) = (
+        ctx.request_id.as_bytes(),
+        ctx.extended_request_id.as_bytes(),
+        ctx.xray_trace_id.as_bytes(),
+    );
+    let mut buf = Vec::with_capacity(id.len() + ext.len() + ROOT.len() + trace.len());
+    buf.extend_from_slice(id);
+    buf.extend_from_slice(ext);
+    buf.extend_from_slice(ROOT);
+    buf.extend_from_slice(trace);
+    let buf = Bytes::from(buf);
+    let ext_at = id.len();
+    let trace_at = ext_at + ext.len();
+    let values = [
+        (X_AMZN_REQUEST_ID, buf.slice(..ext_at)),
+        (X_AMZ_APIGW_ID, buf.slice(ext_at..trace_at)),
+        (X_AMZN_TRACE_ID, buf.slice(trace_at..)),
+    ];
+    for (name, value) in values {
+        if let Ok(v) = HeaderValue::from_maybe_shared(value) {
+            headers.insert(name, v);
+        }
     }
 }
 

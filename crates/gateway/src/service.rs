@@ -269,12 +269,14 @@ impl Gateway {
             .and_then(|h| h.to_str().ok())
             .or_else(|| parts.uri.authority().map(|a| a.as_str()))
             .unwrap_or("");
-        let mut ctx = RequestContext {
+        // Boxed once here: the context moves through the backend task,
+        // the response body and the log queue as a pointer.
+        let mut ctx = Box::new(RequestContext {
             account_id: deployments.account_id.clone(),
             request_id: request_id_from_client(
                 parts
                     .headers
-                    .get("x-amzn-requestid")
+                    .get(crate::response::X_AMZN_REQUEST_ID)
                     .and_then(|v| v.to_str().ok()),
             ),
             extended_request_id: extended_request_id(),
@@ -285,12 +287,12 @@ impl Gateway {
             protocol: protocol_name(parts.version).to_string(),
             xray_trace_id: parts
                 .headers
-                .get("x-amzn-trace-id")
+                .get(crate::response::X_AMZN_TRACE_ID)
                 .and_then(|v| v.to_str().ok())
                 .and_then(xray_trace_id_from_header)
                 .unwrap_or_else(|| xray_trace_id(now)),
             ..RequestContext::default()
-        };
+        });
         ctx.identity.source_ip = peer.ip().to_string();
         if let Some(o) = overrides {
             ctx.request_id = o.request_id.clone();
@@ -438,7 +440,11 @@ impl Gateway {
                 let api = Arc::clone(&target.deployment.api);
                 let resource_index = matched.resource_index;
                 let region = deployments.region.clone();
-                let task = self.spawn_detached(async move {
+                // The call's future (context, request, trace and the
+                // client's state) is boxed where it is built, so spawning
+                // and polling the task move a pointer instead of copying
+                // kilobytes several times per request.
+                let task = self.spawn_detached(Box::pin(async move {
                     let Some(integration) = api
                         .resources
                         .get(resource_index)
@@ -472,7 +478,7 @@ impl Gateway {
                     this.finish(
                         &sink, permit, outcome, &api, ctx, trace, &request, started, silent,
                     )
-                });
+                }));
                 return task
                     .await
                     .unwrap_or_else(|_| plain_json(500, "Internal server error"));
@@ -502,7 +508,7 @@ impl Gateway {
         permit: Option<tokio::sync::mpsc::OwnedPermit<crate::context::RequestRecord>>,
         outcome: Result<IntegrationReply, GatewayError>,
         api: &RestApi,
-        ctx: RequestContext,
+        ctx: Box<RequestContext>,
         trace: ExecutionTrace,
         request: &MethodRequest,
         started: Instant,
@@ -559,7 +565,7 @@ impl Gateway {
         sink: &Arc<dyn RecordSink>,
         permit: Option<tokio::sync::mpsc::OwnedPermit<crate::context::RequestRecord>>,
         reply: IntegrationReply,
-        mut ctx: RequestContext,
+        mut ctx: Box<RequestContext>,
         mut trace: ExecutionTrace,
         started: Instant,
         silent: bool,
@@ -600,7 +606,7 @@ impl Gateway {
         permit: Option<tokio::sync::mpsc::OwnedPermit<crate::context::RequestRecord>>,
         api: Option<&RestApi>,
         err: GatewayError,
-        mut ctx: RequestContext,
+        mut ctx: Box<RequestContext>,
         mut trace: ExecutionTrace,
         request: Option<&MethodRequest>,
         started: Instant,

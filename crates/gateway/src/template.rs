@@ -27,20 +27,23 @@ pub struct TemplateInput<'a> {
 /// Renders a template.
 pub fn render(template: &str, input: &TemplateInput) -> String {
     let mut out = String::with_capacity(template.len() + 32);
-    let bytes = template.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'$' {
-            if let Some((consumed, value)) = reference(&template[i..], input) {
+    // Text between references is copied in runs, not character by character.
+    let mut rest = template;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let from = &rest[at..];
+        match reference(from, input) {
+            Some((consumed, value)) => {
                 out.push_str(&value);
-                i += consumed;
-                continue;
+                rest = &from[consumed..];
+            }
+            None => {
+                out.push('$');
+                rest = &from[1..];
             }
         }
-        let ch = template[i..].chars().next().expect("in bounds");
-        out.push(ch);
-        i += ch.len_utf8();
     }
+    out.push_str(rest);
     out
 }
 

@@ -106,7 +106,10 @@ fn record(status: u16, body: &str) -> RequestRecord {
         at: now,
         kind: ExecutionEventKind::Completed { status },
     });
-    RequestRecord { context, events }
+    RequestRecord {
+        context: Box::new(context),
+        events,
+    }
 }
 
 fn messages(w: &LogWriter, records: &[RequestRecord], group: &str) -> Vec<String> {

@@ -39,19 +39,21 @@ pub fn xray_trace_id(now: SystemTime) -> String {
         .map(|d| d.as_secs())
         .unwrap_or(0);
     let random: [u8; 12] = rand::rng().random();
-    let mut out = String::with_capacity(35);
-    out.push_str("1-");
-    push_hex(&mut out, &(secs as u32).to_be_bytes());
-    out.push('-');
-    push_hex(&mut out, &random);
-    out
+    let mut out = [0u8; 35];
+    out[..2].copy_from_slice(b"1-");
+    hex_into(&mut out[2..10], &(secs as u32).to_be_bytes());
+    out[10] = b'-';
+    hex_into(&mut out[11..], &random);
+    // Only ASCII was written.
+    String::from_utf8(out.to_vec()).unwrap_or_default()
 }
 
-fn push_hex(out: &mut String, bytes: &[u8]) {
+/// Writes `bytes` as lowercase hex into `out` (twice their length).
+fn hex_into(out: &mut [u8], bytes: &[u8]) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    for b in bytes {
-        out.push(HEX[usize::from(b >> 4)] as char);
-        out.push(HEX[usize::from(b & 0xf)] as char);
+    for (pair, b) in out.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = HEX[usize::from(b >> 4)];
+        pair[1] = HEX[usize::from(b & 0xf)];
     }
 }
 

@@ -21,6 +21,7 @@
 //! that fails verification is a 500 with
 //! `Execution failed due to configuration error: {reason}`.
 
+use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
@@ -42,6 +43,11 @@ use crate::body::{BoxError, DeadlineBody};
 use crate::context::{ExecutionEventKind, ExecutionTrace, FailureKind, RequestContext};
 use crate::request::MethodRequest;
 use crate::response::GatewayError;
+
+/// `X-Forwarded-For`, extended with the client's address.
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+/// `x-amzn-apigateway-api-id`, sent to every backend.
+const X_AMZN_API_ID: HeaderName = HeaderName::from_static("x-amzn-apigateway-api-id");
 
 /// Headers that describe one hop and are never forwarded.
 const HOP_BY_HOP: &[&str] = &[
@@ -375,9 +381,10 @@ fn backend_headers(
                 forwarded.push_str(", ");
             }
         }
-        forwarded.push_str(&client_ip.to_string());
-        if let Ok(v) = HeaderValue::from_str(&forwarded) {
-            headers.insert(HeaderName::from_static("x-forwarded-for"), v);
+        let _ = write!(forwarded, "{client_ip}");
+        // The header takes the string's buffer, no copy.
+        if let Ok(v) = HeaderValue::from_maybe_shared(Bytes::from(forwarded)) {
+            headers.insert(X_FORWARDED_FOR, v);
         }
     }
     for (target, source) in &integration.request_parameters {
@@ -407,15 +414,25 @@ fn backend_headers(
         }
     }
     if let Ok(v) = HeaderValue::from_str(&ctx.api_id) {
-        headers.insert(HeaderName::from_static("x-amzn-apigateway-api-id"), v);
+        headers.insert(X_AMZN_API_ID, v);
     }
-    if let Ok(v) = HeaderValue::from_str(&format!("Root={}", ctx.xray_trace_id)) {
-        headers.insert(HeaderName::from_static("x-amzn-trace-id"), v);
+    let mut trace = String::with_capacity(5 + ctx.xray_trace_id.len());
+    trace.push_str("Root=");
+    trace.push_str(&ctx.xray_trace_id);
+    if let Ok(v) = HeaderValue::from_maybe_shared(Bytes::from(trace)) {
+        headers.insert(crate::response::X_AMZN_TRACE_ID, v);
     }
     headers
 }
 
 fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    // One pass over the (few) headers finds whether there is anything to
+    // strip, usually not, instead of a hashed lookup per hop-by-hop name.
+    let stripped =
+        |n: &HeaderName| n != http::header::CONTENT_LENGTH && HOP_BY_HOP.contains(&n.as_str());
+    if !headers.keys().any(stripped) {
+        return;
+    }
     for name in HOP_BY_HOP {
         if *name != "content-length" {
             headers.remove(*name);

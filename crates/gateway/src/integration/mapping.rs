@@ -259,17 +259,14 @@ pub fn map_response(
                 request: Some(request),
                 body: backend.body,
             };
-            (Bytes::from(template::render(t, &input)), ct.clone())
+            (Bytes::from(template::render(t, &input)), ct.as_str())
         }
         // Non-proxy integrations do not pass backend headers through: the
         // method response is application/json unless a mapping says otherwise.
-        None => (
-            Bytes::copy_from_slice(backend.body),
-            "application/json".to_string(),
-        ),
+        None => (Bytes::copy_from_slice(backend.body), "application/json"),
     };
     if !headers.contains_key(http::header::CONTENT_TYPE) {
-        if let Ok(v) = http::HeaderValue::from_str(&content_type) {
+        if let Ok(v) = http::HeaderValue::from_str(content_type) {
             headers.insert(http::header::CONTENT_TYPE, v);
         }
     }

@@ -430,13 +430,30 @@ fn poll_read_more(
 /// The head at the start of `buf`, removed from it, or `None` when it is
 /// not complete yet.
 fn parse_head(buf: &mut BytesMut) -> Result<Option<Head>, ClientError> {
-    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    // Most heads have a handful of headers: parse with a small slot array
+    // first (the slots are initialised on every call, so their size is paid
+    // per response), and only a head with more takes the full-size one.
+    match parse_head_in::<COMMON_HEADERS>(buf) {
+        Err(ClientError::Protocol(TOO_MANY_HEADERS)) => parse_head_in::<MAX_HEADERS>(buf),
+        other => other,
+    }
+}
+
+/// Slots of the first parse attempt, enough for nearly every response.
+const COMMON_HEADERS: usize = 24;
+
+/// The error of a head with more than `N` headers.
+const TOO_MANY_HEADERS: &str = "too many response headers";
+
+/// [`parse_head`] with room for `N` headers.
+fn parse_head_in<const N: usize>(buf: &mut BytesMut) -> Result<Option<Head>, ClientError> {
+    let mut slots = [httparse::EMPTY_HEADER; N];
     let mut response = httparse::Response::new(&mut slots);
     let len = match response.parse(buf) {
         Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) => return Ok(None),
         Err(httparse::Error::TooManyHeaders) => {
-            return Err(ClientError::Protocol("too many response headers"))
+            return Err(ClientError::Protocol(TOO_MANY_HEADERS))
         }
         Err(_) => return Err(ClientError::Protocol("malformed response head")),
     };
@@ -449,7 +466,7 @@ fn parse_head(buf: &mut BytesMut) -> Result<Option<Head>, ClientError> {
     let count = response.headers.len();
     // Offsets into the head, so the values can share its frozen bytes.
     let base = buf.as_ptr() as usize;
-    let mut spans = [(0usize, 0usize, 0usize, 0usize); MAX_HEADERS];
+    let mut spans = [(0usize, 0usize, 0usize, 0usize); N];
     for (slot, h) in spans.iter_mut().zip(response.headers.iter()) {
         let name_at = h.name.as_ptr() as usize - base;
         let value_at = h.value.as_ptr() as usize - base;

@@ -366,3 +366,35 @@ async fn framing_headers_from_the_caller_are_never_sent() {
     assert!(seen.contains("content-length: 5\r\n"), "{seen}");
     assert!(seen.contains("x-kept: 1\r\n"), "{seen}");
 }
+
+/// A response head with `n` distinct `x-h{i}` headers and a 2-byte body.
+fn head_with_headers(n: usize) -> &'static [u8] {
+    let mut head = String::from("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n");
+    for i in 0..n {
+        head.push_str(&format!("x-h{i}: v{i}\r\n"));
+    }
+    head.push_str("\r\nok");
+    Box::leak(head.into_bytes().into_boxed_slice())
+}
+
+#[tokio::test]
+async fn heads_beyond_the_common_size_parse_up_to_the_limit() {
+    // More headers than the first, small parse attempt has room for.
+    let many = backend(vec![(head_with_headers(60), After::KeepOpen)]).await;
+    let (status, headers, body) = call(many.addr, Method::GET, "/", b"").await.unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(&body[..], b"ok");
+    assert_eq!(headers.len(), 61);
+    assert_eq!(headers["x-h0"], "v0");
+    assert_eq!(headers["x-h59"], "v59");
+
+    // Past the limit of 100 header lines.
+    let too_many = backend(vec![(head_with_headers(100), After::Close)]).await;
+    let err = call(too_many.addr, Method::GET, "/", b"")
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("too many response headers"),
+        "{err}"
+    );
+}
