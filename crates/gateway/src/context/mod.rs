@@ -275,16 +275,15 @@ mod tests {
     fn clf_time_agrees_with_the_calendar_across_years() {
         // Every month and both one- and two-digit fields, checked against
         // the time crate's own formatting of the same instant.
-        let fmt = time::format_description::parse(
-            "[day]/[month repr:short]/[year]:[hour]:[minute]:[second] +0000",
-        )
-        .unwrap();
+        let fmt = time::macros::format_description!(
+            "[day]/[month repr:short]/[year]:[hour]:[minute]:[second] +0000"
+        );
         let mut secs: u64 = 0;
         while secs < 4_102_444_800 {
             let t = SystemTime::UNIX_EPOCH + Duration::from_secs(secs);
             let expected = time::OffsetDateTime::from_unix_timestamp(secs as i64)
                 .unwrap()
-                .format(&fmt)
+                .format(fmt)
                 .unwrap();
             assert_eq!(clf_time(t), expected, "at {secs}");
             secs += 86_400 * 17 + 3_671;
