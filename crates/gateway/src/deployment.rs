@@ -216,7 +216,13 @@ impl Deployments {
                 stage: s,
                 deployment,
                 path: if below.is_empty() { "/" } else { below },
-                context_path: format!("/{stage}{below}"),
+                context_path: {
+                    let mut p = String::with_capacity(1 + stage.len() + below.len());
+                    p.push('/');
+                    p.push_str(stage);
+                    p.push_str(below);
+                    p
+                },
             }),
             None => Err(Miss {
                 api: Some(api),

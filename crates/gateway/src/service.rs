@@ -305,7 +305,7 @@ impl Gateway {
             .map(String::from);
         let mut trace = ExecutionTrace::default();
 
-        let target = match deployments.resolve(Some(host), parts.uri.path()) {
+        let mut target = match deployments.resolve(Some(host), parts.uri.path()) {
             Ok(t) => t,
             Err(miss) => {
                 if let Some(api) = miss.api {
@@ -321,7 +321,7 @@ impl Gateway {
         let api = target.deployment.api.as_ref();
         ctx.api_id = api.id.clone();
         ctx.stage = target.stage.name.clone();
-        ctx.path = target.context_path.clone();
+        ctx.path = std::mem::take(&mut target.context_path);
         ctx.path_without_stage = target.path.to_string();
         ctx.deployment_id = Some(target.deployment.id.clone());
         // Until a method matches, the stage's `*/*` setting decides whether
@@ -542,7 +542,9 @@ impl Gateway {
         if declared.is_some_and(|n| n > self.limits.max_body_bytes as u64) {
             return Err(GatewayError::new(GatewayResponseType::RequestTooLarge));
         }
-        if declared == Some(0) {
+        // A request with no body (a GET without Content-Length or
+        // Transfer-Encoding) needs no read, no timer and no buffer.
+        if declared == Some(0) || body.is_end_stream() {
             return Ok(Bytes::new());
         }
         let limited = Limited::new(body, self.limits.max_body_bytes);

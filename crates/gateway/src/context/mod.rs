@@ -16,7 +16,7 @@ pub use ids::{
     extended_request_id, new_request_id, request_id_from_client, xray_trace_id,
     xray_trace_id_from_header,
 };
-pub use variables::ContextVariable;
+pub use variables::{ContextValue, ContextVariable};
 
 use std::time::{Duration, SystemTime};
 

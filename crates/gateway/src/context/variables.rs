@@ -190,15 +190,25 @@ impl ContextVariable {
     /// The variable's value for this request; `None` when unset (access logs
     /// print `-`).
     pub fn value<'a>(&self, ctx: &'a RequestContext) -> Option<Cow<'a, str>> {
+        self.typed_value(ctx).map(ContextValue::into_text)
+    }
+
+    /// The variable's value with numbers kept as numbers, so a renderer can
+    /// write their digits straight into its line instead of allocating a
+    /// string per number; `None` when unset.
+    pub fn typed_value<'a>(&self, ctx: &'a RequestContext) -> Option<ContextValue<'a>> {
         use ContextVariable::*;
-        fn s(v: &Option<String>) -> Option<Cow<'_, str>> {
-            v.as_deref().map(Cow::Borrowed)
+        fn s(v: &Option<String>) -> Option<ContextValue<'_>> {
+            v.as_deref().map(|v| ContextValue::Text(Cow::Borrowed(v)))
         }
-        fn n<T: ToString>(v: Option<T>) -> Option<Cow<'static, str>> {
-            v.map(|x| Cow::Owned(x.to_string()))
+        fn n<T: Into<u128>>(v: Option<T>) -> Option<ContextValue<'static>> {
+            v.map(|x| ContextValue::Number(x.into()))
         }
-        fn nonempty(v: &str) -> Option<Cow<'_, str>> {
-            (!v.is_empty()).then_some(Cow::Borrowed(v))
+        fn nonempty(v: &str) -> Option<ContextValue<'_>> {
+            (!v.is_empty()).then_some(ContextValue::Text(Cow::Borrowed(v)))
+        }
+        fn text(v: &str) -> Option<ContextValue<'_>> {
+            Some(ContextValue::Text(Cow::Borrowed(v)))
         }
         let auth = &ctx.authorizer;
         match self {
@@ -226,14 +236,14 @@ impl ContextVariable {
             DeploymentId => s(&ctx.deployment_id),
             DomainName => nonempty(&ctx.domain_name),
             DomainPrefix => nonempty(&ctx.domain_prefix),
-            EndpointType => Some(Cow::Borrowed("REGIONAL")),
+            EndpointType => text("REGIONAL"),
             ErrorMessage => s(&ctx.error.message),
-            ErrorMessageString => ctx
-                .error
-                .message
-                .as_deref()
-                .map(|m| Cow::Owned(serde_json::Value::String(m.to_string()).to_string())),
-            ErrorResponseType => ctx.error.response_type.map(|t| Cow::Borrowed(t.as_str())),
+            ErrorMessageString => ctx.error.message.as_deref().map(|m| {
+                ContextValue::Text(Cow::Owned(
+                    serde_json::Value::String(m.to_string()).to_string(),
+                ))
+            }),
+            ErrorResponseType => ctx.error.response_type.and_then(|t| text(t.as_str())),
             ErrorValidationErrorString => s(&ctx.error.validation_error),
             ExtendedRequestId => nonempty(&ctx.extended_request_id),
             HttpMethod => nonempty(&ctx.http_method),
@@ -260,12 +270,17 @@ impl ContextVariable {
             IntegrationLatency | IntegrationLatencyAlias => n(ctx.integration.latency_ms),
             IntegrationRequestId => s(&ctx.integration.request_id),
             IntegrationStatus => n(ctx.integration.status),
-            IsCanaryRequest => ctx.is_canary_request.then_some(Cow::Borrowed("true")),
+            IsCanaryRequest => match ctx.is_canary_request {
+                true => text("true"),
+                false => None,
+            },
             Path => nonempty(&ctx.path),
             Protocol => nonempty(&ctx.protocol),
             RequestId => nonempty(&ctx.request_id),
             RequestOverride(_) | ResponseOverride(_) => None,
-            RequestTime => ctx.request_time_clf().map(Cow::Owned),
+            RequestTime => ctx
+                .request_time_clf()
+                .map(|t| ContextValue::Text(Cow::Owned(t))),
             RequestTimeEpoch => n(ctx.request_time_epoch_ms()),
             ResourceId => s(&ctx.resource_id),
             ResourcePath => s(&ctx.resource_path),
@@ -282,11 +297,31 @@ impl ContextVariable {
     }
 }
 
-fn lookup<'a>(pairs: &'a [(String, String)], name: &str) -> Option<Cow<'a, str>> {
+fn lookup<'a>(pairs: &'a [(String, String)], name: &str) -> Option<ContextValue<'a>> {
     pairs
         .iter()
         .find(|(k, _)| k == name)
-        .map(|(_, v)| Cow::Borrowed(v.as_str()))
+        .map(|(_, v)| ContextValue::Text(Cow::Borrowed(v.as_str())))
+}
+
+/// A `$context` value: text, or a number (a status, a latency, a length,
+/// an epoch time).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ContextValue<'a> {
+    /// Text, borrowed from the context where it can be.
+    Text(Cow<'a, str>),
+    /// A non-negative integer, printed in decimal.
+    Number(u128),
+}
+
+impl<'a> ContextValue<'a> {
+    /// The value as text.
+    pub fn into_text(self) -> Cow<'a, str> {
+        match self {
+            ContextValue::Text(t) => t,
+            ContextValue::Number(n) => Cow::Owned(n.to_string()),
+        }
+    }
 }
 
 /// Authorizer property names: letters, digits and `_` only.

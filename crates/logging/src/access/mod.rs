@@ -11,7 +11,7 @@
 //! characters in a value (a newline in a User-Agent) are written as `\n`,
 //! `\r`, `\t` or `\u00XX`, so one request always stays one line.
 
-use gatewatch_gateway::context::{ContextVariable, RequestContext};
+use gatewatch_gateway::context::{ContextValue, ContextVariable, RequestContext};
 
 /// Largest format (3 KB, API Gateway's access-log template limit).
 pub const MAX_FORMAT_BYTES: usize = 3 * 1024;
@@ -135,8 +135,11 @@ impl AccessLogTemplate {
         for part in &self.parts {
             match part {
                 Part::Literal(s) => out.push_str(s),
-                Part::Var(v) => match v.value(ctx) {
-                    Some(value) if !value.is_empty() => push_one_line(&mut out, &value),
+                Part::Var(v) => match v.typed_value(ctx) {
+                    Some(ContextValue::Number(n)) => push_number(&mut out, n),
+                    Some(ContextValue::Text(value)) if !value.is_empty() => {
+                        push_one_line(&mut out, &value)
+                    }
                     _ => out.push('-'),
                 },
             }
@@ -151,6 +154,27 @@ impl AccessLogTemplate {
             Part::Literal(_) => None,
         })
     }
+}
+
+/// Appends `n` in decimal without an intermediate string.
+fn push_number(out: &mut String, n: u128) {
+    // Every `$context` number fits 64 bits; 128-bit division is far slower.
+    let Ok(mut n) = u64::try_from(n) else {
+        out.push_str(&n.to_string());
+        return;
+    };
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    // Only ASCII digits were written.
+    out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or("-"));
 }
 
 fn push_one_line(out: &mut String, value: &str) {

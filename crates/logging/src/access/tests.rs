@@ -107,3 +107,21 @@ fn destination_arns() {
     .unwrap_err()
     .contains("Firehose"));
 }
+
+#[test]
+fn numbers_are_written_as_their_decimal_digits() {
+    for n in [
+        0u128,
+        7,
+        10,
+        200,
+        504,
+        1_698_414_057_744,
+        u64::MAX as u128,
+        u128::MAX,
+    ] {
+        let mut out = String::from("x=");
+        push_number(&mut out, n);
+        assert_eq!(out, format!("x={n}"));
+    }
+}
