@@ -17,6 +17,24 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 
 const EVENTS_PER_BATCH: usize = 1_000;
 
+/// A PutLogEvents request body.
+#[derive(serde::Serialize)]
+struct PutBody<'a> {
+    #[serde(rename = "logGroupName")]
+    group: &'a str,
+    #[serde(rename = "logStreamName")]
+    stream: &'a str,
+    #[serde(rename = "logEvents")]
+    events: Vec<PutEvent<'a>>,
+}
+
+/// One event of a PutLogEvents body.
+#[derive(serde::Serialize)]
+struct PutEvent<'a> {
+    timestamp: i64,
+    message: &'a str,
+}
+
 fn message(i: usize) -> String {
     format!(
         "{{\"requestId\":\"{:08x}-7f7e-4c55-9d47-1b1f5c0c7a11\",\"ip\":\"203.0.113.{}\",\"requestTime\":\"25/Nov/2026:10:39:40 +0000\",\"httpMethod\":\"GET\",\"resourcePath\":\"/pets/{{petId}}\",\"status\":\"{}\",\"responseLength\":\"{}\"}}",
@@ -116,10 +134,22 @@ async fn main() {
         tasks.push(tokio::spawn(async move {
             for _ in 0..batches {
                 let now = gatewatch_store::now_ms();
-                let events: Vec<serde_json::Value> = (0..EVENTS_PER_BATCH)
-                    .map(|i| serde_json::json!({"timestamp": now, "message": message(i)}))
-                    .collect();
-                let body = serde_json::json!({"logGroupName": "http", "logStreamName": format!("w{w}"), "logEvents": events}).to_string();
+                // Serialised straight from the events, as the AWS SDKs'
+                // JSON writers do, rather than through a JSON value tree.
+                let messages: Vec<String> = (0..EVENTS_PER_BATCH).map(message).collect();
+                let stream = format!("w{w}");
+                let body = serde_json::to_vec(&PutBody {
+                    group: "http",
+                    stream: &stream,
+                    events: messages
+                        .iter()
+                        .map(|m| PutEvent {
+                            timestamp: now,
+                            message: m,
+                        })
+                        .collect(),
+                })
+                .unwrap();
                 let req = http::Request::post(format!("http://{addr}/"))
                     .header("x-amz-target", "Logs_20140328.PutLogEvents")
                     .header("content-type", "application/x-amz-json-1.1")

@@ -18,6 +18,7 @@
 
 use gatewatch_gateway::context::{ExecutionEvent, ExecutionEventKind, FailureKind, RequestContext};
 use gatewatch_model::LoggingLevel;
+use std::fmt::Write as _;
 
 /// Longest text after the `({requestId}) ` prefix before it is cut.
 pub const TRUNCATE_AT: usize = 1024;
@@ -121,16 +122,19 @@ pub fn render(ctx: &RequestContext, events: &[ExecutionEvent], verbosity: Verbos
         Class::Info => info,
         Class::Data => data,
     };
-    let mut push = |at: i64, text: String| {
-        let text = if text.len() > limit && text.chars().count() > limit {
-            let cut: String = text.chars().take(limit).collect();
-            format!("{cut}{TRUNCATED}")
-        } else {
-            text
-        };
-        let mut message = String::with_capacity(prefix.len() + text.len());
+    // Each line is formatted once, straight after its request-id prefix,
+    // in one buffer; a text longer than the limit is cut there.
+    let mut push = |at: i64, text: std::fmt::Arguments<'_>| {
+        let mut message = String::with_capacity(prefix.len() + 96);
         message.push_str(&prefix);
-        message.push_str(&text);
+        let _ = message.write_fmt(text);
+        let body = &message[prefix.len()..];
+        if body.len() > limit {
+            if let Some((cut, _)) = body.char_indices().nth(limit) {
+                message.truncate(prefix.len() + cut);
+                message.push_str(TRUNCATED);
+            }
+        }
         out.push(Line {
             timestamp: at,
             message,
@@ -139,9 +143,14 @@ pub fn render(ctx: &RequestContext, events: &[ExecutionEvent], verbosity: Verbos
     // A line is formatted only when its level is written: ERROR-level and
     // errors-only stages skip the text of every INFO and data line.
     macro_rules! emit {
+        ($at:expr, $class:expr, format!($($arg:tt)*) $(,)?) => {{
+            if wanted($class) {
+                push($at, format_args!($($arg)*));
+            }
+        }};
         ($at:expr, $class:expr, $text:expr $(,)?) => {{
             if wanted($class) {
-                push($at, $text);
+                push($at, format_args!("{}", $text));
             }
         }};
     }
