@@ -382,22 +382,12 @@ pub async fn run(
                 _ = &mut stop => stopping = true,
             }
         }
-        while batch.len() < MAX_BATCH_RECORDS {
-            match rx.try_recv() {
-                Ok(r) => batch.push(r),
-                Err(_) => break,
-            }
-        }
+        take_waiting(&mut rx, &mut batch).await;
         // Under load, wait a moment for a fuller batch: fewer, larger
         // appends cost the data plane less CPU. An idle stage is not delayed.
         if !stopping && batch.len() > 1 && batch.len() < MAX_BATCH_RECORDS {
             tokio::time::sleep(LINGER).await;
-            while batch.len() < MAX_BATCH_RECORDS {
-                match rx.try_recv() {
-                    Ok(r) => batch.push(r),
-                    Err(_) => break,
-                }
-            }
+            take_waiting(&mut rx, &mut batch).await;
         }
         if batch.is_empty() {
             break;
@@ -413,6 +403,18 @@ pub async fn run(
     }
     if let Some(last) = in_flight {
         last.durable().await;
+    }
+}
+
+/// Moves the records already waiting into `batch`, up to the batch limit,
+/// without waiting for more. One bulk receive returns their queue slots
+/// together instead of one at a time.
+async fn take_waiting(rx: &mut Receiver<RequestRecord>, batch: &mut Vec<RequestRecord>) {
+    let room = MAX_BATCH_RECORDS.saturating_sub(batch.len());
+    // `recv_many` waits only when the queue is empty, which is checked
+    // first; a closed, empty queue is empty too.
+    if room > 0 && !rx.is_empty() {
+        rx.recv_many(batch, room).await;
     }
 }
 
