@@ -7,11 +7,13 @@
 # Debian, DuckDB and matplotlib from PyPI into a venv), builds the release
 # binaries, runs every scenario on loopback with bounded loads, stops what it
 # started, and writes bench/results/suite.json, suite.md, plots/*.png and
-# insights-1000000.{jsonl,md}.
+# insights-1000000.{jsonl,md}, and instructions per request counted with
+# callgrind (instructions.{json,md}).
 #
 # Knobs: BENCH_SECONDS (per load run, default 5), BENCH_CONCURRENCY
 # (default 16,64,256), BENCH_INSIGHTS_EVENTS (default 1000000; 0 skips the
-# Insights comparison), CARGO_TARGET_DIR.
+# Insights comparison), BENCH_INSTRUCTIONS (default 1; 0 skips the callgrind
+# counts), CARGO_TARGET_DIR.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/gatewatch-target}"
@@ -22,6 +24,9 @@ need=()
 command -v wrk >/dev/null || need+=(wrk)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
 python3 -m venv --help >/dev/null 2>&1 || need+=(python3-venv)
+if [ "${BENCH_INSTRUCTIONS:-1}" != "0" ]; then
+  command -v valgrind >/dev/null || need+=(valgrind)
+fi
 if [ ${#need[@]} -gt 0 ]; then
   echo "[bench] installing ${need[*]}" >&2
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
@@ -48,7 +53,10 @@ events="${BENCH_INSIGHTS_EVENTS:-1000000}"
 if [ "$events" != "0" ]; then
   BENCH_BUILT=1 BENCH_VENV="$VENV" bash bench/insights.sh "$events" >/dev/null
 fi
+if [ "${BENCH_INSTRUCTIONS:-1}" != "0" ]; then
+  "$VENV/bin/python" bench/instructions.py >/dev/null
+fi
 "$VENV/bin/python" bench/report.py >/dev/null
 done_at=$(date +%s)
 echo "[bench] build $((built - started)) s, measurements $((done_at - built)) s" >&2
-echo "[bench] results: bench/results/suite.md, bench/results/plots/, bench/results/insights-$events.md" >&2
+echo "[bench] results: bench/results/suite.md, bench/results/plots/, bench/results/insights-$events.md, bench/results/instructions.md" >&2

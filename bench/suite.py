@@ -257,11 +257,15 @@ def start_hello(port: int) -> Server:
     return s
 
 
-def start_nginx(work: Path, upstream: int, port_on: int, port_off: int) -> Server:
+def write_nginx_config(work: Path, upstream: int, port_on: int, port_off: int, single: bool = False) -> Path:
+    """nginx as a keep-alive reverse proxy to `upstream`, access_log on at
+    `port_on` and off at `port_off`. `single`: one process (no master), for
+    running it under a profiler."""
     conf = work / "nginx.conf"
+    processes = "worker_processes 1;\nmaster_process off;" if single else "worker_processes auto;"
     conf.write_text(
         f"""
-worker_processes auto;
+{processes}
 pid {work}/nginx.pid;
 error_log {work}/nginx-error.log warn;
 daemon off;
@@ -287,12 +291,19 @@ http {{
 }}
 """
     )
+    return conf
+
+
+def start_nginx(work: Path, upstream: int, port_on: int, port_off: int) -> Server:
+    conf = write_nginx_config(work, upstream, port_on, port_off)
     s = Server("nginx", ["nginx", "-c", str(conf), "-p", str(work)])
     wait_http(f"http://127.0.0.1:{port_on}/")
     return s
 
 
-def start_gatewatch(work: Path, upstream: int) -> tuple:
+def write_gatewatch_config(work: Path, upstream: int) -> tuple:
+    """The bench API, its function and one stage per logging configuration
+    in `work`; returns (config path, data port, admin port)."""
     (work / "api.yaml").write_text(API.format(upstream=upstream))
     fn = work / "functions" / "hello"
     fn.mkdir(parents=True, exist_ok=True)
@@ -318,7 +329,12 @@ def start_gatewatch(work: Path, upstream: int) -> tuple:
         lines += ["", "[[apis.stages]]", f'name = "{name}"']
         lines += [s.replace("ARN", arn).replace("FMT", ACCESS_FORMAT) for s in settings]
     (work / "gatewatch.toml").write_text("\n".join(lines) + "\n")
-    s = Server("gatewatch", [str(RELEASE / "gatewatch"), "serve", "-q", "--config", str(work / "gatewatch.toml")])
+    return work / "gatewatch.toml", port, admin
+
+
+def start_gatewatch(work: Path, upstream: int) -> tuple:
+    config, port, admin = write_gatewatch_config(work, upstream)
+    s = Server("gatewatch", [str(RELEASE / "gatewatch"), "serve", "-q", "--config", str(config)])
     wait_http(f"http://127.0.0.1:{admin}/health")
     return s, port, admin
 
