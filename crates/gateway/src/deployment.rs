@@ -216,13 +216,7 @@ impl Deployments {
                 stage: s,
                 deployment,
                 path: if below.is_empty() { "/" } else { below },
-                context_path: {
-                    let mut p = String::with_capacity(1 + stage.len() + below.len());
-                    p.push('/');
-                    p.push_str(stage);
-                    p.push_str(below);
-                    p
-                },
+                context_path: ["/", stage, below].concat(),
             }),
             None => Err(Miss {
                 api: Some(api),

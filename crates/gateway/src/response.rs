@@ -201,18 +201,8 @@ pub(crate) const X_AMZN_TRACE_ID: HeaderName = HeaderName::from_static("x-amzn-t
 /// The three values share one buffer (one allocation per response rather
 /// than one per header); each header is a slice of it.
 pub fn add_standard_headers(headers: &mut HeaderMap, ctx: &RequestContext) {
-    const ROOT: &[u8] = b"Root=";
-    let (id, ext, trace) = (
-        ctx.request_id.as_bytes(),
-        ctx.extended_request_id.as_bytes(),
-        ctx.xray_trace_id.as_bytes(),
-    );
-    let mut buf = Vec::with_capacity(id.len() + ext.len() + ROOT.len() + trace.len());
-    buf.extend_from_slice(id);
-    buf.extend_from_slice(ext);
-    buf.extend_from_slice(ROOT);
-    buf.extend_from_slice(trace);
-    let buf = Bytes::from(buf);
+    let (id, ext) = (&ctx.request_id, &ctx.extended_request_id);
+    let buf = Bytes::from([id, ext, "Root=", &ctx.xray_trace_id].concat());
     let ext_at = id.len();
     let trace_at = ext_at + ext.len();
     let values = [

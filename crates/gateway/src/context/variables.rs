@@ -270,10 +270,13 @@ impl ContextVariable {
             IntegrationLatency | IntegrationLatencyAlias => n(ctx.integration.latency_ms),
             IntegrationRequestId => s(&ctx.integration.request_id),
             IntegrationStatus => n(ctx.integration.status),
-            IsCanaryRequest => match ctx.is_canary_request {
-                true => text("true"),
-                false => None,
-            },
+            IsCanaryRequest => {
+                if ctx.is_canary_request {
+                    text("true")
+                } else {
+                    None
+                }
+            }
             Path => nonempty(&ctx.path),
             Protocol => nonempty(&ctx.protocol),
             RequestId => nonempty(&ctx.request_id),

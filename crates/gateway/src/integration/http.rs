@@ -416,9 +416,7 @@ fn backend_headers(
     if let Ok(v) = HeaderValue::from_str(&ctx.api_id) {
         headers.insert(X_AMZN_API_ID, v);
     }
-    let mut trace = String::with_capacity(5 + ctx.xray_trace_id.len());
-    trace.push_str("Root=");
-    trace.push_str(&ctx.xray_trace_id);
+    let trace = ["Root=", &ctx.xray_trace_id].concat();
     if let Ok(v) = HeaderValue::from_maybe_shared(Bytes::from(trace)) {
         headers.insert(crate::response::X_AMZN_TRACE_ID, v);
     }

@@ -34,16 +34,9 @@ pub fn invoke(
     ctx.integration.status = Some(status as u16);
     ctx.integration.latency_ms = Some(0);
     let empty = HeaderMap::new();
-    // The selector is the status's decimal digits (100..=599: three).
-    let digits = [
-        b'0' + (status / 100) as u8,
-        b'0' + (status / 10 % 10) as u8,
-        b'0' + (status % 10) as u8,
-    ];
-    let selector = std::str::from_utf8(&digits).unwrap_or("500");
     let mapped = map_response(
         integration,
-        selector,
+        &status.to_string(),
         &BackendView {
             headers: &empty,
             body: b"",

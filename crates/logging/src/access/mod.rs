@@ -11,6 +11,8 @@
 //! characters in a value (a newline in a User-Agent) are written as `\n`,
 //! `\r`, `\t` or `\u00XX`, so one request always stays one line.
 
+use std::fmt::Write as _;
+
 use gatewatch_gateway::context::{ContextValue, ContextVariable, RequestContext};
 
 /// Largest format (3 KB, API Gateway's access-log template limit).
@@ -156,25 +158,11 @@ impl AccessLogTemplate {
     }
 }
 
-/// Appends `n` in decimal without an intermediate string.
+/// Appends `n` in decimal, formatted into the line without an intermediate
+/// string.
 fn push_number(out: &mut String, n: u128) {
-    // Every `$context` number fits 64 bits; 128-bit division is far slower.
-    let Ok(mut n) = u64::try_from(n) else {
-        out.push_str(&n.to_string());
-        return;
-    };
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    // Only ASCII digits were written.
-    out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or("-"));
+    // Writing to a String cannot fail.
+    let _ = write!(out, "{n}");
 }
 
 fn push_one_line(out: &mut String, value: &str) {

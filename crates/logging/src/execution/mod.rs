@@ -114,11 +114,8 @@ pub fn render(ctx: &RequestContext, events: &[ExecutionEvent], verbosity: Verbos
     let info = verbosity.level == LoggingLevel::Info;
     let data = info && verbosity.data_trace;
     let failed = ctx.status.is_some_and(|s| s >= 400) || ctx.error.response_type.is_some();
-    // Built by hand: `format!` costs more than the concatenation itself.
-    let mut prefix = String::with_capacity(ctx.request_id.len() + 3);
-    prefix.push('(');
-    prefix.push_str(&ctx.request_id);
-    prefix.push_str(") ");
+    // Concatenated: `format!` costs more than the concatenation itself.
+    let prefix = ["(", &ctx.request_id, ") "].concat();
     let limit = verbosity.max_line_chars.unwrap_or(TRUNCATE_AT);
     let mut out = Vec::new();
     let wanted = |class: Class| match class {
@@ -158,10 +155,7 @@ pub fn render(ctx: &RequestContext, events: &[ExecutionEvent], verbosity: Verbos
             }
         }};
     }
-    let mut api_stage = String::with_capacity(ctx.api_id.len() + 1 + ctx.stage.len());
-    api_stage.push_str(&ctx.api_id);
-    api_stage.push('/');
-    api_stage.push_str(&ctx.stage);
+    let api_stage = [&ctx.api_id, "/", &ctx.stage].concat();
     for event in events {
         let at = ms(event.at);
         match &event.kind {
