@@ -293,7 +293,7 @@ impl Gateway {
                 .unwrap_or_else(|| xray_trace_id(now)),
             ..RequestContext::default()
         });
-        ctx.identity.source_ip = peer.ip().to_string();
+        crate::context::push_ip(&mut ctx.identity.source_ip, peer.ip());
         if let Some(o) = overrides {
             ctx.request_id = o.request_id.clone();
             ctx.identity.source_ip = o.source_ip.clone();

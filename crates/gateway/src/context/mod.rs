@@ -239,6 +239,30 @@ pub fn clf_time(t: SystemTime) -> String {
     String::from_utf8(line.to_vec()).unwrap_or_default()
 }
 
+/// Appends `ip` as `Display` writes it. IPv4 addresses, every client on
+/// loopback and most behind a proxy, take a path without `fmt`, which costs
+/// over a thousand instructions per address (four `u8` formats).
+pub fn push_ip(out: &mut String, ip: std::net::IpAddr) {
+    match ip {
+        std::net::IpAddr::V4(v4) => {
+            // One allocation for an empty string: at most 15 bytes.
+            out.reserve(15);
+            let mut digits = itoa::Buffer::new();
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                out.push_str(digits.format(octet));
+            }
+        }
+        std::net::IpAddr::V6(v6) => {
+            use std::fmt::Write as _;
+            // Writing to a String cannot fail.
+            let _ = write!(out, "{v6}");
+        }
+    }
+}
+
 /// One finished request: its context and execution trace, what the gateway
 /// hands to the logging stage.
 #[derive(Debug, Clone)]
@@ -254,6 +278,25 @@ pub struct RequestRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ip_addresses_are_written_as_display_writes_them() {
+        for ip in [
+            "0.0.0.0",
+            "127.0.0.1",
+            "10.20.30.40",
+            "192.168.100.255",
+            "255.255.255.255",
+            "::1",
+            "::ffff:127.0.0.1",
+            "2001:db8::8a2e:370:7334",
+        ] {
+            let ip: std::net::IpAddr = ip.parse().unwrap();
+            let mut out = String::from("x ");
+            push_ip(&mut out, ip);
+            assert_eq!(out, format!("x {ip}"));
+        }
+    }
 
     #[test]
     fn clf_time_matches_aws() {

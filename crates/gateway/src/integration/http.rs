@@ -21,7 +21,6 @@
 //! that fails verification is a 500 with
 //! `Execution failed due to configuration error: {reason}`.
 
-use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
@@ -381,7 +380,7 @@ fn backend_headers(
                 forwarded.push_str(", ");
             }
         }
-        let _ = write!(forwarded, "{client_ip}");
+        crate::context::push_ip(&mut forwarded, client_ip);
         // The header takes the string's buffer, no copy.
         if let Ok(v) = HeaderValue::from_maybe_shared(Bytes::from(forwarded)) {
             headers.insert(X_FORWARDED_FOR, v);

@@ -125,3 +125,26 @@ fn numbers_are_written_as_their_decimal_digits() {
         assert_eq!(out, format!("x={n}"));
     }
 }
+
+#[test]
+fn control_characters_are_found_wherever_they_are() {
+    // The vectorised check against the plain definition, for every byte
+    // value at the start, middle and end of values of several lengths.
+    let plain = |v: &str| v.bytes().any(|b| b < 0x20 || b == 0x7f || b == 0xc2);
+    for len in [1usize, 7, 16, 31, 33, 64, 100] {
+        for pos in [0, len / 2, len - 1] {
+            for c in (0u32..0x250).filter_map(char::from_u32) {
+                let mut v: String = "a".repeat(len);
+                v.replace_range(pos..pos + 1, c.encode_utf8(&mut [0; 4]));
+                assert_eq!(may_hold_control(&v), plain(&v), "{c:?} at {pos} of {len}");
+            }
+        }
+    }
+}
+
+#[test]
+fn values_with_control_characters_stay_on_one_line() {
+    let mut out = String::new();
+    push_one_line(&mut out, "a\tb\r\nc\u{7f}d\u{85}e ©é");
+    assert_eq!(out, "a\\tb\\r\\nc\\u007fd\\u0085e ©é");
+}
