@@ -435,7 +435,6 @@ fn sample_context() -> gatewatch_gateway::context::RequestContext {
         method_key: Some("GET".into()),
         stage: "dev".into(),
         domain_name: "a1b2c3d4e5.execute-api.localhost:8080".into(),
-        domain_prefix: "a1b2c3d4e5".into(),
         protocol: "HTTP/1.1".into(),
         status: Some(200),
         response_length: Some(44),

@@ -2,6 +2,7 @@
 //! integration, the response and its record.
 
 use std::net::SocketAddr;
+use std::borrow::Cow;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -281,10 +282,9 @@ impl Gateway {
             ),
             extended_request_id: extended_request_id(),
             request_time: Some(now),
-            http_method: parts.method.as_str().to_string(),
+            http_method: method_name(&parts.method),
             domain_name: host.to_string(),
-            domain_prefix: host.split(['.', ':']).next().unwrap_or("").to_string(),
-            protocol: protocol_name(parts.version).to_string(),
+            protocol: Cow::Borrowed(protocol_name(parts.version)),
             xray_trace_id: parts
                 .headers
                 .get(crate::response::X_AMZN_TRACE_ID)
@@ -642,6 +642,25 @@ impl Gateway {
         *response.headers_mut() = rendered.headers;
         response
     }
+}
+
+/// `$context.httpMethod`: a static name for the standard methods, a copy
+/// of an extension method's.
+fn method_name(method: &http::Method) -> Cow<'static, str> {
+    use http::Method;
+    let name = match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => return Cow::Owned(method.as_str().to_string()),
+    };
+    Cow::Borrowed(name)
 }
 
 /// `HTTP/1.1`, as `$context.protocol` shows it.

@@ -18,6 +18,7 @@ pub use ids::{
 };
 pub use variables::{ContextValue, ContextVariable};
 
+use std::borrow::Cow;
 use std::time::{Duration, SystemTime};
 
 use gatewatch_model::GatewayResponseType;
@@ -136,8 +137,9 @@ pub struct RequestContext {
     pub extended_request_id: String,
     /// When the request arrived (`requestTime`, `requestTimeEpoch`).
     pub request_time: Option<SystemTime>,
-    /// `httpMethod`.
-    pub http_method: String,
+    /// `httpMethod`; the standard methods borrow a static name (no
+    /// allocation per request).
+    pub http_method: Cow<'static, str>,
     /// `path`: the request path including the stage, still URL-encoded.
     pub path: String,
     /// The path without the stage (`/pets/1`), as execution logs print it.
@@ -155,10 +157,8 @@ pub struct RequestContext {
     pub deployment_id: Option<String>,
     /// `domainName`: the `Host` the client used.
     pub domain_name: String,
-    /// `domainPrefix`: the first label of `domainName`.
-    pub domain_prefix: String,
-    /// `protocol` (`HTTP/1.1`).
-    pub protocol: String,
+    /// `protocol` (`HTTP/1.1`), a static name.
+    pub protocol: Cow<'static, str>,
     /// `identity.*`.
     pub identity: Identity,
     /// `status`: the method response status sent to the client.
@@ -186,6 +186,11 @@ pub struct RequestContext {
 }
 
 impl RequestContext {
+    /// `domainPrefix`: the first label of `domainName` (its port cut).
+    pub fn domain_prefix(&self) -> &str {
+        self.domain_name.split(['.', ':']).next().unwrap_or("")
+    }
+
     /// `requestTimeEpoch`: milliseconds since the Unix epoch.
     pub fn request_time_epoch_ms(&self) -> Option<u128> {
         self.request_time

@@ -235,7 +235,7 @@ impl ContextVariable {
             DataProcessed => None,
             DeploymentId => s(&ctx.deployment_id),
             DomainName => nonempty(&ctx.domain_name),
-            DomainPrefix => nonempty(&ctx.domain_prefix),
+            DomainPrefix => nonempty(ctx.domain_prefix()),
             EndpointType => text("REGIONAL"),
             ErrorMessage => s(&ctx.error.message),
             ErrorMessageString => ctx.error.message.as_deref().map(|m| {

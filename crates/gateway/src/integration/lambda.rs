@@ -189,7 +189,7 @@ pub fn proxy_event(request: &MethodRequest, ctx: &RequestContext, binary: bool) 
             "accountId": ctx.account_id,
             "protocol": ctx.protocol,
             "stage": ctx.stage,
-            "domainPrefix": ctx.domain_prefix,
+            "domainPrefix": ctx.domain_prefix(),
             "requestTimeEpoch": ctx.request_time_epoch_ms().map(|v| v as u64),
             "requestId": ctx.request_id,
             "identity": identity,
@@ -552,7 +552,6 @@ mod tests {
             stage: "dev".into(),
             deployment_id: Some("dep1234567".into()),
             domain_name: "a1b2c3d4e5.execute-api.localhost:8080".into(),
-            domain_prefix: "a1b2c3d4e5".into(),
             protocol: "HTTP/1.1".into(),
             identity: crate::context::Identity {
                 source_ip: "203.0.113.7".into(),
