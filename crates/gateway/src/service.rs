@@ -1,8 +1,8 @@
 //! One request, start to finish: addressing, limits, routing, the
 //! integration, the response and its record.
 
-use std::net::SocketAddr;
 use std::borrow::Cow;
+use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 

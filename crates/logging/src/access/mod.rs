@@ -176,9 +176,9 @@ fn push_number(out: &mut String, n: u128) {
 fn may_hold_control(value: &str) -> bool {
     // No early exit: the loop compiles to vector compares, which beat a
     // byte-at-a-time search on the short values of an access line.
-    value
-        .bytes()
-        .fold(false, |seen, b| seen | (b < 0x20) | (b == 0x7f) | (b == 0xc2))
+    value.bytes().fold(false, |seen, b| {
+        seen | (b < 0x20) | (b == 0x7f) | (b == 0xc2)
+    })
 }
 
 fn push_one_line(out: &mut String, value: &str) {
