@@ -28,8 +28,8 @@ pub struct Admin {
     pub gateway: Arc<Gateway>,
     /// CloudWatch Logs.
     pub logs: LogsApi,
-    /// The queue between the data plane and the log writer.
-    pub log_queue: gatewatch_gateway::ChannelSink,
+    /// The queues between the data plane and the log writers.
+    pub log_queue: Arc<gatewatch_gateway::ThreadSinks>,
     /// The API Gateway management API.
     pub apigateway: gatewatch_aws_api::apigateway::ApiGatewayApi,
 }

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use gatewatch_gateway::{
-    ChannelSink, DeployedApi, Deployments, Gateway, Limits, RecordSink, ServerConfig,
+    DeployedApi, Deployments, Gateway, Limits, RecordSink, ServerConfig, ThreadSinks,
 };
 use gatewatch_model::import::{import_document, ImportOptions};
 use gatewatch_model::{IntegrationType, Stage};
@@ -233,10 +233,11 @@ fn try_run(args: ServeArgs) -> Result<(), String> {
                 ))
             }
         };
-        let (sink, records) = ChannelSink::new(RECORD_QUEUE);
-        let sink = sink.with_policy(policy);
-        let queue = sink.clone();
-        let sink: Arc<dyn RecordSink> = Arc::new(sink);
+        // One queue and writer per data-plane thread (see ThreadSinks),
+        // and one shared queue, drained here, for records finished
+        // elsewhere.
+        let (queues, records) = ThreadSinks::new(RECORD_QUEUE, policy);
+        let sink: Arc<dyn RecordSink> = queues.clone();
         let gateway = Arc::new(
             Gateway::new(deployments, sink, Limits::default())
                 // Quiet: no console line per request, so requests on stages
@@ -252,19 +253,32 @@ fn try_run(args: ServeArgs) -> Result<(), String> {
             gateway.clone(),
         ));
         let quiet = args.quiet;
+        let observe = move |r: &gatewatch_gateway::context::RequestRecord| {
+            if !quiet {
+                crate::console::print_request(r);
+            }
+        };
         let (writer_stop_tx, writer_stop_rx) = tokio::sync::oneshot::channel::<()>();
         let log_writer = tokio::spawn(gatewatch_logging::writer::run(
             records,
-            writer,
-            move |r| {
-                if !quiet {
-                    crate::console::print_request(r);
-                }
-            },
+            Arc::clone(&writer),
+            observe,
             async {
                 let _ = writer_stop_rx.await;
             },
         ));
+        let thread_writers: gatewatch_gateway::server::ThreadWork = {
+            let queues = Arc::clone(&queues);
+            Arc::new(move |stop| {
+                let records = queues.install_here();
+                Box::pin(gatewatch_logging::writer::run(
+                    records,
+                    Arc::clone(&writer),
+                    observe,
+                    stop,
+                ))
+            })
+        };
 
         let (stop_tx, stop_rx) = watch::channel(false);
         let stopped = |mut rx: watch::Receiver<bool>| async move {
@@ -278,6 +292,7 @@ fn try_run(args: ServeArgs) -> Result<(), String> {
             Arc::clone(&gateway),
             ServerConfig::default(),
             stop_rx.clone(),
+            Some(thread_writers),
         )
         .map_err(|e| format!("cannot start the data-plane threads: {e}"))?;
         let data = tokio::task::spawn_blocking(move || {
@@ -292,7 +307,7 @@ fn try_run(args: ServeArgs) -> Result<(), String> {
                 account_id.clone(),
                 region.clone(),
             ),
-            log_queue: queue,
+            log_queue: queues,
             apigateway: gatewatch_aws_api::apigateway::ApiGatewayApi::new(
                 Arc::clone(&gateway),
                 store.clone(),

@@ -27,4 +27,4 @@ pub mod template;
 pub use deployment::{initial_deployment_id, DeployedApi, Deployments, Snapshot};
 pub use server::{serve, ServerConfig};
 pub use service::{Gateway, Limits, TestOverrides};
-pub use sink::{ChannelSink, DiscardSink, QueuePolicy, RecordSink};
+pub use sink::{ChannelSink, DiscardSink, QueuePolicy, RecordSink, ThreadSinks};

@@ -193,6 +193,18 @@ async fn drain(graceful: GracefulShutdown, gateway: &Gateway, config: &ServerCon
     }
 }
 
+/// Work a data-plane thread runs beside its connections, such as its log
+/// writer: called on the thread when it starts, with a future that resolves
+/// once the thread's connections have drained; the thread waits for the
+/// work to finish before it ends.
+pub type ThreadWork = Arc<
+    dyn Fn(
+            std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
+        ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
+        + Send
+        + Sync,
+>;
+
 /// One accepted connection on its way to a data-plane thread.
 struct Handoff {
     stream: std::net::TcpStream,
@@ -207,14 +219,17 @@ struct Handoff {
 /// pools) and their timers stay on one thread, as in nginx's worker
 /// processes, so a request never pays for waking a task on another core.
 /// When `shutdown` turns true, accepting stops and each thread drains its
-/// connections; join the returned handles to wait for that. Call inside a
-/// runtime.
+/// connections; join the returned handles to wait for that. `beside`, if
+/// given, runs on every thread next to its connections (see
+/// [`ThreadWork`]) and has finished when the thread's handle joins. Call
+/// inside a runtime.
 pub fn serve_on_threads(
     listener: TcpListener,
     threads: usize,
     gateway: Arc<Gateway>,
     config: ServerConfig,
     shutdown: tokio::sync::watch::Receiver<bool>,
+    beside: Option<ThreadWork>,
 ) -> std::io::Result<Vec<std::thread::JoinHandle<()>>> {
     let mut senders = Vec::new();
     let mut handles = Vec::new();
@@ -226,11 +241,18 @@ pub fn serve_on_threads(
             .build()?;
         let gateway = Arc::clone(&gateway);
         let config = config.clone();
+        let beside = beside.clone();
         handles.push(
             std::thread::Builder::new()
                 .name(format!("gatewatch-data-{i}"))
                 .spawn(move || {
                     runtime.block_on(async move {
+                        let (stop_work, work_stop) = tokio::sync::oneshot::channel::<()>();
+                        let work = beside.map(|start| {
+                            tokio::spawn(start(Box::pin(async move {
+                                let _ = work_stop.await;
+                            })))
+                        });
                         let graceful = GracefulShutdown::new();
                         // Every connection handed over is served: the thread
                         // stops taking new ones when the acceptor stops and
@@ -251,6 +273,12 @@ pub fn serve_on_threads(
                             }
                         }
                         drain(graceful, &gateway, &config).await;
+                        // Every request of this thread has finished: its
+                        // work (the log writer) can finish too.
+                        let _ = stop_work.send(());
+                        if let Some(work) = work {
+                            let _ = work.await;
+                        }
                     });
                 })?,
         );

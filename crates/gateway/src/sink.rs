@@ -114,3 +114,169 @@ impl RecordSink for ChannelSink {
         Some(Box::pin(async move { tx.reserve_owned().await.ok() }))
     }
 }
+
+/// One bounded queue per data-plane thread, each drained by a log writer
+/// running on that same thread, plus a shared queue for records finished
+/// anywhere else.
+///
+/// A record is then built, rendered and freed by one thread: the writer
+/// reads a context still in that core's cache, its strings go back to the
+/// allocator's thread-local free lists, and no record crosses cores. The
+/// writer is a task beside the thread's connections, so it never runs
+/// before a response is sent; it yields between chunks of a batch so a
+/// large batch does not hold up the thread's requests.
+#[derive(Debug)]
+pub struct ThreadSinks {
+    /// Tells this set's queues apart from another gateway's in the same
+    /// process (tests run several).
+    id: u64,
+    capacity: usize,
+    policy: QueuePolicy,
+    shared: ChannelSink,
+    /// Every thread's queue, for the `/metrics` totals.
+    threads: std::sync::Mutex<Vec<ChannelSink>>,
+}
+
+thread_local! {
+    /// The calling thread's queue and the id of the set it belongs to.
+    static LOCAL: std::cell::RefCell<Option<(u64, ChannelSink)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+impl ThreadSinks {
+    /// A set whose queues hold `capacity` records each, full-queue
+    /// `policy`, and the receiver of the shared queue.
+    pub fn new(
+        capacity: usize,
+        policy: QueuePolicy,
+    ) -> (Arc<ThreadSinks>, mpsc::Receiver<RequestRecord>) {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+        let (shared, rx) = ChannelSink::new(capacity);
+        let sinks = ThreadSinks {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            capacity,
+            policy,
+            shared: shared.with_policy(policy),
+            threads: std::sync::Mutex::new(Vec::new()),
+        };
+        (Arc::new(sinks), rx)
+    }
+
+    /// Gives the calling thread a queue of its own; records finished on
+    /// this thread from now on go to the returned receiver, which a writer
+    /// on this thread should drain.
+    pub fn install_here(&self) -> mpsc::Receiver<RequestRecord> {
+        let (sink, rx) = ChannelSink::new(self.capacity);
+        let sink = sink.with_policy(self.policy);
+        self.threads
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(sink.clone());
+        LOCAL.with(|local| *local.borrow_mut() = Some((self.id, sink)));
+        rx
+    }
+
+    /// Records dropped because a queue was full or closed, over all queues.
+    pub fn dropped(&self) -> u64 {
+        self.fold(self.shared.dropped(), |sum, s| sum + s.dropped())
+    }
+
+    /// Records waiting for a writer, over all queues.
+    pub fn depth(&self) -> usize {
+        self.fold(self.shared.depth(), |sum, s| sum + s.depth())
+    }
+
+    fn fold<T>(&self, init: T, f: impl FnMut(T, &ChannelSink) -> T) -> T {
+        self.threads
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .fold(init, f)
+    }
+
+    /// Runs `f` on the calling thread's queue of this set, else on the
+    /// shared queue.
+    fn with_queue<R>(&self, f: impl FnOnce(&ChannelSink) -> R) -> R {
+        LOCAL.with(|local| match &*local.borrow() {
+            Some((id, sink)) if *id == self.id => f(sink),
+            _ => f(&self.shared),
+        })
+    }
+}
+
+impl RecordSink for ThreadSinks {
+    fn submit(&self, record: RequestRecord) {
+        self.with_queue(|q| q.submit(record))
+    }
+
+    fn has_room(&self) -> bool {
+        self.with_queue(|q| q.has_room())
+    }
+
+    fn reserve(&self) -> Option<Reservation> {
+        self.with_queue(|q| q.reserve())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(id: &str) -> RequestRecord {
+        RequestRecord {
+            context: Box::new(crate::context::RequestContext {
+                request_id: id.to_string(),
+                ..Default::default()
+            }),
+            events: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn each_thread_fills_its_own_queue_and_others_share_one() {
+        let (sinks, mut shared) = ThreadSinks::new(8, QueuePolicy::Backpressure);
+        let (other, mut other_shared) = ThreadSinks::new(8, QueuePolicy::Backpressure);
+        let worker = {
+            let sinks = Arc::clone(&sinks);
+            let other = Arc::clone(&other);
+            std::thread::spawn(move || {
+                let mut mine = sinks.install_here();
+                sinks.submit(record("on-worker"));
+                // Another set's records on this thread go to that set's
+                // shared queue, never into this thread's queue of the first.
+                other.submit(record("other-set"));
+                let got = mine.try_recv().map(|r| r.context.request_id);
+                (got, mine.try_recv().is_err())
+            })
+        };
+        let (got, then_empty) = worker.join().unwrap();
+        assert_eq!(got.as_deref(), Ok("on-worker"));
+        assert!(then_empty);
+        sinks.submit(record("on-main"));
+        assert_eq!(shared.try_recv().unwrap().context.request_id, "on-main");
+        assert_eq!(
+            other_shared.try_recv().unwrap().context.request_id,
+            "other-set"
+        );
+        assert!(shared.try_recv().is_err());
+    }
+
+    #[test]
+    fn totals_cover_every_queue() {
+        let (sinks, _shared) = ThreadSinks::new(1, QueuePolicy::Drop);
+        let worker = {
+            let sinks = Arc::clone(&sinks);
+            std::thread::spawn(move || {
+                let rx = sinks.install_here();
+                sinks.submit(record("kept"));
+                sinks.submit(record("dropped"));
+                rx
+            })
+        };
+        let _rx = worker.join().unwrap();
+        sinks.submit(record("kept too"));
+        sinks.submit(record("dropped too"));
+        assert_eq!(sinks.depth(), 2);
+        assert_eq!(sinks.dropped(), 2);
+    }
+}

@@ -21,6 +21,14 @@ pub const LINGER: std::time::Duration = std::time::Duration::from_millis(10);
 /// Most records rendered and written in one batch.
 pub const MAX_BATCH_RECORDS: usize = 4096;
 
+/// Records rendered between two yields of the writer's task.
+pub const RENDER_CHUNK: usize = 64;
+
+/// The account and region the deployments serve, which the logs belong to.
+fn scope_of(deployments: &Deployments) -> Scope {
+    Scope::new(deployments.account_id.clone(), deployments.region.clone())
+}
+
 /// The execution-log group of a stage.
 pub fn execution_group(rest_api_id: &str, stage: &str) -> String {
     format!("API-Gateway-Execution-Logs_{rest_api_id}/{stage}")
@@ -135,8 +143,19 @@ impl LogWriter {
     /// Renders the records into per-destination batches.
     pub fn render(&self, records: &[RequestRecord]) -> (Scope, Batches) {
         let deployments = self.deployments.current();
-        let scope = Scope::new(deployments.account_id.clone(), deployments.region.clone());
         let mut batches = Batches(Vec::new());
+        self.render_into(&deployments, records, &mut batches);
+        (scope_of(&deployments), batches)
+    }
+
+    /// Renders the records into `batches`, with the stage settings of
+    /// `deployments`.
+    fn render_into(
+        &self,
+        deployments: &Deployments,
+        records: &[RequestRecord],
+        batches: &mut Batches,
+    ) {
         let mut plans: Vec<StagePlan<'_>> = Vec::new();
         for record in records {
             let ctx = &record.context;
@@ -239,7 +258,6 @@ impl LogWriter {
                 });
             }
         }
-        (scope, batches)
     }
 
     /// Renders and stores the logs of `records`. Failures are logged, not
@@ -253,7 +271,17 @@ impl LogWriter {
     /// resolves once they are durable. [`run`] renders the next batch while
     /// this one is being synced.
     pub async fn queue(&self, records: &[RequestRecord]) -> Queued {
-        let (scope, batches) = self.render(records);
+        let deployments = self.deployments.current();
+        let scope = scope_of(&deployments);
+        let mut batches = Batches(Vec::new());
+        // A writer may share its thread with requests (one writer per
+        // data-plane thread): render in chunks and let them run between.
+        for (i, chunk) in records.chunks(RENDER_CHUNK).enumerate() {
+            if i > 0 {
+                tokio::task::yield_now().await;
+            }
+            self.render_into(&deployments, chunk, &mut batches);
+        }
         tracing::debug!(
             records = records.len(),
             destinations = batches.0.len(),
