@@ -303,3 +303,88 @@ accessLogSettings = {{ destinationArn = "arn:aws:logs:us-east-1:000000000000:log
     drop(gw);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_answered_request_is_logged_when_the_server_stops() {
+    // Each data-plane thread writes its own requests' logs; on SIGTERM each
+    // must store what it still holds before the process exits.
+    let dir = temp_dir("drain-logs");
+    let config = dir.join("gatewatch.toml");
+    let fixture = format!("{}/tests/fixtures/e2e-api.yaml", env!("CARGO_MANIFEST_DIR"));
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[[apis]]
+file = "{fixture}"
+id = "e2edrain01"
+
+[[apis.stages]]
+name = "dev"
+accessLogSettings = {{ destinationArn = "arn:aws:logs:us-east-1:000000000000:log-group:/e2e/drain", format = '$context.requestId $context.status' }}
+"#
+        ),
+    )
+    .unwrap();
+    let data = dir.join("data");
+    let args = ["--config", config.to_str().unwrap(), "-q"];
+    let mut answered = Vec::new();
+    {
+        let mut gw = Gatewatch::start_in(&data, &args);
+        let addr = gw.data;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        // Several clients at once, so connections land on every thread,
+        // still sending when the signal goes: the last answers' logs are
+        // then still queued.
+        let clients: Vec<_> = (0..4)
+            .map(|_| {
+                let stop = std::sync::Arc::clone(&stop);
+                std::thread::spawn(move || {
+                    let mut ids = Vec::new();
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        let r = get(addr, "/dev/mock");
+                        assert_eq!(r.status, 200);
+                        ids.push(r.header("x-amzn-RequestId").unwrap().to_string());
+                    }
+                    ids
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(300));
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        gw.signal("TERM");
+        for c in clients {
+            answered.extend(c.join().unwrap());
+        }
+        assert_eq!(gw.wait_exit(Duration::from_secs(20)), Some(0));
+    }
+    let gw = Gatewatch::start_in(&data, &args);
+    let logs = client(&gw);
+    let mut stored = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = logs
+            .filter_log_events()
+            .log_group_name("/e2e/drain")
+            .set_next_token(token.take())
+            .send()
+            .await
+            .unwrap();
+        stored.extend(
+            page.events()
+                .iter()
+                .map(|e| e.message().unwrap_or("").to_string()),
+        );
+        match page.next_token() {
+            Some(t) => token = Some(t.to_string()),
+            None => break,
+        }
+    }
+    let mut want: Vec<String> = answered.iter().map(|id| format!("{id} 200")).collect();
+    want.sort();
+    stored.sort();
+    assert!(want.len() >= 40, "only {} requests answered", want.len());
+    assert_eq!(stored.len(), want.len());
+    assert_eq!(stored, want);
+    let _ = std::fs::remove_dir_all(&dir);
+}
