@@ -64,32 +64,37 @@ fn kinds(lines: &[String]) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn each_integration_writes_execution_and_access_logs() {
-    let upstream = Upstream::start();
-    let dir = temp_dir("logging");
+/// Writes `gatewatch.toml` in `dir`: the e2e fixture API as `api_id`, with
+/// one stage `dev` whose settings are the TOML lines `stage`.
+fn fixture_config(dir: &std::path::Path, api_id: &str, stage: &str) -> std::path::PathBuf {
     let config = dir.join("gatewatch.toml");
     let fixture = format!("{}/tests/fixtures/e2e-api.yaml", env!("CARGO_MANIFEST_DIR"));
     std::fs::write(
         &config,
         format!(
-            r#"
-[[apis]]
-file = "{fixture}"
-id = "e2efixture"
-
-[[apis.stages]]
-name = "dev"
-variables = {{ backend = "{backend}", down = "http://{down}" }}
-methodSettings."*/*" = {{ loggingLevel = "INFO", dataTraceEnabled = true }}
-methodSettings."mock/GET" = {{ loggingLevel = "ERROR" }}
-accessLogSettings = {{ destinationArn = "arn:aws:logs:us-east-1:000000000000:log-group:/e2e/access", format = '{{ "requestId":"$context.requestId", "status":"$context.status", "resourcePath":"$context.resourcePath", "error":"$context.error.responseType" }}' }}
-"#,
-            backend = upstream.url(),
-            down = closed_port(),
+            "[[apis]]\nfile = \"{fixture}\"\nid = \"{api_id}\"\n\n[[apis.stages]]\nname = \"dev\"\n{stage}\n"
         ),
     )
     .unwrap();
+    config
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_integration_writes_execution_and_access_logs() {
+    let upstream = Upstream::start();
+    let dir = temp_dir("logging");
+    let config = fixture_config(
+        &dir,
+        "e2efixture",
+        &format!(
+            r#"variables = {{ backend = "{backend}", down = "http://{down}" }}
+methodSettings."*/*" = {{ loggingLevel = "INFO", dataTraceEnabled = true }}
+methodSettings."mock/GET" = {{ loggingLevel = "ERROR" }}
+accessLogSettings = {{ destinationArn = "arn:aws:logs:us-east-1:000000000000:log-group:/e2e/access", format = '{{ "requestId":"$context.requestId", "status":"$context.status", "resourcePath":"$context.resourcePath", "error":"$context.error.responseType" }}' }}"#,
+            backend = upstream.url(),
+            down = closed_port(),
+        ),
+    );
     let gw = Gatewatch::start(&["--config", config.to_str().unwrap(), "-q"]);
     let logs = client(&gw);
     let execution_group = "API-Gateway-Execution-Logs_e2efixture/dev";
@@ -309,23 +314,11 @@ async fn every_answered_request_is_logged_when_the_server_stops() {
     // Each data-plane thread writes its own requests' logs; on SIGTERM each
     // must store what it still holds before the process exits.
     let dir = temp_dir("drain-logs");
-    let config = dir.join("gatewatch.toml");
-    let fixture = format!("{}/tests/fixtures/e2e-api.yaml", env!("CARGO_MANIFEST_DIR"));
-    std::fs::write(
-        &config,
-        format!(
-            r#"
-[[apis]]
-file = "{fixture}"
-id = "e2edrain01"
-
-[[apis.stages]]
-name = "dev"
-accessLogSettings = {{ destinationArn = "arn:aws:logs:us-east-1:000000000000:log-group:/e2e/drain", format = '$context.requestId $context.status' }}
-"#
-        ),
-    )
-    .unwrap();
+    let config = fixture_config(
+        &dir,
+        "e2edrain01",
+        r#"accessLogSettings = { destinationArn = "arn:aws:logs:us-east-1:000000000000:log-group:/e2e/drain", format = '$context.requestId $context.status' }"#,
+    );
     let data = dir.join("data");
     let args = ["--config", config.to_str().unwrap(), "-q"];
     let mut answered = Vec::new();
