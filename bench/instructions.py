@@ -123,18 +123,27 @@ def main() -> None:
             ("gatewatch-proxy-access", "/access/up"),
         ]
         for label, path in runs:
-            gw = work / label
-            gw.mkdir()
-            config, port, admin = suite.write_gatewatch_config(gw, upstream)
-            rows.append(
-                measure(
+            # fjall's background workers can spin (worker 0 hands a
+            # compaction request back to the queue until another worker is
+            # free). Natively that costs a little CPU now and then; under
+            # callgrind, which runs one thread at a time, a spin can hold up
+            # the data plane for the whole run. A run that served nothing is
+            # repeated on a fresh store.
+            for attempt in range(1, 4):
+                gw = work / f"{label}-{attempt}"
+                gw.mkdir()
+                config, port, admin = suite.write_gatewatch_config(gw, upstream)
+                row = measure(
                     work,
-                    label,
+                    f"{label}-{attempt}",
                     [str(suite.RELEASE / "gatewatch"), "serve", "-q", "--config", str(config)],
                     f"http://127.0.0.1:{admin}/health",
                     f"http://127.0.0.1:{port}{path}",
                 )
-            )
+                row["name"], row["attempts"] = label, attempt
+                if row["requests"] > 0:
+                    break
+            rows.append(row)
     finally:
         suite.Server.stop_all()
         shutil.rmtree(work, ignore_errors=True)
