@@ -396,7 +396,9 @@ pub async fn run(
     stop: impl std::future::Future<Output = ()> + Send,
 ) {
     tokio::pin!(stop);
-    let mut batch = Vec::with_capacity(MAX_BATCH_RECORDS);
+    // Grows with the load: an idle writer (one per data-plane thread)
+    // holds no batch-sized buffer.
+    let mut batch = Vec::new();
     let mut stopping = false;
     // The batch being synced while the next one is rendered.
     let mut in_flight: Option<Queued> = None;
