@@ -222,8 +222,8 @@ fn try_run(args: ServeArgs) -> Result<(), String> {
         let signalled = shutdown_signal();
         print_summary(&deployments, data_addr, admin_addr, &data_dir);
 
-        // Finished requests go through a bounded queue to the log writer,
-        // which renders and stores their logs off the request path.
+        // Finished requests go through bounded queues to the log writers,
+        // which render and store their logs off the request path.
         let policy = match config.log_queue_policy.as_deref() {
             None | Some("backpressure") => gatewatch_gateway::QueuePolicy::Backpressure,
             Some("drop") => gatewatch_gateway::QueuePolicy::Drop,

@@ -326,9 +326,9 @@ async fn every_answered_request_is_logged_when_the_server_stops() {
         let mut gw = Gatewatch::start_in(&data, &args);
         let addr = gw.data;
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        // Several clients at once, so connections land on every thread,
-        // still sending when the signal goes: the last answers' logs are
-        // then still queued.
+        // Several clients at once, so connections land on every thread
+        // (with two or more cores), sending until the signal: the last
+        // answers' logs are then still queued.
         let clients: Vec<_> = (0..4)
             .map(|_| {
                 let stop = std::sync::Arc::clone(&stop);

@@ -70,7 +70,9 @@ pub async fn serve(
         let Some(permit) = admit(&stream, &permits) else {
             continue;
         };
-        connection(stream, peer, permit, &gateway, &config, &graceful);
+        tokio::spawn(connection(
+            stream, peer, permit, &gateway, &config, &graceful,
+        ));
     }
     drop(listener);
     drain(graceful, &gateway, &config).await;
@@ -133,7 +135,7 @@ fn socket_dup(stream: &TcpStream) -> std::io::Result<std::net::TcpStream> {
     }
 }
 
-/// Serves one connection on the current runtime.
+/// Serves one connection: the future, for the caller to spawn.
 fn connection(
     stream: TcpStream,
     peer: SocketAddr,
@@ -141,7 +143,7 @@ fn connection(
     gateway: &Arc<Gateway>,
     config: &ServerConfig,
     graceful: &GracefulShutdown,
-) {
+) -> impl Future<Output = ()> + Send + 'static {
     let gateway = Arc::clone(gateway);
     let service =
         service_fn(move |req| {
@@ -170,12 +172,12 @@ fn connection(
         .keep_alive(true);
     let conn = builder.serve_connection(TokioIo::new(stream), service);
     let conn = graceful.watch(conn);
-    tokio::spawn(async move {
+    async move {
         if let Err(e) = conn.await {
             tracing::debug!(%peer, error = %e, "connection ended with an error");
         }
         drop(permit);
-    });
+    }
 }
 
 /// Waits for in-flight requests, and for requests and backend calls
@@ -194,16 +196,19 @@ async fn drain(graceful: GracefulShutdown, gateway: &Gateway, config: &ServerCon
 }
 
 /// Work a data-plane thread runs beside its connections, such as its log
-/// writer: called on the thread when it starts, with a future that resolves
-/// once the thread's connections have drained; the thread waits for the
-/// work to finish before it ends.
-pub type ThreadWork = Arc<
-    dyn Fn(
-            std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
-        ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
-        + Send
-        + Sync,
->;
+/// writer. It is called on the thread when the thread starts, before any
+/// connection is served (so per-thread set-up, such as
+/// [`ThreadSinks::install_here`](crate::sink::ThreadSinks::install_here),
+/// belongs in the call itself, not in the future it returns), with a future
+/// that resolves once the thread's connections are gone; the thread then
+/// waits for the work to finish, at most [`WORK_STOP_TIMEOUT`].
+pub type ThreadWork = Arc<dyn Fn(WorkFuture) -> WorkFuture + Send + Sync>;
+
+/// The future a [`ThreadWork`] is given (its stop signal) and returns.
+pub type WorkFuture = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// How long a stopping data-plane thread waits for its [`ThreadWork`].
+pub const WORK_STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// One accepted connection on its way to a data-plane thread.
 struct Handoff {
@@ -254,30 +259,40 @@ pub fn serve_on_threads(
                             })))
                         });
                         let graceful = GracefulShutdown::new();
+                        let mut connections = tokio::task::JoinSet::new();
                         // Every connection handed over is served: the thread
                         // stops taking new ones when the acceptor stops and
                         // drops its end of the queue.
                         while let Some(handoff) = rx.recv().await {
                             match TcpStream::from_std(handoff.stream) {
-                                Ok(stream) => connection(
-                                    stream,
-                                    handoff.peer,
-                                    handoff.permit,
-                                    &gateway,
-                                    &config,
-                                    &graceful,
-                                ),
+                                Ok(stream) => {
+                                    connections.spawn(connection(
+                                        stream,
+                                        handoff.peer,
+                                        handoff.permit,
+                                        &gateway,
+                                        &config,
+                                        &graceful,
+                                    ));
+                                }
                                 Err(e) => {
                                     tracing::warn!(error = %e, "cannot take a connection")
                                 }
                             }
+                            while connections.try_join_next().is_some() {}
                         }
                         drain(graceful, &gateway, &config).await;
-                        // Every request of this thread has finished: its
-                        // work (the log writer) can finish too.
+                        // Connections still open after the drain timeout are
+                        // closed here, while the thread's work (its log
+                        // writer) still runs: their records reach it.
+                        connections.shutdown().await;
                         let _ = stop_work.send(());
                         if let Some(work) = work {
-                            let _ = work.await;
+                            if tokio::time::timeout(WORK_STOP_TIMEOUT, work).await.is_err() {
+                                tracing::warn!(
+                                    "a data-plane thread's log writer did not finish in time"
+                                );
+                            }
                         }
                     });
                 })?,

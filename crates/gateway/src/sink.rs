@@ -197,10 +197,19 @@ impl ThreadSinks {
     /// Runs `f` on the calling thread's queue of this set, else on the
     /// shared queue.
     fn with_queue<R>(&self, f: impl FnOnce(&ChannelSink) -> R) -> R {
-        LOCAL.with(|local| match &*local.borrow() {
-            Some((id, sink)) if *id == self.id => f(sink),
-            _ => f(&self.shared),
-        })
+        let mut f = Some(f);
+        let done = LOCAL
+            .try_with(|local| match (&*local.borrow(), f.take()) {
+                (Some((id, sink)), Some(f)) if *id == self.id => Ok(f(sink)),
+                (_, f) => Err(f),
+            })
+            // A thread whose locals are being torn down uses the shared queue.
+            .unwrap_or_else(|_| Err(f.take()));
+        match done {
+            Ok(r) => r,
+            Err(Some(f)) => f(&self.shared),
+            Err(None) => unreachable!("the closure is taken once"),
+        }
     }
 }
 

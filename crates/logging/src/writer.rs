@@ -35,7 +35,8 @@ pub fn execution_group(rest_api_id: &str, stage: &str) -> String {
 }
 
 /// A random 32-hex stream name, as API Gateway names its streams (one per
-/// writer, like one per serving host).
+/// [`LogWriter`], like one per serving host; the writers of all data-plane
+/// threads share one `LogWriter`, so its streams).
 pub fn stream_name() -> String {
     let bytes: [u8; 16] = rand::random();
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -396,8 +397,8 @@ pub async fn run(
     stop: impl std::future::Future<Output = ()> + Send,
 ) {
     tokio::pin!(stop);
-    // Grows with the load: an idle writer (one per data-plane thread)
-    // holds no batch-sized buffer.
+    // Grows with the load: a writer (one per data-plane thread) that has
+    // never been busy holds no batch-sized buffer.
     let mut batch = Vec::new();
     let mut stopping = false;
     // The batch being synced while the next one is rendered.
@@ -422,7 +423,11 @@ pub async fn run(
         if batch.is_empty() {
             break;
         }
-        for r in &batch {
+        // The console lines too leave room for the thread's requests.
+        for (i, r) in batch.iter().enumerate() {
+            if i > 0 && i % RENDER_CHUNK == 0 {
+                tokio::task::yield_now().await;
+            }
             observe(r);
         }
         let queued = writer.queue(&batch).await;
