@@ -192,6 +192,10 @@ async fn stage_groups(
     ))
 }
 
+/// How far before the newest line printed `logs tail --follow` reads again,
+/// for lines committed after later ones (milliseconds).
+const FOLLOW_LOOK_BACK_MS: i64 = 5_000;
+
 /// `gatewatch logs tail`.
 pub fn tail(args: &TailArgs) -> ExitCode {
     let result = runtime().block_on(async {
@@ -210,13 +214,21 @@ pub fn tail(args: &TailArgs) -> ExitCode {
             }
         }
         let tty = std::io::stdout().is_terminal();
-        let mut start = gatewatch_store::now_ms() - args.since;
-        let mut seen: std::collections::HashSet<String> = Default::default();
+        let since = gatewatch_store::now_ms() - args.since;
+        let mut start = since;
+        // Event ids already printed, with their timestamps (to forget them
+        // once they fall out of the look-back window).
+        let mut seen: std::collections::HashMap<String, i64> = Default::default();
         loop {
+            // Each poll reads again from a little before the newest line
+            // printed: logs are committed per writer batch (one writer per
+            // data-plane thread), so a line can arrive after a later one.
+            let from = since.max(start - FOLLOW_LOOK_BACK_MS);
+            seen.retain(|_, ts| *ts >= from);
             let mut events = Vec::new();
             for (kind, group) in &groups {
                 // A group appears with the first request that logs to it.
-                match admin.filter_all(group, "", Some(start)).await {
+                match admin.filter_all(group, "", Some(from)).await {
                     Ok(found) => events.extend(found.into_iter().map(|e| (*kind, e))),
                     Err(e) if e.starts_with("ResourceNotFoundException") => {}
                     Err(e) => return Err(e),
@@ -231,10 +243,10 @@ pub fn tail(args: &TailArgs) -> ExitCode {
             let mut out = std::io::stdout().lock();
             for (kind, e) in &events {
                 let id = format!("{kind}{}", e["eventId"].as_str().unwrap_or(""));
-                if !seen.insert(id) {
+                let ts = e["timestamp"].as_i64().unwrap_or(0);
+                if seen.insert(id, ts).is_some() {
                     continue;
                 }
-                let ts = e["timestamp"].as_i64().unwrap_or(0);
                 start = start.max(ts);
                 let message = e["message"].as_str().unwrap_or("");
                 let _ = writeln!(out, "{} {kind:<9} {}", iso(ts), colour(message, tty));

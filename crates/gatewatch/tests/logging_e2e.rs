@@ -381,3 +381,93 @@ async fn every_answered_request_is_logged_when_the_server_stops() {
     assert_eq!(stored, want);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tail_follow_prints_a_line_committed_after_a_later_one() {
+    // Log writers commit their batches independently: a line can reach the
+    // store after one with a later timestamp. `logs tail --follow` must
+    // still print it.
+    let dir = temp_dir("tail-follow");
+    let config = fixture_config(&dir, "e2etail001", "");
+    let gw = Gatewatch::start(&["--config", config.to_str().unwrap(), "-q"]);
+    let logs = client(&gw);
+    let group = "API-Gateway-Execution-Logs_e2etail001/dev";
+    logs.create_log_group()
+        .log_group_name(group)
+        .send()
+        .await
+        .unwrap();
+    logs.create_log_stream()
+        .log_group_name(group)
+        .log_stream_name("s")
+        .send()
+        .await
+        .unwrap();
+    let mut tail = std::process::Command::new(binary())
+        .args([
+            "logs",
+            "tail",
+            "--api",
+            "e2etail001",
+            "--stage",
+            "dev",
+            "--execution",
+            "--follow",
+            "--since",
+            "1m",
+            "--endpoint",
+            &format!("http://{}", gw.admin),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let stdout = tail.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let wait_for = |needle: &str| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match rx.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return true,
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        false
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let put = |ts: i64, message: &str| {
+        logs.put_log_events()
+            .log_group_name(group)
+            .log_stream_name("s")
+            .log_events(
+                aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
+                    .timestamp(ts)
+                    .message(message)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+    };
+    put(now, "the later line").await.unwrap();
+    let later = wait_for("the later line");
+    // Committed after the later line has been printed, 2 s older than it.
+    put(now - 2_000, "the earlier line").await.unwrap();
+    let earlier = wait_for("the earlier line");
+    let _ = tail.kill();
+    let _ = tail.wait();
+    assert!(later, "tail never printed the later line");
+    assert!(earlier, "tail skipped a line committed after a later one");
+    let _ = std::fs::remove_dir_all(&dir);
+}
