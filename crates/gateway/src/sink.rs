@@ -138,8 +138,9 @@ pub struct ThreadSinks {
 }
 
 thread_local! {
-    /// The calling thread's queue and the id of the set it belongs to.
-    static LOCAL: std::cell::RefCell<Option<(u64, ChannelSink)>> =
+    /// The calling thread's queue and the id of the set it belongs to
+    /// (an `Rc`, so a lookup copies a pointer, not the queue's sender).
+    static LOCAL: std::cell::RefCell<Option<(u64, std::rc::Rc<ChannelSink>)>> =
         const { std::cell::RefCell::new(None) };
 }
 
@@ -172,7 +173,7 @@ impl ThreadSinks {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(sink.clone());
-        LOCAL.with(|local| *local.borrow_mut() = Some((self.id, sink)));
+        LOCAL.with(|local| *local.borrow_mut() = Some((self.id, std::rc::Rc::new(sink))));
         rx
     }
 
@@ -197,19 +198,15 @@ impl ThreadSinks {
     /// Runs `f` on the calling thread's queue of this set, else on the
     /// shared queue.
     fn with_queue<R>(&self, f: impl FnOnce(&ChannelSink) -> R) -> R {
-        let mut f = Some(f);
-        let done = LOCAL
-            .try_with(|local| match (&*local.borrow(), f.take()) {
-                (Some((id, sink)), Some(f)) if *id == self.id => Ok(f(sink)),
-                (_, f) => Err(f),
+        let local = LOCAL
+            .try_with(|local| match &*local.borrow() {
+                Some((id, sink)) if *id == self.id => Some(std::rc::Rc::clone(sink)),
+                _ => None,
             })
             // A thread whose locals are being torn down uses the shared queue.
-            .unwrap_or_else(|_| Err(f.take()));
-        match done {
-            Ok(r) => r,
-            Err(Some(f)) => f(&self.shared),
-            Err(None) => unreachable!("the closure is taken once"),
-        }
+            .ok()
+            .flatten();
+        f(local.as_deref().unwrap_or(&self.shared))
     }
 }
 
