@@ -3,6 +3,9 @@
 //! Parquet segments, all in one run.
 //!
 //! `cargo run --release -p gatewatch-aws-api --example ingest_http -- [WRITERS] [BATCHES_PER_WRITER]`
+//!
+//! `INGEST_HTTP_ONLY=http` (or `local`) times only that side, for a
+//! profiler; the scans then read whatever was written.
 
 use std::convert::Infallible;
 use std::time::Instant;
@@ -14,6 +17,11 @@ use http_body_util::{BodyExt, Full};
 use hyper::service::service_fn;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
+
+/// The allocator the `gatewatch` binary runs with, so that the request
+/// bodies are allocated as they are there.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const EVENTS_PER_BATCH: usize = 1_000;
 
@@ -45,28 +53,51 @@ fn message(i: usize) -> String {
     )
 }
 
+/// The events of one batch.
+fn batch_events(now: i64) -> Vec<InputLogEvent> {
+    (0..EVENTS_PER_BATCH)
+        .map(|i| InputLogEvent {
+            timestamp: now,
+            message: message(i),
+        })
+        .collect()
+}
+
+/// The PutLogEvents body of one batch for stream `w{w}`, serialised
+/// straight from the events, as the AWS SDKs' JSON writers do, rather than
+/// through a JSON value tree.
+fn batch_body(w: usize, events: &[InputLogEvent]) -> Bytes {
+    let stream = format!("w{w}");
+    let body = serde_json::to_vec(&PutBody {
+        group: "http",
+        stream: &stream,
+        events: events
+            .iter()
+            .map(|e| PutEvent {
+                timestamp: e.timestamp,
+                message: &e.message,
+            })
+            .collect(),
+    })
+    .expect("body serialises");
+    Bytes::from(body)
+}
+
 async fn put_in_process(
     store: &Store,
     scope: &Scope,
     group: &str,
-    writers: usize,
-    batches: usize,
+    inputs: Vec<Vec<Vec<InputLogEvent>>>,
 ) -> f64 {
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for w in 0..writers {
+    for (w, batches) in inputs.into_iter().enumerate() {
         let (store, scope, group) = (store.clone(), scope.clone(), group.to_string());
         tasks.push(tokio::spawn(async move {
-            for _ in 0..batches {
-                let now = gatewatch_store::now_ms();
-                let events: Vec<InputLogEvent> = (0..EVENTS_PER_BATCH)
-                    .map(|i| InputLogEvent {
-                        timestamp: now,
-                        message: message(i),
-                    })
-                    .collect();
+            let stream = format!("w{w}");
+            for events in batches {
                 store
-                    .put_log_events(&scope, &group, &format!("w{w}"), &events)
+                    .put_log_events(&scope, &group, &stream, &events)
                     .await
                     .unwrap();
             }
@@ -124,36 +155,40 @@ async fn main() {
         }
     });
 
-    let local_secs = put_in_process(&store, &scope, "local", writers, batches).await;
+    // Both sides get their inputs built before the clock starts: the
+    // events for the in-process calls, the request bodies for HTTP (a
+    // client's serialisation is the client's cost, and on this machine it
+    // would compete with the server for the same cores).
+    let now = gatewatch_store::now_ms();
+    let inputs: Vec<Vec<Vec<InputLogEvent>>> = (0..writers)
+        .map(|_| (0..batches).map(|_| batch_events(now)).collect())
+        .collect();
+    let bodies: Vec<Vec<Bytes>> = inputs
+        .iter()
+        .enumerate()
+        .map(|(w, bs)| bs.iter().map(|events| batch_body(w, events)).collect())
+        .collect();
+    let only = std::env::var("INGEST_HTTP_ONLY").unwrap_or_default();
+    let local_secs = if only == "http" {
+        f64::NAN
+    } else {
+        put_in_process(&store, &scope, "local", inputs).await
+    };
 
     let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for w in 0..writers {
+    for bodies in bodies {
+        if only == "local" {
+            break;
+        }
         let client = client.clone();
         tasks.push(tokio::spawn(async move {
-            for _ in 0..batches {
-                let now = gatewatch_store::now_ms();
-                // Serialised straight from the events, as the AWS SDKs'
-                // JSON writers do, rather than through a JSON value tree.
-                let messages: Vec<String> = (0..EVENTS_PER_BATCH).map(message).collect();
-                let stream = format!("w{w}");
-                let body = serde_json::to_vec(&PutBody {
-                    group: "http",
-                    stream: &stream,
-                    events: messages
-                        .iter()
-                        .map(|m| PutEvent {
-                            timestamp: now,
-                            message: m,
-                        })
-                        .collect(),
-                })
-                .unwrap();
+            for body in bodies {
                 let req = http::Request::post(format!("http://{addr}/"))
                     .header("x-amz-target", "Logs_20140328.PutLogEvents")
                     .header("content-type", "application/x-amz-json-1.1")
-                    .body(Full::new(Bytes::from(body)))
+                    .body(Full::new(body))
                     .unwrap();
                 let resp = client.request(req).await.unwrap();
                 assert_eq!(resp.status(), 200);
@@ -177,6 +212,10 @@ async fn main() {
         local_secs / http_secs
     );
 
+    if !only.is_empty() {
+        let _ = std::fs::remove_dir_all(&dir);
+        return;
+    }
     // Scans: every event of the group through FilterLogEvents' engine, with a
     // JSON pattern, before and after compaction into segments.
     let pattern = gatewatch_store::FilterPattern::parse("{ $.status = 5* }").unwrap();
