@@ -334,8 +334,16 @@ async fn every_answered_request_is_logged_when_the_server_stops() {
                 let stop = std::sync::Arc::clone(&stop);
                 std::thread::spawn(move || {
                     let mut ids = Vec::new();
-                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                        let r = get(addr, "/dev/mock");
+                    while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                        // A request sent as the signal lands may be refused
+                        // or closed unanswered; only answered ones count.
+                        let Some(r) = try_get(addr, "/dev/mock") else {
+                            assert!(
+                                stop.load(std::sync::atomic::Ordering::SeqCst),
+                                "a request went unanswered before the server was stopped"
+                            );
+                            break;
+                        };
                         assert_eq!(r.status, 200);
                         ids.push(r.header("x-amzn-RequestId").unwrap().to_string());
                     }
@@ -344,7 +352,7 @@ async fn every_answered_request_is_logged_when_the_server_stops() {
             })
             .collect();
         std::thread::sleep(Duration::from_millis(300));
-        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
         gw.signal("TERM");
         for c in clients {
             answered.extend(c.join().unwrap());
@@ -377,8 +385,26 @@ async fn every_answered_request_is_logged_when_the_server_stops() {
     want.sort();
     stored.sort();
     assert!(want.len() >= 40, "only {} requests answered", want.len());
-    assert_eq!(stored.len(), want.len());
-    assert_eq!(stored, want);
+    // Every answered request has exactly one line. A request whose answer
+    // was cut off by the stop (at most one per client, each stops at its
+    // first unanswered request) may have been logged without the client
+    // seeing it; nothing else may be.
+    let mut extra = stored.clone();
+    for line in &want {
+        let at = extra
+            .binary_search(line)
+            .unwrap_or_else(|_| panic!("answered request not logged: {line}"));
+        extra.remove(at);
+    }
+    assert!(
+        extra.iter().all(|l| want.binary_search(l).is_err()),
+        "a request was logged twice: {extra:?}"
+    );
+    assert!(
+        extra.len() <= 4,
+        "{} lines of requests no client saw answered: {extra:?}",
+        extra.len()
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -218,6 +218,13 @@ pub fn read_response(stream: &mut TcpStream) -> Resp {
 
 /// Reads one response; `head` says it answers a HEAD request (no body).
 pub fn read_response_to(stream: &mut TcpStream, head: bool) -> Resp {
+    read_until_complete(stream, head)
+        .unwrap_or_else(|data| panic!("incomplete response: {:?}", String::from_utf8_lossy(&data)))
+}
+
+/// Reads until one whole response has arrived; on EOF, a reset or a read
+/// error before that, returns the bytes received so far as the error.
+fn read_until_complete(stream: &mut TcpStream, head: bool) -> Result<Resp, Vec<u8>> {
     let mut data = Vec::new();
     let mut buf = [0u8; 65536];
     loop {
@@ -228,11 +235,23 @@ pub fn read_response_to(stream: &mut TcpStream, head: bool) -> Resp {
             Err(e) => panic!("read failed: {e}"),
         }
         if let Some(resp) = parse_complete(&data, head) {
-            return resp;
+            return Ok(resp);
         }
     }
-    parse_complete(&data, head)
-        .unwrap_or_else(|| panic!("incomplete response: {:?}", String::from_utf8_lossy(&data)))
+    parse_complete(&data, head).ok_or(data)
+}
+
+/// GET with `Connection: close` to a server that may be going away: `None`
+/// when the connection is refused, reset or closed before a whole response
+/// arrived (the request was not answered).
+pub fn try_get(addr: SocketAddr, path: &str) -> Option<Resp> {
+    let mut stream = TcpStream::connect(addr).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(40)))
+        .ok()?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).ok()?;
+    read_until_complete(&mut stream, false).ok()
 }
 
 /// Parses a response if `data` holds a complete one (content-length or
