@@ -19,7 +19,9 @@ use arrow_array::builder::{
     StructBuilder,
 };
 use arrow_array::cast::AsArray;
-use arrow_array::{Array, ArrayRef, BooleanArray, Float64Array, Int64Array, StringArray};
+use arrow_array::{
+    Array, ArrayRef, BooleanArray, Float64Array, Int64Array, StringArray, StringViewArray,
+};
 use arrow_schema::{DataType, Field, Fields};
 use datafusion::common::{DataFusionError, Result, ScalarValue};
 use datafusion::logical_expr::{
@@ -202,6 +204,8 @@ impl ScalarUDFImpl for Func {
 /// One argument, readable row by row.
 pub(crate) enum Col {
     Str(StringArray),
+    /// Text as string views (discovered fields).
+    View(StringViewArray),
     Num(Float64Array),
     Time(Int64Array),
     Bool(BooleanArray),
@@ -220,6 +224,7 @@ impl Col {
     pub(crate) fn from_array(a: &ArrayRef) -> Result<Col> {
         Ok(match a.data_type() {
             DataType::Utf8 => Col::Str(a.as_string::<i32>().clone()),
+            DataType::Utf8View => Col::View(a.as_string_view().clone()),
             DataType::Float64 => Col::Num(a.as_primitive().clone()),
             DataType::Int64 => Col::Time(a.as_primitive().clone()),
             DataType::Boolean => Col::Bool(a.as_boolean().clone()),
@@ -235,6 +240,13 @@ impl Col {
     pub(crate) fn get(&self, i: usize) -> Val<'_> {
         match self {
             Col::Str(a) => {
+                if a.is_null(i) {
+                    Val::Null
+                } else {
+                    Val::Str(a.value(i))
+                }
+            }
+            Col::View(a) => {
                 if a.is_null(i) {
                     Val::Null
                 } else {
@@ -504,12 +516,14 @@ impl Func {
             // Numbers from text (every sum/avg/pct over a discovered field):
             // one pass, no per-row dispatch.
             Kind::Call(name)
-                if (name == "tonumber" || name == "todouble") && matches!(cols[0], Col::Str(_)) =>
+                if (name == "tonumber" || name == "todouble")
+                    && matches!(cols[0], Col::Str(_) | Col::View(_)) =>
             {
-                let Col::Str(a) = &cols[0] else {
-                    return Err(DataFusionError::Internal("text expected".into()));
+                let out: Float64Array = match &cols[0] {
+                    Col::Str(a) => a.iter().map(|v| v.and_then(num_of)).collect(),
+                    Col::View(a) => a.iter().map(|v| v.and_then(num_of)).collect(),
+                    _ => return Err(DataFusionError::Internal("text expected".into())),
                 };
-                let out: Float64Array = a.iter().map(|v| v.and_then(num_of)).collect();
                 Ok(Arc::new(out))
             }
             // bin()/datefloor() over timestamps with a fixed period: one
@@ -545,23 +559,29 @@ impl Func {
     fn eval_cmp(&self, op: BinOp, cols: &[Col], n: usize) -> ArrayRef {
         let mut b = BooleanBuilder::with_capacity(n);
         // Fast path: a string column against a constant.
-        if let (Col::Str(a), Col::Scalar(s)) = (&cols[0], &cols[1]) {
+        if let Col::Scalar(s) = &cols[1] {
             let sv = out_val(s);
             let snum = sv.num();
             let stext = sv.text().map(|t| t.into_owned());
-            for i in 0..n {
-                if a.is_null(i) || stext.is_none() {
-                    b.append_null();
-                    continue;
-                }
-                let v = a.value(i);
+            let against = |v: Option<&str>| {
+                let (v, text) = (v?, stext.as_deref()?);
                 let ord = match (snum, num_of(v)) {
                     (Some(x), Some(y)) => y.partial_cmp(&x),
-                    _ => Some(v.cmp(stext.as_deref().unwrap_or(""))),
+                    _ => Some(v.cmp(text)),
                 };
-                b.append_option(ord.map(|o| cmp_holds(op, o)));
+                ord.map(|o| cmp_holds(op, o))
+            };
+            match &cols[0] {
+                Col::Str(a) => {
+                    b.extend(a.iter().map(against));
+                    return Arc::new(b.finish());
+                }
+                Col::View(a) => {
+                    b.extend(a.iter().map(against));
+                    return Arc::new(b.finish());
+                }
+                _ => {}
             }
-            return Arc::new(b.finish());
         }
         for i in 0..n {
             let (x, y) = (cols[0].get(i), cols[1].get(i));
@@ -586,19 +606,15 @@ impl Func {
             Some(re) => re.is_match(s),
             None => finder.find(s.as_bytes()).is_some(),
         };
-        if let Col::Str(a) = &cols[0] {
-            for i in 0..n {
-                if a.is_null(i) {
-                    b.append_null();
-                } else {
-                    b.append_value(test(a.value(i)));
-                }
-            }
-        } else {
-            for i in 0..n {
-                match cols[0].get(i).text() {
-                    None => b.append_null(),
-                    Some(t) => b.append_value(test(&t)),
+        match &cols[0] {
+            Col::Str(a) => b.extend(a.iter().map(|v| v.map(test))),
+            Col::View(a) => b.extend(a.iter().map(|v| v.map(test))),
+            _ => {
+                for i in 0..n {
+                    match cols[0].get(i).text() {
+                        None => b.append_null(),
+                        Some(t) => b.append_value(test(&t)),
+                    }
                 }
             }
         }

@@ -361,6 +361,7 @@ fn render(
             }
             let v = match arr.data_type() {
                 DataType::Utf8 => arr.as_string::<i32>().value(i).to_string(),
+                DataType::Utf8View => arr.as_string_view().value(i).to_string(),
                 DataType::Float64 => format_num(
                     arr.as_primitive::<arrow_array::types::Float64Type>()
                         .value(i),

@@ -820,6 +820,15 @@ impl Planner<'_> {
             let (e, ty) = self.compile(&item.expr, Mode::Row)?;
             let name = item.name();
             let g = self.fresh("g");
+            // Text keys are grouped as string views: DataFusion compares
+            // views of up to 12 bytes (statuses, most addresses) as
+            // integers instead of calling memcmp. Discovered fields already
+            // are views; computed text (parse, functions) is viewed in place.
+            let e = if ty == Ty::Str {
+                cast(e, arrow_schema::DataType::Utf8View)
+            } else {
+                e
+            };
             group_exprs.push(e.alias(g.clone()));
             let is_bin = matches!(&item.expr.kind, ExprKind::Call { name, .. } if name == "bin");
             if is_bin && bin_key.is_none() {

@@ -1,7 +1,7 @@
 //! The store as a DataFusion table.
 //!
 //! [`EventsTable`] exposes a pinned [`Scan`] with the store's columns plus one
-//! Utf8 column per field the query discovers in messages (JSON keys, Lambda
+//! Utf8View column per field the query discovers in messages (JSON keys, Lambda
 //! platform fields). JSON fields are asked of the store's scan, which reads
 //! them from a segment's field columns where it keeps them all and parses
 //! each message once otherwise; Lambda fields are found here. Only the
@@ -13,7 +13,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use arrow_array::builder::StringBuilder;
+use arrow_array::builder::StringViewBuilder;
 use arrow_array::cast::AsArray;
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
@@ -89,13 +89,13 @@ impl EventsTable {
 }
 
 impl EventsTable {
-    /// The table's schema: the scan's columns, then one Utf8 column per
-    /// discovered field.
+    /// The table's schema: the scan's columns, then one Utf8View column per
+    /// discovered field (the store's scans give fields as string views).
     pub fn schema_for(discovered: &[Discovered]) -> SchemaRef {
         let base = scan_schema();
         let mut fields: Vec<Field> = base.fields().iter().map(|f| f.as_ref().clone()).collect();
         for d in discovered {
-            fields.push(Field::new(&d.column, DataType::Utf8, true));
+            fields.push(Field::new(&d.column, DataType::Utf8View, true));
         }
         Arc::new(Schema::new(fields))
     }
@@ -286,7 +286,7 @@ fn enrich(
                 .column_by_name(columns::MESSAGE)
                 .map(|c| c.as_string::<i32>().clone())
                 .ok_or_else(|| DataFusionError::Internal("scan batch without message".into()))?;
-            let mut b = StringBuilder::with_capacity(batch.num_rows(), batch.num_rows() * 8);
+            let mut b = StringViewBuilder::with_capacity(batch.num_rows());
             for i in 0..batch.num_rows() {
                 b.append_option(discover_lambda(messages.value(i), &name));
             }

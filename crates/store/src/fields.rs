@@ -23,7 +23,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow_array::builder::StringBuilder;
-use arrow_array::ArrayRef;
+use arrow_array::{ArrayRef, StringViewArray};
 
 /// Parses a numeric-looking string.
 pub fn num_of(s: &str) -> Option<f64> {
@@ -441,6 +441,15 @@ impl FieldColumns {
         self.0
             .iter_mut()
             .map(|b| Arc::new(b.finish()) as ArrayRef)
+            .collect()
+    }
+
+    /// [`FieldColumns::finish`] as string views over the same text (the
+    /// type of a scan batch's field columns).
+    pub(crate) fn finish_views(&mut self) -> Vec<ArrayRef> {
+        self.0
+            .iter_mut()
+            .map(|b| Arc::new(StringViewArray::from(&b.finish())) as ArrayRef)
             .collect()
     }
 }

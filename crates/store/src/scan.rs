@@ -14,7 +14,7 @@
 //! out when a query does not need it.
 //!
 //! Fields: a read can ask for JSON fields of the messages (see
-//! [`crate::fields`]); each comes back as a nullable Utf8 column after the
+//! [`crate::fields`]); each comes back as a nullable Utf8View column after the
 //! base columns. A segment that keeps all of them as field columns answers
 //! from those columns without reading its messages; other parts parse each
 //! message once for all the fields asked.
@@ -32,7 +32,7 @@ use fjall::Readable;
 use futures_util::stream::BoxStream;
 use object_store::path::Path as ObjectPath;
 use object_store::ObjectStoreExt;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
 use parquet::arrow::ProjectionMask;
 
 use crate::blocks;
@@ -41,7 +41,7 @@ use crate::events::Key;
 use crate::fields::FieldColumns;
 use crate::keys;
 use crate::model::Scope;
-use crate::segments::{field_column_name, SegmentMeta, BASE_COLUMNS};
+use crate::segments::{field_column_name, segment_schema, SegmentMeta, BASE_COLUMNS};
 use crate::Store;
 
 /// Rows per produced batch.
@@ -77,7 +77,11 @@ pub fn scan_schema() -> SchemaRef {
 pub const BASE_SCAN_COLUMNS: usize = 6;
 
 /// Schema of a scan batch with `fields` fields asked: the base columns,
-/// then `f0`, `f1`, ... (nullable Utf8), one per field in the order asked.
+/// then `f0`, `f1`, ... (nullable Utf8View), one per field in the order
+/// asked. Field values are short and repeat (statuses, paths, addresses):
+/// as string views a segment's dictionary-encoded column is read without
+/// copying each row's text, and grouping compares values up to 12 bytes as
+/// integers.
 pub fn scan_schema_with(fields: usize) -> SchemaRef {
     let mut columns = vec![
         Field::new(columns::GROUP, dict_type(), false),
@@ -88,7 +92,7 @@ pub fn scan_schema_with(fields: usize) -> SchemaRef {
         Field::new(columns::MESSAGE, DataType::Utf8, false),
     ];
     for k in 0..fields {
-        columns.push(Field::new(format!("f{k}"), DataType::Utf8, true));
+        columns.push(Field::new(format!("f{k}"), DataType::Utf8View, true));
     }
     Arc::new(Schema::new(columns))
 }
@@ -126,6 +130,23 @@ pub struct ScanGroup {
     /// Stream names in id order (dictionary values) and id → dictionary key.
     dict_values: Arc<StringArray>,
     dict_keys: HashMap<u64, i32>,
+    /// The group column of a full batch (every row the group's name),
+    /// built once: batches take slices of it instead of building and
+    /// validating their own.
+    group_column: DictionaryArray<arrow_array::types::Int32Type>,
+}
+
+impl ScanGroup {
+    /// The group column of a batch of `n` rows.
+    fn group_column(&self, n: usize) -> StoreResult<ArrayRef> {
+        if n <= self.group_column.len() {
+            return Ok(Arc::new(self.group_column.slice(0, n)));
+        }
+        let values = Arc::clone(self.group_column.values());
+        Ok(Arc::new(
+            DictionaryArray::try_new(BLANKS.keys(n), values).map_err(storage_error)?,
+        ))
+    }
 }
 
 /// One independently readable piece of a scan.
@@ -240,10 +261,16 @@ impl Store {
                 .enumerate()
                 .map(|(k, (id, _))| (*id, k as i32))
                 .collect();
+            let group_column = DictionaryArray::try_new(
+                BLANKS.keys(SCAN_BATCH_ROWS),
+                Arc::new(StringArray::from(vec![name.as_str()])) as ArrayRef,
+            )
+            .map_err(storage_error)?;
             out_groups.push(ScanGroup {
                 name: name.clone(),
                 dict_values,
                 dict_keys,
+                group_column,
             });
             if lo > end {
                 continue;
@@ -280,6 +307,25 @@ impl Store {
             bytes_read: std::sync::atomic::AtomicU64::new(0),
         }))
     }
+}
+
+/// The schema a segment is read with: as written, but its field columns as
+/// string views.
+fn segment_read_schema(meta: &SegmentMeta) -> SchemaRef {
+    let written = segment_schema(&meta.fields);
+    let fields: Vec<Field> = written
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            if i >= BASE_COLUMNS {
+                f.as_ref().clone().with_data_type(DataType::Utf8View)
+            } else {
+                f.as_ref().clone()
+            }
+        })
+        .collect();
+    Arc::new(Schema::new(fields))
 }
 
 fn storage_error(e: impl std::fmt::Display) -> StoreError {
@@ -343,7 +389,7 @@ impl BatchBuilder {
             Arc::new(self.seq.finish()),
             Arc::new(self.msg.finish()),
         ];
-        columns.extend(self.fields.finish());
+        columns.extend(self.fields.finish_views());
         RecordBatch::try_new(scan_schema_with(columns.len() - BASE_SCAN_COLUMNS), columns)
             .map_err(storage_error)
     }
@@ -501,7 +547,9 @@ impl Scan {
     ) -> StoreResult<()> {
         let g = &self.groups[group];
         let (lo, hi) = (self.lower[group], self.upper);
-        let builder = ParquetRecordBatchReaderBuilder::try_new(bytes)
+        // Field columns are read as string views (see `scan_schema_with`).
+        let options_hint = ArrowReaderOptions::new().with_schema(segment_read_schema(meta));
+        let builder = ParquetRecordBatchReaderBuilder::try_new_with_options(bytes, options_hint)
             .map_err(storage_error)?
             .with_batch_size(SCAN_BATCH_ROWS);
         // The segment's field column of each field asked, when it has all.
@@ -587,29 +635,51 @@ impl Scan {
         ) else {
             return Err(storage_error("unexpected segment schema"));
         };
-        let mut keep = Vec::with_capacity(n);
-        let mut keys = Vec::with_capacity(n);
-        let mut last: Option<(u64, Option<i32>)> = None;
-        for i in 0..n {
-            let id = stream_ids.value(i);
-            let key = match last {
-                Some((l, k)) if l == id => k,
-                _ => {
-                    let k = g.dict_keys.get(&id).copied();
-                    last = Some((id, k));
-                    k
-                }
-            };
-            let t = times.value(i);
+        let mut keys: Vec<i32> = Vec::with_capacity(n);
+        // Which rows are kept; `None` while every row so far is.
+        let mut keep: Option<Vec<bool>> = None;
+        // Rows are sorted by stream: a batch is a few runs of one stream's
+        // events, each usually live and wholly in range, so a run's key is
+        // looked up once and its rows are checked with vector code.
+        let ids = stream_ids.values();
+        let all_times = times.values();
+        let mut start = 0;
+        while start < n {
+            let id = ids[start];
+            let end = start
+                + ids[start..]
+                    .iter()
+                    .position(|&x| x != id)
+                    .unwrap_or(n - start);
+            let run = &all_times[start..end];
+            let key = g.dict_keys.get(&id).copied();
+            let (min_t, max_t) = run
+                .iter()
+                .fold((i64::MAX, i64::MIN), |(a, b), &t| (a.min(t), b.max(t)));
             match key {
-                // A deleted stream's leftovers, or outside the range.
-                Some(k) if t >= lo && t <= hi => {
-                    keep.push(true);
-                    keys.push(k);
+                Some(k) if min_t >= lo && max_t <= hi => {
+                    keys.resize(keys.len() + run.len(), k);
+                    if let Some(keep) = keep.as_mut() {
+                        keep.resize(end, true);
+                    }
                 }
-                _ => keep.push(false),
+                // A deleted stream's leftovers, or rows outside the range.
+                _ => {
+                    let keep = keep.get_or_insert_with(|| {
+                        let mut all = Vec::with_capacity(n);
+                        all.resize(start, true);
+                        all
+                    });
+                    for &t in run {
+                        let kept = key.filter(|_| t >= lo && t <= hi);
+                        keep.push(kept.is_some());
+                        keys.extend(kept);
+                    }
+                }
             }
+            start = end;
         }
+        let keep = keep.unwrap_or_default();
         let kept = keys.len();
         let stored_message = col("message");
         let message_bytes = stored_message
@@ -637,12 +707,12 @@ impl Scan {
                 for i in 0..n {
                     columns.append(messages.value(i), &options.fields, &mut found);
                 }
-                fields.extend(columns.finish());
+                fields.extend(columns.finish_views());
             }
         } else {
             for f in options.fields.iter() {
                 let name = field_column_name(f);
-                let Some(c) = col(&name).filter(|c| c.data_type() == &DataType::Utf8) else {
+                let Some(c) = col(&name).filter(|c| c.data_type() == &DataType::Utf8View) else {
                     return Err(storage_error(format!(
                         "segment {} lacks its field column {name}",
                         meta.id
@@ -663,13 +733,7 @@ impl Scan {
                 *c = arrow_select::filter::filter(c.as_ref(), &mask).map_err(storage_error)?;
             }
         }
-        let group: ArrayRef = Arc::new(
-            DictionaryArray::try_new(
-                BLANKS.keys(kept),
-                Arc::new(StringArray::from(vec![g.name.as_str()])) as ArrayRef,
-            )
-            .map_err(storage_error)?,
-        );
+        let group = g.group_column(kept)?;
         let stream: ArrayRef = Arc::new(
             DictionaryArray::try_new(
                 Int32Array::from(keys),

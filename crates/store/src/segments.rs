@@ -113,7 +113,8 @@ const CACHE_SEGMENTS: usize = 32;
 /// Columns every segment has, before its field columns.
 pub(crate) const BASE_COLUMNS: usize = 5;
 
-fn schema(fields: &[Vec<String>]) -> Arc<Schema> {
+/// The Arrow schema a segment with these field columns is written with.
+pub(crate) fn segment_schema(fields: &[Vec<String>]) -> Arc<Schema> {
     let mut columns = vec![
         Field::new("stream_id", DataType::UInt64, false),
         Field::new("timestamp", DataType::Int64, false),
@@ -175,7 +176,7 @@ pub(crate) fn encode(rows: &[Row]) -> StoreResult<(Vec<u8>, Vec<Vec<String>>)> {
         )),
     ];
     columns.extend(extra);
-    let schema = schema(&fields);
+    let schema = segment_schema(&fields);
     let batch = RecordBatch::try_new(Arc::clone(&schema), columns).map_err(storage_error)?;
     // Numbers are small next to the messages: stored so they decode
     // fastest (delta-packed, not compressed; streams as a dictionary), as
