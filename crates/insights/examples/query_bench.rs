@@ -21,6 +21,11 @@ use gatewatch_insights::{compile, run, QueryRequest};
 use gatewatch_store::model::{InputLogEvent, Scope};
 use gatewatch_store::{Store, StoreConfig};
 
+/// The allocator the `gatewatch` binary runs with, so that queries allocate
+/// as they do there.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The benchmark queries: (name, Logs Insights query).
 pub const QUERIES: &[(&str, &str)] = &[
     ("count_by_status", "stats count(*) as n by status"),

@@ -145,6 +145,7 @@ impl TableProvider for EventsTable {
             fields: Arc::new(json_fields),
             seq: asked(index(columns::SEQ)),
             ingestion_time: asked(index(columns::INGESTION_TIME)),
+            locate: asked(index(columns::TIMESTAMP)) || asked(index(columns::STREAM)),
         };
         // Balance parts over partitions by size, largest first.
         let n = self.partitions.min(self.scan.0.parts.len()).max(1);

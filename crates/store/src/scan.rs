@@ -108,6 +108,11 @@ pub struct ReadOptions {
     pub seq: bool,
     /// Fill the ingestion_time column (otherwise zeros; segments skip it).
     pub ingestion_time: bool,
+    /// Fill the timestamp and stream columns. When false, a segment that
+    /// lies wholly in the scan's range and holds only live streams is read
+    /// without them (they then hold zeros and the group's first stream):
+    /// for queries that only count or group by fields.
+    pub locate: bool,
 }
 
 impl ReadOptions {
@@ -118,6 +123,7 @@ impl ReadOptions {
             fields: Arc::default(),
             seq: true,
             ingestion_time: true,
+            locate: true,
         }
     }
 }
@@ -134,18 +140,35 @@ pub struct ScanGroup {
     /// built once: batches take slices of it instead of building and
     /// validating their own.
     group_column: DictionaryArray<arrow_array::types::Int32Type>,
+    /// Likewise for [`ScanGroup::first_stream_column`].
+    first_stream_column: DictionaryArray<arrow_array::types::Int32Type>,
+}
+
+/// `n` rows of a dictionary column whose keys are all 0: a slice of `full`,
+/// or a new column past its length.
+fn constant_column(
+    full: &DictionaryArray<arrow_array::types::Int32Type>,
+    n: usize,
+) -> StoreResult<ArrayRef> {
+    if n <= full.len() {
+        return Ok(Arc::new(full.slice(0, n)));
+    }
+    let values = Arc::clone(full.values());
+    Ok(Arc::new(
+        DictionaryArray::try_new(BLANKS.keys(n), values).map_err(storage_error)?,
+    ))
 }
 
 impl ScanGroup {
     /// The group column of a batch of `n` rows.
     fn group_column(&self, n: usize) -> StoreResult<ArrayRef> {
-        if n <= self.group_column.len() {
-            return Ok(Arc::new(self.group_column.slice(0, n)));
-        }
-        let values = Arc::clone(self.group_column.values());
-        Ok(Arc::new(
-            DictionaryArray::try_new(BLANKS.keys(n), values).map_err(storage_error)?,
-        ))
+        constant_column(&self.group_column, n)
+    }
+
+    /// A stream column of `n` rows that all name the group's first stream
+    /// (the placeholder of scans that do not ask for streams).
+    fn first_stream_column(&self, n: usize) -> StoreResult<ArrayRef> {
+        constant_column(&self.first_stream_column, n)
     }
 }
 
@@ -266,11 +289,22 @@ impl Store {
                 Arc::new(StringArray::from(vec![name.as_str()])) as ArrayRef,
             )
             .map_err(storage_error)?;
+            // A group without streams has no rows to give; its placeholder
+            // then names the group instead (never read).
+            let first_stream_values: ArrayRef = if dict_values.is_empty() {
+                Arc::new(StringArray::from(vec![name.as_str()]))
+            } else {
+                Arc::clone(&dict_values) as ArrayRef
+            };
+            let first_stream_column =
+                DictionaryArray::try_new(BLANKS.keys(SCAN_BATCH_ROWS), first_stream_values)
+                    .map_err(storage_error)?;
             out_groups.push(ScanGroup {
                 name: name.clone(),
                 dict_values,
                 dict_keys,
                 group_column,
+                first_stream_column,
             });
             if lo > end {
                 continue;
@@ -307,6 +341,62 @@ impl Store {
             bytes_read: std::sync::atomic::AtomicU64::new(0),
         }))
     }
+}
+
+/// The dictionary keys of a segment batch's kept rows and, when some are
+/// dropped (a deleted stream's leftovers, rows outside `[lo, hi]`), which
+/// rows are kept (empty when all are).
+fn kept_rows(
+    g: &ScanGroup,
+    lo: i64,
+    hi: i64,
+    ids: &[u64],
+    all_times: &[i64],
+) -> (Vec<i32>, Vec<bool>) {
+    let n = ids.len();
+    let mut keys: Vec<i32> = Vec::with_capacity(n);
+    // Which rows are kept; `None` while every row so far is.
+    let mut keep: Option<Vec<bool>> = None;
+    // Rows are sorted by stream: a batch is a few runs of one stream's
+    // events, each usually live and wholly in range, so a run's key is
+    // looked up once and its rows are checked with vector code.
+    let mut start = 0;
+    while start < n {
+        let id = ids[start];
+        let end = start
+            + ids[start..]
+                .iter()
+                .position(|&x| x != id)
+                .unwrap_or(n - start);
+        let run = &all_times[start..end];
+        let key = g.dict_keys.get(&id).copied();
+        let (min_t, max_t) = run
+            .iter()
+            .fold((i64::MAX, i64::MIN), |(a, b), &t| (a.min(t), b.max(t)));
+        match key {
+            Some(k) if min_t >= lo && max_t <= hi => {
+                keys.resize(keys.len() + run.len(), k);
+                if let Some(keep) = keep.as_mut() {
+                    keep.resize(end, true);
+                }
+            }
+            // A deleted stream's leftovers, or rows outside the range.
+            _ => {
+                let keep = keep.get_or_insert_with(|| {
+                    let mut all = Vec::with_capacity(n);
+                    all.resize(start, true);
+                    all
+                });
+                for &t in run {
+                    let kept = key.filter(|_| t >= lo && t <= hi);
+                    keep.push(kept.is_some());
+                    keys.extend(kept);
+                }
+            }
+        }
+        start = end;
+    }
+    (keys, keep.unwrap_or_default())
 }
 
 /// The schema a segment is read with: as written, but its field columns as
@@ -559,7 +649,17 @@ impl Scan {
             .map(|f| meta.fields.iter().position(|m| m == f))
             .collect();
         let discover = indexed.is_none();
-        let mut leaves: Vec<usize> = vec![0, 1];
+        // Nothing to cut from a segment wholly in range with only live
+        // streams: unless asked, its times and streams are not read.
+        let placeholders = !options.locate
+            && meta.min_ts >= lo
+            && meta.max_ts <= hi
+            && !meta.streams.is_empty()
+            && meta
+                .streams
+                .iter()
+                .all(|s| g.dict_keys.contains_key(&s.stream_id));
+        let mut leaves: Vec<usize> = if placeholders { Vec::new() } else { vec![0, 1] };
         if options.seq {
             leaves.push(2);
         }
@@ -571,6 +671,10 @@ impl Scan {
         }
         for &k in indexed.iter().flatten() {
             leaves.push(BASE_COLUMNS + k);
+        }
+        if leaves.is_empty() {
+            // Batches need a column to carry their row counts.
+            leaves.push(1);
         }
         let mask = ProjectionMask::roots(builder.parquet_schema(), leaves);
         let reader = builder
@@ -586,8 +690,16 @@ impl Scan {
             .unwrap_or(0);
         for batch in reader {
             let batch = batch.map_err(storage_error)?;
-            let (out, read) =
-                self.convert_segment_batch(g, lo, hi, &batch, meta, options, discover)?;
+            let (out, read) = self.convert_segment_batch(
+                g,
+                lo,
+                hi,
+                &batch,
+                meta,
+                options,
+                discover,
+                placeholders,
+            )?;
             let read = read.unwrap_or(avg_bytes * out.num_rows() as u64);
             self.bytes_read.fetch_add(read, Ordering::Relaxed);
             if out.num_rows() > 0 && tx.blocking_send(Ok(out)).is_err() {
@@ -611,6 +723,7 @@ impl Scan {
         meta: &SegmentMeta,
         options: &ReadOptions,
         discover: bool,
+        placeholders: bool,
     ) -> StoreResult<(RecordBatch, Option<u64>)> {
         let col = |name: &str| batch.column_by_name(name).cloned();
         let n = batch.num_rows();
@@ -624,63 +737,32 @@ impl Scan {
         } else {
             Some(BLANKS.i64s(n))
         };
-        let (Some(streams), Some(ts), Some(seq), Some(ing)) =
-            (col("stream_id"), col("timestamp"), seq, ing)
-        else {
+        let (Some(seq), Some(ing)) = (seq, ing) else {
             return Err(storage_error("unexpected segment schema"));
         };
-        let (Some(stream_ids), Some(times)) = (
-            streams.as_any().downcast_ref::<UInt64Array>(),
-            ts.as_any().downcast_ref::<Int64Array>(),
-        ) else {
-            return Err(storage_error("unexpected segment schema"));
+        let (ts, stream, keep, kept) = if placeholders {
+            (BLANKS.i64s(n), g.first_stream_column(n)?, Vec::new(), n)
+        } else {
+            let (Some(streams), Some(ts)) = (col("stream_id"), col("timestamp")) else {
+                return Err(storage_error("unexpected segment schema"));
+            };
+            let (Some(stream_ids), Some(times)) = (
+                streams.as_any().downcast_ref::<UInt64Array>(),
+                ts.as_any().downcast_ref::<Int64Array>(),
+            ) else {
+                return Err(storage_error("unexpected segment schema"));
+            };
+            let (keys, keep) = kept_rows(g, lo, hi, stream_ids.values(), times.values());
+            let kept = keys.len();
+            let stream: ArrayRef = Arc::new(
+                DictionaryArray::try_new(
+                    Int32Array::from(keys),
+                    Arc::clone(&g.dict_values) as ArrayRef,
+                )
+                .map_err(storage_error)?,
+            );
+            (ts, stream, keep, kept)
         };
-        let mut keys: Vec<i32> = Vec::with_capacity(n);
-        // Which rows are kept; `None` while every row so far is.
-        let mut keep: Option<Vec<bool>> = None;
-        // Rows are sorted by stream: a batch is a few runs of one stream's
-        // events, each usually live and wholly in range, so a run's key is
-        // looked up once and its rows are checked with vector code.
-        let ids = stream_ids.values();
-        let all_times = times.values();
-        let mut start = 0;
-        while start < n {
-            let id = ids[start];
-            let end = start
-                + ids[start..]
-                    .iter()
-                    .position(|&x| x != id)
-                    .unwrap_or(n - start);
-            let run = &all_times[start..end];
-            let key = g.dict_keys.get(&id).copied();
-            let (min_t, max_t) = run
-                .iter()
-                .fold((i64::MAX, i64::MIN), |(a, b), &t| (a.min(t), b.max(t)));
-            match key {
-                Some(k) if min_t >= lo && max_t <= hi => {
-                    keys.resize(keys.len() + run.len(), k);
-                    if let Some(keep) = keep.as_mut() {
-                        keep.resize(end, true);
-                    }
-                }
-                // A deleted stream's leftovers, or rows outside the range.
-                _ => {
-                    let keep = keep.get_or_insert_with(|| {
-                        let mut all = Vec::with_capacity(n);
-                        all.resize(start, true);
-                        all
-                    });
-                    for &t in run {
-                        let kept = key.filter(|_| t >= lo && t <= hi);
-                        keep.push(kept.is_some());
-                        keys.extend(kept);
-                    }
-                }
-            }
-            start = end;
-        }
-        let keep = keep.unwrap_or_default();
-        let kept = keys.len();
         let stored_message = col("message");
         let message_bytes = stored_message
             .as_ref()
@@ -734,13 +816,6 @@ impl Scan {
             }
         }
         let group = g.group_column(kept)?;
-        let stream: ArrayRef = Arc::new(
-            DictionaryArray::try_new(
-                Int32Array::from(keys),
-                Arc::clone(&g.dict_values) as ArrayRef,
-            )
-            .map_err(storage_error)?,
-        );
         let mut out = vec![group, stream];
         out.extend(columns);
         let batch = RecordBatch::try_new(scan_schema_with(options.fields.len()), out)
