@@ -97,8 +97,10 @@ pub fn scan_schema_with(fields: usize) -> SchemaRef {
     Arc::new(Schema::new(columns))
 }
 
-/// What a part read returns besides the base columns.
-#[derive(Debug, Clone, Default)]
+/// What a part read returns besides the base columns. The default asks for
+/// no message, no fields, no seq or ingestion time, but true times and
+/// streams.
+#[derive(Debug, Clone)]
 pub struct ReadOptions {
     /// Fill the message column (otherwise it holds empty strings).
     pub message: bool,
@@ -113,6 +115,18 @@ pub struct ReadOptions {
     /// without them (they then hold zeros and the group's first stream):
     /// for queries that only count or group by fields.
     pub locate: bool,
+}
+
+impl Default for ReadOptions {
+    fn default() -> ReadOptions {
+        ReadOptions {
+            message: false,
+            fields: Arc::default(),
+            seq: false,
+            ingestion_time: false,
+            locate: true,
+        }
+    }
 }
 
 impl ReadOptions {
@@ -424,7 +438,8 @@ fn storage_error(e: impl std::fmt::Display) -> StoreError {
 
 /// Collects rows into scan batches.
 struct BatchBuilder {
-    group: Arc<StringArray>,
+    /// The group's column of a full batch (see `ScanGroup::group_column`).
+    group: DictionaryArray<arrow_array::types::Int32Type>,
     stream_values: Arc<StringArray>,
     stream_keys: Vec<i32>,
     ts: Int64Builder,
@@ -437,7 +452,7 @@ struct BatchBuilder {
 impl BatchBuilder {
     fn new(group: &ScanGroup, fields: usize) -> BatchBuilder {
         BatchBuilder {
-            group: Arc::new(StringArray::from(vec![group.name.as_str()])),
+            group: group.group_column.clone(),
             stream_values: Arc::clone(&group.dict_values),
             stream_keys: Vec::with_capacity(SCAN_BATCH_ROWS),
             ts: Int64Builder::with_capacity(SCAN_BATCH_ROWS),
@@ -462,10 +477,7 @@ impl BatchBuilder {
 
     fn finish(&mut self) -> StoreResult<RecordBatch> {
         let n = self.len();
-        let group: ArrayRef = Arc::new(
-            DictionaryArray::try_new(BLANKS.keys(n), Arc::clone(&self.group) as ArrayRef)
-                .map_err(storage_error)?,
-        );
+        let group = constant_column(&self.group, n)?;
         let keys = Int32Array::from(std::mem::take(&mut self.stream_keys));
         let stream: ArrayRef = Arc::new(
             DictionaryArray::try_new(keys, Arc::clone(&self.stream_values) as ArrayRef)
