@@ -158,8 +158,17 @@ pub struct ScanGroup {
     first_stream_column: DictionaryArray<arrow_array::types::Int32Type>,
 }
 
-/// `n` rows of a dictionary column whose keys are all 0: a slice of `full`,
-/// or a new column past its length.
+/// A dictionary column of `n` rows whose keys are all 0 (every row holds
+/// the first of `values`).
+fn zero_keyed(
+    values: ArrayRef,
+    n: usize,
+) -> StoreResult<DictionaryArray<arrow_array::types::Int32Type>> {
+    DictionaryArray::try_new(BLANKS.keys(n), values).map_err(storage_error)
+}
+
+/// `n` rows of a [`zero_keyed`] column: a slice of `full`, or a new column
+/// past its length.
 fn constant_column(
     full: &DictionaryArray<arrow_array::types::Int32Type>,
     n: usize,
@@ -167,10 +176,7 @@ fn constant_column(
     if n <= full.len() {
         return Ok(Arc::new(full.slice(0, n)));
     }
-    let values = Arc::clone(full.values());
-    Ok(Arc::new(
-        DictionaryArray::try_new(BLANKS.keys(n), values).map_err(storage_error)?,
-    ))
+    Ok(Arc::new(zero_keyed(Arc::clone(full.values()), n)?))
 }
 
 impl ScanGroup {
@@ -298,21 +304,16 @@ impl Store {
                 .enumerate()
                 .map(|(k, (id, _))| (*id, k as i32))
                 .collect();
-            let group_column = DictionaryArray::try_new(
-                BLANKS.keys(SCAN_BATCH_ROWS),
-                Arc::new(StringArray::from(vec![name.as_str()])) as ArrayRef,
-            )
-            .map_err(storage_error)?;
+            let group_name: ArrayRef = Arc::new(StringArray::from(vec![name.as_str()]));
+            let group_column = zero_keyed(Arc::clone(&group_name), SCAN_BATCH_ROWS)?;
             // A group without streams has no rows to give; its placeholder
             // then names the group instead (never read).
-            let first_stream_values: ArrayRef = if dict_values.is_empty() {
-                Arc::new(StringArray::from(vec![name.as_str()]))
+            let first_stream_values = if dict_values.is_empty() {
+                group_name
             } else {
                 Arc::clone(&dict_values) as ArrayRef
             };
-            let first_stream_column =
-                DictionaryArray::try_new(BLANKS.keys(SCAN_BATCH_ROWS), first_stream_values)
-                    .map_err(storage_error)?;
+            let first_stream_column = zero_keyed(first_stream_values, SCAN_BATCH_ROWS)?;
             out_groups.push(ScanGroup {
                 name: name.clone(),
                 dict_values,

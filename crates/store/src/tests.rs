@@ -826,6 +826,27 @@ async fn filters_are_limited_per_group_and_keep_their_creation_time() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Every batch a scan of `groups` in `[start, end]` yields with `options`.
+async fn scan_batches(
+    store: &Store,
+    groups: &[&str],
+    start: i64,
+    end: i64,
+    options: &crate::scan::ReadOptions,
+) -> Vec<arrow_array::RecordBatch> {
+    use futures_util::StreamExt;
+    let groups: Vec<String> = groups.iter().map(|g| g.to_string()).collect();
+    let scan = std::sync::Arc::new(store.scan(&scope(), &groups, start, end).await.unwrap());
+    let mut batches = Vec::new();
+    for part in 0..scan.parts.len() {
+        let mut stream = scan.read_part(part, options);
+        while let Some(batch) = stream.next().await {
+            batches.push(batch.unwrap());
+        }
+    }
+    batches
+}
+
 /// Every row a scan yields, as (stream, timestamp, message, seq), sorted.
 async fn scanned(
     store: &Store,
@@ -835,35 +856,28 @@ async fn scanned(
     with_message: bool,
 ) -> Vec<(String, i64, String, u64)> {
     use arrow_array::cast::AsArray;
-    use futures_util::StreamExt;
-    let groups: Vec<String> = groups.iter().map(|g| g.to_string()).collect();
-    let scan = std::sync::Arc::new(store.scan(&scope(), &groups, start, end).await.unwrap());
+    let options = crate::scan::ReadOptions::all(with_message);
     let mut rows = Vec::new();
-    for part in 0..scan.parts.len() {
-        let options = crate::scan::ReadOptions::all(with_message);
-        let mut stream = scan.read_part(part, &options);
-        while let Some(batch) = stream.next().await {
-            let batch = batch.unwrap();
-            let streams = arrow_array::cast::as_dictionary_array::<arrow_array::types::Int32Type>(
-                batch.column(1),
-            );
-            let names = streams.values().as_string::<i32>();
-            let ts = batch
-                .column(2)
-                .as_primitive::<arrow_array::types::Int64Type>();
-            let msg = batch.column(5).as_string::<i32>();
-            let seq = batch
-                .column(4)
-                .as_primitive::<arrow_array::types::UInt64Type>();
-            for i in 0..batch.num_rows() {
-                let key = streams.keys().value(i) as usize;
-                rows.push((
-                    names.value(key).to_string(),
-                    ts.value(i),
-                    msg.value(i).to_string(),
-                    seq.value(i),
-                ));
-            }
+    for batch in scan_batches(store, groups, start, end, &options).await {
+        let streams = arrow_array::cast::as_dictionary_array::<arrow_array::types::Int32Type>(
+            batch.column(1),
+        );
+        let names = streams.values().as_string::<i32>();
+        let ts = batch
+            .column(2)
+            .as_primitive::<arrow_array::types::Int64Type>();
+        let msg = batch.column(5).as_string::<i32>();
+        let seq = batch
+            .column(4)
+            .as_primitive::<arrow_array::types::UInt64Type>();
+        for i in 0..batch.num_rows() {
+            let key = streams.keys().value(i) as usize;
+            rows.push((
+                names.value(key).to_string(),
+                ts.value(i),
+                msg.value(i).to_string(),
+                seq.value(i),
+            ));
         }
     }
     rows.sort();
@@ -939,41 +953,22 @@ async fn scans_read_both_tiers_within_the_range_and_skip_deleted_streams() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Rows a scan gives in `[lo, hi]` of group "g" when neither times nor
-/// streams are asked.
-async fn counted_without_locating(store: &Store, lo: i64, hi: i64) -> usize {
-    scanned_without_locating(store, lo, hi).await.0
-}
-
-/// [`counted_without_locating`], and how many of the rows came with a zero
-/// timestamp (the placeholder of a segment read without its times).
+/// Rows a scan of group "g" gives in `[lo, hi]` when neither times nor
+/// streams are asked, and how many of them came with a zero timestamp (the
+/// placeholder of a segment read without its times).
 async fn scanned_without_locating(store: &Store, lo: i64, hi: i64) -> (usize, usize) {
     use arrow_array::cast::AsArray;
-    use futures_util::StreamExt;
-    let scan = std::sync::Arc::new(
-        store
-            .scan(&scope(), &["g".to_string()], lo, hi)
-            .await
-            .unwrap(),
-    );
     let options = crate::scan::ReadOptions {
-        message: false,
-        fields: std::sync::Arc::default(),
-        seq: false,
-        ingestion_time: false,
         locate: false,
+        ..Default::default()
     };
     let (mut rows, mut zeros) = (0, 0);
-    for part in 0..scan.parts.len() {
-        let mut stream = scan.read_part(part, &options);
-        while let Some(batch) = stream.next().await {
-            let batch = batch.unwrap();
-            rows += batch.num_rows();
-            let ts = batch
-                .column(2)
-                .as_primitive::<arrow_array::types::Int64Type>();
-            zeros += ts.values().iter().filter(|&&t| t == 0).count();
-        }
+    for batch in scan_batches(store, &["g"], lo, hi, &options).await {
+        rows += batch.num_rows();
+        let ts = batch
+            .column(2)
+            .as_primitive::<arrow_array::types::Int64Type>();
+        zeros += ts.values().iter().filter(|&&t| t == 0).count();
     }
     (rows, zeros)
 }
@@ -1036,7 +1031,7 @@ async fn segment_scans_cut_runs_of_streams_spanning_batches() {
         // Without times and streams asked, a segment wholly in range (and
         // here, with a deleted stream, none is) still gives exactly its rows.
         assert_eq!(
-            counted_without_locating(&store, lo, hi).await,
+            scanned_without_locating(&store, lo, hi).await.0,
             want.len(),
             "range {lo}..={hi}"
         );
@@ -1069,7 +1064,7 @@ async fn segment_scans_cut_runs_of_streams_spanning_batches() {
         (live, live)
     );
     assert_eq!(
-        counted_without_locating(&store2, first + 1, last).await,
+        scanned_without_locating(&store2, first + 1, last).await.0,
         live - 3
     );
     let _ = std::fs::remove_dir_all(&fresh);
