@@ -46,9 +46,9 @@ use futures_util::StreamExt;
 use gatewatch_store::model::Scope;
 use gatewatch_store::{Store, StoreError};
 
-use crate::ast::{Query, Span};
+use crate::ast::{CommandKind, ExprKind, Query, Span};
 use crate::table::{Discovered, EventsTable, ScanStats};
-use crate::value::{format_num, format_time};
+use crate::value::{format_num, format_time, is_lambda_field};
 
 /// Memory one query may hold for sorting and aggregating before it spills.
 pub const QUERY_MEMORY_BYTES: usize = 512 * 1024 * 1024;
@@ -126,6 +126,7 @@ pub fn compile(text: &str) -> Result<Query, QueryError> {
         account: String::new(),
         limit: DEFAULT_LIMIT,
         previous: None,
+        counted: false,
     };
     planner::plan(&q, text, builder, &names, &input)?;
     Ok(q)
@@ -145,6 +146,33 @@ fn discovered_fields(q: &Query) -> (Vec<Discovered>, HashMap<String, String>) {
         discovered.push(Discovered { column, path });
     }
     (discovered, names)
+}
+
+/// Whether the store can count the query's events instead of listing them
+/// (a counted scan, see `gatewatch_store::scan::ReadOptions::counted`): its
+/// first command is a `stats` whose items are all plain `count(*)` and
+/// whose keys are all JSON fields of the messages, so the rows the scan
+/// gives are only ever counted per key. `stats count(*) by status` over
+/// compacted segments then never makes a row per event.
+pub fn counts_on_scan(q: &Query) -> bool {
+    let Some(CommandKind::Stats { items, by }) = q.commands.first().map(|c| &c.kind) else {
+        return false;
+    };
+    let counts_all = |i: &ast::Item| match &i.expr.kind {
+        ExprKind::Call { name, args } => {
+            name == "count"
+                && (args.is_empty() || (args.len() == 1 && matches!(args[0].kind, ExprKind::Star)))
+        }
+        _ => false,
+    };
+    let json_field = |i: &ast::Item| match &i.expr.kind {
+        ExprKind::Field(f) => {
+            let name = f.path.join(".");
+            !SYSTEM_FIELDS.contains(&name.as_str()) && !is_lambda_field(&name)
+        }
+        _ => false,
+    };
+    !items.is_empty() && items.iter().all(counts_all) && by.iter().all(json_field)
 }
 
 /// Why a query failed while running.
@@ -260,6 +288,7 @@ pub async fn run(
             .await?,
     );
     let (discovered, names) = discovered_fields(q);
+    let counted = previous.is_none() && counts_on_scan(q);
     let stats = Arc::new(ScanStats::default());
     let partitions = std::thread::available_parallelism()
         .map(|n| n.get())
@@ -270,6 +299,7 @@ pub async fn run(
         discovered,
         Arc::clone(&stats),
         partitions,
+        counted,
     );
     let config = SessionConfig::new()
         .with_target_partitions(partitions)
@@ -296,6 +326,7 @@ pub async fn run(
         account: scope.account.clone(),
         limit: req.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, DEFAULT_LIMIT),
         previous,
+        counted,
     };
     let planned = planner::plan(q, &req.query, builder, &names, &input)?;
     let df = DataFrame::new(ctx.state(), planned.plan);
@@ -317,11 +348,18 @@ pub async fn run(
         render(&batch, &planned.columns, planned.pointers, &mut rows)?;
     }
     let scanned = stats.records.load(Ordering::Relaxed) as f64;
+    // A counted scan's rows are not events; every event it counted reached
+    // the query's first command, the stats.
+    let matched = if counted {
+        scanned
+    } else {
+        planned.matched.load(Ordering::Relaxed) as f64
+    };
     Ok(QueryOutput {
         columns: planned.columns.iter().map(|c| c.name.clone()).collect(),
         rows,
         statistics: Statistics {
-            records_matched: planned.matched.load(Ordering::Relaxed) as f64,
+            records_matched: matched,
             records_scanned: scanned,
             bytes_scanned: scan.bytes_scanned() as f64,
             log_groups_scanned: req.groups.len() as f64,

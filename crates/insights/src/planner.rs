@@ -49,6 +49,10 @@ pub struct PlanInput {
     /// For `diff`: the earlier window `(start, end)` compared with
     /// `start_ms..=end_ms` (the scan covers both).
     pub previous: Option<(i64, i64)>,
+    /// The table is a counted scan (see [`crate::counts_on_scan`]): each
+    /// row stands for as many events as its `count` column says, so the
+    /// first `stats`' `count(*)` sums that column.
+    pub counted: bool,
 }
 
 /// The earlier window `diff` compares a window with: the equally long range
@@ -1459,7 +1463,21 @@ impl Planner<'_> {
         let (e, ty) = result?;
         let a = self.fresh("a");
         self.pending_aggs.push(e.alias(a.clone()));
+        if self.sums_counts(name, args) {
+            // A sum over no rows is null where count(*) gives 0.
+            let zero = when(col(a.clone()).is_null(), lit(0.0))
+                .otherwise(col(a))
+                .map_err(|e| internal(e, span, self.text))?;
+            return Ok((zero, ty));
+        }
         Ok((col(a), ty))
+    }
+
+    /// Whether the aggregate `name(args)` is a `count(*)` over a counted
+    /// scan's rows, computed as the sum of their counts.
+    fn sums_counts(&self, name: &str, args: &[Expr]) -> bool {
+        let star = matches!(args.first().map(|a| &a.kind), Some(ExprKind::Star));
+        self.input.counted && !self.aggregated && name == "count" && (args.is_empty() || star)
     }
 
     fn aggregate_inner(
@@ -1472,6 +1490,15 @@ impl Planner<'_> {
         if name == "count" && (args.is_empty() || star) {
             if args.len() > 1 {
                 return self.err("count() takes at most one argument", span);
+            }
+            if self.sums_counts(name, args) {
+                return Ok((
+                    cast(
+                        agg::sum(col(gatewatch_store::scan::columns::COUNT)),
+                        arrow_schema::DataType::Float64,
+                    ),
+                    Ty::Num,
+                ));
             }
             return Ok((
                 cast(agg::count(lit(1)), arrow_schema::DataType::Float64),

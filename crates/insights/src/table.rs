@@ -8,6 +8,10 @@
 //! fields the query names are produced, and the message column is only read
 //! from disk when something needs it. Parts of the scan are spread over
 //! DataFusion's partitions so segments decode in parallel.
+//!
+//! A counted table (see [`crate::counts_on_scan`]) has one more column,
+//! `count`: its rows come from a counted read of the store, each standing
+//! for `count` events with the row's field values.
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,6 +19,7 @@ use std::sync::Arc;
 
 use arrow_array::builder::StringViewBuilder;
 use arrow_array::cast::AsArray;
+use arrow_array::types::Int64Type;
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use async_trait::async_trait;
@@ -59,6 +64,7 @@ pub struct EventsTable {
     schema: SchemaRef,
     stats: Arc<ScanStats>,
     partitions: usize,
+    counted: bool,
 }
 
 /// `Scan` with a Debug impl.
@@ -71,19 +77,29 @@ impl fmt::Debug for ScanHandle {
 }
 
 impl EventsTable {
-    /// A table over `scan` discovering `discovered`.
+    /// A table over `scan` discovering `discovered`; `counted` makes it a
+    /// counted table.
     pub fn new(
         scan: Arc<Scan>,
         discovered: Vec<Discovered>,
         stats: Arc<ScanStats>,
         partitions: usize,
+        counted: bool,
     ) -> EventsTable {
+        let mut schema = EventsTable::schema_for(&discovered);
+        if counted {
+            let mut fields: Vec<Field> =
+                schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+            fields.push(Field::new(columns::COUNT, DataType::Int64, false));
+            schema = Arc::new(Schema::new(fields));
+        }
         EventsTable {
             scan: Arc::new(ScanHandle(scan)),
-            schema: EventsTable::schema_for(&discovered),
+            schema,
             discovered: Arc::new(discovered),
             stats,
             partitions: partitions.max(1),
+            counted,
         }
     }
 }
@@ -126,9 +142,10 @@ impl TableProvider for EventsTable {
         let index = |name: &str| base.index_of(name).ok();
         let message_index = index(columns::MESSAGE);
         // Only discover the projected discovered fields.
+        let count_index = self.counted.then_some(base_len + self.discovered.len());
         let wanted: Vec<usize> = projection
             .iter()
-            .filter(|&&i| i >= base_len)
+            .filter(|&&i| i >= base_len && Some(i) != count_index)
             .map(|&i| i - base_len)
             .collect();
         let lambda = |w: &usize| is_lambda_field(&self.discovered[*w].column_name());
@@ -146,6 +163,7 @@ impl TableProvider for EventsTable {
             seq: asked(index(columns::SEQ)),
             ingestion_time: asked(index(columns::INGESTION_TIME)),
             locate: asked(index(columns::TIMESTAMP)) || asked(index(columns::STREAM)),
+            counted: self.counted,
         };
         // Balance parts over partitions by size, largest first.
         let n = self.partitions.min(self.scan.0.parts.len()).max(1);
@@ -247,6 +265,7 @@ impl ExecutionPlan for ScanExec {
         let schema = Arc::clone(&self.schema);
         let stats = Arc::clone(&self.stats);
         let out_schema = Arc::clone(&schema);
+        let counted = self.read.counted;
         let stream = futures_util::stream::iter(parts)
             .map(move |i| scan.read_part(i, &read))
             .flatten()
@@ -259,14 +278,15 @@ impl ExecutionPlan for ScanExec {
                     &projection,
                     &out_schema,
                     &stats,
+                    counted,
                 )
             });
         Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream)))
     }
 }
 
-/// Adds the Lambda fields, places the JSON fields the store returned and
-/// applies the projection.
+/// Adds the Lambda fields, places the JSON fields the store returned (and a
+/// counted read's counts) and applies the projection.
 fn enrich(
     batch: &RecordBatch,
     discovered: &[Discovered],
@@ -274,10 +294,24 @@ fn enrich(
     projection: &[usize],
     schema: &SchemaRef,
     stats: &ScanStats,
+    counted: bool,
 ) -> Result<RecordBatch> {
-    stats
-        .records
-        .fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
+    // A counted read's batches end with their counts.
+    let counts = if counted {
+        let c = batch
+            .columns()
+            .last()
+            .filter(|c| c.data_type() == &DataType::Int64)
+            .ok_or_else(|| DataFusionError::Internal("counted batch without counts".into()))?;
+        let events: i64 = c.as_primitive::<Int64Type>().values().iter().sum();
+        stats.records.fetch_add(events as u64, Ordering::Relaxed);
+        Some(Arc::clone(c))
+    } else {
+        stats
+            .records
+            .fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
+        None
+    };
     let mut extra: Vec<Option<ArrayRef>> = vec![None; discovered.len()];
     let mut next_json = BASE_SCAN_COLUMNS;
     for &w in wanted {
@@ -305,6 +339,11 @@ fn enrich(
     for &p in projection {
         if p < base_len {
             cols.push(Arc::clone(batch.column(p)));
+        } else if p == base_len + discovered.len() {
+            let c = counts
+                .clone()
+                .ok_or_else(|| DataFusionError::Internal("counts missing".into()))?;
+            cols.push(c);
         } else {
             let c = extra[p - base_len]
                 .clone()

@@ -18,6 +18,11 @@
 //! base columns. A segment that keeps all of them as field columns answers
 //! from those columns without reading its messages; other parts parse each
 //! message once for all the fields asked.
+//!
+//! Counted reads ([`ReadOptions::counted`], for queries that only count
+//! events per field values) give a count per value tuple instead of rows;
+//! segments answer them from their field columns' dictionary codes (see
+//! `counts`).
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -30,6 +35,7 @@ use arrow_array::{
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use fjall::Readable;
 use futures_util::stream::BoxStream;
+use futures_util::StreamExt;
 use object_store::path::Path as ObjectPath;
 use object_store::ObjectStoreExt;
 use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
@@ -43,6 +49,8 @@ use crate::keys;
 use crate::model::Scope;
 use crate::segments::{field_column_name, segment_schema, SegmentMeta, BASE_COLUMNS};
 use crate::Store;
+
+mod counts;
 
 /// Rows per produced batch.
 pub const SCAN_BATCH_ROWS: usize = 8192;
@@ -61,6 +69,9 @@ pub mod columns {
     pub const SEQ: &str = "seq";
     /// The message (empty strings when not requested).
     pub const MESSAGE: &str = "message";
+    /// Events a row stands for (counted reads only, see
+    /// [`super::ReadOptions::counted`]).
+    pub const COUNT: &str = "count";
 }
 
 fn dict_type() -> DataType {
@@ -97,6 +108,15 @@ pub fn scan_schema_with(fields: usize) -> SchemaRef {
     Arc::new(Schema::new(columns))
 }
 
+/// Schema of a counted read's batches (see [`ReadOptions::counted`]): the
+/// columns of [`scan_schema_with`]`(fields)`, then `count` (Int64).
+pub fn counted_scan_schema(fields: usize) -> SchemaRef {
+    let base = scan_schema_with(fields);
+    let mut columns: Vec<Field> = base.fields().iter().map(|f| f.as_ref().clone()).collect();
+    columns.push(Field::new(columns::COUNT, DataType::Int64, false));
+    Arc::new(Schema::new(columns))
+}
+
 /// What a part read returns besides the base columns. The default asks for
 /// no message, no fields, no seq or ingestion time, but true times and
 /// streams.
@@ -115,6 +135,16 @@ pub struct ReadOptions {
     /// without them (they then hold zeros and the group's first stream):
     /// for queries that only count or group by fields.
     pub locate: bool,
+    /// Count instead of listing: batches have the schema of
+    /// [`counted_scan_schema`], each row standing for `count` events whose
+    /// fields hold the row's values (a value tuple may come in several
+    /// rows; the reader sums them). A segment that `locate: false` lets
+    /// skip its times and streams and that keeps every asked field as a
+    /// column is counted on its columns' dictionary codes, without
+    /// producing a row per event; other parts give their rows with a count
+    /// of 1. Only the fields and the count are meaningful in a counted
+    /// read: the other columns hold placeholders for the aggregated rows.
+    pub counted: bool,
 }
 
 impl Default for ReadOptions {
@@ -125,6 +155,7 @@ impl Default for ReadOptions {
             seq: false,
             ingestion_time: false,
             locate: true,
+            counted: false,
         }
     }
 }
@@ -138,6 +169,7 @@ impl ReadOptions {
             seq: true,
             ingestion_time: true,
             locate: true,
+            counted: false,
         }
     }
 }
@@ -415,8 +447,8 @@ fn kept_rows(
 }
 
 /// The schema a segment is read with: as written, but its field columns as
-/// string views.
-fn segment_read_schema(meta: &SegmentMeta) -> SchemaRef {
+/// `fields` (string views for rows, dictionaries for counting).
+fn segment_read_schema(meta: &SegmentMeta, fields: &DataType) -> SchemaRef {
     let written = segment_schema(&meta.fields);
     let fields: Vec<Field> = written
         .fields()
@@ -424,7 +456,7 @@ fn segment_read_schema(meta: &SegmentMeta) -> SchemaRef {
         .enumerate()
         .map(|(i, f)| {
             if i >= BASE_COLUMNS {
-                f.as_ref().clone().with_data_type(DataType::Utf8View)
+                f.as_ref().clone().with_data_type(fields.clone())
             } else {
                 f.as_ref().clone()
             }
@@ -505,6 +537,7 @@ type Sender = tokio::sync::mpsc::Sender<StoreResult<RecordBatch>>;
 struct Blanks {
     u64s: UInt64Array,
     i64s: Int64Array,
+    ones: Int64Array,
     keys: Int32Array,
     strings: StringArray,
 }
@@ -512,6 +545,7 @@ struct Blanks {
 static BLANKS: std::sync::LazyLock<Blanks> = std::sync::LazyLock::new(|| Blanks {
     u64s: UInt64Array::from(vec![0; SCAN_BATCH_ROWS]),
     i64s: Int64Array::from(vec![0; SCAN_BATCH_ROWS]),
+    ones: Int64Array::from(vec![1; SCAN_BATCH_ROWS]),
     keys: Int32Array::from(vec![0; SCAN_BATCH_ROWS]),
     strings: StringArray::from_iter_values(std::iter::repeat_n("", SCAN_BATCH_ROWS)),
 });
@@ -523,6 +557,10 @@ impl Blanks {
 
     fn i64s(&self, n: usize) -> ArrayRef {
         blank(&self.i64s, n, || Int64Array::from(vec![0; n]))
+    }
+
+    fn ones(&self, n: usize) -> ArrayRef {
+        blank(&self.ones, n, || Int64Array::from(vec![1; n]))
     }
 
     fn keys(&self, n: usize) -> Int32Array {
@@ -552,7 +590,8 @@ fn blank<A: Array + 'static>(shared: &A, n: usize, make: impl FnOnce() -> A) -> 
 
 impl Scan {
     /// Reads part `index` as a stream of batches with the schema of
-    /// [`scan_schema_with`]`(options.fields.len())`.
+    /// [`scan_schema_with`]`(options.fields.len())`, or of
+    /// [`counted_scan_schema`] for a counted read.
     pub fn read_part(
         self: &Arc<Self>,
         index: usize,
@@ -560,6 +599,7 @@ impl Scan {
     ) -> BoxStream<'static, StoreResult<RecordBatch>> {
         let (tx, rx) = tokio::sync::mpsc::channel::<StoreResult<RecordBatch>>(2);
         let scan = Arc::clone(self);
+        let counted = options.counted.then(|| options.fields.len());
         let options = options.clone();
         tokio::spawn(async move {
             let result = scan.produce(index, &options, &tx).await;
@@ -567,9 +607,23 @@ impl Scan {
                 let _ = tx.send(Err(e)).await;
             }
         });
-        Box::pin(futures_util::stream::unfold(rx, |mut rx| async move {
+        let batches = futures_util::stream::unfold(rx, |mut rx| async move {
             rx.recv().await.map(|item| (item, rx))
-        }))
+        });
+        match counted {
+            // A counted read's row batches (parts not counted on codes)
+            // stand for one event per row.
+            Some(fields) => Box::pin(batches.map(move |batch| {
+                let batch = batch?;
+                if batch.num_columns() > BASE_SCAN_COLUMNS + fields {
+                    return Ok(batch); // counted on codes already
+                }
+                let mut columns = batch.columns().to_vec();
+                columns.push(BLANKS.ones(batch.num_rows()));
+                RecordBatch::try_new(counted_scan_schema(fields), columns).map_err(storage_error)
+            })),
+            None => Box::pin(batches),
+        }
     }
 
     /// Message bytes of the rows read so far: exact for parts whose
@@ -651,10 +705,6 @@ impl Scan {
         let g = &self.groups[group];
         let (lo, hi) = (self.lower[group], self.upper);
         // Field columns are read as string views (see `scan_schema_with`).
-        let options_hint = ArrowReaderOptions::new().with_schema(segment_read_schema(meta));
-        let builder = ParquetRecordBatchReaderBuilder::try_new_with_options(bytes, options_hint)
-            .map_err(storage_error)?
-            .with_batch_size(SCAN_BATCH_ROWS);
         // The segment's field column of each field asked, when it has all.
         let indexed: Option<Vec<usize>> = options
             .fields
@@ -672,6 +722,18 @@ impl Scan {
                 .streams
                 .iter()
                 .all(|s| g.dict_keys.contains_key(&s.stream_id));
+        // A counted read of such a segment counts on the field columns'
+        // dictionary codes instead of producing rows.
+        if let (true, true, Some(indexed)) = (options.counted, placeholders, indexed.as_ref()) {
+            if indexed.len() <= counts::MAX_COUNTED_FIELDS {
+                return self.count_segment(g, meta, bytes, indexed, tx);
+            }
+        }
+        let options_hint =
+            ArrowReaderOptions::new().with_schema(segment_read_schema(meta, &DataType::Utf8View));
+        let builder = ParquetRecordBatchReaderBuilder::try_new_with_options(bytes, options_hint)
+            .map_err(storage_error)?
+            .with_batch_size(SCAN_BATCH_ROWS);
         let mut leaves: Vec<usize> = if placeholders { Vec::new() } else { vec![0, 1] };
         if options.seq {
             leaves.push(2);
