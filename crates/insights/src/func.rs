@@ -70,6 +70,10 @@ pub enum Kind {
         names: Vec<String>,
         /// Every match → list of structs.
         multi: bool,
+        /// For a glob pattern, its literal parts (the text between its
+        /// `*`s): matched with substring searches instead of the regex,
+        /// with the same captures (see [`glob_captures`]).
+        glob: Option<Vec<String>>,
     },
     /// `parse ... logfmt` → struct of the names asked for later.
     Logfmt(Vec<String>),
@@ -374,6 +378,60 @@ pub(crate) fn cached_regex(src: &str) -> Result<Arc<regex::Regex>> {
     })
 }
 
+/// The regex a glob `parse` pattern stands for, given its literal parts
+/// (the text between its `*`s): each `*` a lazy group `g0`, `g1`, ...,
+/// except that a final `*` takes the rest.
+pub(crate) fn glob_regex(parts: &[&str]) -> String {
+    let mut re = String::from("(?s)");
+    for (i, part) in parts.iter().enumerate() {
+        re.push_str(&regex::escape(part));
+        if i + 1 < parts.len() {
+            let greedy = i + 2 == parts.len() && parts[i + 1].is_empty();
+            re.push_str(&format!("(?<g{i}>{})", if greedy { ".*" } else { ".*?" }));
+        }
+    }
+    re
+}
+
+/// The captures of a glob `parse` pattern in `text`, pushed onto `caps` as
+/// byte ranges of the text:
+/// `finders` search for the pattern's literal parts, and each `*` between
+/// two parts captures the text up to the first occurrence of the next part;
+/// a final `*` takes the rest. These are exactly the captures of the lazy
+/// regex a glob stands for, `(?s)L0(.*?)L1(.*?)...`: its leftmost match
+/// starts at the first occurrence of `L0`, because a later start could
+/// only find the following parts later still, and each lazy group stops at
+/// the first place the rest can match, the next part's first occurrence.
+/// False (captures unset) when the parts do not occur in order.
+pub(crate) fn glob_captures(
+    finders: &[memchr::memmem::Finder<'_>],
+    text: &str,
+    caps: &mut Vec<std::ops::Range<usize>>,
+) -> bool {
+    let Some((first, rest)) = finders.split_first() else {
+        return false;
+    };
+    let Some(start) = first.find(text.as_bytes()) else {
+        return false;
+    };
+    let mut pos = start + first.needle().len();
+    for (k, finder) in rest.iter().enumerate() {
+        let needle = finder.needle();
+        if needle.is_empty() && k + 1 == rest.len() {
+            caps.push(pos..text.len());
+            return true;
+        }
+        let Some(at) = text.as_bytes().get(pos..).and_then(|t| finder.find(t)) else {
+            return false;
+        };
+        // Parts are whole UTF-8 strings, so they start and end on
+        // character boundaries of the text.
+        caps.push(pos..pos + at);
+        pos += at + needle.len();
+    }
+    true
+}
+
 impl Func {
     fn eval(&self, cols: &[Col], n: usize) -> Result<ArrayRef> {
         match &self.kind {
@@ -395,9 +453,39 @@ impl Func {
                 Ok(Arc::new(b.finish()))
             }
             Kind::Parse {
+                names,
+                multi: false,
+                glob: Some(parts),
+                ..
+            } => {
+                let finders: Vec<memchr::memmem::Finder> = parts
+                    .iter()
+                    .map(|p| memchr::memmem::Finder::new(p.as_bytes()))
+                    .collect();
+                let mut sb = StructBuilder::from_fields(struct_fields(names), n);
+                let mut caps: Vec<std::ops::Range<usize>> = Vec::with_capacity(parts.len());
+                for i in 0..n {
+                    let v = cols[0].get(i);
+                    let text = v.text();
+                    caps.clear();
+                    let text = text
+                        .as_deref()
+                        .filter(|t| glob_captures(&finders, t, &mut caps));
+                    for fi in 0..names.len() {
+                        let val = text.and_then(|t| t.get(caps.get(fi)?.clone()));
+                        sb.field_builder::<StringBuilder>(fi)
+                            .expect("utf8 field")
+                            .append_option(val);
+                    }
+                    sb.append(true);
+                }
+                Ok(Arc::new(sb.finish()))
+            }
+            Kind::Parse {
                 regex,
                 names,
                 multi,
+                ..
             } => {
                 let re = cached_regex(regex)?;
                 let fields = struct_fields(names);
@@ -1447,5 +1535,45 @@ mod tests {
             )),
             "2026-01-01 00:00:00.000"
         );
+    }
+
+    #[test]
+    fn glob_captures_equal_the_globs_regex() {
+        // Random texts and globs over a small alphabet (so parts occur,
+        // overlap and repeat): the substring search must capture exactly
+        // what the lazy regex captures, and fail where it fails.
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |m: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % m
+        };
+        let alphabet = ['a', 'b', '"', ':', '\n', 'é'];
+        let word = |max: u64, next: &mut dyn FnMut(u64) -> u64| -> String {
+            (0..next(max + 1))
+                .map(|_| alphabet[next(alphabet.len() as u64) as usize])
+                .collect()
+        };
+        for _ in 0..20_000 {
+            let stars = 1 + next(3) as usize;
+            let parts: Vec<String> = (0..=stars).map(|_| word(2, &mut next)).collect();
+            let text = word(14, &mut next);
+            let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
+            let re = regex::Regex::new(&glob_regex(&refs)).unwrap();
+            let want: Option<Vec<&str>> = re.captures(&text).map(|c| {
+                (0..stars)
+                    .map(|i| c.name(&format!("g{i}")).unwrap().as_str())
+                    .collect()
+            });
+            let finders: Vec<memchr::memmem::Finder> = parts
+                .iter()
+                .map(|p| memchr::memmem::Finder::new(p.as_bytes()))
+                .collect();
+            let mut caps = Vec::new();
+            let got = glob_captures(&finders, &text, &mut caps)
+                .then(|| caps.iter().map(|r| &text[r.clone()]).collect::<Vec<_>>());
+            assert_eq!(got, want, "glob {:?} over {text:?}", parts.join("*"));
+        }
     }
 }

@@ -689,22 +689,15 @@ impl Planner<'_> {
         let (source, _) = self.compile(field, Mode::Row)?;
         let (kind, names, multi) = match pattern {
             ParsePattern::Glob { glob, names } => {
-                let mut re = String::from("(?s)");
                 let parts: Vec<&str> = glob.split('*').collect();
-                for (i, part) in parts.iter().enumerate() {
-                    re.push_str(&regex::escape(part));
-                    if i + 1 < parts.len() {
-                        // Lazy, except a final `*` that takes the rest.
-                        let greedy = i + 2 == parts.len() && parts[i + 1].is_empty();
-                        re.push_str(&format!("(?<g{i}>{})", if greedy { ".*" } else { ".*?" }));
-                    }
-                }
+                let re = crate::func::glob_regex(&parts);
                 let group_names: Vec<String> = (0..names.len()).map(|i| format!("g{i}")).collect();
                 (
                     Kind::Parse {
                         regex: re,
                         names: group_names.clone(),
                         multi: false,
+                        glob: Some(parts.iter().map(|p| p.to_string()).collect()),
                     },
                     names
                         .iter()
@@ -739,6 +732,7 @@ impl Planner<'_> {
                         regex: regex.clone(),
                         names: names.clone(),
                         multi: *multi,
+                        glob: None,
                     },
                     names.iter().map(|n| (n.clone(), n.clone())).collect(),
                     *multi,
