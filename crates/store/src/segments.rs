@@ -181,9 +181,11 @@ pub(crate) fn encode(rows: &[Row]) -> StoreResult<(Vec<u8>, Vec<Vec<String>>)> {
     // Numbers are small next to the messages: stored so they decode
     // fastest (delta-packed, not compressed; streams as a dictionary), as
     // every query reads them. Text is dictionary-encoded where it repeats
-    // and Snappy-compressed.
+    // and LZ4-compressed: queries that read messages spend most of their
+    // time decompressing them, and LZ4 decompresses faster than Snappy at
+    // about the same size. (Segments written with Snappy read as before.)
     let props = WriterProperties::builder()
-        .set_compression(Compression::SNAPPY)
+        .set_compression(Compression::LZ4_RAW)
         .set_max_row_group_row_count(Some(65_536))
         .set_column_compression(ColumnPath::from("stream_id"), Compression::UNCOMPRESSED)
         .set_column_dictionary_enabled(ColumnPath::from("stream_id"), true);

@@ -1238,6 +1238,77 @@ async fn counted_reads_match_counting_the_rows() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Every file under `dir`, recursively.
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn segments_written_with_snappy_still_read() {
+    // Segments are written with LZ4 now; files written with Snappy before
+    // must read exactly as they did: rows, field columns and counts.
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    use parquet::basic::Compression;
+    let dir = temp_dir("snappy");
+    let messages: Vec<String> = (0..3000)
+        .map(|i| {
+            format!(
+                r#"{{"status":{},"ip":"10.0.0.{}","n":{i}}}"#,
+                200 + i % 3,
+                i % 7
+            )
+        })
+        .collect();
+    let refs: Vec<&str> = messages.iter().map(String::as_str).collect();
+    let (store, now) = store_with_messages(&dir, &refs).await;
+    assert!(store.compact(0).await.unwrap() > 0);
+    let (lo, hi) = (now - 10_000, now);
+    let rows = scanned(&store, &["g"], lo, hi, true).await;
+    let fields = scanned_fields(&store, "g", &["status", "ip"], lo, hi).await;
+    let counts = counted(&store, &["status"], lo, hi).await.0;
+    assert_eq!(rows.len(), 3000);
+    let segment_files = files_under(&dir.join("segments"));
+    assert!(!segment_files.is_empty());
+    for file in segment_files {
+        let bytes = bytes::Bytes::from(std::fs::read(&file).unwrap());
+        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes).unwrap();
+        let codec = reader.metadata().row_group(0).column(4).compression();
+        assert_eq!(codec, Compression::LZ4_RAW, "messages are written with LZ4");
+        let schema = reader.schema().clone();
+        let batches: Vec<_> = reader.build().unwrap().map(Result::unwrap).collect();
+        let props = parquet::file::properties::WriterProperties::builder()
+            .set_compression(Compression::SNAPPY)
+            .build();
+        let mut out = Vec::new();
+        let mut writer =
+            parquet::arrow::ArrowWriter::try_new(&mut out, schema, Some(props)).unwrap();
+        for b in &batches {
+            writer.write(b).unwrap();
+        }
+        writer.close().unwrap();
+        let check =
+            ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(out.clone())).unwrap();
+        assert_eq!(
+            check.metadata().row_group(0).column(4).compression(),
+            Compression::SNAPPY
+        );
+        std::fs::write(&file, out).unwrap();
+    }
+    assert!(scanned(&store, &["g"], lo, hi, true).await == rows);
+    assert!(scanned_fields(&store, "g", &["status", "ip"], lo, hi).await == fields);
+    assert_eq!(counted(&store, &["status"], lo, hi).await.0, counts);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[tokio::test]
 async fn settings_survive_a_reopen() {
     let dir = temp_dir("settings");
