@@ -13,12 +13,15 @@ def main() -> None:
         if "engine" in l:
             by.setdefault(l["query"], {})[l["engine"]] = l
     duck = next((l.get("duckdb") for l in lines if l.get("duckdb")), "?")
+    settled = next((l["settled"]["seconds"] for l in lines if "settled" in l), None)
     events = setup["events"]
     mb = setup["message_bytes"] / 1e6
     print(f"### {events:,} access-log events ({mb:,.0f} MB of messages)\n")
     print(f"Machine: {platform.processor() or platform.machine()}, DuckDB {duck}. "
           f"Store ingest {events / setup['ingest_s']:,.0f} events/s, "
-          f"compaction {setup['compact_s']:.1f} s. Best of 3 runs, seconds.\n")
+          f"compaction {setup['compact_s']:.1f} s"
+          + (f", then {settled:.0f} s for the store's background work to settle" if settled else "")
+          + ". Best of 3 runs, seconds.\n")
     print("| query | gatewatch | DuckDB on NDJSON | ratio (≥1 = gatewatch faster) "
           "| DuckDB on Parquet | ratio | gatewatch scan rate |")
     print("|---|---:|---:|---:|---:|---:|---:|")
