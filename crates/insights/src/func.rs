@@ -402,7 +402,8 @@ pub(crate) fn glob_regex(parts: &[&str]) -> String {
 /// starts at the first occurrence of `L0`, because a later start could
 /// only find the following parts later still, and each lazy group stops at
 /// the first place the rest can match, the next part's first occurrence.
-/// False (captures unset) when the parts do not occur in order.
+/// False when the parts do not occur in order (`caps` may then hold the
+/// captures found before the miss; callers discard them).
 pub(crate) fn glob_captures(
     finders: &[memchr::memmem::Finder<'_>],
     text: &str,

@@ -442,3 +442,40 @@ fn render(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_counts_by_json_fields_read_counted_scans() {
+        let counted = |text: &str| counts_on_scan(&compile(text).expect(text));
+        for yes in [
+            "stats count(*)",
+            "stats count()",
+            "stats count(*) as n by status",
+            "stats count(*) as n, count() as m by status, ip | sort n desc | limit 3",
+            "stats count(*) by identity.sourceIp",
+            "stats count(*) as n by status | stats count(*) as groups",
+        ] {
+            assert!(counted(yes), "{yes}");
+        }
+        for no in [
+            // Rows must be seen one by one: a command before stats, an
+            // aggregate other than count(*), a computed or system key.
+            "filter status >= 500 | stats count(*) by status",
+            "fields status | stats count(*) by status",
+            "stats count(status) by ip",
+            "stats count(*), sum(responseLength) by status",
+            "stats count(*) * 2 as twice by status",
+            "stats count(*) by bin(5m)",
+            "stats count(*) by tolower(status)",
+            "stats count(*) by @logStream",
+            "stats count(*) by @log",
+            "stats count(*) by @type",
+            "fields @message | limit 5",
+        ] {
+            assert!(!counted(no), "{no}");
+        }
+    }
+}

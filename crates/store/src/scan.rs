@@ -140,9 +140,9 @@ pub struct ReadOptions {
     /// fields hold the row's values (a value tuple may come in several
     /// rows; the reader sums them). A segment that `locate: false` lets
     /// skip its times and streams and that keeps every asked field as a
-    /// column is counted on its columns' dictionary codes, without
-    /// producing a row per event; other parts give their rows with a count
-    /// of 1. Only the fields and the count are meaningful in a counted
+    /// column is counted on its columns' dictionary codes (for up to three
+    /// fields), without producing a row per event; other parts give their
+    /// rows with a count of 1. Only the fields and the count are meaningful in a counted
     /// read: the other columns hold placeholders for the aggregated rows.
     pub counted: bool,
 }
@@ -704,7 +704,6 @@ impl Scan {
     ) -> StoreResult<()> {
         let g = &self.groups[group];
         let (lo, hi) = (self.lower[group], self.upper);
-        // Field columns are read as string views (see `scan_schema_with`).
         // The segment's field column of each field asked, when it has all.
         let indexed: Option<Vec<usize>> = options
             .fields
@@ -729,6 +728,7 @@ impl Scan {
                 return self.count_segment(g, meta, bytes, indexed, tx);
             }
         }
+        // Field columns are read as string views (see `scan_schema_with`).
         let options_hint =
             ArrowReaderOptions::new().with_schema(segment_read_schema(meta, &DataType::Utf8View));
         let builder = ParquetRecordBatchReaderBuilder::try_new_with_options(bytes, options_hint)

@@ -183,7 +183,9 @@ pub(crate) fn encode(rows: &[Row]) -> StoreResult<(Vec<u8>, Vec<Vec<String>>)> {
     // every query reads them. Text is dictionary-encoded where it repeats
     // and LZ4-compressed: queries that read messages spend most of their
     // time decompressing them, and LZ4 decompresses faster than Snappy at
-    // about the same size. (Segments written with Snappy read as before.)
+    // about the same size. Segments written with Snappy read as before; a
+    // gatewatch older than LZ4 segments cannot read these, so going back
+    // to one after a compaction loses the queries over them.
     let props = WriterProperties::builder()
         .set_compression(Compression::LZ4_RAW)
         .set_max_row_group_row_count(Some(65_536))

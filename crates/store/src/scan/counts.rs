@@ -57,7 +57,10 @@ fn bad_key() -> crate::StoreError {
 }
 
 impl CodeCounts {
-    fn new(columns: &[&DictionaryArray<Int32Type>]) -> StoreResult<CodeCounts> {
+    /// Counts for a run of batches like `columns`, in a segment of `rows`
+    /// rows: the dense array is used only where it is small next to the
+    /// rows it counts (it is zeroed and read once per run).
+    fn new(columns: &[&DictionaryArray<Int32Type>], rows: u64) -> StoreResult<CodeCounts> {
         let radix: Vec<u128> = columns
             .iter()
             .map(|c| c.values().len() as u128 + 1)
@@ -69,7 +72,8 @@ impl CodeCounts {
         Ok(CodeCounts {
             values: columns.iter().map(|c| c.values().clone()).collect(),
             radix,
-            dense: (codes <= DENSE_CODES).then(|| vec![0; codes as usize]),
+            dense: (codes <= DENSE_CODES.min(4 * u128::from(rows.max(1))))
+                .then(|| vec![0; codes as usize]),
             sparse: HashMap::new(),
         })
     }
@@ -90,8 +94,13 @@ impl CodeCounts {
         // index.
         if let ([column], Some(dense)) = (columns, self.dense.as_mut()) {
             if column.null_count() == 0 {
+                // The last code stands for a missing value, never a key.
+                let keys = dense.len().saturating_sub(1);
+                let Some(present) = dense.get_mut(..keys) else {
+                    return Err(bad_key());
+                };
                 for &k in column.keys().values() {
-                    *dense.get_mut(k as usize).ok_or_else(bad_key)? += 1;
+                    *present.get_mut(k as usize).ok_or_else(bad_key)? += 1;
                 }
                 return Ok(());
             }
@@ -215,9 +224,12 @@ impl Scan {
         indexed: &[usize],
         tx: &Sender,
     ) -> StoreResult<()> {
-        // Every message of the segment counts, as a read of its rows would.
+        // Every message of the segment counts, estimated from the average
+        // message size as a read of its field columns is.
         let message_bytes: u64 = meta.streams.iter().map(|s| s.bytes).sum();
-        self.bytes_read.fetch_add(message_bytes, Ordering::Relaxed);
+        let average = message_bytes.checked_div(meta.rows).unwrap_or(0);
+        self.bytes_read
+            .fetch_add(average * meta.rows, Ordering::Relaxed);
         if indexed.is_empty() {
             // `stats count(*)`: every row is in range and live.
             let rows = i64::try_from(meta.rows).unwrap_or(i64::MAX);
@@ -266,7 +278,7 @@ impl Scan {
                         }
                     }
                 }
-                run = Some(CodeCounts::new(&columns)?);
+                run = Some(CodeCounts::new(&columns, meta.rows)?);
             }
             if let Some(r) = run.as_mut() {
                 r.add(&columns)?;
