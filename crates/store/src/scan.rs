@@ -38,7 +38,9 @@ use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
 use object_store::path::Path as ObjectPath;
 use object_store::ObjectStoreExt;
-use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::arrow_reader::{
+    ArrowReaderOptions, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
+};
 use parquet::arrow::ProjectionMask;
 
 use crate::blocks;
@@ -142,8 +144,9 @@ pub struct ReadOptions {
     /// skip its times and streams and that keeps every asked field as a
     /// column is counted on its columns' dictionary codes (for up to three
     /// fields), without producing a row per event; other parts give their
-    /// rows with a count of 1. Only the fields and the count are meaningful in a counted
-    /// read: the other columns hold placeholders for the aggregated rows.
+    /// rows with a count of 1. Only the fields and the count are meaningful
+    /// in a counted read: the other columns hold placeholders for the
+    /// aggregated rows.
     pub counted: bool,
 }
 
@@ -249,7 +252,7 @@ impl ScanPart {
     /// A rough size, used to balance parts over partitions.
     pub fn weight(&self) -> u64 {
         match self {
-            ScanPart::Segment { meta, .. } => meta.streams.iter().map(|s| s.bytes).sum(),
+            ScanPart::Segment { meta, .. } => meta.message_bytes(),
             ScanPart::Hot { bytes, .. } => *bytes,
         }
     }
@@ -444,6 +447,22 @@ fn kept_rows(
         start = end;
     }
     (keys, keep.unwrap_or_default())
+}
+
+/// A reader of a segment's columns `leaves` (root column indices) in
+/// batches of [`SCAN_BATCH_ROWS`], its field columns read as `fields`.
+fn segment_reader<R: parquet::file::reader::ChunkReader + 'static>(
+    meta: &SegmentMeta,
+    bytes: R,
+    fields: &DataType,
+    leaves: impl IntoIterator<Item = usize>,
+) -> StoreResult<ParquetRecordBatchReader> {
+    let hint = ArrowReaderOptions::new().with_schema(segment_read_schema(meta, fields));
+    let builder = ParquetRecordBatchReaderBuilder::try_new_with_options(bytes, hint)
+        .map_err(storage_error)?
+        .with_batch_size(SCAN_BATCH_ROWS);
+    let mask = ProjectionMask::roots(builder.parquet_schema(), leaves);
+    builder.with_projection(mask).build().map_err(storage_error)
 }
 
 /// The schema a segment is read with: as written, but its field columns as
@@ -728,12 +747,6 @@ impl Scan {
                 return self.count_segment(g, meta, bytes, indexed, tx);
             }
         }
-        // Field columns are read as string views (see `scan_schema_with`).
-        let options_hint =
-            ArrowReaderOptions::new().with_schema(segment_read_schema(meta, &DataType::Utf8View));
-        let builder = ParquetRecordBatchReaderBuilder::try_new_with_options(bytes, options_hint)
-            .map_err(storage_error)?
-            .with_batch_size(SCAN_BATCH_ROWS);
         let mut leaves: Vec<usize> = if placeholders { Vec::new() } else { vec![0, 1] };
         if options.seq {
             leaves.push(2);
@@ -751,18 +764,9 @@ impl Scan {
             // Batches need a column to carry their row counts.
             leaves.push(1);
         }
-        let mask = ProjectionMask::roots(builder.parquet_schema(), leaves);
-        let reader = builder
-            .with_projection(mask)
-            .build()
-            .map_err(storage_error)?;
-        let avg_bytes = meta
-            .streams
-            .iter()
-            .map(|s| s.bytes)
-            .sum::<u64>()
-            .checked_div(meta.rows)
-            .unwrap_or(0);
+        // Field columns are read as string views (see `scan_schema_with`).
+        let reader = segment_reader(meta, bytes, &DataType::Utf8View, leaves)?;
+        let avg_bytes = meta.average_message_bytes();
         for batch in reader {
             let batch = batch.map_err(storage_error)?;
             let (out, read) = self.convert_segment_batch(

@@ -92,6 +92,17 @@ impl SegmentMeta {
     pub fn overlaps(&self, lower: i64, upper: i64) -> bool {
         self.max_ts >= lower && self.min_ts <= upper
     }
+
+    /// Message bytes of all its events.
+    pub fn message_bytes(&self) -> u64 {
+        self.streams.iter().map(|s| s.bytes).sum()
+    }
+
+    /// Average message bytes of an event (what a read that skips the
+    /// messages reports as scanned per row).
+    pub fn average_message_bytes(&self) -> u64 {
+        self.message_bytes().checked_div(self.rows).unwrap_or(0)
+    }
 }
 
 /// Index key of a segment.

@@ -887,13 +887,9 @@ async fn scanned(
 #[tokio::test]
 async fn scans_read_both_tiers_within_the_range_and_skip_deleted_streams() {
     let dir = temp_dir("scan");
-    let store = Store::open(&dir, StoreConfig::default()).unwrap();
+    let store = store_with_group(&dir).await;
     let now = now_ms();
     let s = scope();
-    store
-        .create_log_group(&s, "g", CreateLogGroup::default())
-        .await
-        .unwrap();
     for stream in ["a", "b", "gone"] {
         store.create_log_stream(&s, "g", stream).await.unwrap();
         store
@@ -980,13 +976,9 @@ async fn segment_scans_cut_runs_of_streams_spanning_batches() {
     // deleted stream, some only partly in range. Every combination must
     // give exactly the rows a row-by-row check would.
     let dir = temp_dir("scan-runs");
-    let store = Store::open(&dir, StoreConfig::default()).unwrap();
+    let store = store_with_group(&dir).await;
     let now = now_ms();
     let s = scope();
-    store
-        .create_log_group(&s, "g", CreateLogGroup::default())
-        .await
-        .unwrap();
     // Stream ids follow creation, so rows sort as a, gone, b, c.
     let per_stream = crate::scan::SCAN_BATCH_ROWS * 3 / 4;
     let mut puts: Vec<(String, i64, String)> = Vec::new();
@@ -1115,13 +1107,9 @@ async fn counted_reads_match_counting_the_rows() {
     // a deleted stream's segment, the hot tier, four fields). Every case
     // must give what counting the generated events gives.
     let dir = temp_dir("counted");
-    let store = Store::open(&dir, StoreConfig::default()).unwrap();
+    let store = store_with_group(&dir).await;
     let now = now_ms();
     let s = scope();
-    store
-        .create_log_group(&s, "g", CreateLogGroup::default())
-        .await
-        .unwrap();
     // (stream, timestamp, status, ip, route or none, method)
     type Row = (String, i64, String, String, Option<String>, String);
     let mut rows: Vec<Row> = Vec::new();
@@ -1633,16 +1621,22 @@ fn segment_fields(store: &Store, group: &str) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// A store in `dir` with an empty group `g`.
+async fn store_with_group(dir: &std::path::Path) -> Store {
+    let store = Store::open(dir, StoreConfig::default()).unwrap();
+    store
+        .create_log_group(&scope(), "g", CreateLogGroup::default())
+        .await
+        .unwrap();
+    store
+}
+
 /// A store in `dir` with group `g`, stream `a` and `messages` put there one
 /// millisecond apart, five seconds ago; returns it and the time it took.
 async fn store_with_messages(dir: &std::path::Path, messages: &[&str]) -> (Store, i64) {
-    let store = Store::open(dir, StoreConfig::default()).unwrap();
+    let store = store_with_group(dir).await;
     let now = now_ms();
     let s = scope();
-    store
-        .create_log_group(&s, "g", CreateLogGroup::default())
-        .await
-        .unwrap();
     store.create_log_stream(&s, "g", "a").await.unwrap();
     let events: Vec<InputLogEvent> = messages
         .iter()

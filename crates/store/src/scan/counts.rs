@@ -22,12 +22,10 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::Int32Type;
 use arrow_array::{Array, ArrayRef, DictionaryArray, Int64Array, RecordBatch};
 use arrow_schema::DataType;
-use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
-use parquet::arrow::ProjectionMask;
 
 use super::{
-    counted_scan_schema, field_column_name, segment_read_schema, storage_error, Scan, ScanGroup,
-    SegmentMeta, Sender, BASE_COLUMNS, BLANKS, SCAN_BATCH_ROWS,
+    counted_scan_schema, field_column_name, segment_reader, storage_error, Scan, ScanGroup,
+    SegmentMeta, Sender, BASE_COLUMNS, BLANKS,
 };
 use crate::error::StoreResult;
 
@@ -226,10 +224,8 @@ impl Scan {
     ) -> StoreResult<()> {
         // Every message of the segment counts, estimated from the average
         // message size as a read of its field columns is.
-        let message_bytes: u64 = meta.streams.iter().map(|s| s.bytes).sum();
-        let average = message_bytes.checked_div(meta.rows).unwrap_or(0);
         self.bytes_read
-            .fetch_add(average * meta.rows, Ordering::Relaxed);
+            .fetch_add(meta.average_message_bytes() * meta.rows, Ordering::Relaxed);
         if indexed.is_empty() {
             // `stats count(*)`: every row is in range and live.
             let rows = i64::try_from(meta.rows).unwrap_or(i64::MAX);
@@ -239,18 +235,8 @@ impl Scan {
             return Ok(());
         }
         let dictionary = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
-        let hint = ArrowReaderOptions::new().with_schema(segment_read_schema(meta, &dictionary));
-        let builder = ParquetRecordBatchReaderBuilder::try_new_with_options(bytes, hint)
-            .map_err(storage_error)?
-            .with_batch_size(SCAN_BATCH_ROWS);
-        let mask = ProjectionMask::roots(
-            builder.parquet_schema(),
-            indexed.iter().map(|&i| BASE_COLUMNS + i),
-        );
-        let reader = builder
-            .with_projection(mask)
-            .build()
-            .map_err(storage_error)?;
+        let leaves = indexed.iter().map(|&i| BASE_COLUMNS + i);
+        let reader = segment_reader(meta, bytes, &dictionary, leaves)?;
         // Projected columns come in the file's order: found by name.
         let names: Vec<String> = indexed
             .iter()
