@@ -70,10 +70,15 @@ pub enum Kind {
         names: Vec<String>,
         /// Every match → list of structs.
         multi: bool,
-        /// For a glob pattern, its literal parts (the text between its
-        /// `*`s): matched with substring searches instead of the regex,
-        /// with the same captures (see [`glob_captures`]).
-        glob: Option<Vec<String>>,
+    },
+    /// `parse` with a glob pattern → struct of the names: its literal
+    /// parts (the text between its `*`s) are found with substring
+    /// searches (see [`glob_captures`]).
+    Glob {
+        /// The literal parts.
+        parts: Vec<String>,
+        /// Capture names, in struct order.
+        names: Vec<String>,
     },
     /// `parse ... logfmt` → struct of the names asked for later.
     Logfmt(Vec<String>),
@@ -378,21 +383,6 @@ pub(crate) fn cached_regex(src: &str) -> Result<Arc<regex::Regex>> {
     })
 }
 
-/// The regex a glob `parse` pattern stands for, given its literal parts
-/// (the text between its `*`s): each `*` a lazy group `g0`, `g1`, ...,
-/// except that a final `*` takes the rest.
-pub(crate) fn glob_regex(parts: &[&str]) -> String {
-    let mut re = String::from("(?s)");
-    for (i, part) in parts.iter().enumerate() {
-        re.push_str(&regex::escape(part));
-        if i + 1 < parts.len() {
-            let greedy = i + 2 == parts.len() && parts[i + 1].is_empty();
-            re.push_str(&format!("(?<g{i}>{})", if greedy { ".*" } else { ".*?" }));
-        }
-    }
-    re
-}
-
 /// The captures of a glob `parse` pattern in `text`, pushed onto `caps` as
 /// byte ranges of the text:
 /// `finders` search for the pattern's literal parts, and each `*` between
@@ -453,12 +443,7 @@ impl Func {
                 }
                 Ok(Arc::new(b.finish()))
             }
-            Kind::Parse {
-                names,
-                multi: false,
-                glob: Some(parts),
-                ..
-            } => {
+            Kind::Glob { parts, names } => {
                 let finders: Vec<memchr::memmem::Finder> = parts
                     .iter()
                     .map(|p| memchr::memmem::Finder::new(p.as_bytes()))
@@ -486,7 +471,6 @@ impl Func {
                 regex,
                 names,
                 multi,
-                ..
             } => {
                 let re = cached_regex(regex)?;
                 let fields = struct_fields(names);
@@ -1536,6 +1520,21 @@ mod tests {
             )),
             "2026-01-01 00:00:00.000"
         );
+    }
+
+    /// The regex a glob `parse` pattern stands for, given its literal
+    /// parts: each `*` a lazy group `g0`, `g1`, ..., except that a final
+    /// `*` takes the rest.
+    fn glob_regex(parts: &[&str]) -> String {
+        let mut re = String::from("(?s)");
+        for (i, part) in parts.iter().enumerate() {
+            re.push_str(&regex::escape(part));
+            if i + 1 < parts.len() {
+                let greedy = i + 2 == parts.len() && parts[i + 1].is_empty();
+                re.push_str(&format!("(?<g{i}>{})", if greedy { ".*" } else { ".*?" }));
+            }
+        }
+        re
     }
 
     #[test]

@@ -110,7 +110,7 @@ pub fn compile(text: &str) -> Result<Query, QueryError> {
     planner::check_structure(&q, text)?;
     let (discovered, names) = discovered_fields(&q);
     let source = datafusion::logical_expr::logical_plan::builder::LogicalTableSource::new(
-        EventsTable::schema_for(&discovered),
+        EventsTable::schema_for(&discovered, false),
     );
     let builder = LogicalPlanBuilder::scan("events", Arc::new(source), None).map_err(|e| {
         QueryError::new(
@@ -159,10 +159,7 @@ pub fn counts_on_scan(q: &Query) -> bool {
         return false;
     };
     let counts_all = |i: &ast::Item| match &i.expr.kind {
-        ExprKind::Call { name, args } => {
-            name == "count"
-                && (args.is_empty() || (args.len() == 1 && matches!(args[0].kind, ExprKind::Star)))
-        }
+        ExprKind::Call { name, args } => args.len() <= 1 && planner::counts_rows(name, args),
         _ => false,
     };
     let json_field = |i: &ast::Item| match &i.expr.kind {

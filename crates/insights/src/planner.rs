@@ -247,6 +247,15 @@ const NOT_YET: &[&str] = &[
     "histogram",
 ];
 
+/// Whether the call `name(args)` is `count(*)` or `count()`, which count
+/// rows rather than a field's values.
+pub(crate) fn counts_rows(name: &str, args: &[Expr]) -> bool {
+    name == "count"
+        && args
+            .first()
+            .is_none_or(|a| matches!(a.kind, ExprKind::Star))
+}
+
 /// Checks the command order rules of the language.
 pub fn check_structure(q: &Query, text: &str) -> Result<(), QueryError> {
     let stats: Vec<usize> = q
@@ -689,15 +698,11 @@ impl Planner<'_> {
         let (source, _) = self.compile(field, Mode::Row)?;
         let (kind, names, multi) = match pattern {
             ParsePattern::Glob { glob, names } => {
-                let parts: Vec<&str> = glob.split('*').collect();
-                let re = crate::func::glob_regex(&parts);
                 let group_names: Vec<String> = (0..names.len()).map(|i| format!("g{i}")).collect();
                 (
-                    Kind::Parse {
-                        regex: re,
+                    Kind::Glob {
+                        parts: glob.split('*').map(str::to_string).collect(),
                         names: group_names.clone(),
-                        multi: false,
-                        glob: Some(parts.iter().map(|p| p.to_string()).collect()),
                     },
                     names
                         .iter()
@@ -732,7 +737,6 @@ impl Planner<'_> {
                         regex: regex.clone(),
                         names: names.clone(),
                         multi: *multi,
-                        glob: None,
                     },
                     names.iter().map(|n| (n.clone(), n.clone())).collect(),
                     *multi,
@@ -1470,8 +1474,7 @@ impl Planner<'_> {
     /// Whether the aggregate `name(args)` is a `count(*)` over a counted
     /// scan's rows, computed as the sum of their counts.
     fn sums_counts(&self, name: &str, args: &[Expr]) -> bool {
-        let star = matches!(args.first().map(|a| &a.kind), Some(ExprKind::Star));
-        self.input.counted && !self.aggregated && name == "count" && (args.is_empty() || star)
+        self.input.counted && !self.aggregated && counts_rows(name, args)
     }
 
     fn aggregate_inner(
@@ -1480,8 +1483,7 @@ impl Planner<'_> {
         args: &[Expr],
         span: Span,
     ) -> Result<(DfExpr, Ty), QueryError> {
-        let star = matches!(args.first().map(|a| &a.kind), Some(ExprKind::Star));
-        if name == "count" && (args.is_empty() || star) {
+        if counts_rows(name, args) {
             if args.len() > 1 {
                 return self.err("count() takes at most one argument", span);
             }

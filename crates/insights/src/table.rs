@@ -86,16 +86,9 @@ impl EventsTable {
         partitions: usize,
         counted: bool,
     ) -> EventsTable {
-        let mut schema = EventsTable::schema_for(&discovered);
-        if counted {
-            let mut fields: Vec<Field> =
-                schema.fields().iter().map(|f| f.as_ref().clone()).collect();
-            fields.push(Field::new(columns::COUNT, DataType::Int64, false));
-            schema = Arc::new(Schema::new(fields));
-        }
         EventsTable {
             scan: Arc::new(ScanHandle(scan)),
-            schema,
+            schema: EventsTable::schema_for(&discovered, counted),
             discovered: Arc::new(discovered),
             stats,
             partitions: partitions.max(1),
@@ -106,12 +99,16 @@ impl EventsTable {
 
 impl EventsTable {
     /// The table's schema: the scan's columns, then one Utf8View column per
-    /// discovered field (the store's scans give fields as string views).
-    pub fn schema_for(discovered: &[Discovered]) -> SchemaRef {
+    /// discovered field (the store's scans give fields as string views),
+    /// then for a counted table `count`.
+    pub fn schema_for(discovered: &[Discovered], counted: bool) -> SchemaRef {
         let base = scan_schema();
         let mut fields: Vec<Field> = base.fields().iter().map(|f| f.as_ref().clone()).collect();
         for d in discovered {
             fields.push(Field::new(&d.column, DataType::Utf8View, true));
+        }
+        if counted {
+            fields.push(Field::new(columns::COUNT, DataType::Int64, false));
         }
         Arc::new(Schema::new(fields))
     }
