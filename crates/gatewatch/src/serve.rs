@@ -213,7 +213,7 @@ fn try_run(args: ServeArgs) -> Result<(), String> {
         }
         let mut deployments = Deployments {
             apis: deployed,
-            account_id: account_id.clone(),
+            account_id: Arc::from(account_id.as_str()),
             region: region.clone(),
         };
         // Stage settings changed through the management API win over the

@@ -28,6 +28,10 @@ pub struct Snapshot {
     pub api: Arc<RestApi>,
     /// Its compiled resource tree.
     pub router: Arc<Router>,
+    /// The API's id, shared with every request context it serves.
+    pub api_id: Arc<str>,
+    /// [`Snapshot::id`], shared with every request context it serves.
+    pub shared_id: Arc<str>,
 }
 
 impl Snapshot {
@@ -39,8 +43,11 @@ impl Snapshot {
         created_date: i64,
     ) -> Snapshot {
         let router = Router::new(&api);
+        let id: String = id.into();
         Snapshot {
-            id: id.into(),
+            api_id: Arc::from(api.id.as_str()),
+            shared_id: Arc::from(id.as_str()),
+            id,
             description,
             created_date,
             router: Arc::new(router),
@@ -58,8 +65,9 @@ pub struct DeployedApi {
     pub api: Arc<RestApi>,
     /// Deployment id → snapshot.
     pub deployments: BTreeMap<String, Arc<Snapshot>>,
-    /// Stage name → stage.
-    pub stages: BTreeMap<String, Arc<Stage>>,
+    /// Stage name → stage. The name is shared with the request contexts
+    /// of the stage (no copy per request).
+    pub stages: BTreeMap<Arc<str>, Arc<Stage>>,
 }
 
 impl DeployedApi {
@@ -80,7 +88,9 @@ impl DeployedApi {
             .insert(deployment_id.clone(), Arc::new(snapshot));
         for mut s in stages {
             s.deployment_id.get_or_insert_with(|| deployment_id.clone());
-            deployed.stages.insert(s.name.clone(), Arc::new(s));
+            deployed
+                .stages
+                .insert(Arc::from(s.name.as_str()), Arc::new(s));
         }
         deployed
     }
@@ -122,8 +132,9 @@ pub fn initial_deployment_id(api_id: &str) -> String {
 pub struct Deployments {
     /// The APIs, in configuration order.
     pub apis: Vec<DeployedApi>,
-    /// AWS account id used in ARNs and `$context.accountId`.
-    pub account_id: String,
+    /// AWS account id used in ARNs and `$context.accountId` (shared with
+    /// every request context).
+    pub account_id: Arc<str>,
     /// AWS region used in ARNs.
     pub region: String,
 }
@@ -136,6 +147,8 @@ pub struct Target<'a> {
     pub api: &'a DeployedApi,
     /// The stage.
     pub stage: &'a Arc<Stage>,
+    /// The stage's name, as the API's stage map holds it.
+    pub stage_name: &'a Arc<str>,
     /// The deployment the stage serves.
     pub deployment: &'a Arc<Snapshot>,
     /// Path below the stage, starting with `/` (`/pets/1`), or `/`.
@@ -208,12 +221,13 @@ impl Deployments {
     ) -> Result<Target<'a>, Miss<'a>> {
         match api
             .stages
-            .get(stage)
-            .and_then(|s| Some((s, api.deployment_of(s)?)))
+            .get_key_value(stage)
+            .and_then(|(name, s)| Some((name, s, api.deployment_of(s)?)))
         {
-            Some((s, deployment)) => Ok(Target {
+            Some((name, s, deployment)) => Ok(Target {
                 api,
                 stage: s,
+                stage_name: name,
                 deployment,
                 path: if below.is_empty() { "/" } else { below },
                 context_path: ["/", stage, below].concat(),

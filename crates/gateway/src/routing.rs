@@ -6,7 +6,9 @@
 //! Once a resource matches, a missing method is not retried on a less
 //! specific resource: API Gateway answers 403 Missing Authentication Token.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use gatewatch_model::{Method, PathPart, Resource, RestApi};
 use percent_encoding::percent_decode_str;
@@ -15,13 +17,28 @@ use percent_encoding::percent_decode_str;
 #[derive(Debug, Clone)]
 pub struct Router {
     nodes: Vec<Node>,
+    /// Per resource (same index as `RestApi::resources`): its path and id,
+    /// shared with the request contexts that match it.
+    names: Vec<ResourceNames>,
+}
+
+/// A resource's `$context.resourcePath` and `$context.resourceId`, made
+/// once per deployment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceNames {
+    /// The resource's path template (`/pets/{petId}`).
+    pub path: Arc<str>,
+    /// The resource's id.
+    pub id: Arc<str>,
 }
 
 #[derive(Debug, Clone, Default)]
 struct Node {
     /// Index into `RestApi::resources`.
     resource: usize,
-    literal: HashMap<String, usize>,
+    /// Literal children, sorted by segment for a binary search (a node has
+    /// few children: cheaper than hashing the segment).
+    literal: Vec<(Box<str>, usize)>,
     param: Option<(String, usize)>,
     greedy: Option<(String, usize)>,
 }
@@ -33,6 +50,8 @@ pub struct RouteMatch<'a> {
     pub resource: &'a Resource,
     /// Its index in the API's `resources`, for tasks that own the API.
     pub resource_index: usize,
+    /// Its path and id, to share with the request context.
+    pub names: &'a ResourceNames,
     /// Path parameters in template order, URL-decoded.
     pub path_parameters: Vec<(String, String)>,
 }
@@ -57,57 +76,72 @@ impl Router {
             let node = &mut nodes[*parent];
             match PathPart::parse(&r.path_part) {
                 PathPart::Literal(lit) => {
-                    node.literal.insert(lit.to_string(), me);
+                    match node.literal.binary_search_by(|(l, _)| (**l).cmp(lit)) {
+                        Ok(at) => node.literal[at].1 = me,
+                        Err(at) => node.literal.insert(at, (lit.into(), me)),
+                    }
                 }
                 PathPart::Param(name) => node.param = Some((name.to_string(), me)),
                 PathPart::Greedy(name) => node.greedy = Some((name.to_string(), me)),
             }
         }
-        Router { nodes }
+        let names = api
+            .resources
+            .iter()
+            .map(|r| ResourceNames {
+                path: Arc::from(r.path.as_str()),
+                id: Arc::from(r.id.as_str()),
+            })
+            .collect();
+        Router { nodes, names }
     }
 
     /// Matches a path relative to the stage (`/pets/1`, still URL-encoded).
     /// A trailing slash is ignored; `""` and `"/"` are the root resource.
-    pub fn find<'a>(&self, api: &'a RestApi, path: &str) -> Option<RouteMatch<'a>> {
+    pub fn find<'a>(&'a self, api: &'a RestApi, path: &str) -> Option<RouteMatch<'a>> {
         if self.nodes.is_empty() {
             return None;
         }
         let trimmed = path.strip_prefix('/').unwrap_or(path);
         let trimmed = trimmed.strip_suffix('/').unwrap_or(trimmed);
-        let segments: Vec<&str> = if trimmed.is_empty() {
-            Vec::new()
-        } else {
-            trimmed.split('/').collect()
-        };
         let mut params = Vec::new();
-        let node = self.walk(0, &segments, &mut params)?;
+        let segments = (!trimmed.is_empty()).then_some(trimmed);
+        let node = self.walk(0, segments, &mut params)?;
         let resource_index = self.nodes[node].resource;
         Some(RouteMatch {
             resource: &api.resources[resource_index],
             resource_index,
+            names: &self.names[resource_index],
             path_parameters: params,
         })
     }
 
+    /// Matches the segments of `rest` (the path below `node`, separated by
+    /// `/`, each possibly empty) from `node`; `None` when the path ends at
+    /// `node`.
     fn walk(
         &self,
         node: usize,
-        rest: &[&str],
+        rest: Option<&str>,
         params: &mut Vec<(String, String)>,
     ) -> Option<usize> {
-        let Some((first, tail)) = rest.split_first() else {
+        let Some(rest) = rest else {
             return Some(node);
+        };
+        let (first, tail) = match rest.split_once('/') {
+            Some((first, tail)) => (first, Some(tail)),
+            None => (rest, None),
         };
         let n = &self.nodes[node];
         let decoded = decode(first);
-        if let Some(&child) = n.literal.get(decoded.as_str()) {
-            if let Some(found) = self.walk(child, tail, params) {
+        if let Ok(at) = n.literal.binary_search_by(|(l, _)| (**l).cmp(&decoded)) {
+            if let Some(found) = self.walk(n.literal[at].1, tail, params) {
                 return Some(found);
             }
         }
         if let Some((name, child)) = &n.param {
             if !first.is_empty() {
-                params.push((name.clone(), decoded));
+                params.push((name.clone(), decoded.into_owned()));
                 if let Some(found) = self.walk(*child, tail, params) {
                     return Some(found);
                 }
@@ -115,7 +149,7 @@ impl Router {
             }
         }
         if let Some((name, child)) = &n.greedy {
-            let value = rest.iter().map(|s| decode(s)).collect::<Vec<_>>().join("/");
+            let value = rest.split('/').map(decode).collect::<Vec<_>>().join("/");
             params.push((name.clone(), value));
             return Some(*child);
         }
@@ -123,8 +157,9 @@ impl Router {
     }
 }
 
-fn decode(segment: &str) -> String {
-    percent_decode_str(segment).decode_utf8_lossy().into_owned()
+/// A path segment, URL-decoded; borrowed when it holds no escape.
+fn decode(segment: &str) -> Cow<'_, str> {
+    percent_decode_str(segment).decode_utf8_lossy()
 }
 
 /// The method a request uses on a resource: the exact method, else `ANY`.
@@ -218,6 +253,21 @@ mod tests {
             ("GET", "/a/zz/d", Some(("/a/{x}/d", "GET", &[("x", "zz")]))),
             ("GET", "/a/b/d", Some(("/a/{x}/d", "GET", &[("x", "b")]))),
             ("GET", "/a/b/c", Some(("/a/b/c", "GET", &[]))),
+            // an escaped literal matches its decoded segment
+            ("GET", "/pets/%6Dine", Some(("/pets/mine", "GET", &[]))),
+            // an empty segment fills no parameter; the greedy resource
+            // takes it with the rest
+            (
+                "PUT",
+                "/pets//toys",
+                Some(("/{proxy+}", "PUT", &[("proxy", "pets//toys")])),
+            ),
+            ("GET", "/pets//toys", None),
+            (
+                "GET",
+                "/files//x%2Fy",
+                Some(("/files/{path+}", "GET", &[("path", "/x/y")])),
+            ),
             // resource matched, method missing, no ANY: no fallback to /{proxy+}
             ("PUT", "/pets", None),
             ("HEAD", "/pets", None),

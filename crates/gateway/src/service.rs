@@ -273,7 +273,7 @@ impl Gateway {
         // Boxed once here: the context moves through the backend task,
         // the response body and the log queue as a pointer.
         let mut ctx = Box::new(RequestContext {
-            account_id: deployments.account_id.clone(),
+            account_id: Arc::clone(&deployments.account_id),
             request_id: request_id_from_client(
                 parts
                     .headers
@@ -309,9 +309,9 @@ impl Gateway {
             Ok(t) => t,
             Err(miss) => {
                 if let Some(api) = miss.api {
-                    ctx.api_id = api.api.id.clone();
+                    ctx.api_id = Arc::from(api.api.id.as_str());
                 }
-                ctx.stage = miss.stage.unwrap_or("").to_string();
+                ctx.stage = Arc::from(miss.stage.unwrap_or(""));
                 ctx.path = parts.uri.path().to_string();
                 let api = miss.api.map(|a| a.served_api(miss.stage));
                 let err = GatewayError::new(GatewayResponseType::MissingAuthenticationToken);
@@ -319,11 +319,11 @@ impl Gateway {
             }
         };
         let api = target.deployment.api.as_ref();
-        ctx.api_id = api.id.clone();
-        ctx.stage = target.stage.name.clone();
+        ctx.api_id = Arc::clone(&target.deployment.api_id);
+        ctx.stage = Arc::clone(target.stage_name);
         ctx.path = std::mem::take(&mut target.context_path);
         ctx.path_without_stage = target.path.to_string();
-        ctx.deployment_id = Some(target.deployment.id.clone());
+        ctx.deployment_id = Some(Arc::clone(&target.deployment.shared_id));
         // Until a method matches, the stage's `*/*` setting decides whether
         // data is captured (for the gateway response of an early reject).
         let default_setting = target.stage.method_setting("*", "*");
@@ -351,9 +351,9 @@ impl Gateway {
             let err = GatewayError::new(GatewayResponseType::MissingAuthenticationToken);
             return self.fail(sink, permit, Some(api), err, ctx, trace, None, started);
         };
-        ctx.resource_path = Some(matched.resource.path.clone());
-        ctx.resource_id = Some(matched.resource.id.clone());
-        ctx.method_key = Some(method.http_method.clone());
+        ctx.resource_path = Some(Arc::clone(&matched.names.path));
+        ctx.resource_id = Some(Arc::clone(&matched.names.id));
+        ctx.method_key = Some(method_key_name(&method.http_method));
         let setting = target
             .stage
             .method_setting(&matched.resource.path, &method.http_method);
@@ -661,6 +661,18 @@ fn method_name(method: &http::Method) -> Cow<'static, str> {
         _ => return Cow::Owned(method.as_str().to_string()),
     };
     Cow::Borrowed(name)
+}
+
+/// A method's key on its resource (`GET`, `ANY`): a static name for the
+/// standard methods, a copy of any other.
+fn method_key_name(key: &str) -> Cow<'static, str> {
+    const STANDARD: [&str; 8] = [
+        "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "ANY",
+    ];
+    match STANDARD.iter().find(|name| **name == key) {
+        Some(name) => Cow::Borrowed(name),
+        None => Cow::Owned(key.to_string()),
+    }
 }
 
 /// `HTTP/1.1`, as `$context.protocol` shows it.

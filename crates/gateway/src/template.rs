@@ -9,6 +9,8 @@
 //! know is copied through unchanged. Directives (`#set`, `#if`, `#foreach`)
 //! are not evaluated yet; they are copied through too.
 
+use std::borrow::Cow;
+
 use crate::context::{ContextVariable, RequestContext};
 use crate::request::MethodRequest;
 
@@ -29,7 +31,7 @@ pub fn render(template: &str, input: &TemplateInput) -> String {
     let mut out = String::with_capacity(template.len() + 32);
     // Text between references is copied in runs, not character by character.
     let mut rest = template;
-    while let Some(at) = rest.find('$') {
+    while let Some(at) = memchr::memchr(b'$', rest.as_bytes()) {
         out.push_str(&rest[..at]);
         let from = &rest[at..];
         match reference(from, input) {
@@ -48,8 +50,9 @@ pub fn render(template: &str, input: &TemplateInput) -> String {
 }
 
 /// Tries to read one reference at the start of `s` (which begins with `$`).
-/// Returns the bytes consumed and the rendered value.
-fn reference(s: &str, input: &TemplateInput) -> Option<(usize, String)> {
+/// Returns the bytes consumed and the rendered value (borrowed from the
+/// input where it can be: no copy per reference).
+fn reference<'a>(s: &str, input: &TemplateInput<'a>) -> Option<(usize, Cow<'a, str>)> {
     let mut pos = 1;
     let quiet = s[pos..].starts_with('!');
     if quiet {
@@ -96,7 +99,7 @@ fn reference(s: &str, input: &TemplateInput) -> Option<(usize, String)> {
     }
     match evaluate(expr, input) {
         Some(v) => Some((pos, v)),
-        None if quiet => Some((pos, String::new())),
+        None if quiet => Some((pos, Cow::Borrowed(""))),
         None => None,
     }
 }
@@ -107,23 +110,18 @@ fn is_ident(b: u8) -> bool {
 
 /// Evaluates a reference expression; `None` when it is unknown (copied
 /// through by the caller) — a known variable with no value renders as "".
-fn evaluate(expr: &str, input: &TemplateInput) -> Option<String> {
+fn evaluate<'a>(expr: &str, input: &TemplateInput<'a>) -> Option<Cow<'a, str>> {
     if let Some(name) = expr.strip_prefix("context.") {
         let var = ContextVariable::parse(name)?;
-        return Some(
-            var.value(input.context)
-                .map(|v| v.into_owned())
-                .unwrap_or_default(),
-        );
+        return Some(var.value(input.context).unwrap_or_default());
     }
     if let Some(name) = expr.strip_prefix("stageVariables.") {
-        return Some(
+        return Some(Cow::Borrowed(
             input
                 .request
                 .and_then(|r| r.stage_variable(name))
-                .unwrap_or_default()
-                .to_string(),
-        );
+                .unwrap_or_default(),
+        ));
     }
     if let Some(inner) = expr
         .strip_prefix("util.escapeJavaScript(")
@@ -131,21 +129,21 @@ fn evaluate(expr: &str, input: &TemplateInput) -> Option<String> {
     {
         let inner = inner.trim();
         let value = if let Some(r) = inner.strip_prefix('$') {
-            evaluate(r.trim_start_matches('!'), input)?
+            evaluate(r.trim_start_matches('!'), input)?.into_owned()
         } else {
             unquote(inner)?.to_string()
         };
         let json = serde_json::Value::String(value).to_string();
-        return Some(json[1..json.len() - 1].replace('\'', "\\'"));
+        return Some(Cow::Owned(json[1..json.len() - 1].replace('\'', "\\'")));
     }
     match expr {
-        "input.body" => return Some(String::from_utf8_lossy(input.body).into_owned()),
+        "input.body" => return Some(String::from_utf8_lossy(input.body)),
         "input.json('$')" | "input.json(\"$\")" | "input.path('$')" | "input.path(\"$\")" => {
             let body = String::from_utf8_lossy(input.body);
             return Some(if body.trim().is_empty() {
-                "{}".to_string()
+                Cow::Borrowed("{}")
             } else {
-                body.into_owned()
+                body
             });
         }
         _ => {}
@@ -163,7 +161,7 @@ fn evaluate(expr: &str, input: &TemplateInput) -> Option<String> {
             .or_else(|| r.query_param(name))
             .or_else(|| r.header(name))
             .unwrap_or_default();
-        return Some(v.to_string());
+        return Some(Cow::Borrowed(v));
     }
     if let Some(rest) = expr.strip_prefix("input.params().") {
         let (location, call) = rest.split_once(".get(")?;
@@ -175,7 +173,7 @@ fn evaluate(expr: &str, input: &TemplateInput) -> Option<String> {
             "header" => r.header(name),
             _ => return None,
         };
-        return Some(v.unwrap_or_default().to_string());
+        return Some(Cow::Borrowed(v.unwrap_or_default()));
     }
     None
 }

@@ -134,13 +134,13 @@ async fn a_finished_request_yields_one_complete_record() {
     let record = next_record(&mut running.records).await;
     let c = &record.context;
     assert_eq!(c.request_id, request_id);
-    assert_eq!(c.account_id, "123456789012");
-    assert_eq!(c.stage, "test");
+    assert_eq!(&*c.account_id, "123456789012");
+    assert_eq!(&*c.stage, "test");
     assert_eq!(c.http_method, "GET");
     assert_eq!(c.path, "/test/items/a%2Fb");
     assert_eq!(c.path_without_stage, "/items/a%2Fb");
     assert_eq!(c.resource_path.as_deref(), Some("/items/{id}"));
-    assert_eq!(c.resource_id.as_ref().map(String::len), Some(10));
+    assert_eq!(c.resource_id.as_deref().map(str::len), Some(10));
     assert_eq!(c.protocol, "HTTP/1.1");
     assert_eq!(c.identity.source_ip, "127.0.0.1");
     assert_eq!(c.identity.user_agent.as_deref(), Some("itest/1.0"));

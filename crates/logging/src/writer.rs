@@ -26,7 +26,10 @@ pub const RENDER_CHUNK: usize = 64;
 
 /// The account and region the deployments serve, which the logs belong to.
 fn scope_of(deployments: &Deployments) -> Scope {
-    Scope::new(deployments.account_id.clone(), deployments.region.clone())
+    Scope::new(
+        deployments.account_id.to_string(),
+        deployments.region.clone(),
+    )
 }
 
 /// The execution-log group of a stage.
@@ -162,18 +165,18 @@ impl LogWriter {
             let ctx = &record.context;
             let known = plans
                 .iter()
-                .position(|p| p.api_id == ctx.api_id && p.stage_name == ctx.stage);
+                .position(|p| p.api_id == &*ctx.api_id && p.stage_name == &*ctx.stage);
             let plan = match known {
                 Some(i) => &plans[i],
                 None => {
                     let Some((api_id, stage_name, stage)) = deployments
                         .apis
                         .iter()
-                        .find(|a| a.api.id == ctx.api_id)
+                        .find(|a| a.api.id == *ctx.api_id)
                         .and_then(|a| {
                             a.stages
                                 .get_key_value(&ctx.stage)
-                                .map(|(name, stage)| (a.api.id.as_str(), name.as_str(), stage))
+                                .map(|(name, stage)| (a.api.id.as_str(), &**name, stage))
                         })
                     else {
                         continue;

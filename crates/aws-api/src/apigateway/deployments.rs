@@ -173,7 +173,7 @@ impl ApiGatewayApi {
             self.save_stage(region, id, &stage.name, &view).await?;
             edit.entry
                 .stages
-                .insert(stage.name.clone(), Arc::new(stage));
+                .insert(Arc::from(stage.name.as_str()), Arc::new(stage));
         }
         let out = deployment_json(&snapshot, false);
         edit.entry.deployments.insert(snapshot.id.clone(), snapshot);

@@ -214,7 +214,7 @@ pub async fn restore_stage_settings(store: &Store, deployments: &mut Deployments
                 // its initial deployment): keep what the file says.
                 stage.deployment_id = before;
             }
-            api.stages.insert(stage_name.to_string(), Arc::new(stage));
+            api.stages.insert(Arc::from(stage_name), Arc::new(stage));
         }
     }
     for (key, value) in migrations {

@@ -57,7 +57,7 @@ impl ApiGatewayApi {
         let now = now_s();
         let view = stage_json(&stage, now, now);
         self.save_stage(region, id, name, &view).await?;
-        edit.entry.stages.insert(name.to_string(), Arc::new(stage));
+        edit.entry.stages.insert(Arc::from(name), Arc::new(stage));
         self.commit(edit);
         Ok(view)
     }
@@ -174,7 +174,7 @@ impl ApiGatewayApi {
         self.save_stage(region, id, name, &view).await?;
         edit.entry
             .stages
-            .insert(name.to_string(), Arc::new(new_stage));
+            .insert(Arc::from(name), Arc::new(new_stage));
         self.commit(edit);
         Ok(view)
     }

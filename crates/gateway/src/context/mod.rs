@@ -19,6 +19,7 @@ pub use ids::{
 pub use variables::{ContextValue, ContextVariable};
 
 use std::borrow::Cow;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use gatewatch_model::GatewayResponseType;
@@ -127,10 +128,11 @@ pub struct StepOutcome {
 /// `$context` variables; see [`ContextVariable`] for the mapping.
 #[derive(Debug, Clone, Default)]
 pub struct RequestContext {
-    /// `accountId`: the API owner's account.
-    pub account_id: String,
+    /// `accountId`: the API owner's account (shared with the deployments:
+    /// names from configuration are reference-counted, not copied per request).
+    pub account_id: Arc<str>,
     /// `apiId`.
-    pub api_id: String,
+    pub api_id: Arc<str>,
     /// `requestId`, also the `x-amzn-RequestId` response header.
     pub request_id: String,
     /// `extendedRequestId`, also the `x-amz-apigw-id` response header.
@@ -145,16 +147,17 @@ pub struct RequestContext {
     /// The path without the stage (`/pets/1`), as execution logs print it.
     pub path_without_stage: String,
     /// `resourcePath`: the matched resource template.
-    pub resource_path: Option<String>,
+    pub resource_path: Option<Arc<str>>,
     /// `resourceId`.
-    pub resource_id: Option<String>,
+    pub resource_id: Option<Arc<str>>,
     /// The matched method's key on its resource (`GET`, or `ANY`), as
-    /// execution logs and method settings name it.
-    pub method_key: Option<String>,
+    /// execution logs and method settings name it; the standard methods
+    /// borrow a static name.
+    pub method_key: Option<Cow<'static, str>>,
     /// `stage`.
-    pub stage: String,
+    pub stage: Arc<str>,
     /// `deploymentId`.
-    pub deployment_id: Option<String>,
+    pub deployment_id: Option<Arc<str>>,
     /// `domainName`: the `Host` the client used.
     pub domain_name: String,
     /// `protocol` (`HTTP/1.1`), a static name.

@@ -198,7 +198,7 @@ impl ContextVariable {
     /// string per number; `None` when unset.
     pub fn typed_value<'a>(&self, ctx: &'a RequestContext) -> Option<ContextValue<'a>> {
         use ContextVariable::*;
-        fn s(v: &Option<String>) -> Option<ContextValue<'_>> {
+        fn s<T: std::ops::Deref<Target = str>>(v: &Option<T>) -> Option<ContextValue<'_>> {
             v.as_deref().map(|v| ContextValue::Text(Cow::Borrowed(v)))
         }
         fn n<T: Into<u128>>(v: Option<T>) -> Option<ContextValue<'static>> {

@@ -170,7 +170,7 @@ pub fn proxy_event(request: &MethodRequest, ctx: &RequestContext, binary: bool) 
         identity.insert(name.to_string(), value);
     }
     json!({
-        "resource": ctx.resource_path,
+        "resource": ctx.resource_path.as_deref(),
         "path": ctx.path_without_stage,
         "httpMethod": ctx.http_method,
         "headers": if headers.is_empty() { Value::Null } else { Value::Object(headers) },
@@ -180,22 +180,22 @@ pub fn proxy_event(request: &MethodRequest, ctx: &RequestContext, binary: bool) 
         "pathParameters": opt_map(request.path_parameters.iter().cloned()),
         "stageVariables": opt_map(request.stage.variables.iter().map(|(k, v)| (k.clone(), v.clone()))),
         "requestContext": {
-            "resourceId": ctx.resource_id,
-            "resourcePath": ctx.resource_path,
+            "resourceId": ctx.resource_id.as_deref(),
+            "resourcePath": ctx.resource_path.as_deref(),
             "httpMethod": ctx.http_method,
             "extendedRequestId": ctx.extended_request_id,
             "requestTime": ctx.request_time_clf(),
             "path": ctx.path,
-            "accountId": ctx.account_id,
+            "accountId": &*ctx.account_id,
             "protocol": ctx.protocol,
-            "stage": ctx.stage,
+            "stage": &*ctx.stage,
             "domainPrefix": ctx.domain_prefix(),
             "requestTimeEpoch": ctx.request_time_epoch_ms().map(|v| v as u64),
             "requestId": ctx.request_id,
             "identity": identity,
             "domainName": ctx.domain_name,
-            "deploymentId": ctx.deployment_id,
-            "apiId": ctx.api_id,
+            "deploymentId": ctx.deployment_id.as_deref(),
+            "apiId": &*ctx.api_id,
         },
         "body": body,
         "isBase64Encoded": binary && !request.body.is_empty(),
@@ -340,7 +340,7 @@ pub async fn invoke(
     };
     let headers = trace.data_pairs([
         ("x-amzn-lambda-integration-tag", tag),
-        ("x-amzn-apigateway-api-id", ctx.api_id.as_str()),
+        ("x-amzn-apigateway-api-id", &*ctx.api_id),
         ("Accept", "application/json"),
         ("User-Agent", &format!("AmazonAPIGateway_{}", ctx.api_id)),
     ]);
