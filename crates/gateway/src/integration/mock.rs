@@ -52,6 +52,11 @@ pub fn invoke(
 /// rest of the document. `None` for anything else: not an object, no such
 /// key, or a value that is not a non-negative integer.
 fn status_code(body: &[u8]) -> Option<u64> {
+    // Nearly every mock template is `{"statusCode": 200}`: read that shape
+    // directly, and anything else as JSON.
+    if let Some(status) = plain_status_code(body) {
+        return Some(status);
+    }
     use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
     use std::borrow::Cow;
 
@@ -79,9 +84,41 @@ fn status_code(body: &[u8]) -> Option<u64> {
     found
 }
 
+/// The status of a body that is exactly `{"statusCode": <digits>}` with
+/// JSON whitespace around the tokens; `None` for any other text, which the
+/// caller then reads as JSON.
+fn plain_status_code(body: &[u8]) -> Option<u64> {
+    fn skip_space(b: &[u8]) -> &[u8] {
+        let n = b
+            .iter()
+            .take_while(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r'))
+            .count();
+        &b[n..]
+    }
+    let rest = skip_space(body).strip_prefix(b"{")?;
+    let rest = skip_space(rest).strip_prefix(b"\"statusCode\"")?;
+    let rest = skip_space(rest).strip_prefix(b":")?;
+    let rest = skip_space(rest);
+    let digits = rest.iter().take_while(|c| c.is_ascii_digit()).count();
+    // JSON allows no leading zero, and 19 digits always fit in a u64.
+    if digits == 0 || digits > 19 || (digits > 1 && rest[0] == b'0') {
+        return None;
+    }
+    let (number, rest) = rest.split_at(digits);
+    let rest = skip_space(rest).strip_prefix(b"}")?;
+    if !skip_space(rest).is_empty() {
+        return None;
+    }
+    Some(
+        number
+            .iter()
+            .fold(0u64, |n, d| n * 10 + u64::from(d - b'0')),
+    )
+}
+
 #[cfg(test)]
 mod tests {
-    use super::status_code;
+    use super::{plain_status_code, status_code};
 
     #[test]
     fn status_code_reads_like_a_whole_json_object() {
@@ -101,6 +138,16 @@ mod tests {
             (r#"{"statusCode": 200"#, None),
             (r#"{"statusCode": 200} trailing"#, None),
             ("", None),
+            ("{\"statusCode\":404}", Some(404)),
+            (" \n{ \"statusCode\" :\t 302 }\r\n", Some(302)),
+            (r#"{"statusCode": 0200}"#, None),
+            (r#"{"statusCode": 0}"#, Some(0)),
+            (r#"{"statusCode": 200e0}"#, None),
+            (r#"{"statusCode": 18446744073709551615}"#, Some(u64::MAX)),
+            (r#"{"statusCode": 18446744073709551616}"#, None),
+            (r#"{"statusCode": 200,}"#, None),
+            (r#"{"statusCode": 200}}"#, None),
+            ("{\"statusCode\": 200}\u{a0}", None),
         ];
         for (body, want) in cases {
             let whole = serde_json::from_str::<serde_json::Value>(body)
@@ -108,6 +155,31 @@ mod tests {
                 .and_then(|v| v.get("statusCode").and_then(serde_json::Value::as_u64));
             assert_eq!(status_code(body.as_bytes()), *want, "{body}");
             assert_eq!(whole, *want, "the case itself: {body}");
+        }
+    }
+
+    /// The shortcut answers only what a JSON reader would answer the same.
+    #[test]
+    fn plain_status_code_agrees_with_json() {
+        let bodies = [
+            r#"{"statusCode": 200}"#,
+            r#"{"statusCode":1}"#,
+            "{\"statusCode\": 9999999999999999999}",
+            "{\"statusCode\": 99999999999999999999}",
+            r#"{"statusCode": 01}"#,
+            r#"{"statusCode": -5}"#,
+            r#"{ "statusCode" : 7 } x"#,
+            r#"{"statusCode": 7 "#,
+            r#"{"statuscode": 7}"#,
+        ];
+        for body in bodies {
+            let json = serde_json::from_str::<serde_json::Value>(body)
+                .ok()
+                .and_then(|v| v.get("statusCode").and_then(serde_json::Value::as_u64));
+            if let Some(plain) = plain_status_code(body.as_bytes()) {
+                assert_eq!(Some(plain), json, "{body}");
+            }
+            assert_eq!(status_code(body.as_bytes()), json, "{body}");
         }
     }
 }
