@@ -203,9 +203,30 @@ impl Deployments {
                 }),
             };
         }
-        let mut with_stage = self.apis.iter().filter(|a| a.stages.contains_key(stage));
+        let mut with_stage = self
+            .apis
+            .iter()
+            .filter_map(|a| Some((a, a.stages.get_key_value(stage)?)));
         match (with_stage.next(), with_stage.next()) {
-            (Some(api), None) => self.target(api, stage, below),
+            (Some((api, (name, s))), None) => match api.deployment_of(s) {
+                Some(deployment) => Ok(Target {
+                    api,
+                    stage: s,
+                    stage_name: name,
+                    deployment,
+                    path: if below.is_empty() { "/" } else { below },
+                    // `/{stage}{below}`: the request's own path here.
+                    context_path: if path.starts_with('/') {
+                        path.to_owned()
+                    } else {
+                        ["/", stage, below].concat()
+                    },
+                }),
+                None => Err(Miss {
+                    api: Some(api),
+                    stage: Some(stage),
+                }),
+            },
             _ => Err(Miss {
                 api: (self.apis.len() == 1).then(|| &self.apis[0]),
                 stage: Some(stage),

@@ -29,7 +29,19 @@ pub fn request_id_from_client(supplied: Option<&str>) -> String {
 /// bytes), like `Vts2pH6ArPEFcuQ=`.
 pub fn extended_request_id() -> String {
     let bytes: [u8; 11] = rand::rng().random();
-    base64::engine::general_purpose::STANDARD.encode(bytes)
+    let mut out = [0u8; 16];
+    let written = base64::engine::general_purpose::STANDARD
+        .encode_slice(bytes, &mut out)
+        .unwrap_or(0);
+    ascii_string(&out[..written])
+}
+
+/// A string of bytes known to be ASCII (ids written here); anything else
+/// gives an empty string rather than a panic.
+fn ascii_string(bytes: &[u8]) -> String {
+    std::str::from_utf8(bytes)
+        .map(String::from)
+        .unwrap_or_default()
 }
 
 /// An X-Ray trace id, `1-{8 hex seconds}-{24 hex random}`.
@@ -44,8 +56,7 @@ pub fn xray_trace_id(now: SystemTime) -> String {
     hex_into(&mut out[2..10], &(secs as u32).to_be_bytes());
     out[10] = b'-';
     hex_into(&mut out[11..], &random);
-    // Only ASCII was written.
-    String::from_utf8(out.to_vec()).unwrap_or_default()
+    ascii_string(&out)
 }
 
 /// Writes `bytes` as lowercase hex into `out` (twice their length).

@@ -35,6 +35,14 @@ pub struct Identity {
     pub api_key: Option<String>,
     /// API key id (`identity.apiKeyId`).
     pub api_key_id: Option<String>,
+    /// The authenticated principal (IAM or Cognito), boxed: most requests
+    /// have none, and the context of every request stays smaller.
+    pub principal: Option<Box<Principal>>,
+}
+
+/// An authenticated caller's `$context.identity.*` values (IAM and Cognito).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Principal {
     /// Caller principal (`identity.caller`), IAM auth only.
     pub caller: Option<String>,
     /// User principal (`identity.user`), IAM auth only.
@@ -53,6 +61,21 @@ pub struct Identity {
     pub cognito_authentication_type: Option<String>,
     /// `identity.cognitoAuthenticationProvider`.
     pub cognito_authentication_provider: Option<String>,
+}
+
+impl Principal {
+    /// No principal: every value unset.
+    pub const NONE: Principal = Principal {
+        caller: None,
+        user: None,
+        user_arn: None,
+        account_id: None,
+        principal_org_id: None,
+        cognito_identity_id: None,
+        cognito_identity_pool_id: None,
+        cognito_authentication_type: None,
+        cognito_authentication_provider: None,
+    };
 }
 
 /// What the integration did: `$context.integration.*`, `integrationLatency`,
@@ -113,6 +136,23 @@ pub struct AuthorizerInfo {
     pub authenticate: StepOutcome,
 }
 
+impl AuthorizerInfo {
+    /// No authorizer ran: every value unset.
+    pub const NONE: AuthorizerInfo = AuthorizerInfo {
+        principal_id: None,
+        context: Vec::new(),
+        claims: Vec::new(),
+        error: None,
+        latency_ms: None,
+        integration_latency_ms: None,
+        integration_status: None,
+        status: None,
+        request_id: None,
+        authorize: StepOutcome::NONE,
+        authenticate: StepOutcome::NONE,
+    };
+}
+
 /// Error, latency and status of one request step (authorize, authenticate, WAF).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StepOutcome {
@@ -122,6 +162,15 @@ pub struct StepOutcome {
     pub latency_ms: Option<u64>,
     /// The step's status code.
     pub status: Option<u16>,
+}
+
+impl StepOutcome {
+    /// The step did not run.
+    pub const NONE: StepOutcome = StepOutcome {
+        error: None,
+        latency_ms: None,
+        status: None,
+    };
 }
 
 /// Everything known about one request. Every field backs one or more
@@ -174,8 +223,9 @@ pub struct RequestContext {
     pub integration: IntegrationOutcome,
     /// `error.*`.
     pub error: ErrorInfo,
-    /// `authorizer.*`, `authorize.*`, `authenticate.*`.
-    pub authorizer: AuthorizerInfo,
+    /// `authorizer.*`, `authorize.*`, `authenticate.*`; boxed, and `None`
+    /// until an authorizer runs.
+    pub authorizer: Option<Box<AuthorizerInfo>>,
     /// `waf.*` (no WAF in Gatewatch: stays empty).
     pub waf: StepOutcome,
     /// `xrayTraceId` (the `Root=` part of `X-Amzn-Trace-Id`).

@@ -5,7 +5,7 @@
 
 use std::borrow::Cow;
 
-use super::RequestContext;
+use super::{AuthorizerInfo, Principal, RequestContext};
 
 /// A `$context` variable, parsed from its name (without `$context.`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -210,7 +210,10 @@ impl ContextVariable {
         fn text(v: &str) -> Option<ContextValue<'_>> {
             Some(ContextValue::Text(Cow::Borrowed(v)))
         }
-        let auth = &ctx.authorizer;
+        static NO_AUTHORIZER: AuthorizerInfo = AuthorizerInfo::NONE;
+        static NO_PRINCIPAL: Principal = Principal::NONE;
+        let auth = ctx.authorizer.as_deref().unwrap_or(&NO_AUTHORIZER);
+        let who = ctx.identity.principal.as_deref().unwrap_or(&NO_PRINCIPAL);
         match self {
             AccountId => nonempty(&ctx.account_id),
             ApiId => nonempty(&ctx.api_id),
@@ -247,22 +250,20 @@ impl ContextVariable {
             ErrorValidationErrorString => s(&ctx.error.validation_error),
             ExtendedRequestId => nonempty(&ctx.extended_request_id),
             HttpMethod => nonempty(&ctx.http_method),
-            IdentityAccountId => s(&ctx.identity.account_id),
+            IdentityAccountId => s(&who.account_id),
             IdentityApiKey => s(&ctx.identity.api_key),
             IdentityApiKeyId => s(&ctx.identity.api_key_id),
-            IdentityCaller => s(&ctx.identity.caller),
+            IdentityCaller => s(&who.caller),
             IdentityClientCert(_) => None,
-            IdentityCognitoAuthenticationProvider => {
-                s(&ctx.identity.cognito_authentication_provider)
-            }
-            IdentityCognitoAuthenticationType => s(&ctx.identity.cognito_authentication_type),
-            IdentityCognitoIdentityId => s(&ctx.identity.cognito_identity_id),
-            IdentityCognitoIdentityPoolId => s(&ctx.identity.cognito_identity_pool_id),
-            IdentityPrincipalOrgId => s(&ctx.identity.principal_org_id),
+            IdentityCognitoAuthenticationProvider => s(&who.cognito_authentication_provider),
+            IdentityCognitoAuthenticationType => s(&who.cognito_authentication_type),
+            IdentityCognitoIdentityId => s(&who.cognito_identity_id),
+            IdentityCognitoIdentityPoolId => s(&who.cognito_identity_pool_id),
+            IdentityPrincipalOrgId => s(&who.principal_org_id),
             IdentitySourceIp => nonempty(&ctx.identity.source_ip),
-            IdentityUser => s(&ctx.identity.user),
+            IdentityUser => s(&who.user),
             IdentityUserAgent => s(&ctx.identity.user_agent),
-            IdentityUserArn => s(&ctx.identity.user_arn),
+            IdentityUserArn => s(&who.user_arn),
             IntegrationError => s(&ctx.integration.error),
             IntegrationIntegrationStatus | IntegrationStatusAlias => {
                 n(ctx.integration.integration_status)
