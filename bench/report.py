@@ -49,6 +49,8 @@ def markdown(r: dict) -> str:
             ],
         ),
         "",
+        f"Best of {r['mock'][0].get('rounds', 1)} interleaved rounds per target and connection count.",
+        "",
         "### HTTP_PROXY against nginx and a direct call",
         "",
     ]
@@ -84,6 +86,9 @@ def markdown(r: dict) -> str:
             ["connections", "Gatewatch / nginx, access log on", "Gatewatch / nginx, access log off"],
             [[p["connections"], f"{p['ratio_access_on']:.2f}×", f"{p['ratio_access_off']:.2f}×"] for p in r["proxy"]],
         ),
+        "",
+        f"Best of {r['proxy'][0].get('rounds', 1)} interleaved rounds per target and connection count "
+        "(each target's row is its fastest round, with that round's latency, CPU and RSS).",
         "",
         f"### What logging costs (MOCK route, {r['logging']['connections']} connections)",
         "",

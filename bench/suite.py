@@ -40,6 +40,9 @@ RELEASE = TARGET / "release"
 SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
 # Rounds of the logging matrix; each stage reports its best round.
 LOGGING_ROUNDS = int(os.environ.get("BENCH_LOGGING_ROUNDS", "3"))
+# Interleaved rounds of the MOCK and HTTP_PROXY comparisons; each target
+# reports its best round, as the logging matrix does.
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 CONCURRENCY = [int(c) for c in os.environ.get("BENCH_CONCURRENCY", "16,64,256").split(",")]
 WRK_SCRIPT = ROOT / "bench" / "wrk_report.lua"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -343,6 +346,13 @@ def ratio(a: float, b: float) -> float:
     return a / b if b else 0.0
 
 
+def keep_best(row: dict, name: str, result: dict) -> None:
+    """Keeps `result` as `row[name]` when it is the fastest round so far:
+    this shared machine's noise only ever slows a run down."""
+    if name not in row or result["rps"] > row[name]["rps"]:
+        row[name] = result
+
+
 def scenario_mock_and_proxy(work: Path, results: dict) -> None:
     upstream = free_port()
     hello = start_hello(upstream)
@@ -384,20 +394,28 @@ def scenario_mock_and_proxy(work: Path, results: dict) -> None:
             wrk(url, 16, 1)
         mock = []
         for c in CONCURRENCY:
-            log(f"mock vs hello-world, {c} connections")
-            h = wrk(f"http://127.0.0.1:{ceiling_port}/", c, server=ceiling)
-            g = wrk(f"{base}/off/pets/1", c, server=gw)
-            mock.append({"connections": c, "hello": h, "gatewatch_mock": g, "ratio": ratio(g["rps"], h["rps"])})
+            row = {"connections": c, "rounds": ROUNDS}
+            for round_no in range(ROUNDS):
+                log(f"mock vs hello-world, {c} connections (round {round_no + 1} of {ROUNDS})")
+                keep_best(row, "hello", wrk(f"http://127.0.0.1:{ceiling_port}/", c, server=ceiling))
+                keep_best(row, "gatewatch_mock", wrk(f"{base}/off/pets/1", c, server=gw))
+            row["ratio"] = ratio(row["gatewatch_mock"]["rps"], row["hello"]["rps"])
+            mock.append(row)
         results["mock"] = mock
         proxy = []
+        targets = {
+            "direct": (f"http://127.0.0.1:{upstream}/", hello),
+            "nginx_access_on": (f"http://127.0.0.1:{nginx_on}/", nginx),
+            "nginx_access_off": (f"http://127.0.0.1:{nginx_off}/", nginx),
+            "gatewatch_access_on": (f"{base}/access/up", gw),
+            "gatewatch_access_off": (f"{base}/off/up", gw),
+        }
         for c in CONCURRENCY:
-            log(f"proxy, {c} connections")
-            row = {"connections": c}
-            row["direct"] = wrk(f"http://127.0.0.1:{upstream}/", c, server=hello)
-            row["nginx_access_on"] = wrk(f"http://127.0.0.1:{nginx_on}/", c, server=nginx)
-            row["nginx_access_off"] = wrk(f"http://127.0.0.1:{nginx_off}/", c, server=nginx)
-            row["gatewatch_access_on"] = wrk(f"{base}/access/up", c, server=gw)
-            row["gatewatch_access_off"] = wrk(f"{base}/off/up", c, server=gw)
+            row = {"connections": c, "rounds": ROUNDS}
+            for round_no in range(ROUNDS):
+                log(f"proxy, {c} connections (round {round_no + 1} of {ROUNDS})")
+                for name, (url, server) in targets.items():
+                    keep_best(row, name, wrk(url, c, server=server))
             row["ratio_access_on"] = ratio(row["gatewatch_access_on"]["rps"], row["nginx_access_on"]["rps"])
             row["ratio_access_off"] = ratio(row["gatewatch_access_off"]["rps"], row["nginx_access_off"]["rps"])
             proxy.append(row)

@@ -273,6 +273,27 @@ pub fn clf_time(t: SystemTime) -> String {
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap_or(Duration::ZERO)
         .as_secs();
+    // Requests of the same second share their text: each thread keeps the
+    // last second it formatted (the calendar conversion is most of the cost).
+    thread_local! {
+        static LAST: std::cell::Cell<Option<(u64, [u8; 26])>> = const { std::cell::Cell::new(None) };
+    }
+    let line = match LAST.get() {
+        Some((at, line)) if at == secs => line,
+        _ => {
+            let line = clf_line(secs);
+            LAST.set(Some((secs, line)));
+            line
+        }
+    };
+    // Only ASCII is written.
+    std::str::from_utf8(&line)
+        .map(String::from)
+        .unwrap_or_default()
+}
+
+/// `dd/MMM/yyyy:HH:mm:ss +0000` for `secs` after the epoch, as bytes.
+fn clf_line(secs: u64) -> [u8; 26] {
     let dt = time::OffsetDateTime::from_unix_timestamp(secs as i64)
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     const MONTHS: [&[u8; 3]; 12] = [
@@ -293,8 +314,7 @@ pub fn clf_time(t: SystemTime) -> String {
     digits(&mut line[12..14], u32::from(dt.hour()));
     digits(&mut line[15..17], u32::from(dt.minute()));
     digits(&mut line[18..20], u32::from(dt.second()));
-    // Only ASCII was written.
-    String::from_utf8(line.to_vec()).unwrap_or_default()
+    line
 }
 
 /// Appends `ip` as `Display` writes it. IPv4 addresses, every client on
@@ -360,6 +380,12 @@ mod tests {
     fn clf_time_matches_aws() {
         // 2023-10-27T13:40:57.744Z, the MoJ sample.
         let t = SystemTime::UNIX_EPOCH + Duration::from_millis(1_698_414_057_744);
+        assert_eq!(clf_time(t), "27/Oct/2023:13:40:57 +0000");
+        // The same second again comes from the thread's cache; another
+        // second replaces it, and the first still formats right after.
+        assert_eq!(clf_time(t), "27/Oct/2023:13:40:57 +0000");
+        let next = t + Duration::from_secs(1);
+        assert_eq!(clf_time(next), "27/Oct/2023:13:40:58 +0000");
         assert_eq!(clf_time(t), "27/Oct/2023:13:40:57 +0000");
         let ctx = RequestContext {
             request_time: Some(t),

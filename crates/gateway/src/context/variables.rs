@@ -187,6 +187,28 @@ impl ContextVariable {
         Some(v)
     }
 
+    /// True for variables whose text Gatewatch formats itself from checked
+    /// input, so it never holds a control character: request ids (a
+    /// client's `x-amzn-RequestId` is kept only when it is a UUID), the
+    /// extended request id, request times, the HTTP method (a token, as the
+    /// HTTP parser accepts it), the protocol, the source IP and the X-Ray
+    /// trace id (a client's only when it has the trace-id shape). An access
+    /// line copies these without looking for characters to escape.
+    pub fn is_plain_text(&self) -> bool {
+        use ContextVariable::*;
+        matches!(
+            self,
+            RequestId
+                | ExtendedRequestId
+                | RequestTime
+                | RequestTimeEpoch
+                | HttpMethod
+                | Protocol
+                | IdentitySourceIp
+                | XrayTraceId
+        )
+    }
+
     /// The variable's value for this request; `None` when unset (access logs
     /// print `-`).
     pub fn value<'a>(&self, ctx: &'a RequestContext) -> Option<Cow<'a, str>> {

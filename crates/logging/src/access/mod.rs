@@ -67,6 +67,9 @@ pub enum FormatError {
 enum Part {
     Literal(String),
     Var(ContextVariable),
+    /// A variable whose text never needs escaping
+    /// ([`ContextVariable::is_plain_text`]).
+    PlainVar(ContextVariable),
 }
 
 /// A compiled access-log format.
@@ -107,7 +110,11 @@ impl AccessLogTemplate {
                 if !literal.is_empty() {
                     parts.push(Part::Literal(std::mem::take(&mut literal)));
                 }
-                parts.push(Part::Var(var));
+                parts.push(if var.is_plain_text() {
+                    Part::PlainVar(var)
+                } else {
+                    Part::Var(var)
+                });
                 rest = &after[word.len()..];
                 continue;
             }
@@ -144,6 +151,14 @@ impl AccessLogTemplate {
                     }
                     _ => out.push('-'),
                 },
+                Part::PlainVar(v) => match v.typed_value(ctx) {
+                    Some(ContextValue::Number(n)) => push_number(&mut out, n),
+                    Some(ContextValue::Text(value)) if !value.is_empty() => {
+                        debug_assert!(!value.chars().any(char::is_control), "{v:?}: {value:?}");
+                        out.push_str(&value)
+                    }
+                    _ => out.push('-'),
+                },
             }
         }
         out
@@ -152,7 +167,7 @@ impl AccessLogTemplate {
     /// The variables the format uses.
     pub fn variables(&self) -> impl Iterator<Item = &ContextVariable> {
         self.parts.iter().filter_map(|p| match p {
-            Part::Var(v) => Some(v),
+            Part::Var(v) | Part::PlainVar(v) => Some(v),
             Part::Literal(_) => None,
         })
     }
