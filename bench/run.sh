@@ -11,7 +11,8 @@
 # callgrind (instructions.{json,md}).
 #
 # Knobs: BENCH_SECONDS (per load run, default 5), BENCH_CONCURRENCY
-# (default 16,64,256), BENCH_INSIGHTS_EVENTS (default 1000000; 0 skips the
+# (default 16,64,256), BENCH_ROUNDS and BENCH_LOGGING_ROUNDS (interleaved
+# rounds, each target keeping its best; default 3), BENCH_INSIGHTS_EVENTS (default 1000000; 0 skips the
 # Insights comparison), BENCH_INSTRUCTIONS (default 1; 0 skips the callgrind
 # counts), CARGO_TARGET_DIR.
 set -euo pipefail

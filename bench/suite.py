@@ -18,7 +18,9 @@ same machine, with the same load generator:
 - startup: start-up time and idle RSS of `gatewatch serve`.
 
 Environment: BENCH_SECONDS (per wrk run, default 5), BENCH_CONCURRENCY
-(default "16,64,256"), CARGO_TARGET_DIR (release binaries).
+(default "16,64,256"), BENCH_ROUNDS (interleaved rounds of the mock and
+proxy comparisons, default 3), BENCH_LOGGING_ROUNDS (rounds of the logging
+matrix, default 3), CARGO_TARGET_DIR (release binaries).
 """
 
 import json

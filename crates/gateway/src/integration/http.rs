@@ -363,7 +363,8 @@ fn backend_headers(
     content_type: Option<&str>,
     body: &Bytes,
 ) -> HeaderMap {
-    let mut headers = HeaderMap::new();
+    // The client's headers plus the few added below, without regrowing.
+    let mut headers = HeaderMap::with_capacity(request.headers.len() + 6);
     if proxy {
         for (name, value) in &request.headers {
             if !HOP_BY_HOP.contains(&name.as_str()) && name != "x-forwarded-for" {

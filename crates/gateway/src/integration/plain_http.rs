@@ -35,7 +35,6 @@
 //! thread whose runtime opened it.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
@@ -130,14 +129,25 @@ struct Idle {
 }
 
 thread_local! {
-    static IDLE: RefCell<HashMap<String, Vec<Idle>>> = RefCell::new(HashMap::new());
+    /// Idle connections per backend (`host:port`). A thread talks to few
+    /// backends, so a scan of their keys beats hashing the key twice per
+    /// request.
+    static IDLE: RefCell<Vec<(String, Vec<Idle>)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The idle list of `key` in `pools`, when it has one.
+fn idle_list<'a>(pools: &'a mut [(String, Vec<Idle>)], key: &str) -> Option<&'a mut Vec<Idle>> {
+    pools
+        .iter_mut()
+        .find(|(k, _)| k == key)
+        .map(|(_, list)| list)
 }
 
 /// A pooled connection to `key`, when one is idle and still usable.
 fn checkout(key: &str) -> Option<Conn> {
     IDLE.with(|pools| {
         let mut pools = pools.borrow_mut();
-        let list = pools.get_mut(key)?;
+        let list = idle_list(&mut pools, key)?;
         while let Some(idle) = list.pop() {
             if idle.since.elapsed() >= IDLE_TIMEOUT {
                 // Older ones sit below it: all expired.
@@ -180,10 +190,14 @@ fn checkin(mut conn: Conn) {
     IDLE.with(|pools| {
         let mut pools = pools.borrow_mut();
         // The key is copied only for a backend's first idle connection.
-        let list = match pools.get_mut(&conn.key) {
-            Some(list) => list,
-            None => pools.entry(conn.key.clone()).or_default(),
+        let at = match pools.iter().position(|(k, _)| *k == conn.key) {
+            Some(at) => at,
+            None => {
+                pools.push((conn.key.clone(), Vec::new()));
+                pools.len() - 1
+            }
         };
+        let list = &mut pools[at].1;
         if list.len() >= MAX_IDLE_PER_HOST {
             list.remove(0);
         }
@@ -473,7 +487,9 @@ fn parse_head_in<const N: usize>(buf: &mut BytesMut) -> Result<Option<Head>, Cli
         *slot = (name_at, h.name.len(), value_at, h.value.len());
     }
     let head = buf.split_to(len).freeze();
-    let mut headers = HeaderMap::with_capacity(count);
+    // Room for the headers the gateway adds to the response (request id,
+    // extended id, trace id), so the map is not regrown for them.
+    let mut headers = HeaderMap::with_capacity(count + 4);
     let mut keep_alive = version_11;
     for &(name_at, name_len, value_at, value_len) in &spans[..count] {
         let name = HeaderName::from_bytes(&head[name_at..name_at + name_len])
