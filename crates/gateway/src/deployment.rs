@@ -28,9 +28,11 @@ pub struct Snapshot {
     pub api: Arc<RestApi>,
     /// Its compiled resource tree.
     pub router: Arc<Router>,
-    /// The API's id, shared with every request context it serves.
+    /// The API's id, shared with every request context it serves (made by
+    /// [`Snapshot::new`] from `api`).
     pub api_id: Arc<str>,
-    /// [`Snapshot::id`], shared with every request context it serves.
+    /// [`Snapshot::id`], shared with every request context it serves (made
+    /// by [`Snapshot::new`]).
     pub shared_id: Arc<str>,
 }
 

@@ -116,9 +116,10 @@ impl Router {
         })
     }
 
-    /// Matches the segments of `rest` (the path below `node`, separated by
-    /// `/`, each possibly empty) from `node`; `None` when the path ends at
-    /// `node`.
+    /// The node the segments of `rest` lead to from `node`, or `None` when
+    /// nothing matches. `rest` is the path below `node`, segments separated
+    /// by `/` and each possibly empty; `rest` is `None` when the path ends
+    /// at `node`.
     fn walk(
         &self,
         node: usize,

@@ -55,9 +55,12 @@ impl Default for Limits {
 /// client.
 #[derive(Debug, Clone)]
 pub struct TestOverrides {
-    /// `test-invoke-request` on AWS.
+    /// `test-invoke-request` on AWS. Must hold no control character:
+    /// access lines copy request ids without escaping them
+    /// (`ContextVariable::is_plain_text`).
     pub request_id: String,
-    /// `test-invoke-source-ip` on AWS.
+    /// `test-invoke-source-ip` on AWS. Must hold no control character, as
+    /// for `request_id`.
     pub source_ip: String,
 }
 

@@ -363,8 +363,10 @@ fn backend_headers(
     content_type: Option<&str>,
     body: &Bytes,
 ) -> HeaderMap {
-    // The client's headers plus the few added below, without regrowing.
-    let mut headers = HeaderMap::with_capacity(request.headers.len() + 6);
+    // Room for what is added below (with HTTP_PROXY, the client's headers
+    // too), so the map is not regrown.
+    let capacity = if proxy { request.headers.len() + 6 } else { 6 };
+    let mut headers = HeaderMap::with_capacity(capacity);
     if proxy {
         for (name, value) in &request.headers {
             if !HOP_BY_HOP.contains(&name.as_str()) && name != "x-forwarded-for" {

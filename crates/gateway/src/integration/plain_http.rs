@@ -54,6 +54,10 @@ use tokio::net::TcpStream;
 const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 /// Idle connections kept per backend (host and port) per thread.
 const MAX_IDLE_PER_HOST: usize = 512;
+/// Backends with idle connections kept per thread. An integration URI can
+/// take its host from a request parameter, so clients could otherwise make
+/// the pool's list of backends grow without end.
+const MAX_IDLE_BACKENDS: usize = 64;
 /// Largest response head accepted.
 const MAX_HEAD_BYTES: usize = 64 * 1024;
 /// Most header lines in a response head.
@@ -129,9 +133,9 @@ struct Idle {
 }
 
 thread_local! {
-    /// Idle connections per backend (`host:port`). A thread talks to few
-    /// backends, so a scan of their keys beats hashing the key twice per
-    /// request.
+    /// Idle connections per backend (`host:port`). A thread usually talks
+    /// to a few backends, so a scan of their keys beats hashing the key
+    /// twice per request; at most [`MAX_IDLE_BACKENDS`] are kept.
     static IDLE: RefCell<Vec<(String, Vec<Idle>)>> = const { RefCell::new(Vec::new()) };
 }
 
@@ -193,6 +197,14 @@ fn checkin(mut conn: Conn) {
         let at = match pools.iter().position(|(k, _)| *k == conn.key) {
             Some(at) => at,
             None => {
+                if pools.len() >= MAX_IDLE_BACKENDS {
+                    // Forget backends with nothing idle; failing that, close
+                    // the idle connections of the longest-kept one.
+                    pools.retain(|(_, list)| !list.is_empty());
+                    if pools.len() >= MAX_IDLE_BACKENDS {
+                        pools.remove(0);
+                    }
+                }
                 pools.push((conn.key.clone(), Vec::new()));
                 pools.len() - 1
             }

@@ -398,3 +398,24 @@ async fn heads_beyond_the_common_size_parse_up_to_the_limit() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn the_idle_pool_keeps_a_bounded_number_of_backends() {
+    let answer: &'static [u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+    let mut backends = Vec::new();
+    for _ in 0..=MAX_IDLE_BACKENDS {
+        backends.push(backend(vec![(answer, After::KeepOpen)]).await);
+    }
+    for b in &backends {
+        call(b.addr, Method::GET, "/", b"").await.unwrap();
+    }
+    let kept = IDLE.with(|pools| pools.borrow().len());
+    assert_eq!(kept, MAX_IDLE_BACKENDS);
+    // The first backend's idle connection made room for the last one's:
+    // calling it again connects anew, while the last one's is reused.
+    let (first, last) = (&backends[0], &backends[MAX_IDLE_BACKENDS]);
+    call(last.addr, Method::GET, "/", b"").await.unwrap();
+    assert_eq!(last.connections.load(Ordering::SeqCst), 1);
+    call(first.addr, Method::GET, "/", b"").await.unwrap();
+    assert_eq!(first.connections.load(Ordering::SeqCst), 2);
+}
