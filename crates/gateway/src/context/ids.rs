@@ -1,7 +1,7 @@
 //! Request ids in API Gateway's shapes.
 
 use base64::Engine;
-use rand::Rng;
+use rand::RngCore;
 use std::time::SystemTime;
 
 /// A new request id: a random UUID, as in `x-amzn-RequestId`.
@@ -28,7 +28,9 @@ pub fn request_id_from_client(supplied: Option<&str>) -> String {
 /// An extended request id: 16 base64 characters ending in `=` (11 random
 /// bytes), like `Vts2pH6ArPEFcuQ=`.
 pub fn extended_request_id() -> String {
-    let bytes: [u8; 11] = rand::rng().random();
+    // One fill, not a random draw per byte.
+    let mut bytes = [0u8; 11];
+    rand::rng().fill_bytes(&mut bytes);
     let mut out = [0u8; 16];
     let written = base64::engine::general_purpose::STANDARD
         .encode_slice(bytes, &mut out)
@@ -50,7 +52,8 @@ pub fn xray_trace_id(now: SystemTime) -> String {
         .duration_since(SystemTime::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    let random: [u8; 12] = rand::rng().random();
+    let mut random = [0u8; 12];
+    rand::rng().fill_bytes(&mut random);
     let mut out = [0u8; 35];
     out[..2].copy_from_slice(b"1-");
     hex_into(&mut out[2..10], &(secs as u32).to_be_bytes());
