@@ -223,7 +223,9 @@ pub fn map_response(
         ));
     };
     let status: u16 = chosen.status_code.parse().unwrap_or(500);
-    let mut headers = HeaderMap::new();
+    // Room for the mapped headers, the content type and the three ids the
+    // gateway adds to every response, so the map is not regrown.
+    let mut headers = HeaderMap::with_capacity(chosen.response_parameters.len() + 4);
     for (target, source) in &chosen.response_parameters {
         let Some(name) = target.strip_prefix("method.response.header.") else {
             continue;
@@ -237,7 +239,11 @@ pub fn map_response(
             }
         }
     }
-    let accept = request.header("accept").unwrap_or("");
+    let accept = request
+        .headers
+        .get(http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     let template = chosen
         .response_templates
         .iter()
@@ -266,7 +272,12 @@ pub fn map_response(
         None => (Bytes::copy_from_slice(backend.body), "application/json"),
     };
     if !headers.contains_key(http::header::CONTENT_TYPE) {
-        if let Ok(v) = http::HeaderValue::from_str(content_type) {
+        let value = if content_type == "application/json" {
+            Ok(http::HeaderValue::from_static("application/json"))
+        } else {
+            http::HeaderValue::from_str(content_type)
+        };
+        if let Ok(v) = value {
             headers.insert(http::header::CONTENT_TYPE, v);
         }
     }
