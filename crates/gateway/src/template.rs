@@ -27,7 +27,208 @@ pub struct TemplateInput<'a> {
 }
 
 /// Renders a template.
+///
+/// A template is split into text and references once per thread (the last
+/// [`COMPILED_PER_THREAD`] templates rendered are kept, found by their
+/// text), so a request only evaluates its references. The result is exactly
+/// [`interpret`]'s, which reads the template afresh.
 pub fn render(template: &str, input: &TemplateInput) -> String {
+    // A template without references needs no pieces; a very large one is
+    // read afresh rather than kept.
+    if memchr::memchr(b'$', template.as_bytes()).is_none() {
+        return template.to_owned();
+    }
+    if template.len() > MAX_COMPILED_BYTES {
+        return interpret(template, input);
+    }
+    COMPILED.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        let at = match cache.iter().position(|(text, _)| **text == *template) {
+            Some(at) => at,
+            None => {
+                if cache.len() >= COMPILED_PER_THREAD {
+                    cache.remove(0);
+                }
+                cache.push((template.into(), compile(template)));
+                cache.len() - 1
+            }
+        };
+        let compiled = &cache[at].1;
+        if compiled.needs_request && input.request.is_none() {
+            // Its `$input.params` references have no value and are copied
+            // through, which changes how the text after them is read.
+            return interpret(template, input);
+        }
+        let mut out = String::with_capacity(template.len() + 32);
+        for piece in &compiled.pieces {
+            match piece {
+                Piece::Text(range) => out.push_str(&template[range.clone()]),
+                Piece::Reference { expr, quiet } => {
+                    match evaluate(&template[expr.clone()], input) {
+                        Some(value) => out.push_str(&value),
+                        // Only a quiet reference can lack a value here
+                        // (see `compile`).
+                        None => debug_assert!(quiet, "{template:?}"),
+                    }
+                }
+            }
+        }
+        out
+    })
+}
+
+/// Templates kept compiled per thread.
+pub const COMPILED_PER_THREAD: usize = 32;
+
+/// Largest template kept compiled.
+const MAX_COMPILED_BYTES: usize = 16 * 1024;
+
+thread_local! {
+    /// The templates this thread rendered last, with their pieces.
+    static COMPILED: std::cell::RefCell<Vec<(Box<str>, Compiled)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A template split into text and references.
+#[derive(Debug, Clone, PartialEq)]
+struct Compiled {
+    pieces: Vec<Piece>,
+    /// Whether a reference's value depends on there being a method request
+    /// (`$input.params`), which gateway responses before routing lack.
+    needs_request: bool,
+}
+
+/// One piece of a compiled template; ranges index the template's text.
+#[derive(Debug, Clone, PartialEq)]
+enum Piece {
+    /// Text copied as it is (including references that never have a value,
+    /// which Velocity copies through).
+    Text(std::ops::Range<usize>),
+    /// A reference evaluated per render.
+    Reference {
+        expr: std::ops::Range<usize>,
+        quiet: bool,
+    },
+}
+
+/// How a reference's value depends on the render's input.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Presence {
+    /// It always has a value.
+    Always,
+    /// It never has one: the text is copied through.
+    Never,
+    /// It has one exactly when there is a method request.
+    WithRequest,
+}
+
+/// Whether `expr` has a value, without evaluating it: the same decisions
+/// as [`evaluate`], in the same order.
+fn presence(expr: &str) -> Presence {
+    if let Some(name) = expr.strip_prefix("context.") {
+        return match ContextVariable::parse(name) {
+            Some(_) => Presence::Always,
+            None => Presence::Never,
+        };
+    }
+    if expr.starts_with("stageVariables.") {
+        return Presence::Always;
+    }
+    if let Some(inner) = expr
+        .strip_prefix("util.escapeJavaScript(")
+        .and_then(|e| e.strip_suffix(')'))
+    {
+        let inner = inner.trim();
+        return if let Some(r) = inner.strip_prefix('$') {
+            presence(r.trim_start_matches('!'))
+        } else if unquote(inner).is_some() {
+            Presence::Always
+        } else {
+            Presence::Never
+        };
+    }
+    if matches!(
+        expr,
+        "input.body"
+            | "input.json('$')"
+            | "input.json(\"$\")"
+            | "input.path('$')"
+            | "input.path(\"$\")"
+    ) {
+        return Presence::Always;
+    }
+    if let Some(arg) = expr
+        .strip_prefix("input.params(")
+        .filter(|_| !expr.starts_with("input.params()."))
+        .and_then(|e| e.strip_suffix(')'))
+    {
+        return match unquote(arg.trim()) {
+            Some(_) => Presence::WithRequest,
+            None => Presence::Never,
+        };
+    }
+    if let Some(rest) = expr.strip_prefix("input.params().") {
+        let known = rest.split_once(".get(").and_then(|(location, call)| {
+            unquote(call.strip_suffix(')')?.trim())?;
+            matches!(location, "path" | "querystring" | "header").then_some(())
+        });
+        return match known {
+            Some(()) => Presence::WithRequest,
+            None => Presence::Never,
+        };
+    }
+    Presence::Never
+}
+
+/// Splits a template the way [`interpret`] reads it.
+fn compile(template: &str) -> Compiled {
+    let mut pieces = Vec::new();
+    let mut needs_request = false;
+    let mut text_from = 0;
+    let mut at = 0;
+    while let Some(found) = memchr::memchr(b'$', &template.as_bytes()[at..]) {
+        let dollar = at + found;
+        let syntax = reference_syntax(&template[dollar..]);
+        let presence = syntax.as_ref().map_or(Presence::Never, |r| {
+            presence(&template[dollar..][r.expr.clone()])
+        });
+        match (syntax, presence) {
+            (Some(r), Presence::Always | Presence::WithRequest) => {
+                needs_request |= presence == Presence::WithRequest;
+                if text_from < dollar {
+                    pieces.push(Piece::Text(text_from..dollar));
+                }
+                pieces.push(Piece::Reference {
+                    expr: dollar + r.expr.start..dollar + r.expr.end,
+                    quiet: r.quiet,
+                });
+                at = dollar + r.consumed;
+                text_from = at;
+            }
+            (Some(r), Presence::Never) if r.quiet => {
+                // `$!x` with no value renders as nothing.
+                if text_from < dollar {
+                    pieces.push(Piece::Text(text_from..dollar));
+                }
+                at = dollar + r.consumed;
+                text_from = at;
+            }
+            // Not a reference, or one without a value: the `$` stays and
+            // reading goes on after it.
+            _ => at = dollar + 1,
+        }
+    }
+    if text_from < template.len() {
+        pieces.push(Piece::Text(text_from..template.len()));
+    }
+    Compiled {
+        pieces,
+        needs_request,
+    }
+}
+
+/// Renders a template by reading it afresh: the reference for [`render`].
+pub fn interpret(template: &str, input: &TemplateInput) -> String {
     let mut out = String::with_capacity(template.len() + 32);
     // Text between references is copied in runs, not character by character.
     let mut rest = template;
@@ -53,6 +254,28 @@ pub fn render(template: &str, input: &TemplateInput) -> String {
 /// Returns the bytes consumed and the rendered value (borrowed from the
 /// input where it can be: no copy per reference).
 fn reference<'a>(s: &str, input: &TemplateInput<'a>) -> Option<(usize, Cow<'a, str>)> {
+    let syntax = reference_syntax(s)?;
+    match evaluate(&s[syntax.expr.clone()], input) {
+        Some(v) => Some((syntax.consumed, v)),
+        None if syntax.quiet => Some((syntax.consumed, Cow::Borrowed(""))),
+        None => None,
+    }
+}
+
+/// Where a reference's parts are, read from its text alone.
+#[derive(Debug, Clone, PartialEq)]
+struct ReferenceSyntax {
+    /// Bytes the reference takes, from its `$`.
+    consumed: usize,
+    /// The expression (`input.params('id')`), relative to the `$`.
+    expr: std::ops::Range<usize>,
+    /// `$!`: renders as nothing when it has no value.
+    quiet: bool,
+}
+
+/// The shape of the reference at the start of `s` (which begins with `$`),
+/// or `None` when the text there is not a reference.
+fn reference_syntax(s: &str) -> Option<ReferenceSyntax> {
     let mut pos = 1;
     let quiet = s[pos..].starts_with('!');
     if quiet {
@@ -90,18 +313,18 @@ fn reference<'a>(s: &str, input: &TemplateInput<'a>) -> Option<(usize, Cow<'a, s
     if depth > 0 || pos == start {
         return None;
     }
-    let expr = &s[start..pos];
+    let expr = start..pos;
     if braced {
         if !s[pos..].starts_with('}') {
             return None;
         }
         pos += 1;
     }
-    match evaluate(expr, input) {
-        Some(v) => Some((pos, v)),
-        None if quiet => Some((pos, Cow::Borrowed(""))),
-        None => None,
-    }
+    Some(ReferenceSyntax {
+        consumed: pos,
+        expr,
+        quiet,
+    })
 }
 
 fn is_ident(b: u8) -> bool {
@@ -232,5 +455,74 @@ mod tests {
             render("{\"statusCode\": 200}", &input),
             "{\"statusCode\": 200}"
         );
+    }
+
+    /// Compiled rendering gives exactly what reading the template afresh
+    /// gives, with and without a method request, on templates stitched
+    /// from references known and unknown, quiet and braced, well formed or
+    /// not, and text around them.
+    #[test]
+    fn compiled_templates_render_as_interpreted() {
+        use rand::{Rng, SeedableRng};
+        const FRAGMENTS: &[&str] = &[
+            "$context.requestId",
+            "${context.requestId}",
+            "$!context.nope",
+            "$context.nope",
+            "$!{context.identity.caller}",
+            "$stageVariables.who",
+            "$input.params('id')",
+            "$!input.params('id')",
+            "$input.params().header.get('x-h')",
+            "$input.params().cookie.get('x')",
+            "$input.params(id)",
+            "$input.body",
+            "$input.json('$')",
+            "$util.escapeJavaScript($input.params('q'))",
+            "$util.escapeJavaScript('it''s')",
+            "$util.escapeJavaScript($nope)",
+            "$unknown.thing",
+            "$x",
+            "$",
+            "$!",
+            "${",
+            "${context.requestId",
+            "$input.params('a",
+            "#set($v = 1)",
+            "$v",
+            "$5",
+            "\"",
+            "{",
+            "}",
+            " ",
+            "text",
+            "é",
+            "(",
+            ")",
+            "'",
+        ];
+        let req = request();
+        let ctx = RequestContext {
+            request_id: "r-1".into(),
+            ..Default::default()
+        };
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        for _ in 0..5_000 {
+            let n = rng.random_range(1..8);
+            let template: String = (0..n)
+                .map(|_| FRAGMENTS[rng.random_range(0..FRAGMENTS.len())])
+                .collect();
+            for request in [Some(&req), None] {
+                let input = TemplateInput {
+                    context: &ctx,
+                    request,
+                    body: b"{\"a\":1}",
+                };
+                let want = interpret(&template, &input);
+                // Twice: compiled, then from the thread's cache.
+                assert_eq!(render(&template, &input), want, "{template:?}");
+                assert_eq!(render(&template, &input), want, "{template:?}");
+            }
+        }
     }
 }
