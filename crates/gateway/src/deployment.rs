@@ -210,25 +210,8 @@ impl Deployments {
             .iter()
             .filter_map(|a| Some((a, a.stages.get_key_value(stage)?)));
         match (with_stage.next(), with_stage.next()) {
-            (Some((api, (name, s))), None) => match api.deployment_of(s) {
-                Some(deployment) => Ok(Target {
-                    api,
-                    stage: s,
-                    stage_name: name,
-                    deployment,
-                    path: if below.is_empty() { "/" } else { below },
-                    // `/{stage}{below}`: the request's own path here.
-                    context_path: if path.starts_with('/') {
-                        path.to_owned()
-                    } else {
-                        ["/", stage, below].concat()
-                    },
-                }),
-                None => Err(Miss {
-                    api: Some(api),
-                    stage: Some(stage),
-                }),
-            },
+            // `/{stage}{below}` is the request's own path here.
+            (Some((api, entry)), None) => Self::serve(api, entry, stage, below, Some(path)),
             _ => Err(Miss {
                 api: (self.apis.len() == 1).then(|| &self.apis[0]),
                 stage: Some(stage),
@@ -242,24 +225,43 @@ impl Deployments {
         stage: &'a str,
         below: &'a str,
     ) -> Result<Target<'a>, Miss<'a>> {
-        match api
-            .stages
-            .get_key_value(stage)
-            .and_then(|(name, s)| Some((name, s, api.deployment_of(s)?)))
-        {
-            Some((name, s, deployment)) => Ok(Target {
-                api,
-                stage: s,
-                stage_name: name,
-                deployment,
-                path: if below.is_empty() { "/" } else { below },
-                context_path: ["/", stage, below].concat(),
-            }),
+        match api.stages.get_key_value(stage) {
+            Some(entry) => Self::serve(api, entry, stage, below, None),
             None => Err(Miss {
                 api: Some(api),
                 stage: Some(stage),
             }),
         }
+    }
+
+    /// The target of `api`'s stage `entry` (named `stage` in the request),
+    /// when the stage serves a deployment. `request_path` is the request's
+    /// path when it is `/{stage}{below}` itself, so `$context.path` is a
+    /// copy of it rather than put together again.
+    fn serve<'a>(
+        api: &'a DeployedApi,
+        (name, s): (&'a Arc<str>, &'a Arc<Stage>),
+        stage: &'a str,
+        below: &'a str,
+        request_path: Option<&str>,
+    ) -> Result<Target<'a>, Miss<'a>> {
+        let Some(deployment) = api.deployment_of(s) else {
+            return Err(Miss {
+                api: Some(api),
+                stage: Some(stage),
+            });
+        };
+        Ok(Target {
+            api,
+            stage: s,
+            stage_name: name,
+            deployment,
+            path: if below.is_empty() { "/" } else { below },
+            context_path: match request_path {
+                Some(path) if path.starts_with('/') => path.to_owned(),
+                _ => ["/", stage, below].concat(),
+            },
+        })
     }
 }
 

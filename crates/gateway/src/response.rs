@@ -196,6 +196,9 @@ pub(crate) const X_AMZ_APIGW_ID: HeaderName = HeaderName::from_static("x-amz-api
 /// `X-Amzn-Trace-Id`, the X-Ray trace header.
 pub(crate) const X_AMZN_TRACE_ID: HeaderName = HeaderName::from_static("x-amzn-trace-id");
 
+/// How many headers [`add_standard_headers`] adds, for maps sized ahead.
+pub const STANDARD_HEADERS: usize = 3;
+
 /// Adds `x-amzn-RequestId`, `x-amz-apigw-id` and `X-Amzn-Trace-Id`.
 ///
 /// The three values share one buffer (one allocation per response rather
@@ -205,7 +208,7 @@ pub fn add_standard_headers(headers: &mut HeaderMap, ctx: &RequestContext) {
     let buf = Bytes::from([id, ext, "Root=", &ctx.xray_trace_id].concat());
     let ext_at = id.len();
     let trace_at = ext_at + ext.len();
-    let values = [
+    let values: [_; STANDARD_HEADERS] = [
         (X_AMZN_REQUEST_ID, buf.slice(..ext_at)),
         (X_AMZ_APIGW_ID, buf.slice(ext_at..trace_at)),
         (X_AMZN_TRACE_ID, buf.slice(trace_at..)),

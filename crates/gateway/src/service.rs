@@ -285,7 +285,7 @@ impl Gateway {
             ),
             extended_request_id: extended_request_id(),
             request_time: Some(now),
-            http_method: method_name(&parts.method),
+            http_method: method_name(parts.method.as_str()),
             domain_name: host.to_string(),
             protocol: Cow::Borrowed(protocol_name(parts.version)),
             xray_trace_id: parts
@@ -356,7 +356,7 @@ impl Gateway {
         };
         ctx.resource_path = Some(Arc::clone(&matched.names.path));
         ctx.resource_id = Some(Arc::clone(&matched.names.id));
-        ctx.method_key = Some(method_key_name(&method.http_method));
+        ctx.method_key = Some(method_name(&method.http_method));
         let setting = target
             .stage
             .method_setting(&matched.resource.path, &method.http_method);
@@ -647,34 +647,17 @@ impl Gateway {
     }
 }
 
-/// `$context.httpMethod`: a static name for the standard methods, a copy
-/// of an extension method's.
-fn method_name(method: &http::Method) -> Cow<'static, str> {
-    use http::Method;
-    let name = match *method {
-        Method::GET => "GET",
-        Method::POST => "POST",
-        Method::PUT => "PUT",
-        Method::DELETE => "DELETE",
-        Method::PATCH => "PATCH",
-        Method::HEAD => "HEAD",
-        Method::OPTIONS => "OPTIONS",
-        Method::CONNECT => "CONNECT",
-        Method::TRACE => "TRACE",
-        _ => return Cow::Owned(method.as_str().to_string()),
-    };
-    Cow::Borrowed(name)
-}
-
-/// A method's key on its resource (`GET`, `ANY`): a static name for the
-/// standard methods, a copy of any other.
-fn method_key_name(key: &str) -> Cow<'static, str> {
-    const STANDARD: [&str; 8] = [
-        "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "ANY",
+/// A method's name as `$context.httpMethod` and execution logs show it (a
+/// request's method, or a method's key on its resource such as `ANY`):
+/// borrowed from a static list of the standard HTTP methods and `ANY`, so
+/// those cost no allocation, and copied otherwise.
+fn method_name(name: &str) -> Cow<'static, str> {
+    const STANDARD: [&str; 10] = [
+        "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "CONNECT", "TRACE", "ANY",
     ];
-    match STANDARD.iter().find(|name| **name == key) {
-        Some(name) => Cow::Borrowed(name),
-        None => Cow::Owned(key.to_string()),
+    match STANDARD.iter().find(|standard| **standard == name) {
+        Some(standard) => Cow::Borrowed(standard),
+        None => Cow::Owned(name.to_string()),
     }
 }
 

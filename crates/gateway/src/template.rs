@@ -63,12 +63,11 @@ pub fn render(template: &str, input: &TemplateInput) -> String {
         for piece in &compiled.pieces {
             match piece {
                 Piece::Text(range) => out.push_str(&template[range.clone()]),
-                Piece::Reference { expr, quiet } => {
-                    match evaluate(&template[expr.clone()], input) {
-                        Some(value) => out.push_str(&value),
-                        // Only a quiet reference can lack a value here
-                        // (see `compile`).
-                        None => debug_assert!(quiet, "{template:?}"),
+                // With a request at hand, every compiled reference has a
+                // value (see `compile`).
+                Piece::Reference(expr) => {
+                    if let Some(value) = expr.evaluate(input) {
+                        out.push_str(&value);
                     }
                 }
             }
@@ -98,86 +97,14 @@ struct Compiled {
     needs_request: bool,
 }
 
-/// One piece of a compiled template; ranges index the template's text.
+/// One piece of a compiled template.
 #[derive(Debug, Clone, PartialEq)]
 enum Piece {
-    /// Text copied as it is (including references that never have a value,
-    /// which Velocity copies through).
+    /// Text copied as it is, a range of the template (including references
+    /// that never have a value, which Velocity copies through).
     Text(std::ops::Range<usize>),
     /// A reference evaluated per render.
-    Reference {
-        expr: std::ops::Range<usize>,
-        quiet: bool,
-    },
-}
-
-/// How a reference's value depends on the render's input.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Presence {
-    /// It always has a value.
-    Always,
-    /// It never has one: the text is copied through.
-    Never,
-    /// It has one exactly when there is a method request.
-    WithRequest,
-}
-
-/// Whether `expr` has a value, without evaluating it: the same decisions
-/// as [`evaluate`], in the same order.
-fn presence(expr: &str) -> Presence {
-    if let Some(name) = expr.strip_prefix("context.") {
-        return match ContextVariable::parse(name) {
-            Some(_) => Presence::Always,
-            None => Presence::Never,
-        };
-    }
-    if expr.starts_with("stageVariables.") {
-        return Presence::Always;
-    }
-    if let Some(inner) = expr
-        .strip_prefix("util.escapeJavaScript(")
-        .and_then(|e| e.strip_suffix(')'))
-    {
-        let inner = inner.trim();
-        return if let Some(r) = inner.strip_prefix('$') {
-            presence(r.trim_start_matches('!'))
-        } else if unquote(inner).is_some() {
-            Presence::Always
-        } else {
-            Presence::Never
-        };
-    }
-    if matches!(
-        expr,
-        "input.body"
-            | "input.json('$')"
-            | "input.json(\"$\")"
-            | "input.path('$')"
-            | "input.path(\"$\")"
-    ) {
-        return Presence::Always;
-    }
-    if let Some(arg) = expr
-        .strip_prefix("input.params(")
-        .filter(|_| !expr.starts_with("input.params()."))
-        .and_then(|e| e.strip_suffix(')'))
-    {
-        return match unquote(arg.trim()) {
-            Some(_) => Presence::WithRequest,
-            None => Presence::Never,
-        };
-    }
-    if let Some(rest) = expr.strip_prefix("input.params().") {
-        let known = rest.split_once(".get(").and_then(|(location, call)| {
-            unquote(call.strip_suffix(')')?.trim())?;
-            matches!(location, "path" | "querystring" | "header").then_some(())
-        });
-        return match known {
-            Some(()) => Presence::WithRequest,
-            None => Presence::Never,
-        };
-    }
-    Presence::Never
+    Reference(Expr),
 }
 
 /// Splits a template the way [`interpret`] reads it.
@@ -189,23 +116,20 @@ fn compile(template: &str) -> Compiled {
     while let Some(found) = memchr::memchr(b'$', &template.as_bytes()[at..]) {
         let dollar = at + found;
         let syntax = reference_syntax(&template[dollar..]);
-        let presence = syntax.as_ref().map_or(Presence::Never, |r| {
-            presence(&template[dollar..][r.expr.clone()])
-        });
-        match (syntax, presence) {
-            (Some(r), Presence::Always | Presence::WithRequest) => {
-                needs_request |= presence == Presence::WithRequest;
+        let expr = syntax
+            .as_ref()
+            .and_then(|r| Expr::parse(&template[dollar..][r.expr.clone()]));
+        match (syntax, expr) {
+            (Some(r), Some(expr)) => {
+                needs_request |= expr.needs_request();
                 if text_from < dollar {
                     pieces.push(Piece::Text(text_from..dollar));
                 }
-                pieces.push(Piece::Reference {
-                    expr: dollar + r.expr.start..dollar + r.expr.end,
-                    quiet: r.quiet,
-                });
+                pieces.push(Piece::Reference(expr));
                 at = dollar + r.consumed;
                 text_from = at;
             }
-            (Some(r), Presence::Never) if r.quiet => {
+            (Some(r), None) if r.quiet => {
                 // `$!x` with no value renders as nothing.
                 if text_from < dollar {
                     pieces.push(Piece::Text(text_from..dollar));
@@ -334,71 +258,147 @@ fn is_ident(b: u8) -> bool {
 /// Evaluates a reference expression; `None` when it is unknown (copied
 /// through by the caller) — a known variable with no value renders as "".
 fn evaluate<'a>(expr: &str, input: &TemplateInput<'a>) -> Option<Cow<'a, str>> {
-    if let Some(name) = expr.strip_prefix("context.") {
-        let var = ContextVariable::parse(name)?;
-        return Some(var.value(input.context).unwrap_or_default());
-    }
-    if let Some(name) = expr.strip_prefix("stageVariables.") {
-        return Some(Cow::Borrowed(
-            input
-                .request
-                .and_then(|r| r.stage_variable(name))
-                .unwrap_or_default(),
-        ));
-    }
-    if let Some(inner) = expr
-        .strip_prefix("util.escapeJavaScript(")
-        .and_then(|e| e.strip_suffix(')'))
-    {
-        let inner = inner.trim();
-        let value = if let Some(r) = inner.strip_prefix('$') {
-            evaluate(r.trim_start_matches('!'), input)?.into_owned()
-        } else {
-            unquote(inner)?.to_string()
-        };
-        let json = serde_json::Value::String(value).to_string();
-        return Some(Cow::Owned(json[1..json.len() - 1].replace('\'', "\\'")));
-    }
-    match expr {
-        "input.body" => return Some(String::from_utf8_lossy(input.body)),
-        "input.json('$')" | "input.json(\"$\")" | "input.path('$')" | "input.path(\"$\")" => {
-            let body = String::from_utf8_lossy(input.body);
-            return Some(if body.trim().is_empty() {
-                Cow::Borrowed("{}")
-            } else {
-                body
-            });
+    Expr::parse(expr)?.evaluate(input)
+}
+
+/// A reference expression the renderer knows, read once.
+#[derive(Debug, Clone, PartialEq)]
+enum Expr {
+    /// `$context.*`.
+    Context(ContextVariable),
+    /// `$stageVariables.name`.
+    StageVariable(String),
+    /// `$util.escapeJavaScript($reference)`.
+    EscapeReference(Box<Expr>),
+    /// `$util.escapeJavaScript('text')`.
+    EscapeText(String),
+    /// `$input.body`.
+    Body,
+    /// `$input.json('$')`, `$input.path('$')`: the body, `{}` when blank.
+    WholeBody,
+    /// `$input.params('name')`: path, then query string, then header.
+    Param(String),
+    /// `$input.params().{path|querystring|header}.get('name')`.
+    ParamIn(ParamLocation, String),
+}
+
+/// Where `$input.params().{location}.get(...)` looks.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum ParamLocation {
+    Path,
+    QueryString,
+    Header,
+}
+
+impl Expr {
+    /// The expression `expr` (a reference without its `$`), or `None` when
+    /// it is not one the renderer knows.
+    fn parse(expr: &str) -> Option<Expr> {
+        if let Some(name) = expr.strip_prefix("context.") {
+            return ContextVariable::parse(name).map(Expr::Context);
         }
-        _ => {}
+        if let Some(name) = expr.strip_prefix("stageVariables.") {
+            return Some(Expr::StageVariable(name.to_string()));
+        }
+        if let Some(inner) = expr
+            .strip_prefix("util.escapeJavaScript(")
+            .and_then(|e| e.strip_suffix(')'))
+        {
+            let inner = inner.trim();
+            return if let Some(r) = inner.strip_prefix('$') {
+                Expr::parse(r.trim_start_matches('!')).map(|e| Expr::EscapeReference(Box::new(e)))
+            } else {
+                unquote(inner).map(|text| Expr::EscapeText(text.to_string()))
+            };
+        }
+        match expr {
+            "input.body" => return Some(Expr::Body),
+            "input.json('$')" | "input.json(\"$\")" | "input.path('$')" | "input.path(\"$\")" => {
+                return Some(Expr::WholeBody)
+            }
+            _ => {}
+        }
+        if let Some(arg) = expr
+            .strip_prefix("input.params(")
+            .filter(|_| !expr.starts_with("input.params()."))
+            .and_then(|e| e.strip_suffix(')'))
+        {
+            return unquote(arg.trim()).map(|name| Expr::Param(name.to_string()));
+        }
+        if let Some(rest) = expr.strip_prefix("input.params().") {
+            let (location, call) = rest.split_once(".get(")?;
+            let name = unquote(call.strip_suffix(')')?.trim())?;
+            let location = match location {
+                "path" => ParamLocation::Path,
+                "querystring" => ParamLocation::QueryString,
+                "header" => ParamLocation::Header,
+                _ => return None,
+            };
+            return Some(Expr::ParamIn(location, name.to_string()));
+        }
+        None
     }
-    let request = input.request;
-    if let Some(arg) = expr
-        .strip_prefix("input.params(")
-        .filter(|_| !expr.starts_with("input.params()."))
-        .and_then(|e| e.strip_suffix(')'))
-    {
-        let name = unquote(arg.trim())?;
-        let r = request?;
-        let v = r
-            .path_param(name)
-            .or_else(|| r.query_param(name))
-            .or_else(|| r.header(name))
-            .unwrap_or_default();
-        return Some(Cow::Borrowed(v));
+
+    /// Whether the value needs a method request (without one, the
+    /// reference is copied through).
+    fn needs_request(&self) -> bool {
+        match self {
+            Expr::Param(_) | Expr::ParamIn(..) => true,
+            Expr::EscapeReference(inner) => inner.needs_request(),
+            _ => false,
+        }
     }
-    if let Some(rest) = expr.strip_prefix("input.params().") {
-        let (location, call) = rest.split_once(".get(")?;
-        let name = unquote(call.strip_suffix(')')?.trim())?;
-        let r = request?;
-        let v = match location {
-            "path" => r.path_param(name),
-            "querystring" => r.query_param(name),
-            "header" => r.header(name),
-            _ => return None,
+
+    /// The value for this render; `None` only when it needs a method
+    /// request and there is none.
+    fn evaluate<'a>(&self, input: &TemplateInput<'a>) -> Option<Cow<'a, str>> {
+        let value = match self {
+            Expr::Context(var) => var.value(input.context).unwrap_or_default(),
+            Expr::StageVariable(name) => Cow::Borrowed(
+                input
+                    .request
+                    .and_then(|r| r.stage_variable(name))
+                    .unwrap_or_default(),
+            ),
+            Expr::EscapeReference(inner) => escape_javascript(&inner.evaluate(input)?),
+            Expr::EscapeText(text) => escape_javascript(text),
+            Expr::Body => String::from_utf8_lossy(input.body),
+            Expr::WholeBody => {
+                let body = String::from_utf8_lossy(input.body);
+                if body.trim().is_empty() {
+                    Cow::Borrowed("{}")
+                } else {
+                    body
+                }
+            }
+            Expr::Param(name) => {
+                let r = input.request?;
+                Cow::Borrowed(
+                    r.path_param(name)
+                        .or_else(|| r.query_param(name))
+                        .or_else(|| r.header(name))
+                        .unwrap_or_default(),
+                )
+            }
+            Expr::ParamIn(location, name) => {
+                let r = input.request?;
+                let v = match location {
+                    ParamLocation::Path => r.path_param(name),
+                    ParamLocation::QueryString => r.query_param(name),
+                    ParamLocation::Header => r.header(name),
+                };
+                Cow::Borrowed(v.unwrap_or_default())
+            }
         };
-        return Some(Cow::Borrowed(v.unwrap_or_default()));
+        Some(value)
     }
-    None
+}
+
+/// `$util.escapeJavaScript`: the text as a JSON string's inside, with `'`
+/// escaped too.
+fn escape_javascript<'a>(text: &str) -> Cow<'a, str> {
+    let json = serde_json::Value::String(text.to_string()).to_string();
+    Cow::Owned(json[1..json.len() - 1].replace('\'', "\\'"))
 }
 
 fn unquote(s: &str) -> Option<&str> {

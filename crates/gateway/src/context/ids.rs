@@ -40,7 +40,7 @@ pub fn extended_request_id() -> String {
 
 /// A string of bytes known to be ASCII (ids written here); anything else
 /// gives an empty string rather than a panic.
-fn ascii_string(bytes: &[u8]) -> String {
+pub(super) fn ascii_string(bytes: &[u8]) -> String {
     std::str::from_utf8(bytes)
         .map(String::from)
         .unwrap_or_default()

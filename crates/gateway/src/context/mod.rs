@@ -286,10 +286,7 @@ pub fn clf_time(t: SystemTime) -> String {
             line
         }
     };
-    // Only ASCII is written.
-    std::str::from_utf8(&line)
-        .map(String::from)
-        .unwrap_or_default()
+    ids::ascii_string(&line)
 }
 
 /// `dd/MMM/yyyy:HH:mm:ss +0000` for `secs` after the epoch, as bytes.

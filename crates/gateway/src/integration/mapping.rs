@@ -223,9 +223,11 @@ pub fn map_response(
         ));
     };
     let status: u16 = chosen.status_code.parse().unwrap_or(500);
-    // Room for the mapped headers, the content type and the three ids the
-    // gateway adds to every response, so the map is not regrown.
-    let mut headers = HeaderMap::with_capacity(chosen.response_parameters.len() + 4);
+    // Room for the mapped headers, the content type and the ids the gateway
+    // adds to every response, so the map is not regrown.
+    let mut headers = HeaderMap::with_capacity(
+        chosen.response_parameters.len() + 1 + crate::response::STANDARD_HEADERS,
+    );
     for (target, source) in &chosen.response_parameters {
         let Some(name) = target.strip_prefix("method.response.header.") else {
             continue;

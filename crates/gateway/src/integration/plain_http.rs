@@ -139,19 +139,17 @@ thread_local! {
     static IDLE: RefCell<Vec<(String, Vec<Idle>)>> = const { RefCell::new(Vec::new()) };
 }
 
-/// The idle list of `key` in `pools`, when it has one.
-fn idle_list<'a>(pools: &'a mut [(String, Vec<Idle>)], key: &str) -> Option<&'a mut Vec<Idle>> {
-    pools
-        .iter_mut()
-        .find(|(k, _)| k == key)
-        .map(|(_, list)| list)
+/// Where `key`'s idle list is in `pools`, when it has one.
+fn idle_list(pools: &[(String, Vec<Idle>)], key: &str) -> Option<usize> {
+    pools.iter().position(|(k, _)| k == key)
 }
 
 /// A pooled connection to `key`, when one is idle and still usable.
 fn checkout(key: &str) -> Option<Conn> {
     IDLE.with(|pools| {
         let mut pools = pools.borrow_mut();
-        let list = idle_list(&mut pools, key)?;
+        let at = idle_list(&pools, key)?;
+        let list = &mut pools[at].1;
         while let Some(idle) = list.pop() {
             if idle.since.elapsed() >= IDLE_TIMEOUT {
                 // Older ones sit below it: all expired.
@@ -194,7 +192,7 @@ fn checkin(mut conn: Conn) {
     IDLE.with(|pools| {
         let mut pools = pools.borrow_mut();
         // The key is copied only for a backend's first idle connection.
-        let at = match pools.iter().position(|(k, _)| *k == conn.key) {
+        let at = match idle_list(&pools, &conn.key) {
             Some(at) => at,
             None => {
                 if pools.len() >= MAX_IDLE_BACKENDS {
@@ -499,9 +497,9 @@ fn parse_head_in<const N: usize>(buf: &mut BytesMut) -> Result<Option<Head>, Cli
         *slot = (name_at, h.name.len(), value_at, h.value.len());
     }
     let head = buf.split_to(len).freeze();
-    // Room for the headers the gateway adds to the response (request id,
-    // extended id, trace id), so the map is not regrown for them.
-    let mut headers = HeaderMap::with_capacity(count + 4);
+    // Room for the ids the gateway adds to the response, so the map is not
+    // regrown for them.
+    let mut headers = HeaderMap::with_capacity(count + crate::response::STANDARD_HEADERS);
     let mut keep_alive = version_11;
     for &(name_at, name_len, value_at, value_len) in &spans[..count] {
         let name = HeaderName::from_bytes(&head[name_at..name_at + name_len])

@@ -66,10 +66,12 @@ pub enum FormatError {
 #[derive(Debug, Clone, PartialEq)]
 enum Part {
     Literal(String),
-    Var(ContextVariable),
-    /// A variable whose text never needs escaping
-    /// ([`ContextVariable::is_plain_text`]).
-    PlainVar(ContextVariable),
+    Var {
+        var: ContextVariable,
+        /// Its text never needs escaping
+        /// ([`ContextVariable::is_plain_text`]).
+        plain: bool,
+    },
 }
 
 /// A compiled access-log format.
@@ -110,10 +112,9 @@ impl AccessLogTemplate {
                 if !literal.is_empty() {
                     parts.push(Part::Literal(std::mem::take(&mut literal)));
                 }
-                parts.push(if var.is_plain_text() {
-                    Part::PlainVar(var)
-                } else {
-                    Part::Var(var)
+                parts.push(Part::Var {
+                    plain: var.is_plain_text(),
+                    var,
                 });
                 rest = &after[word.len()..];
                 continue;
@@ -144,18 +145,18 @@ impl AccessLogTemplate {
         for part in &self.parts {
             match part {
                 Part::Literal(s) => out.push_str(s),
-                Part::Var(v) => match v.typed_value(ctx) {
+                Part::Var { var, plain } => match var.typed_value(ctx) {
                     Some(ContextValue::Number(n)) => push_number(&mut out, n),
                     Some(ContextValue::Text(value)) if !value.is_empty() => {
-                        push_one_line(&mut out, &value)
-                    }
-                    _ => out.push('-'),
-                },
-                Part::PlainVar(v) => match v.typed_value(ctx) {
-                    Some(ContextValue::Number(n)) => push_number(&mut out, n),
-                    Some(ContextValue::Text(value)) if !value.is_empty() => {
-                        debug_assert!(!value.chars().any(char::is_control), "{v:?}: {value:?}");
-                        out.push_str(&value)
+                        if *plain {
+                            debug_assert!(
+                                !value.chars().any(char::is_control),
+                                "{var:?}: {value:?}"
+                            );
+                            out.push_str(&value)
+                        } else {
+                            push_one_line(&mut out, &value)
+                        }
                     }
                     _ => out.push('-'),
                 },
@@ -167,7 +168,7 @@ impl AccessLogTemplate {
     /// The variables the format uses.
     pub fn variables(&self) -> impl Iterator<Item = &ContextVariable> {
         self.parts.iter().filter_map(|p| match p {
-            Part::Var(v) | Part::PlainVar(v) => Some(v),
+            Part::Var { var, .. } => Some(var),
             Part::Literal(_) => None,
         })
     }
