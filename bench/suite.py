@@ -348,10 +348,10 @@ def ratio(a: float, b: float) -> float:
     return a / b if b else 0.0
 
 
-def keep_best(row: dict, name: str, result: dict) -> None:
-    """Keeps `result` as `row[name]` when it is the fastest round so far:
-    this shared machine's noise only ever slows a run down."""
-    if name not in row or result["rps"] > row[name]["rps"]:
+def keep_best(row: dict, name: str, result: dict, rate: str = "rps") -> None:
+    """Keeps `result` as `row[name]` when its `rate` is the fastest of the
+    rounds so far: this shared machine's noise only ever slows a run down."""
+    if name not in row or result[rate] > row[name][rate]:
         row[name] = result
 
 
@@ -442,8 +442,7 @@ def scenario_mock_and_proxy(work: Path, results: dict) -> None:
                 r["cpu_with_logs_us_per_req"] = (gw.cpu_seconds() - cpu0) / max(r["requests"], 1) * 1e6
                 r["rounds"] = LOGGING_ROUNDS
                 gw.stop()
-                if stage not in matrix or r["rps_sustained"] > matrix[stage]["rps_sustained"]:
-                    matrix[stage] = {"stage": stage, "label": STAGE_LABELS[stage], **r}
+                keep_best(matrix, stage, {"stage": stage, "label": STAGE_LABELS[stage], **r}, "rps_sustained")
         matrix = [matrix[s] for s in STAGES]
         off = matrix[0]["rps_sustained"]
         for m in matrix:
