@@ -11,7 +11,7 @@ use gatewatch_store::{
 };
 use serde_json::{json, Map, Value};
 
-use super::group_name;
+use super::{group_name, put_body};
 use crate::wire::{ApiError, ApiResult, Input};
 
 /// Events examined per FilterLogEvents call before a partial page is returned.
@@ -45,23 +45,38 @@ pub(super) async fn put(store: &Store, scope: &Scope, input: &Input) -> ApiResul
     stored(store, scope, group, stream, &events).await
 }
 
-/// PutLogEvents read straight from the request body into events that
-/// borrow their messages from it (no per-event copies): the common case
-/// of a well-formed request. `None` when the body does not have that exact
-/// shape; the generic path then reads it and reports what is wrong the way
-/// CloudWatch does.
+/// PutLogEvents read straight from the request body, for a well-formed
+/// request: first by [`put_body::read`] (the common shape, all strings
+/// decoded into one buffer), then by `serde_json` into events that borrow
+/// their messages from the body where they have no escapes. `None` when
+/// the body has neither shape; the generic path then reads it and reports
+/// what is wrong the way CloudWatch does.
 pub(super) async fn put_borrowed(store: &Store, scope: &Scope, body: &[u8]) -> Option<ApiResult> {
-    #[derive(serde::Deserialize)]
-    struct Body<'a> {
-        #[serde(rename = "logGroupName", borrow)]
-        group: std::borrow::Cow<'a, str>,
-        #[serde(rename = "logStreamName", borrow)]
-        stream: std::borrow::Cow<'a, str>,
-        #[serde(rename = "logEvents", borrow)]
-        events: Vec<Event<'a>>,
+    if let Some(read) = put_body::read(body) {
+        let events: Vec<Event<'_>> = read
+            .events
+            .iter()
+            .map(|(timestamp, message)| Event {
+                timestamp: *timestamp,
+                message: std::borrow::Cow::Borrowed(&read.text[message.clone()]),
+            })
+            .collect();
+        let (group, stream) = (&read.text[read.group.clone()], &read.text[read.stream.clone()]);
+        return Some(stored(store, scope, group, stream, &events).await);
     }
-    let body: Body<'_> = serde_json::from_slice(body).ok()?;
+    let body: SerdeBody<'_> = serde_json::from_slice(body).ok()?;
     Some(stored(store, scope, &body.group, &body.stream, &body.events).await)
+}
+
+/// A PutLogEvents body as `serde_json` reads it.
+#[derive(serde::Deserialize)]
+struct SerdeBody<'a> {
+    #[serde(rename = "logGroupName", borrow)]
+    group: std::borrow::Cow<'a, str>,
+    #[serde(rename = "logStreamName", borrow)]
+    stream: std::borrow::Cow<'a, str>,
+    #[serde(rename = "logEvents", borrow)]
+    events: Vec<Event<'a>>,
 }
 
 /// One event of a PutLogEvents body; its message is borrowed unless it had

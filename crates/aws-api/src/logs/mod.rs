@@ -3,6 +3,7 @@
 mod events;
 mod filters;
 mod groups;
+mod put_body;
 mod queries;
 mod streams;
 mod tags;
