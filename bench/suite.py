@@ -476,7 +476,7 @@ def scenario_ingest(results: dict) -> None:
         r["sqlite_events_per_s"] = sqlite["sqlite_events_per_s"]
         r["ratio_sqlite"] = ratio(r["store_events_per_s"], sqlite["sqlite_events_per_s"])
     log("PutLogEvents over HTTP vs in process")
-    out = subprocess.run([str(RELEASE / "examples" / "ingest_http"), "4", "50"], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([str(RELEASE / "examples" / "ingest_http"), "4", "100"], capture_output=True, text=True, check=True).stdout
     local = float(re.search(r"in-process PutLogEvents: (\d+) events/s", out).group(1))
     http = float(re.search(r"HTTP PutLogEvents:\s+(\d+) events/s", out).group(1))
     results["ingest"] = {"rows": rows, "put_log_events": {"in_process": local, "http": http, "ratio": ratio(http, local)}}

@@ -61,7 +61,10 @@ pub(super) async fn put_borrowed(store: &Store, scope: &Scope, body: &[u8]) -> O
                 message: std::borrow::Cow::Borrowed(&read.text[message.clone()]),
             })
             .collect();
-        let (group, stream) = (&read.text[read.group.clone()], &read.text[read.stream.clone()]);
+        let (group, stream) = (
+            &read.text[read.group.clone()],
+            &read.text[read.stream.clone()],
+        );
         return Some(stored(store, scope, group, stream, &events).await);
     }
     let body: SerdeBody<'_> = serde_json::from_slice(body).ok()?;

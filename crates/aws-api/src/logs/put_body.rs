@@ -467,12 +467,14 @@ mod tests {
                 // A key spelled with an escape: the reference reads it as
                 // the same key, the reader leaves it alone.
                 let spelled = name.replacen('g', "\\u0067", 1);
-                self.body.extend_from_slice(format!("\"{spelled}\"").as_bytes());
+                self.body
+                    .extend_from_slice(format!("\"{spelled}\"").as_bytes());
                 if spelled != name {
                     self.common = false;
                 }
             } else {
-                self.body.extend_from_slice(format!("\"{name}\"").as_bytes());
+                self.body
+                    .extend_from_slice(format!("\"{name}\"").as_bytes());
             }
             self.whitespace();
             self.body.push(b':');
@@ -656,11 +658,17 @@ mod tests {
                 }
             }
             if case.common {
-                assert_eq!(reference, case.expected, "generator and reference differ: {shown}");
+                assert_eq!(
+                    reference, case.expected,
+                    "generator and reference differ: {shown}"
+                );
             }
         }
         // Both ways are taken often, so neither half of the test is idle.
-        assert!(read_by_hand > 5_000 && left > 2_000, "{read_by_hand} read, {left} left");
+        assert!(
+            read_by_hand > 5_000 && left > 2_000,
+            "{read_by_hand} read, {left} left"
+        );
     }
 
     #[test]
