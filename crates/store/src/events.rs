@@ -11,6 +11,7 @@ use crate::commit::{durable, Space, Write};
 use crate::error::{StoreError, StoreResult};
 use crate::model::{EventInput, LogEvent, PutLogEventsOutcome, RejectedLogEventsInfo, Scope};
 use crate::segments::SegmentMeta;
+use crate::window::Window;
 use crate::{keys, names, now_ms, Store};
 use fjall::Readable;
 use std::collections::HashMap;
@@ -551,6 +552,13 @@ impl Store {
         let mut scanned = 0usize;
         // Index of the first segment not read, when the read stops early.
         let mut stopped_at: Option<usize> = None;
+        // The last row examined, and the bound it sets when the scan budget
+        // runs out inside a segment.
+        let (mut last_examined, mut budget_bound) = (None, None);
+        debug_assert!(
+            forward || max_scanned == usize::MAX,
+            "budgets are for forward reads"
+        );
         for (n, meta) in candidates.iter().enumerate() {
             if acc.len() >= limit {
                 // Later segments only hold later (earlier, going backward)
@@ -571,16 +579,20 @@ impl Store {
                 break;
             }
             let rows = self.inner.segment_files.rows(meta).await?;
-            for r in rows.iter() {
-                let Some(name) = streams.get(&r.stream_id) else {
-                    continue;
+            // The segment's rows in the range, in read order: this segment
+            // can add at most `limit + 1` events to the page (one past the
+            // limit tells the caller there are more), and the scan budget
+            // can end the read at any row.
+            let mut taken = 0;
+            let mut window = Window::new(&rows, streams, lo, hi, forward).peekable();
+            while taken <= limit {
+                let Some((name, r)) = window.next_if(|_| scanned < max_scanned) else {
+                    break;
                 };
-                let key = Key(r.timestamp, r.seq);
-                if key < lo || key >= hi {
-                    continue;
-                }
                 scanned += 1;
+                last_examined = Some(Key(r.timestamp, r.seq));
                 if keep(&r.message) {
+                    taken += 1;
                     acc.push(LogEvent {
                         log_stream_name: name.clone(),
                         timestamp: r.timestamp,
@@ -589,6 +601,13 @@ impl Store {
                         seq: r.seq,
                     });
                 }
+            }
+            if taken <= limit && window.peek().is_some() {
+                // Out of budget inside this segment: its events are complete
+                // up to the last one examined, and later segments are unread.
+                budget_bound = last_examined;
+                stopped_at = Some(n + 1);
+                break;
             }
         }
         acc.sort_by_key(|e| (e.timestamp, e.seq));
@@ -604,6 +623,9 @@ impl Store {
                     Key(ts - 1, u64::MAX)
                 }
             });
+        if let Some(b) = budget_bound {
+            bound = Some(bound.map_or(b, |k| k.min(b)));
+        }
         if acc.len() > limit {
             if forward {
                 acc.truncate(limit);

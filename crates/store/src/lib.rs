@@ -247,3 +247,4 @@ fn read_counter(meta: &Keyspace, key: &[u8]) -> StoreResult<u64> {
 
 #[cfg(test)]
 mod tests;
+mod window;
