@@ -552,9 +552,9 @@ impl Store {
         let mut scanned = 0usize;
         // Index of the first segment not read, when the read stops early.
         let mut stopped_at: Option<usize> = None;
-        // The last row examined, and the bound it sets when the scan budget
-        // runs out inside a segment.
-        let (mut last_examined, mut budget_bound) = (None, None);
+        // The last row examined when the scan budget runs out inside a
+        // segment: that segment's events are complete up to it.
+        let mut budget_bound = None;
         debug_assert!(
             forward || max_scanned == usize::MAX,
             "budgets are for forward reads"
@@ -583,7 +583,7 @@ impl Store {
             // can add at most `limit + 1` events to the page (one past the
             // limit tells the caller there are more), and the scan budget
             // can end the read at any row.
-            let mut taken = 0;
+            let (mut taken, mut last_examined) = (0, None);
             let mut window = Window::new(&rows, streams, lo, hi, forward).peekable();
             while taken <= limit {
                 let Some((name, r)) = window.next_if(|_| scanned < max_scanned) else {

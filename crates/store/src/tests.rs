@@ -601,9 +601,22 @@ async fn filter_all_within(
     limit: usize,
     budget: usize,
 ) -> Vec<String> {
+    filter_pages(store, &|m| m.contains(needle), limit, budget)
+        .await
+        .0
+}
+
+/// Pages through FilterLogEvents (at most 1,000 calls) with a scan budget
+/// per call: the messages kept, and how many calls it took.
+async fn filter_pages(
+    store: &Store,
+    keep: &(dyn Fn(&str) -> bool + Sync),
+    limit: usize,
+    budget: usize,
+) -> (Vec<String>, usize) {
     let mut out = Vec::new();
     let mut after = None;
-    for _ in 0..1000 {
+    for calls in 1..=1000 {
         let page = store
             .filter_events(
                 &scope(),
@@ -614,17 +627,18 @@ async fn filter_all_within(
                 after,
                 limit,
                 budget,
-                &|m| m.contains(needle),
+                keep,
             )
             .await
             .unwrap();
+        assert!(page.events.len() <= limit, "a page within its limit");
         out.extend(page.events.into_iter().map(|e| e.message));
         match page.next {
             Some(n) => after = Some(n),
-            None => break,
+            None => return (out, calls),
         }
     }
-    out
+    panic!("paging did not end in 1,000 calls");
 }
 
 #[tokio::test]
@@ -1834,31 +1848,7 @@ async fn pages_through_one_big_segment_both_ways_and_within_the_scan_budget() {
         .filter(|e| e.message.ends_with('7'))
         .map(|e| e.message.clone())
         .collect();
-    let (mut got, mut calls, mut after) = (Vec::new(), 0, None);
-    loop {
-        calls += 1;
-        assert!(calls < 1_000, "paging ends");
-        let page = store
-            .filter_events(
-                &s,
-                "g",
-                &StreamSelector::All,
-                None,
-                None,
-                after,
-                7,
-                50,
-                &|m| m.ends_with('7'),
-            )
-            .await
-            .unwrap();
-        assert!(page.events.len() <= 7);
-        got.extend(page.events.into_iter().map(|e| e.message));
-        match page.next {
-            Some(n) => after = Some(n),
-            None => break,
-        }
-    }
+    let (got, calls) = filter_pages(&store, &|m| m.ends_with('7'), 7, 50).await;
     assert_eq!(got, wanted);
     assert!((30..=32).contains(&calls), "{calls} calls");
 
@@ -1887,27 +1877,7 @@ async fn pages_through_one_big_segment_both_ways_and_within_the_scan_budget() {
 
     // GetLogEvents pages through one stream forward and backward.
     let stream_b: Vec<String> = (0..500).map(|i| format!("b{i}")).collect();
-    let (mut forward, mut position) = (Vec::new(), None);
-    for _ in 0..100 {
-        let page = store
-            .read_stream(&s, "g", "b", None, None, position, true, 13)
-            .await
-            .unwrap();
-        let Some(last) = page.last() else { break };
-        position = Some(Cursor::of(last));
-        forward.extend(page.into_iter().map(|e| e.message));
-    }
-    assert_eq!(forward, stream_b);
-    let (mut backward, mut position) = (Vec::new(), None);
-    for _ in 0..100 {
-        let page = store
-            .read_stream(&s, "g", "b", None, None, position, false, 13)
-            .await
-            .unwrap();
-        let Some(first) = page.first() else { break };
-        position = Some(Cursor::of(first));
-        backward.splice(0..0, page.into_iter().map(|e| e.message));
-    }
-    assert_eq!(backward, stream_b);
+    assert_eq!(page_all(&store, "b", true, 13).await, stream_b);
+    assert_eq!(page_all(&store, "b", false, 13).await, stream_b);
     let _ = std::fs::remove_dir_all(&dir);
 }
