@@ -8,11 +8,12 @@ use std::sync::{Arc, Mutex};
 use gatewatch_gateway::context::RequestRecord;
 use gatewatch_gateway::Deployments;
 use gatewatch_model::{LoggingLevel, MethodSetting};
-use gatewatch_store::{InputLogEvent, Scope, Store};
+use gatewatch_store::{Scope, Store};
 use tokio::sync::mpsc::Receiver;
 
 use crate::access::{destination_group, AccessLogTemplate};
 use crate::execution::{self, Verbosity};
+use crate::lines::{Event, Lines};
 
 /// How long the writer waits for more records once a batch has started
 /// filling under load.
@@ -20,6 +21,12 @@ pub const LINGER: std::time::Duration = std::time::Duration::from_millis(10);
 
 /// Most records rendered and written in one batch.
 pub const MAX_BATCH_RECORDS: usize = 4096;
+
+/// Most emptied line buffers a writer keeps for later batches.
+pub const SPARE_BUFFERS: usize = 16;
+
+/// Largest line buffer (bytes of text it can hold) kept for later batches.
+pub const MAX_SPARE_BYTES: usize = 16 << 20;
 
 /// Records rendered between two yields of the writer's task.
 pub const RENDER_CHUNK: usize = 64;
@@ -65,10 +72,16 @@ pub struct LogWriter {
     access_stream: String,
     templates: Mutex<HashMap<String, Option<Arc<AccessLogTemplate>>>>,
     ensured: Mutex<HashSet<(Scope, String, String)>>,
+    /// Line buffers kept from earlier batches (see [`LogWriter::recycle`]).
+    spare: Mutex<Vec<Lines>>,
 }
 
 /// The events of one batch, by destination.
-pub struct Batches(Vec<Destination>);
+pub struct Batches {
+    destinations: Vec<Destination>,
+    /// Emptied line buffers of earlier batches, used before new ones.
+    spare: Vec<Lines>,
+}
 
 /// One destination (group, stream) of a batch and its events.
 pub struct Destination {
@@ -76,8 +89,8 @@ pub struct Destination {
     pub group: String,
     /// Log stream.
     pub stream: String,
-    /// Events, in the order the records produced them.
-    pub events: Vec<InputLogEvent>,
+    /// Its lines, in the order the records produced them.
+    pub lines: Lines,
 }
 
 impl Batches {
@@ -85,23 +98,25 @@ impl Batches {
     /// of destinations, so a scan beats hashing the names.
     fn slot(&mut self, group: &str, stream: &str) -> usize {
         if let Some(i) = self
-            .0
+            .destinations
             .iter()
             .position(|d| d.group == group && d.stream == stream)
         {
             return i;
         }
-        self.0.push(Destination {
+        self.destinations.push(Destination {
             group: group.to_string(),
             stream: stream.to_string(),
-            events: Vec::new(),
+            lines: self.spare.pop().unwrap_or_default(),
         });
-        self.0.len() - 1
+        self.destinations.len() - 1
     }
 
     /// The destinations that received events.
     pub fn into_destinations(self) -> impl Iterator<Item = Destination> {
-        self.0.into_iter().filter(|d| !d.events.is_empty())
+        self.destinations
+            .into_iter()
+            .filter(|d| !d.lines.is_empty())
     }
 }
 
@@ -127,6 +142,7 @@ impl LogWriter {
             access_stream: stream_name(),
             templates: Mutex::new(HashMap::new()),
             ensured: Mutex::new(HashSet::new()),
+            spare: Mutex::new(Vec::new()),
         }
     }
 
@@ -147,7 +163,10 @@ impl LogWriter {
     /// Renders the records into per-destination batches.
     pub fn render(&self, records: &[RequestRecord]) -> (Scope, Batches) {
         let deployments = self.deployments.current();
-        let mut batches = Batches(Vec::new());
+        let mut batches = Batches {
+            destinations: Vec::new(),
+            spare: Vec::new(),
+        };
         self.render_into(&deployments, records, &mut batches);
         (scope_of(&deployments), batches)
     }
@@ -224,13 +243,12 @@ impl LogWriter {
                 }
             };
             if verbosity.level != LoggingLevel::Off {
-                let lines = execution::render(ctx, &record.events, verbosity);
-                batches.0[plan.execution]
-                    .events
-                    .extend(lines.into_iter().map(|l| InputLogEvent {
-                        timestamp: l.timestamp,
-                        message: l.message,
-                    }));
+                execution::render_into(
+                    ctx,
+                    &record.events,
+                    verbosity,
+                    &mut batches.destinations[plan.execution].lines,
+                );
             }
             for event in &record.events {
                 if let gatewatch_gateway::context::ExecutionEventKind::LambdaLogs {
@@ -245,21 +263,18 @@ impl LogWriter {
                         .map(|d| d.as_millis() as i64)
                         .unwrap_or(0);
                     let slot = batches.slot(group, stream);
-                    batches.0[slot]
-                        .events
-                        .extend(lines.iter().map(|l| InputLogEvent {
-                            timestamp: at,
-                            message: l.clone(),
-                        }));
+                    for line in lines {
+                        batches.destinations[slot].lines.push(at, line);
+                    }
                 }
             }
             if let Some((slot, template)) = &plan.access {
                 let finished = ctx.request_time_epoch_ms().unwrap_or(0) as i64
                     + ctx.response_latency_ms.unwrap_or(0) as i64;
-                batches.0[*slot].events.push(InputLogEvent {
-                    timestamp: finished,
-                    message: template.render(ctx),
-                });
+                let lines = &mut batches.destinations[*slot].lines;
+                let start = lines.start();
+                template.render_into(ctx, lines.text());
+                lines.end_line(finished, start);
             }
         }
     }
@@ -277,7 +292,10 @@ impl LogWriter {
     pub async fn queue(&self, records: &[RequestRecord]) -> Queued {
         let deployments = self.deployments.current();
         let scope = scope_of(&deployments);
-        let mut batches = Batches(Vec::new());
+        let mut batches = Batches {
+            destinations: Vec::new(),
+            spare: std::mem::take(&mut *self.spare.lock().unwrap_or_else(|p| p.into_inner())),
+        };
         // A writer may share its thread with requests (one writer per
         // data-plane thread): render in chunks and let them run between.
         for (i, chunk) in records.chunks(RENDER_CHUNK).enumerate() {
@@ -285,25 +303,25 @@ impl LogWriter {
                 tokio::task::yield_now().await;
             }
             self.render_into(&deployments, chunk, &mut batches);
+            if i == 0 {
+                // The first chunk shows how much text the batch makes.
+                let more = records.len() - chunk.len();
+                for d in batches.destinations.iter_mut() {
+                    d.lines.reserve_like(chunk.len(), more);
+                }
+            }
         }
         tracing::debug!(
             records = records.len(),
-            destinations = batches.0.len(),
+            destinations = batches.destinations.len(),
             "writing logs"
         );
         let mut ready: Vec<Destination> = Vec::new();
-        for mut d in batches.into_destinations() {
-            d.events.sort_by_key(|e| e.timestamp);
-            // A line longer than the store takes (possible only with a
-            // very high maxLogLineChars and multi-byte text) is cut rather
-            // than refused with the rest of its batch.
-            for e in d.events.iter_mut() {
-                fit_event(&mut e.message);
-            }
+        let batches_spare = std::mem::take(&mut batches.spare);
+        for d in batches.into_destinations() {
             // The store refuses empty events (a function printing an empty
-            // line): drop them rather than the destination's whole batch.
-            d.events.retain(|e| !e.message.is_empty());
-            if d.events.is_empty() {
+            // line); a destination with nothing else gets no group.
+            if d.lines.iter().all(|e| e.message.is_empty()) {
                 continue;
             }
             match self.ensure(&scope, &d.group, &d.stream).await {
@@ -313,16 +331,26 @@ impl LogWriter {
                 }
             }
         }
-        // Everything the batch produced, in one durable commit.
-        let destinations: Vec<(&str, &str, &[InputLogEvent])> = ready
-            .iter()
-            .map(|d| (d.group.as_str(), d.stream.as_str(), d.events.as_slice()))
-            .collect();
-        let appended = self.store.append_queued(&scope, &destinations);
-        Queued {
-            groups: ready.into_iter().map(|d| d.group).collect(),
-            appended,
+        // Everything the batch produced, in one durable commit; the store
+        // copies the lines into its blocks, borrowing them until then.
+        let appended = {
+            let events: Vec<Vec<Event<'_>>> =
+                ready.iter().map(|d| store_events(&d.lines)).collect();
+            let destinations: Vec<(&str, &str, &[Event<'_>])> = ready
+                .iter()
+                .zip(&events)
+                .map(|(d, e)| (d.group.as_str(), d.stream.as_str(), e.as_slice()))
+                .collect();
+            self.store.append_queued(&scope, &destinations)
+        };
+        let mut groups = Vec::with_capacity(ready.len());
+        let mut spare = batches_spare;
+        for d in ready {
+            groups.push(d.group);
+            spare.push(d.lines);
         }
+        self.recycle(spare);
+        Queued { groups, appended }
     }
 
     async fn ensure(
@@ -347,6 +375,20 @@ impl LogWriter {
             .unwrap_or_else(|p| p.into_inner())
             .insert(key);
         Ok(())
+    }
+
+    /// Keeps emptied line buffers for the next batches: a batch's buffer
+    /// grows to the batch's size once instead of every batch (each growth
+    /// copies what it holds). At most [`SPARE_BUFFERS`] are kept, and none
+    /// larger than [`MAX_SPARE_BYTES`].
+    fn recycle(&self, buffers: Vec<Lines>) {
+        let mut spare = self.spare.lock().unwrap_or_else(|p| p.into_inner());
+        for mut lines in buffers {
+            if spare.len() < SPARE_BUFFERS && lines.capacity() <= MAX_SPARE_BYTES {
+                lines.clear();
+                spare.push(lines);
+            }
+        }
     }
 
     /// Forgets which groups exist (after a group was deleted through the API).
@@ -377,16 +419,35 @@ impl Queued {
     }
 }
 
-/// Cuts a message to the store's largest event, at a character boundary.
-fn fit_event(message: &mut String) {
+/// A destination's lines as the store takes them: in time order (stable,
+/// so the lines of one request keep theirs), without empty lines (which
+/// the store refuses; dropped rather than the destination's whole batch),
+/// each cut to the store's largest event (possible only with a very high
+/// `maxLogLineChars` and multi-byte text) rather than refused.
+fn store_events(lines: &Lines) -> Vec<Event<'_>> {
+    let mut events: Vec<Event<'_>> = lines
+        .iter()
+        .filter(|e| !e.message.is_empty())
+        .map(|e| Event {
+            message: fit_event(e.message),
+            ..e
+        })
+        .collect();
+    events.sort_by_key(|e| e.timestamp);
+    events
+}
+
+/// A message cut to the store's largest event, at a character boundary.
+fn fit_event(message: &str) -> &str {
     let max = gatewatch_store::MAX_EVENT_BYTES - gatewatch_store::EVENT_OVERHEAD;
-    if message.len() > max {
-        let mut end = max;
-        while !message.is_char_boundary(end) {
-            end -= 1;
-        }
-        message.truncate(end);
+    if message.len() <= max {
+        return message;
     }
+    let mut end = max;
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    &message[..end]
 }
 
 /// Drains the data plane's queue: batches what is waiting, calls `observe`
@@ -461,12 +522,10 @@ mod tests {
     #[test]
     fn oversize_lines_are_cut_at_a_character_boundary() {
         let max = gatewatch_store::MAX_EVENT_BYTES - gatewatch_store::EVENT_OVERHEAD;
-        let mut long = "é".repeat(max);
-        super::fit_event(&mut long);
-        assert!(long.len() <= max && long.len() >= max - 1);
-        assert!(long.chars().all(|c| c == 'é'));
-        let mut short = "ok".to_string();
-        super::fit_event(&mut short);
-        assert_eq!(short, "ok");
+        let long = "é".repeat(max);
+        let cut = super::fit_event(&long);
+        assert!(cut.len() <= max && cut.len() >= max - 1);
+        assert!(cut.chars().all(|c| c == 'é'));
+        assert_eq!(super::fit_event("ok"), "ok");
     }
 }

@@ -117,7 +117,12 @@ fn messages(w: &LogWriter, records: &[RequestRecord], group: &str) -> Vec<String
     batches
         .into_destinations()
         .filter(|d| d.group == group)
-        .flat_map(|d| d.events.into_iter().map(|e| e.message))
+        .flat_map(|d| {
+            d.lines
+                .iter()
+                .map(|e| e.message.to_string())
+                .collect::<Vec<_>>()
+        })
         .collect()
 }
 

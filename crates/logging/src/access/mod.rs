@@ -142,11 +142,17 @@ impl AccessLogTemplate {
     /// The line for one request.
     pub fn render(&self, ctx: &RequestContext) -> String {
         let mut out = String::with_capacity(self.format.len() + 128);
+        self.render_into(ctx, &mut out);
+        out
+    }
+
+    /// Appends the line for one request to `out`.
+    pub fn render_into(&self, ctx: &RequestContext, out: &mut String) {
         for part in &self.parts {
             match part {
                 Part::Literal(s) => out.push_str(s),
                 Part::Var { var, plain } => match var.typed_value(ctx) {
-                    Some(ContextValue::Number(n)) => push_number(&mut out, n),
+                    Some(ContextValue::Number(n)) => push_number(out, n),
                     Some(ContextValue::Text(value)) if !value.is_empty() => {
                         if *plain {
                             debug_assert!(
@@ -155,14 +161,13 @@ impl AccessLogTemplate {
                             );
                             out.push_str(&value)
                         } else {
-                            push_one_line(&mut out, &value)
+                            push_one_line(out, &value)
                         }
                     }
                     _ => out.push('-'),
                 },
             }
         }
-        out
     }
 
     /// The variables the format uses.

@@ -20,6 +20,8 @@ use gatewatch_gateway::context::{ExecutionEvent, ExecutionEventKind, FailureKind
 use gatewatch_model::LoggingLevel;
 use std::fmt::Write as _;
 
+use crate::lines::Lines;
+
 /// Longest text after the `({requestId}) ` prefix before it is cut.
 pub const TRUNCATE_AT: usize = 1024;
 /// What marks a cut line.
@@ -54,12 +56,20 @@ enum Class {
 
 /// `value` with all but its last six characters replaced by `*`.
 pub fn mask(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    push_masked(&mut out, value);
+    out
+}
+
+/// Appends [`mask`]`(value)` to `out`.
+fn push_masked(out: &mut String, value: &str) {
     let n = value.chars().count();
-    if n <= 6 {
-        return "*".repeat(n);
+    let hidden = n.saturating_sub(6);
+    out.extend(std::iter::repeat_n('*', hidden));
+    match value.char_indices().nth(hidden) {
+        Some((at, _)) if n > 6 => out.push_str(&value[at..]),
+        _ => out.extend(std::iter::repeat_n('*', n - hidden)),
     }
-    let keep: String = value.chars().skip(n - 6).collect();
-    format!("{}{keep}", "*".repeat(n - 6))
 }
 
 fn is_secret(name: &str) -> bool {
@@ -68,35 +78,55 @@ fn is_secret(name: &str) -> bool {
 
 /// `{k1=v1, k2=v2}`; repeated names are joined with `,` in one entry.
 pub fn map_text(pairs: &[(String, String)], mask_secrets: bool) -> String {
-    let mut merged: Vec<(String, String)> = Vec::with_capacity(pairs.len());
-    for (k, v) in pairs {
-        let v = if mask_secrets && is_secret(k) {
-            mask(v)
-        } else {
-            v.clone()
-        };
-        match merged
-            .iter_mut()
-            .find(|(name, _)| name.eq_ignore_ascii_case(k))
-        {
-            Some((_, existing)) => {
-                existing.push(',');
-                existing.push_str(&v);
-            }
-            None => merged.push((k.clone(), v)),
-        }
-    }
-    let inner: Vec<String> = merged
-        .into_iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect();
-    format!("{{{}}}", inner.join(", "))
+    let mut out = String::new();
+    push_map(&mut out, pairs, mask_secrets);
+    out
 }
 
-fn body_text(body: &[u8]) -> String {
+/// Appends [`map_text`]`(pairs, mask_secrets)` to `out`: each name at its
+/// first appearance (spelled as there), followed by the values of every
+/// pair of that name, compared without case, in order.
+fn push_map(out: &mut String, pairs: &[(String, String)], mask_secrets: bool) {
+    out.push('{');
+    let mut first = true;
+    for (i, (name, _)) in pairs.iter().enumerate() {
+        if pairs[..i]
+            .iter()
+            .any(|(earlier, _)| earlier.eq_ignore_ascii_case(name))
+        {
+            continue;
+        }
+        if !first {
+            out.push_str(", ");
+        }
+        first = false;
+        out.push_str(name);
+        out.push('=');
+        let secret = mask_secrets && is_secret(name);
+        let mut separator = false;
+        for (_, value) in pairs[i..]
+            .iter()
+            .filter(|(other, _)| other.eq_ignore_ascii_case(name))
+        {
+            if separator {
+                out.push(',');
+            }
+            separator = true;
+            if secret {
+                push_masked(out, value);
+            } else {
+                out.push_str(value);
+            }
+        }
+    }
+    out.push('}');
+}
+
+/// Appends a body as data trace shows it: its text, or `[Binary Data]`.
+fn push_body(out: &mut String, body: &[u8]) {
     match std::str::from_utf8(body) {
-        Ok(s) => s.to_string(),
-        Err(_) => "[Binary Data]".to_string(),
+        Ok(s) => out.push_str(s),
+        Err(_) => out.push_str("[Binary Data]"),
     }
 }
 
@@ -106,38 +136,58 @@ fn ms(t: std::time::SystemTime) -> i64 {
         .unwrap_or(0)
 }
 
-/// A line's text: formatted, or (for the lines every request writes, where
-/// `fmt` costs a few hundred instructions a line) pieces copied in order.
+/// A line's text, written straight into the line buffer: formatted (for
+/// the rare lines), pieces copied in order, or a label followed by a
+/// header map or a body (data trace), with no text built on the side.
 enum Text<'a> {
     Format(std::fmt::Arguments<'a>),
     Parts(&'a [&'a str]),
+    Map(&'a str, &'a [(String, String)], bool),
+    Body(&'a str, &'a [u8]),
 }
 
 /// The execution-log events of one request at the given verbosity.
 pub fn render(ctx: &RequestContext, events: &[ExecutionEvent], verbosity: Verbosity) -> Vec<Line> {
+    let mut lines = Lines::new();
+    render_into(ctx, events, verbosity, &mut lines);
+    lines
+        .iter()
+        .map(|e| Line {
+            timestamp: e.timestamp,
+            message: e.message.to_string(),
+        })
+        .collect()
+}
+
+/// [`render`], appending the lines to `out`.
+pub fn render_into(
+    ctx: &RequestContext,
+    events: &[ExecutionEvent],
+    verbosity: Verbosity,
+    out: &mut Lines,
+) {
     if verbosity.level == LoggingLevel::Off {
-        return Vec::new();
+        return;
     }
     let info = verbosity.level == LoggingLevel::Info;
     let data = info && verbosity.data_trace;
     let failed = ctx.status.is_some_and(|s| s >= 400) || ctx.error.response_type.is_some();
-    // Concatenated: `format!` costs more than the concatenation itself.
-    let prefix = ["(", &ctx.request_id, ") "].concat();
     let limit = verbosity.max_line_chars.unwrap_or(TRUNCATE_AT);
-    // About two lines per event at INFO: one allocation for most requests.
-    // ERROR-level requests mostly write none, and allocate nothing.
-    let mut out = Vec::with_capacity(if info { events.len() * 2 } else { 0 });
     let wanted = |class: Class| match class {
         Class::Error => true,
         Class::Info => info,
         Class::Data => data,
     };
-    // Each line is formatted once, straight after its request-id prefix,
-    // in one buffer; a text longer than the limit is cut there.
+    // Each line is written once, straight after its request-id prefix, at
+    // the end of the shared buffer; a text longer than the limit is cut
+    // there.
     let mut push = |at: i64, text: Text<'_>| {
-        // Room for the longer INFO lines (a usage-plan line runs past 120).
-        let mut message = String::with_capacity(prefix.len() + 160);
-        message.push_str(&prefix);
+        let start = out.start();
+        let message = out.text();
+        message.push('(');
+        message.push_str(&ctx.request_id);
+        message.push_str(") ");
+        let body_start = message.len();
         match text {
             Text::Format(args) => {
                 let _ = message.write_fmt(args);
@@ -147,35 +197,29 @@ pub fn render(ctx: &RequestContext, events: &[ExecutionEvent], verbosity: Verbos
                     message.push_str(part);
                 }
             }
+            Text::Map(label, pairs, mask_secrets) => {
+                message.push_str(label);
+                push_map(message, pairs, mask_secrets);
+            }
+            Text::Body(label, body) => {
+                message.push_str(label);
+                push_body(message, body);
+            }
         }
-        let body = &message[prefix.len()..];
-        if body.len() > limit {
-            if let Some((cut, _)) = body.char_indices().nth(limit) {
-                message.truncate(prefix.len() + cut);
+        if message.len() - body_start > limit {
+            if let Some((cut, _)) = message[body_start..].char_indices().nth(limit) {
+                message.truncate(body_start + cut);
                 message.push_str(TRUNCATED);
             }
         }
-        out.push(Line {
-            timestamp: at,
-            message,
-        });
+        out.end_line(at, start);
     };
-    // A line is formatted only when its level is written: ERROR-level and
-    // errors-only stages skip the text of every INFO and data line.
+    // A line is written only when its level is: ERROR-level and errors-only
+    // stages skip the text of every INFO and data line.
     macro_rules! emit {
-        ($at:expr, $class:expr, format!($($arg:tt)*) $(,)?) => {{
-            if wanted($class) {
-                push($at, Text::Format(format_args!($($arg)*)));
-            }
-        }};
-        ($at:expr, $class:expr, parts[$($part:expr),+ $(,)?] $(,)?) => {{
-            if wanted($class) {
-                push($at, Text::Parts(&[$($part),+]));
-            }
-        }};
         ($at:expr, $class:expr, $text:expr $(,)?) => {{
             if wanted($class) {
-                push($at, Text::Format(format_args!("{}", $text)));
+                push($at, $text);
             }
         }};
     }
@@ -194,89 +238,90 @@ pub fn render(ctx: &RequestContext, events: &[ExecutionEvent], verbosity: Verbos
                 emit!(
                     at,
                     Class::Info,
-                    parts["Extended Request Id: ", &ctx.extended_request_id],
+                    Text::Parts(&["Extended Request Id: ", &ctx.extended_request_id]),
                 );
                 emit!(
                     at,
                     Class::Info,
-                    parts[
+                    Text::Parts(&[
                         "Verifying Usage Plan for request: ",
                         &ctx.request_id,
                         ". API Key: API Stage: ",
                         &api_stage,
-                    ],
+                    ]),
                 );
                 emit!(
                     at,
                     Class::Info,
-                    parts[
+                    Text::Parts(&[
                         "API Key authorized because method '",
                         method,
                         " ",
                         resource,
                         "' does not require API Key. Request will not contribute to throttle or quota limits",
-                    ],
+                    ]),
                 );
                 emit!(
                     at,
                     Class::Info,
-                    parts["Usage Plan check succeeded for API Key and API Stage ", &api_stage],
+                    Text::Parts(&[
+                        "Usage Plan check succeeded for API Key and API Stage ",
+                        &api_stage
+                    ]),
                 );
                 emit!(
                     at,
                     Class::Info,
-                    parts["Starting execution for request: ", &ctx.request_id],
+                    Text::Parts(&["Starting execution for request: ", &ctx.request_id]),
                 );
                 emit!(
                     at,
                     Class::Info,
-                    parts[
+                    Text::Parts(&[
                         "HTTP Method: ",
                         &ctx.http_method,
                         ", Resource Path: ",
                         &ctx.path_without_stage,
-                    ],
+                    ]),
                 );
                 emit!(
                     at,
                     Class::Data,
-                    format!("Method request path: {}", map_text(path_parameters, false)),
+                    Text::Map("Method request path: ", path_parameters, false),
                 );
                 emit!(
                     at,
                     Class::Data,
-                    format!("Method request query string: {}", map_text(query, false)),
+                    Text::Map("Method request query string: ", query, false),
                 );
                 emit!(
                     at,
                     Class::Data,
-                    format!("Method request headers: {}", map_text(headers, true)),
+                    Text::Map("Method request headers: ", headers, true),
                 );
                 emit!(
                     at,
                     Class::Data,
-                    format!(
-                        "Method request body before transformations: {}",
-                        body_text(body)
-                    ),
+                    Text::Body("Method request body before transformations: ", body),
                 );
             }
             ExecutionEventKind::EndpointRequest { uri, headers, body } => {
-                emit!(at, Class::Data, format!("Endpoint request URI: {uri}"));
                 emit!(
                     at,
                     Class::Data,
-                    format!("Endpoint request headers: {}", map_text(headers, true)),
+                    Text::Parts(&["Endpoint request URI: ", uri])
                 );
                 emit!(
                     at,
                     Class::Data,
-                    format!(
-                        "Endpoint request body after transformations: {}",
-                        body_text(body)
-                    ),
+                    Text::Map("Endpoint request headers: ", headers, true),
                 );
-                emit!(at, Class::Info, format!("Sending request to {uri}"));
+                emit!(
+                    at,
+                    Class::Data,
+                    Text::Body("Endpoint request body after transformations: ", body),
+                );
+                emit!(at, Class::Info, Text::Parts(&["Sending request to ", uri]));
             }
             ExecutionEventKind::EndpointResponse {
                 status,
@@ -287,55 +332,52 @@ pub fn render(ctx: &RequestContext, events: &[ExecutionEvent], verbosity: Verbos
                 emit!(
                     at,
                     Class::Info,
-                    format!(
-                        "Received response. Status: {status}, Integration latency: {latency_ms} ms"
-                    ),
+                    Text::Parts(&[
+                        "Received response. Status: ",
+                        itoa::Buffer::new().format(*status),
+                        ", Integration latency: ",
+                        itoa::Buffer::new().format(*latency_ms),
+                        " ms",
+                    ]),
                 );
                 emit!(
                     at,
                     Class::Data,
-                    format!("Endpoint response headers: {}", map_text(headers, false)),
+                    Text::Map("Endpoint response headers: ", headers, false),
                 );
                 if let Some(body) = body {
                     emit!(
                         at,
                         Class::Data,
-                        format!(
-                            "Endpoint response body before transformations: {}",
-                            body_text(body)
-                        ),
+                        Text::Body("Endpoint response body before transformations: ", body),
                     );
                 }
             }
             ExecutionEventKind::MethodResponse { headers, body, .. } => {
                 if let Some(body) = body {
-                    let text = if body.is_empty() {
-                        "(null)".to_string()
+                    let label = "Method response body after transformations: ";
+                    if body.is_empty() {
+                        emit!(at, Class::Data, Text::Parts(&[label, "(null)"]));
                     } else {
-                        body_text(body)
-                    };
-                    emit!(
-                        at,
-                        Class::Data,
-                        format!("Method response body after transformations: {text}"),
-                    );
+                        emit!(at, Class::Data, Text::Body(label, body));
+                    }
                 }
                 emit!(
                     at,
                     Class::Data,
-                    format!("Method response headers: {}", map_text(headers, false)),
+                    Text::Map("Method response headers: ", headers, false),
                 );
             }
             ExecutionEventKind::Failure { kind, detail } => {
-                let text = match kind {
-                    FailureKind::Timeout => "Execution failed due to a timeout error".to_string(),
+                let parts: [&str; 2] = match kind {
+                    FailureKind::Timeout => ["Execution failed due to a timeout error", ""],
                     FailureKind::Configuration => {
-                        format!("Execution failed due to configuration error: {detail}")
+                        ["Execution failed due to configuration error: ", detail]
                     }
-                    FailureKind::Network => format!("Execution failed: {detail}"),
-                    FailureKind::Lambda => detail.clone(),
+                    FailureKind::Network => ["Execution failed: ", detail],
+                    FailureKind::Lambda => [detail, ""],
                 };
-                emit!(at, Class::Error, text);
+                emit!(at, Class::Error, Text::Parts(&parts));
             }
             ExecutionEventKind::GatewayResponse {
                 response_type,
@@ -346,21 +388,23 @@ pub fn render(ctx: &RequestContext, events: &[ExecutionEvent], verbosity: Verbos
                 emit!(
                     at,
                     Class::Error,
-                    format!("Gateway response type: {response_type} with status code: {status}"),
+                    Text::Format(format_args!(
+                        "Gateway response type: {response_type} with status code: {status}"
+                    )),
                 );
+                emit!(at, Class::Data, Text::Body("Gateway response body: ", body),);
                 emit!(
                     at,
                     Class::Data,
-                    format!("Gateway response body: {}", body_text(body)),
-                );
-                emit!(
-                    at,
-                    Class::Data,
-                    format!("Gateway response headers: {}", map_text(headers, false)),
+                    Text::Map("Gateway response headers: ", headers, false),
                 );
             }
             ExecutionEventKind::Succeeded => {
-                emit!(at, Class::Info, parts["Successfully completed execution"],)
+                emit!(
+                    at,
+                    Class::Info,
+                    Text::Parts(&["Successfully completed execution"]),
+                )
             }
             // Written to the function's own log group by the writer.
             ExecutionEventKind::LambdaLogs { .. } => {}
@@ -369,22 +413,21 @@ pub fn render(ctx: &RequestContext, events: &[ExecutionEvent], verbosity: Verbos
                 emit!(
                     at,
                     class,
-                    parts[
+                    Text::Parts(&[
                         "Method completed with status: ",
                         itoa::Buffer::new().format(*status),
-                    ],
+                    ]),
                 );
                 if let Some(id) = &ctx.integration.request_id {
                     emit!(
                         at,
                         class,
-                        format!("AWS Integration Endpoint RequestId : {id}"),
+                        Text::Parts(&["AWS Integration Endpoint RequestId : ", id]),
                     );
                 }
             }
         }
     }
-    out
 }
 
 #[cfg(test)]

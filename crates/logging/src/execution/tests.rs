@@ -304,3 +304,28 @@ fn masking_keeps_the_last_six_characters() {
     );
     assert_eq!(map_text(&[], false), "{}");
 }
+
+#[test]
+fn masking_counts_characters_and_covers_every_repeated_secret() {
+    assert_eq!(mask("ééé"), "***");
+    assert_eq!(mask("ééé1234567"), "****234567");
+    assert_eq!(mask("abcdef"), "******");
+    assert_eq!(mask("abcdefg"), "*bcdefg");
+    assert_eq!(
+        map_text(
+            &pairs(&[
+                ("Authorization", "Bearer 1234567890"),
+                ("Host", "example.com"),
+                ("authorization", "second-abcdef"),
+                ("X-API-Key", "k123456"),
+            ]),
+            true
+        ),
+        "{Authorization=***********567890,*******abcdef, Host=example.com, X-API-Key=*123456}"
+    );
+    // Without masking, secrets are shown as sent (the response maps).
+    assert_eq!(
+        map_text(&pairs(&[("Authorization", "Bearer 1234567890")]), false),
+        "{Authorization=Bearer 1234567890}"
+    );
+}
