@@ -130,6 +130,8 @@ struct StagePlan<'d> {
     execution: usize,
     /// Destination and compiled template of its access lines.
     access: Option<(usize, Arc<AccessLogTemplate>)>,
+    /// The stage's method setting, when every method has the same one.
+    uniform: Option<MethodSetting>,
 }
 
 impl LogWriter {
@@ -213,14 +215,17 @@ impl LogWriter {
                         stage,
                         execution,
                         access,
+                        uniform: stage.uniform_method_setting(),
                     });
                     plans.last().expect("just pushed")
                 }
             };
             let stage = plan.stage;
-            let setting: MethodSetting = match (&ctx.resource_path, &ctx.method_key) {
-                (Some(path), Some(method)) => stage.method_setting(path, method),
-                _ => stage.method_setting("*", "*"),
+            let setting: MethodSetting = match (&plan.uniform, &ctx.resource_path, &ctx.method_key)
+            {
+                (Some(uniform), _, _) => uniform.clone(),
+                (None, Some(path), Some(method)) => stage.method_setting(path, method),
+                (None, _, _) => stage.method_setting("*", "*"),
             };
             let failed = ctx.status.is_some_and(|s| s >= 400) || ctx.error.response_type.is_some();
             let verbosity = if stage.errors_only_tracing {

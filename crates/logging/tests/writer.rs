@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 use gatewatch_gateway::context::{
-    ExecutionEvent, ExecutionEventKind, RequestContext, RequestRecord,
+    ExecutionEvent, ExecutionEventKind, HeaderList, RequestContext, RequestRecord,
 };
 use gatewatch_gateway::{DeployedApi, Deployments};
 use gatewatch_logging::writer::DeploymentSource;
@@ -79,9 +79,9 @@ fn record(status: u16, body: &str) -> RequestRecord {
     let mut events = vec![ExecutionEvent {
         at: now,
         kind: ExecutionEventKind::MethodRequest {
-            path_parameters: vec![],
-            query: vec![],
-            headers: vec![],
+            path_parameters: HeaderList::new(),
+            query: HeaderList::new(),
+            headers: HeaderList::new(),
             body: Bytes::from(body.to_string()),
         },
     }];
@@ -93,7 +93,7 @@ fn record(status: u16, body: &str) -> RequestRecord {
                 response_type: GatewayResponseType::IntegrationFailure,
                 status,
                 body: Bytes::new(),
-                headers: vec![],
+                headers: HeaderList::new(),
             },
         });
     } else {

@@ -104,6 +104,15 @@ impl Stage {
         }
     }
 
+    /// The setting every method of the stage has, when the stage has no
+    /// per-method keys (only `*/*`, or nothing): callers that look up many
+    /// requests of one stage can then skip [`Stage::method_setting`].
+    pub fn uniform_method_setting(&self) -> Option<MethodSetting> {
+        let wildcard = self.method_settings.get("*/*");
+        (self.method_settings.len() == usize::from(wildcard.is_some()))
+            .then(|| wildcard.cloned().unwrap_or_default())
+    }
+
     /// The method setting in force for a method: the per-method key when
     /// present, else `*/*`, else the defaults (logging off).
     ///
@@ -169,5 +178,30 @@ mod tests {
         assert!("info".parse::<LoggingLevel>().is_err());
         assert!(is_valid_stage_name("dev_1"));
         assert!(!is_valid_stage_name("de v"));
+    }
+
+    #[test]
+    fn a_stage_without_per_method_keys_has_one_setting_for_every_method() {
+        let mut stage = Stage::new("dev");
+        assert_eq!(
+            stage.uniform_method_setting(),
+            Some(MethodSetting::default())
+        );
+        let info = MethodSetting {
+            logging_level: LoggingLevel::Info,
+            ..Default::default()
+        };
+        stage.method_settings.insert("*/*".into(), info.clone());
+        assert_eq!(stage.uniform_method_setting(), Some(info.clone()));
+        assert_eq!(
+            stage.uniform_method_setting(),
+            Some(stage.method_setting("/x", "GET"))
+        );
+        stage
+            .method_settings
+            .insert("pets/GET".into(), MethodSetting::default());
+        assert_eq!(stage.uniform_method_setting(), None);
+        stage.method_settings.remove("*/*");
+        assert_eq!(stage.uniform_method_setting(), None);
     }
 }

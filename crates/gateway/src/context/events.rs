@@ -9,7 +9,77 @@ use gatewatch_model::GatewayResponseType;
 
 /// Header or parameter pairs in the order they were seen; repeated names
 /// appear once per value.
-pub type HeaderList = Vec<(String, String)>;
+///
+/// Captured for data trace on the request path, so kept compact: every name
+/// and value in one text buffer with the pairs' end offsets beside it (two
+/// allocations for the whole list, not two per pair). An empty list
+/// allocates nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HeaderList {
+    text: String,
+    /// Per pair: where its name ends and where its value ends in `text`;
+    /// its name starts where the previous value ended.
+    ends: Vec<(u32, u32)>,
+}
+
+impl HeaderList {
+    /// No pairs.
+    pub fn new() -> HeaderList {
+        HeaderList::default()
+    }
+
+    /// No pairs, with room for `pairs` pairs of `bytes` bytes of text.
+    pub fn with_capacity(pairs: usize, bytes: usize) -> HeaderList {
+        HeaderList {
+            text: String::with_capacity(bytes),
+            ends: Vec::with_capacity(pairs),
+        }
+    }
+
+    /// Appends a pair.
+    pub fn push(&mut self, name: &str, value: &str) {
+        self.text.push_str(name);
+        let name_end = self.text.len() as u32;
+        self.text.push_str(value);
+        self.ends.push((name_end, self.text.len() as u32));
+    }
+
+    /// Number of pairs.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Whether there are no pairs.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// The pairs in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + Clone + '_ {
+        (0..self.len()).filter_map(|i| self.get(i))
+    }
+
+    /// The pair at `index`, if there is one.
+    pub fn get(&self, index: usize) -> Option<(&str, &str)> {
+        let &(name_end, value_end) = self.ends.get(index)?;
+        let start = match index {
+            0 => 0,
+            _ => self.ends[index - 1].1 as usize,
+        };
+        let (name_end, value_end) = (name_end as usize, value_end as usize);
+        Some((&self.text[start..name_end], &self.text[name_end..value_end]))
+    }
+}
+
+impl<'a> FromIterator<(&'a str, &'a str)> for HeaderList {
+    fn from_iter<I: IntoIterator<Item = (&'a str, &'a str)>>(pairs: I) -> HeaderList {
+        let mut list = HeaderList::new();
+        for (name, value) in pairs {
+            list.push(name, value);
+        }
+        list
+    }
+}
 
 /// One step of a request's execution.
 #[derive(Debug, Clone)]
@@ -151,28 +221,30 @@ impl ExecutionTrace {
         I: IntoIterator<Item = (&'a str, &'a str)>,
     {
         if !self.data {
-            return Vec::new();
+            return HeaderList::new();
         }
-        pairs
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.into_iter().collect()
     }
 
     /// Header pairs of a map when data is captured.
     pub fn data_headers(&self, headers: &http::HeaderMap) -> HeaderList {
         if !self.data {
-            return Vec::new();
+            return HeaderList::new();
         }
-        headers
+        let bytes = headers
             .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_string(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect()
+            .map(|(name, value)| name.as_str().len() + value.len())
+            .sum();
+        let mut list = HeaderList::with_capacity(headers.len(), bytes);
+        for (name, value) in headers {
+            // Values are almost always ASCII: checked in one pass, and only
+            // anything else is converted with replacement characters.
+            match std::str::from_utf8(value.as_bytes()) {
+                Ok(text) => list.push(name.as_str(), text),
+                Err(_) => list.push(name.as_str(), &String::from_utf8_lossy(value.as_bytes())),
+            }
+        }
+        list
     }
 
     /// A body when data is captured, else empty.
@@ -182,5 +254,26 @@ impl ExecutionTrace {
         } else {
             Bytes::new()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::HeaderList;
+
+    #[test]
+    fn header_lists_keep_pairs_in_order_with_repeats_and_empty_parts() {
+        let list: HeaderList = [("Accept", "*/*"), ("x", ""), ("", "v"), ("x", "2")]
+            .into_iter()
+            .collect();
+        assert_eq!(list.len(), 4);
+        assert_eq!(
+            list.iter().collect::<Vec<_>>(),
+            vec![("Accept", "*/*"), ("x", ""), ("", "v"), ("x", "2")]
+        );
+        assert_eq!(list.get(2), Some(("", "v")));
+        assert_eq!(list.get(4), None);
+        assert!(HeaderList::new().is_empty());
+        assert_eq!(HeaderList::new().iter().count(), 0);
     }
 }

@@ -16,7 +16,9 @@
 //! verified for a step (MOCK success, gateway responses) the spec's
 //! reconstruction is used.
 
-use gatewatch_gateway::context::{ExecutionEvent, ExecutionEventKind, FailureKind, RequestContext};
+use gatewatch_gateway::context::{
+    ExecutionEvent, ExecutionEventKind, FailureKind, HeaderList, RequestContext,
+};
 use gatewatch_model::LoggingLevel;
 use std::fmt::Write as _;
 
@@ -77,7 +79,7 @@ fn is_secret(name: &str) -> bool {
 }
 
 /// `{k1=v1, k2=v2}`; repeated names are joined with `,` in one entry.
-pub fn map_text(pairs: &[(String, String)], mask_secrets: bool) -> String {
+pub fn map_text(pairs: &HeaderList, mask_secrets: bool) -> String {
     let mut out = String::new();
     push_map(&mut out, pairs, mask_secrets);
     out
@@ -86,14 +88,13 @@ pub fn map_text(pairs: &[(String, String)], mask_secrets: bool) -> String {
 /// Appends [`map_text`]`(pairs, mask_secrets)` to `out`: each name at its
 /// first appearance (spelled as there), followed by the values of every
 /// pair of that name, compared without case, in order.
-fn push_map(out: &mut String, pairs: &[(String, String)], mask_secrets: bool) {
+fn push_map(out: &mut String, pairs: &HeaderList, mask_secrets: bool) {
     out.push('{');
     let mut first = true;
-    for (i, (name, _)) in pairs.iter().enumerate() {
-        if pairs[..i]
-            .iter()
-            .any(|(earlier, _)| earlier.eq_ignore_ascii_case(name))
-        {
+    let pair = |i: usize| pairs.get(i).unwrap_or_default();
+    for i in 0..pairs.len() {
+        let name = pair(i).0;
+        if (0..i).any(|earlier| pair(earlier).0.eq_ignore_ascii_case(name)) {
             continue;
         }
         if !first {
@@ -104,10 +105,10 @@ fn push_map(out: &mut String, pairs: &[(String, String)], mask_secrets: bool) {
         out.push('=');
         let secret = mask_secrets && is_secret(name);
         let mut separator = false;
-        for (_, value) in pairs[i..]
-            .iter()
-            .filter(|(other, _)| other.eq_ignore_ascii_case(name))
-        {
+        for (other, value) in (i..pairs.len()).map(pair) {
+            if !other.eq_ignore_ascii_case(name) {
+                continue;
+            }
             if separator {
                 out.push(',');
             }
@@ -142,7 +143,7 @@ fn ms(t: std::time::SystemTime) -> i64 {
 enum Text<'a> {
     Format(std::fmt::Arguments<'a>),
     Parts(&'a [&'a str]),
-    Map(&'a str, &'a [(String, String)], bool),
+    Map(&'a str, &'a HeaderList, bool),
     Body(&'a str, &'a [u8]),
 }
 
@@ -223,8 +224,26 @@ pub fn render_into(
             }
         }};
     }
-    let api_stage = [&ctx.api_id, "/", &ctx.stage].concat();
+    // Only INFO lines name the API stage; a healthy request at ERROR level
+    // writes nothing, and costs little more than this loop.
+    let api_stage = if info {
+        [&ctx.api_id, "/", &ctx.stage].concat()
+    } else {
+        String::new()
+    };
     for event in events {
+        // At ERROR level only failures, gateway responses and the closing
+        // status line can be written.
+        if !info
+            && !matches!(
+                event.kind,
+                ExecutionEventKind::Failure { .. }
+                    | ExecutionEventKind::GatewayResponse { .. }
+                    | ExecutionEventKind::Completed { .. }
+            )
+        {
+            continue;
+        }
         let at = ms(event.at);
         match &event.kind {
             ExecutionEventKind::MethodRequest {

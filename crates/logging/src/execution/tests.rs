@@ -21,11 +21,8 @@ fn ev(offset_ms: u64, kind: ExecutionEventKind) -> ExecutionEvent {
     }
 }
 
-fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
-    items
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+fn pairs(items: &[(&str, &str)]) -> HeaderList {
+    items.iter().copied().collect()
 }
 
 fn ctx(status: u16) -> RequestContext {
@@ -190,7 +187,7 @@ fn timeout_events() -> (RequestContext, Vec<ExecutionEvent>) {
             1,
             ExecutionEventKind::EndpointRequest {
                 uri: "http://backend.internal:9000/slow".into(),
-                headers: vec![],
+                headers: HeaderList::new(),
                 body: Bytes::new(),
             },
         ),
@@ -244,7 +241,7 @@ fn early_reject_writes_its_error_lines() {
                 response_type: GatewayResponseType::MissingAuthenticationToken,
                 status: 403,
                 body: Bytes::from_static(b"{\"message\":\"Missing Authentication Token\"}"),
-                headers: vec![],
+                headers: HeaderList::new(),
             },
         ),
         ev(0, ExecutionEventKind::Completed { status: 403 }),
@@ -262,9 +259,9 @@ fn long_lines_are_cut_like_aws() {
     events[0] = ev(
         0,
         ExecutionEventKind::MethodRequest {
-            path_parameters: vec![],
-            query: vec![],
-            headers: vec![],
+            path_parameters: HeaderList::new(),
+            query: HeaderList::new(),
+            headers: HeaderList::new(),
             body: Bytes::from("é".repeat(2000)),
         },
     );
@@ -302,7 +299,7 @@ fn masking_keeps_the_last_six_characters() {
         map_text(&pairs(&[("A", "1"), ("a", "2"), ("B", "3")]), false),
         "{A=1,2, B=3}"
     );
-    assert_eq!(map_text(&[], false), "{}");
+    assert_eq!(map_text(&HeaderList::new(), false), "{}");
 }
 
 #[test]
