@@ -584,20 +584,21 @@ impl Store {
             // limit tells the caller there are more), and the scan budget
             // can end the read at any row.
             let (mut taken, mut last_examined) = (0, None);
-            let mut window = Window::new(&rows, streams, lo, hi, forward).peekable();
+            let mut window = Window::new(&rows.rows, streams, lo, hi, forward).peekable();
             while taken <= limit {
                 let Some((name, r)) = window.next_if(|_| scanned < max_scanned) else {
                     break;
                 };
                 scanned += 1;
                 last_examined = Some(Key(r.timestamp, r.seq));
-                if keep(&r.message) {
+                let message = rows.message(r);
+                if keep(message) {
                     taken += 1;
                     acc.push(LogEvent {
                         log_stream_name: name.clone(),
                         timestamp: r.timestamp,
                         ingestion_time: r.ingestion_time,
-                        message: r.message.clone(),
+                        message: message.to_string(),
                         seq: r.seq,
                     });
                 }

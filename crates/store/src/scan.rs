@@ -1003,6 +1003,7 @@ impl Store {
         {
             let rows = self.inner.segment_files.rows(meta).await?;
             if let Some(r) = rows
+                .rows
                 .iter()
                 .find(|r| r.stream_id == stream_id && r.timestamp == timestamp && r.seq == seq)
             {
@@ -1010,7 +1011,7 @@ impl Store {
                     log_stream_name: stream.to_string(),
                     timestamp,
                     ingestion_time: r.ingestion_time,
-                    message: r.message.clone(),
+                    message: rows.message(r).to_string(),
                     seq,
                 }));
             }

@@ -48,6 +48,50 @@ pub(crate) struct Row {
     pub(crate) message: String,
 }
 
+/// One row of a decoded segment, without its message (see [`Decoded`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SegmentRow {
+    pub(crate) stream_id: u64,
+    pub(crate) timestamp: i64,
+    pub(crate) seq: u64,
+    pub(crate) ingestion_time: i64,
+    /// Which of the segment's message arrays holds its message, and where.
+    batch: u32,
+    index: u32,
+}
+
+#[cfg(test)]
+impl SegmentRow {
+    /// A row whose message is the first of the segment's first batch.
+    pub(crate) fn without_message(stream_id: u64, timestamp: i64, seq: u64) -> SegmentRow {
+        SegmentRow {
+            stream_id,
+            timestamp,
+            seq,
+            ingestion_time: timestamp,
+            batch: 0,
+            index: 0,
+        }
+    }
+}
+
+/// A segment read back: its rows in file order, and their messages left in
+/// the Arrow arrays the Parquet reader decoded them into, so reading a
+/// segment does not copy each message into a `String` of its own (a read
+/// takes only the messages it returns).
+#[derive(Debug, Default)]
+pub(crate) struct Decoded {
+    pub(crate) rows: Vec<SegmentRow>,
+    messages: Vec<StringArray>,
+}
+
+impl Decoded {
+    /// The message of `row`, one of this segment's rows.
+    pub(crate) fn message(&self, row: &SegmentRow) -> &str {
+        self.messages[row.batch as usize].value(row.index as usize)
+    }
+}
+
 /// Per-stream contents of a segment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SegmentStream {
@@ -116,7 +160,7 @@ pub(crate) struct SegmentFiles {
     store: Arc<dyn ObjectStore>,
     /// Local root, when the object store is a local folder (for fsync).
     local_root: Option<PathBuf>,
-    cache: Mutex<HashMap<u64, Arc<Vec<Row>>>>,
+    cache: Mutex<HashMap<u64, Arc<Decoded>>>,
 }
 
 const CACHE_SEGMENTS: usize = 32;
@@ -271,7 +315,7 @@ impl SegmentFiles {
     }
 
     /// The rows of a segment (cached).
-    pub(crate) async fn rows(&self, meta: &SegmentMeta) -> StoreResult<Arc<Vec<Row>>> {
+    pub(crate) async fn rows(&self, meta: &SegmentMeta) -> StoreResult<Arc<Decoded>> {
         if let Some(rows) = self
             .cache
             .lock()
@@ -338,14 +382,14 @@ impl SegmentFiles {
     }
 }
 
-fn decode(bytes: bytes::Bytes) -> StoreResult<Vec<Row>> {
+fn decode(bytes: bytes::Bytes) -> StoreResult<Decoded> {
     let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(storage_error)?;
     let mask = ProjectionMask::roots(builder.parquet_schema(), 0..BASE_COLUMNS);
     let reader = builder
         .with_projection(mask)
         .build()
         .map_err(storage_error)?;
-    let mut rows = Vec::new();
+    let mut decoded = Decoded::default();
     for batch in reader {
         let batch = batch.map_err(storage_error)?;
         let col = |i: usize| Arc::clone(batch.column(i));
@@ -363,17 +407,21 @@ fn decode(bytes: bytes::Bytes) -> StoreResult<Vec<Row>> {
         ) else {
             return Err(storage_error("unexpected segment schema"));
         };
+        let batch_index = decoded.messages.len() as u32;
+        decoded.rows.reserve(batch.num_rows());
         for i in 0..batch.num_rows() {
-            rows.push(Row {
+            decoded.rows.push(SegmentRow {
                 stream_id: streams.value(i),
                 timestamp: ts.value(i),
                 seq: seq.value(i),
                 ingestion_time: ing.value(i),
-                message: msg.value(i).to_string(),
+                batch: batch_index,
+                index: i as u32,
             });
         }
+        decoded.messages.push(msg.clone());
     }
-    Ok(rows)
+    Ok(decoded)
 }
 
 /// Groups rows by event hour, each group sorted by (stream, timestamp, seq).

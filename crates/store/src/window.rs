@@ -10,7 +10,7 @@
 use std::collections::{BinaryHeap, HashMap};
 
 use crate::events::Key;
-use crate::segments::Row;
+use crate::segments::SegmentRow as Row;
 
 fn key(row: &Row) -> Key {
     Key(row.timestamp, row.seq)
@@ -134,13 +134,12 @@ mod tests {
     use super::*;
 
     fn row(stream_id: u64, timestamp: i64, seq: u64) -> Row {
-        Row {
-            stream_id,
-            timestamp,
-            seq,
-            ingestion_time: timestamp,
-            message: format!("{stream_id}/{timestamp}/{seq}"),
-        }
+        Row::without_message(stream_id, timestamp, seq)
+    }
+
+    /// A row's identity (sequence numbers are unique).
+    fn id(r: &Row) -> String {
+        format!("{}/{}/{}", r.stream_id, r.timestamp, r.seq)
     }
 
     /// What a window should give: the rows in range of the selected
@@ -160,7 +159,7 @@ mod tests {
         if !forward {
             keep.reverse();
         }
-        keep.iter().map(|r| r.message.clone()).collect()
+        keep.iter().map(|r| id(r)).collect()
     }
 
     #[test]
@@ -196,7 +195,7 @@ mod tests {
                     let got: Vec<String> = Window::new(&rows, &streams, lo, hi, forward)
                         .map(|(name, r)| {
                             assert_eq!(*name, format!("s{}", r.stream_id));
-                            r.message.clone()
+                            id(r)
                         })
                         .collect();
                     let want = expected(&rows, &streams, lo, hi, forward);
