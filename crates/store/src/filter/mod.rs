@@ -15,6 +15,7 @@
 //!   `[...]` are one field each, without their delimiters.
 
 mod json;
+mod pruned;
 mod space;
 mod value;
 
@@ -27,8 +28,8 @@ pub enum FilterPattern {
     All,
     /// Terms, phrases, alternatives, exclusions, regexes.
     Terms(TermPattern),
-    /// `{ $.field = value && ... }`.
-    Json(json::JsonExpr),
+    /// `{ $.field = value && ... }`, with the keys its selectors follow.
+    Json(json::JsonExpr, pruned::Paths),
     /// `[a, b = 4*, ..., c > 10]`.
     Space(space::SpacePattern),
 }
@@ -63,7 +64,10 @@ impl FilterPattern {
         }
         if trimmed.starts_with('{') {
             return json::parse(trimmed)
-                .map(FilterPattern::Json)
+                .map(|expr| {
+                    let paths = pruned::Paths::of(&expr);
+                    FilterPattern::Json(expr, paths)
+                })
                 .map_err(invalid);
         }
         if trimmed.starts_with('[') {
@@ -85,8 +89,9 @@ impl FilterPattern {
                     && (t.any_of.is_empty() || t.any_of.iter().any(|x| x.found_in(message)))
                     && !t.excluded.iter().any(|x| x.found_in(message))
             }
-            FilterPattern::Json(expr) => match serde_json::from_str::<serde_json::Value>(message) {
-                Ok(doc @ serde_json::Value::Object(_)) => expr.eval(&doc),
+            // Only the members the selectors reach are read (see `pruned`).
+            FilterPattern::Json(expr, paths) => match pruned::read(message, paths) {
+                Some(doc @ serde_json::Value::Object(_)) => expr.eval(&doc),
                 _ => false,
             },
             FilterPattern::Space(p) => p.matches(message),

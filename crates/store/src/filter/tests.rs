@@ -125,3 +125,130 @@ fn bad_patterns_are_clear_errors() {
     }
     assert!(FilterPattern::parse(&"a".repeat(1025)).is_err());
 }
+
+/// A small deterministic generator for the equivalence test.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.below(items.len())]
+    }
+}
+
+/// Random JSON text, with repeated keys, escaped keys and nesting.
+fn json_text(rng: &mut Rng, depth: usize, out: &mut String) {
+    // Messages are mostly objects (a few are not), and objects hold objects
+    // and arrays often enough for the selectors to reach into them.
+    let kind = match depth {
+        0 if rng.below(20) > 0 => 0,
+        1 | 2 if rng.below(2) == 0 => rng.below(2),
+        d if d >= 3 => 2 + rng.below(4),
+        _ => rng.below(6),
+    };
+    match kind {
+        0 => {
+            out.push('{');
+            for i in 0..rng.below(5) {
+                if i > 0 {
+                    out.push(',');
+                }
+                let key = rng.pick(&["a", "b", "c", "status", "st\\u0061tus", "x y", "é"]);
+                out.push_str(&format!("\"{key}\":"));
+                json_text(rng, depth + 1, out);
+            }
+            out.push('}');
+        }
+        1 => {
+            out.push('[');
+            for i in 0..rng.below(4) {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                json_text(rng, depth + 1, out);
+            }
+            out.push(']');
+        }
+        2 => out.push_str(rng.pick(&["\"200\"", "\"x\"", "\"5xx\"", "\"\"", "\"a\\\"b\""])),
+        3 => out.push_str(rng.pick(&["200", "0", "-1", "1.5", "503", "1e2"])),
+        4 => out.push_str(rng.pick(&["true", "false"])),
+        _ => out.push_str("null"),
+    }
+}
+
+#[test]
+fn json_patterns_read_only_what_they_select_and_agree_with_a_full_parse() {
+    let selectors = [
+        "$.a",
+        "$.a.b",
+        "$.a[0]",
+        "$.a[1].b",
+        "$.status",
+        "$.b.c.a",
+        "$.c[0][1]",
+        "$.x y",
+        "$.é",
+    ];
+    let tests = [
+        "= 200",
+        "= \"x\"",
+        "!= 1",
+        "> 0",
+        "IS NULL",
+        "NOT EXISTS",
+        "IS TRUE",
+        "= 5*",
+        "= *",
+    ];
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let (mut matched, mut checked) = (0, 0);
+    for _ in 0..3_000 {
+        let mut message = String::new();
+        json_text(&mut rng, 0, &mut message);
+        // Some messages are broken or have trailing text: never a match.
+        match rng.below(10) {
+            0 => {
+                let mut cut = message.len() / 2;
+                while !message.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                message.truncate(cut);
+            }
+            1 => message.push_str(" tail"),
+            _ => {}
+        }
+        for _ in 0..4 {
+            let clause = |rng: &mut Rng| format!("{} {}", rng.pick(&selectors), rng.pick(&tests));
+            let pattern = match rng.below(3) {
+                0 => format!("{{ {} }}", clause(&mut rng)),
+                1 => format!("{{ {} && {} }}", clause(&mut rng), clause(&mut rng)),
+                _ => format!("{{ ({}) || {} }}", clause(&mut rng), clause(&mut rng)),
+            };
+            let Ok(parsed) = FilterPattern::parse(&pattern) else {
+                continue;
+            };
+            let FilterPattern::Json(expr, _) = &parsed else {
+                panic!("{pattern} is a JSON pattern");
+            };
+            let full = match serde_json::from_str::<serde_json::Value>(&message) {
+                Ok(doc @ serde_json::Value::Object(_)) => expr.eval(&doc),
+                _ => false,
+            };
+            assert_eq!(parsed.matches(&message), full, "{pattern} on {message}");
+            checked += 1;
+            matched += usize::from(full);
+        }
+    }
+    assert!(checked > 9_000, "{checked} patterns checked");
+    assert!(matched > 500, "{matched} matches: the patterns select");
+}
