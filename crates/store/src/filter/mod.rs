@@ -13,6 +13,9 @@
 //!   number (API Gateway's `"status": "200"`) compares the number.
 //! - Space-delimited messages: runs of spaces separate fields; `"..."` and
 //!   `[...]` are one field each, without their delimiters.
+//! - JSON patterns read only the members their selectors reach; the rest of
+//!   a message must be JSON syntax but is not decoded, so a lone surrogate
+//!   escape or an out-of-range number there does not stop a match.
 
 mod json;
 mod pruned;
