@@ -73,7 +73,7 @@ pub enum Kind {
     },
     /// `parse` with a glob pattern → struct of the names: its literal
     /// parts (the text between its `*`s) are found with substring
-    /// searches (see [`glob_captures`]).
+    /// searches (see `glob_captures`).
     Glob {
         /// The literal parts.
         parts: Vec<String>,

@@ -16,7 +16,7 @@
 //! The events of a block have consecutive sequence numbers starting at the
 //! key's. Blocks of one stream may overlap in time (CloudWatch accepts calls
 //! whose events interleave with earlier ones), so ordered reads merge them
-//! ([`Ordered`]); because no block spans more than [`MAX_SPAN_MS`], a read
+//! (`Ordered`); because no block spans more than [`MAX_SPAN_MS`], a read
 //! from time `t` only looks at blocks that start at `t − MAX_SPAN_MS` or
 //! later.
 

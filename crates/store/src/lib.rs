@@ -10,7 +10,7 @@
 //!   within a second share one engine entry, so a durable write costs the
 //!   engine one key per block rather than one per event.
 //! - **Durability.** Every write goes through the group committer
-//!   ([`commit`]): concurrent writers share one fsync, and a call returns only
+//!   (the `commit` module): concurrent writers share one fsync, and a call returns only
 //!   after its batch is on disk. On start the engine replays its journal; a
 //!   torn tail is cut off and every earlier (acknowledged) batch is kept.
 //! - **Catalog.** Groups and streams are also held in memory for fast
