@@ -236,20 +236,7 @@ async fn reads_page_forward_and_backward_and_filter_merges_streams() {
         ["a1", "a2"]
     );
 
-    let all = store
-        .filter_events(
-            &s,
-            "g",
-            &StreamSelector::All,
-            None,
-            None,
-            None,
-            100,
-            1_000_000,
-            &|_| true,
-        )
-        .await
-        .unwrap();
+    let all = filter_page(&store, None, 100, 1_000_000, &|_| true).await;
     let order: Vec<_> = all
         .events
         .iter()
@@ -260,35 +247,9 @@ async fn reads_page_forward_and_backward_and_filter_merges_streams() {
         ["a0", "b0", "a1", "b1", "a2", "b2", "a3", "b3", "a4", "b4"]
     );
     assert!(all.next.is_none());
-    let page = store
-        .filter_events(
-            &s,
-            "g",
-            &StreamSelector::All,
-            None,
-            None,
-            None,
-            3,
-            1_000_000,
-            &|m| m.contains("ERROR"),
-        )
-        .await
-        .unwrap();
+    let page = filter_page(&store, None, 3, 1_000_000, &|m| m.contains("ERROR")).await;
     assert_eq!(page.events.len(), 3);
-    let rest = store
-        .filter_events(
-            &s,
-            "g",
-            &StreamSelector::All,
-            None,
-            None,
-            page.next,
-            10,
-            1_000_000,
-            &|m| m.contains("ERROR"),
-        )
-        .await
-        .unwrap();
+    let rest = filter_page(&store, page.next, 10, 1_000_000, &|m| m.contains("ERROR")).await;
     assert_eq!(rest.events.len(), 2);
     assert!(rest.next.is_none());
     let only_a = store
@@ -436,20 +397,7 @@ async fn concurrent_writers_share_commits() {
     for t in tasks {
         t.await.unwrap();
     }
-    let all = store
-        .filter_events(
-            &s,
-            "g",
-            &StreamSelector::All,
-            None,
-            None,
-            None,
-            10_000,
-            1_000_000,
-            &|_| true,
-        )
-        .await
-        .unwrap();
+    let all = filter_page(&store, None, 10_000, 1_000_000, &|_| true).await;
     assert_eq!(all.events.len(), 8 * 20 * 50);
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -590,6 +538,32 @@ async fn page_all(store: &Store, stream: &str, forward: bool, limit: usize) -> V
     out.into_iter().map(|e| e.message).collect()
 }
 
+/// One FilterLogEvents call over every stream of group `g`, without time
+/// bounds: up to `limit` events kept by `keep` after `after`, examining at
+/// most `budget`.
+async fn filter_page(
+    store: &Store,
+    after: Option<Cursor>,
+    limit: usize,
+    budget: usize,
+    keep: &(dyn Fn(&str) -> bool + Sync),
+) -> FilterPage {
+    store
+        .filter_events(
+            &scope(),
+            "g",
+            &StreamSelector::All,
+            None,
+            None,
+            after,
+            limit,
+            budget,
+            keep,
+        )
+        .await
+        .unwrap()
+}
+
 async fn filter_all(store: &Store, needle: &str, limit: usize) -> Vec<String> {
     filter_all_within(store, needle, limit, 1_000_000).await
 }
@@ -617,20 +591,7 @@ async fn filter_pages(
     let mut out = Vec::new();
     let mut after = None;
     for calls in 1..=1000 {
-        let page = store
-            .filter_events(
-                &scope(),
-                "g",
-                &StreamSelector::All,
-                None,
-                None,
-                after,
-                limit,
-                budget,
-                keep,
-            )
-            .await
-            .unwrap();
+        let page = filter_page(store, after, limit, budget, keep).await;
         assert!(page.events.len() <= limit, "a page within its limit");
         out.extend(page.events.into_iter().map(|e| e.message));
         match page.next {
@@ -1816,20 +1777,7 @@ async fn pages_through_one_big_segment_both_ways_and_within_the_scan_budget() {
         1500,
         "every event is compacted"
     );
-    let all = store
-        .filter_events(
-            &s,
-            "g",
-            &StreamSelector::All,
-            None,
-            None,
-            None,
-            10_000,
-            usize::MAX,
-            &|_| true,
-        )
-        .await
-        .unwrap();
+    let all = filter_page(&store, None, 10_000, usize::MAX, &|_| true).await;
     assert_eq!(all.events.len(), 1500);
     assert!(all.next.is_none());
     let in_order = |events: &[LogEvent]| {
@@ -1854,20 +1802,7 @@ async fn pages_through_one_big_segment_both_ways_and_within_the_scan_budget() {
 
     // With nothing matching, a call still stops at its budget and says
     // where to go on.
-    let empty = store
-        .filter_events(
-            &s,
-            "g",
-            &StreamSelector::All,
-            None,
-            None,
-            None,
-            7,
-            50,
-            &|_| false,
-        )
-        .await
-        .unwrap();
+    let empty = filter_page(&store, None, 7, 50, &|_| false).await;
     assert!(empty.events.is_empty());
     let next = empty.next.expect("the budget ran out inside the segment");
     assert_eq!(
