@@ -126,11 +126,6 @@ impl Lines {
     pub fn capacity(&self) -> usize {
         self.text.capacity()
     }
-
-    /// Bytes of text held.
-    pub fn text_len(&self) -> usize {
-        self.text.len()
-    }
 }
 
 #[cfg(test)]
@@ -149,14 +144,14 @@ mod tests {
         let got: Vec<(i64, &str)> = lines.iter().map(|e| (e.timestamp, e.message)).collect();
         assert_eq!(got, vec![(5, "first"), (3, "second"), (9, "")]);
         assert_eq!(lines.len(), 3);
-        assert_eq!(lines.text_len(), "firstsecond".len());
+        assert_eq!(lines.text.len(), "firstsecond".len());
         lines.reserve_like(3, 1_000);
         assert!(lines.text.capacity() >= 11 + 3 * 1_000);
         assert!(lines.slots.capacity() >= 3 + 1_000);
         assert_eq!(lines.len(), 3);
         let room = lines.capacity();
         lines.clear();
-        assert!(lines.is_empty() && lines.text_len() == 0);
+        assert!(lines.is_empty() && lines.text.is_empty());
         assert_eq!(lines.capacity(), room);
     }
 }

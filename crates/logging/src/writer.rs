@@ -94,6 +94,14 @@ pub struct Destination {
 }
 
 impl Batches {
+    /// No destinations yet; `spare` buffers are used before new ones.
+    fn new(spare: Vec<Lines>) -> Batches {
+        Batches {
+            destinations: Vec::new(),
+            spare,
+        }
+    }
+
     /// Index of the destination, added on first use. A batch has a handful
     /// of destinations, so a scan beats hashing the names.
     fn slot(&mut self, group: &str, stream: &str) -> usize {
@@ -165,10 +173,7 @@ impl LogWriter {
     /// Renders the records into per-destination batches.
     pub fn render(&self, records: &[RequestRecord]) -> (Scope, Batches) {
         let deployments = self.deployments.current();
-        let mut batches = Batches {
-            destinations: Vec::new(),
-            spare: Vec::new(),
-        };
+        let mut batches = Batches::new(Vec::new());
         self.render_into(&deployments, records, &mut batches);
         (scope_of(&deployments), batches)
     }
@@ -262,11 +267,7 @@ impl LogWriter {
                     lines,
                 } = &event.kind
                 {
-                    let at = event
-                        .at
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .map(|d| d.as_millis() as i64)
-                        .unwrap_or(0);
+                    let at = execution::ms(event.at);
                     let slot = batches.slot(group, stream);
                     for line in lines {
                         batches.destinations[slot].lines.push(at, line);
@@ -297,10 +298,9 @@ impl LogWriter {
     pub async fn queue(&self, records: &[RequestRecord]) -> Queued {
         let deployments = self.deployments.current();
         let scope = scope_of(&deployments);
-        let mut batches = Batches {
-            destinations: Vec::new(),
-            spare: std::mem::take(&mut *self.spare.lock().unwrap_or_else(|p| p.into_inner())),
-        };
+        let mut batches = Batches::new(std::mem::take(
+            &mut *self.spare.lock().unwrap_or_else(|p| p.into_inner()),
+        ));
         // A writer may share its thread with requests (one writer per
         // data-plane thread): render in chunks and let them run between.
         for (i, chunk) in records.chunks(RENDER_CHUNK).enumerate() {

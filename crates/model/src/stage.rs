@@ -118,20 +118,20 @@ impl Stage {
     ///
     /// `resource_path` is the resource template as the API has it (`/pets/{petId}`).
     pub fn method_setting(&self, resource_path: &str, http_method: &str) -> MethodSetting {
-        let wildcard = self.method_settings.get("*/*");
         // Most stages have no per-method keys: no key to build per request.
-        let per_method = self.method_settings.len() > usize::from(wildcard.is_some());
-        let specific = per_method
-            .then(|| {
-                let key = format!(
-                    "{}/{}",
-                    resource_path.strip_prefix('/').unwrap_or(resource_path),
-                    http_method
-                );
-                self.method_settings.get(&key)
-            })
-            .flatten();
-        specific.or(wildcard).cloned().unwrap_or_default()
+        if let Some(setting) = self.uniform_method_setting() {
+            return setting;
+        }
+        let key = format!(
+            "{}/{}",
+            resource_path.strip_prefix('/').unwrap_or(resource_path),
+            http_method
+        );
+        self.method_settings
+            .get(&key)
+            .or_else(|| self.method_settings.get("*/*"))
+            .cloned()
+            .unwrap_or_default()
     }
 }
 

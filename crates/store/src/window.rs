@@ -10,19 +10,19 @@
 use std::collections::{BinaryHeap, HashMap};
 
 use crate::events::Key;
-use crate::segments::SegmentRow as Row;
+use crate::segments::SegmentRow;
 
-fn key(row: &Row) -> Key {
+fn key(row: &SegmentRow) -> Key {
     Key(row.timestamp, row.seq)
 }
 
 /// Each selected stream's rows within `[lo, hi)`, with the stream's name.
 fn runs<'r>(
-    rows: &'r [Row],
+    rows: &'r [SegmentRow],
     streams: &'r HashMap<u64, String>,
     lo: Key,
     hi: Key,
-) -> Vec<(&'r String, &'r [Row])> {
+) -> Vec<(&'r String, &'r [SegmentRow])> {
     let mut runs = Vec::new();
     let mut rest = rows;
     while let Some(first) = rest.first() {
@@ -72,7 +72,7 @@ impl PartialOrd for Head {
 /// (id → name), in (timestamp, seq) order, or the reverse when `forward`
 /// is false, each with its stream's name.
 pub(crate) struct Window<'r> {
-    runs: Vec<(&'r String, &'r [Row])>,
+    runs: Vec<(&'r String, &'r [SegmentRow])>,
     heads: BinaryHeap<Head>,
     forward: bool,
 }
@@ -80,7 +80,7 @@ pub(crate) struct Window<'r> {
 impl<'r> Window<'r> {
     /// The window of `rows` (one segment's, in segment order).
     pub(crate) fn new(
-        rows: &'r [Row],
+        rows: &'r [SegmentRow],
         streams: &'r HashMap<u64, String>,
         lo: Key,
         hi: Key,
@@ -102,16 +102,16 @@ impl<'r> Window<'r> {
     }
 
     /// The row a run gives next (runs in the window are never empty).
-    fn end(run: &'r [Row], forward: bool) -> &'r Row {
+    fn end(run: &'r [SegmentRow], forward: bool) -> &'r SegmentRow {
         let row = if forward { run.first() } else { run.last() };
         row.expect("runs in a window are not empty")
     }
 }
 
 impl<'r> Iterator for Window<'r> {
-    type Item = (&'r String, &'r Row);
+    type Item = (&'r String, &'r SegmentRow);
 
-    fn next(&mut self) -> Option<(&'r String, &'r Row)> {
+    fn next(&mut self) -> Option<(&'r String, &'r SegmentRow)> {
         let mut head = self.heads.peek_mut()?;
         let (name, run) = &mut self.runs[head.run];
         let row = Self::end(run, self.forward);
@@ -133,25 +133,25 @@ impl<'r> Iterator for Window<'r> {
 mod tests {
     use super::*;
 
-    fn row(stream_id: u64, timestamp: i64, seq: u64) -> Row {
-        Row::without_message(stream_id, timestamp, seq)
+    fn row(stream_id: u64, timestamp: i64, seq: u64) -> SegmentRow {
+        SegmentRow::without_message(stream_id, timestamp, seq)
     }
 
     /// A row's identity (sequence numbers are unique).
-    fn id(r: &Row) -> String {
+    fn id(r: &SegmentRow) -> String {
         format!("{}/{}/{}", r.stream_id, r.timestamp, r.seq)
     }
 
     /// What a window should give: the rows in range of the selected
     /// streams, sorted, found the slow way.
     fn expected(
-        rows: &[Row],
+        rows: &[SegmentRow],
         streams: &HashMap<u64, String>,
         lo: Key,
         hi: Key,
         forward: bool,
     ) -> Vec<String> {
-        let mut keep: Vec<&Row> = rows
+        let mut keep: Vec<&SegmentRow> = rows
             .iter()
             .filter(|r| streams.contains_key(&r.stream_id) && lo <= key(r) && key(r) < hi)
             .collect();

@@ -66,11 +66,11 @@ pub fn mask(value: &str) -> String {
 /// Appends [`mask`]`(value)` to `out`.
 fn push_masked(out: &mut String, value: &str) {
     let n = value.chars().count();
-    let hidden = n.saturating_sub(6);
+    // Six characters or fewer are hidden whole.
+    let hidden = if n <= 6 { n } else { n - 6 };
     out.extend(std::iter::repeat_n('*', hidden));
-    match value.char_indices().nth(hidden) {
-        Some((at, _)) if n > 6 => out.push_str(&value[at..]),
-        _ => out.extend(std::iter::repeat_n('*', n - hidden)),
+    if let Some((at, _)) = value.char_indices().nth(hidden) {
+        out.push_str(&value[at..]);
     }
 }
 
@@ -131,7 +131,8 @@ fn push_body(out: &mut String, body: &[u8]) {
     }
 }
 
-fn ms(t: std::time::SystemTime) -> i64 {
+/// Milliseconds since the epoch (0 before it).
+pub(crate) fn ms(t: std::time::SystemTime) -> i64 {
     t.duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
@@ -232,14 +233,17 @@ pub fn render_into(
         String::new()
     };
     for event in events {
-        // At ERROR level only failures, gateway responses and the closing
-        // status line can be written.
+        // Below INFO, the events whose lines are all INFO or data lines
+        // write nothing (any other kind goes through the match below).
         if !info
-            && !matches!(
+            && matches!(
                 event.kind,
-                ExecutionEventKind::Failure { .. }
-                    | ExecutionEventKind::GatewayResponse { .. }
-                    | ExecutionEventKind::Completed { .. }
+                ExecutionEventKind::MethodRequest { .. }
+                    | ExecutionEventKind::EndpointRequest { .. }
+                    | ExecutionEventKind::EndpointResponse { .. }
+                    | ExecutionEventKind::MethodResponse { .. }
+                    | ExecutionEventKind::Succeeded
+                    | ExecutionEventKind::LambdaLogs { .. }
             )
         {
             continue;
@@ -411,7 +415,7 @@ pub fn render_into(
                         "Gateway response type: {response_type} with status code: {status}"
                     )),
                 );
-                emit!(at, Class::Data, Text::Body("Gateway response body: ", body),);
+                emit!(at, Class::Data, Text::Body("Gateway response body: ", body));
                 emit!(
                     at,
                     Class::Data,
