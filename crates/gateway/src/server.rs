@@ -1,8 +1,8 @@
 //! The data-plane HTTP server, hardened like a public edge.
 //!
-//! - Request heads must arrive within `header_read_timeout`; the same timer
-//!   closes keep-alive connections idle for that long (hyper starts it
-//!   whenever the connection waits for a new request head).
+//! - Request heads must arrive within `header_read_timeout`; the same
+//!   timeout closes keep-alive connections idle for that long. A watchdog
+//!   per connection enforces it (see [`idle`]), so requests arm no timer.
 //! - Request heads over `max_head_bytes` are refused by hyper with 431.
 //! - At most `max_connections` connections are served at once; one more is
 //!   answered `503 {"message":"Service Unavailable"}` and closed.
@@ -18,13 +18,15 @@ use std::time::Duration;
 
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::service::Gateway;
+
+pub mod idle;
 
 /// Connection-level settings.
 #[derive(Debug, Clone)]
@@ -145,14 +147,18 @@ fn connection(
     graceful: &GracefulShutdown,
 ) -> impl Future<Output = ()> + Send + 'static {
     let gateway = Arc::clone(gateway);
+    let activity = Arc::new(idle::Activity::default());
+    let requests = Arc::clone(&activity);
     let service =
         service_fn(move |req| {
             let gateway = Arc::clone(&gateway);
+            let in_flight = requests.request();
             // A client that hangs up must not cancel its request: like API
             // Gateway, the request completes and its record is still emitted.
             // Requests that can wait (a body to read, a full log queue) run in a
             // task of their own; backend calls always do (inside `handle`).
             async move {
+                let _in_flight = in_flight;
                 if gateway.runs_inline(&req) {
                     return Ok::<_, Infallible>(gateway.handle(req, peer).await);
                 }
@@ -165,18 +171,32 @@ fn connection(
             }
         });
     let mut builder = http1::Builder::new();
+    // hyper's own head timer is off: the watchdog below times the wait.
     builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(config.header_read_timeout)
+        .header_read_timeout(None::<Duration>)
         .max_buf_size(config.max_head_bytes.max(8192))
         .keep_alive(true);
-    let conn = builder.serve_connection(TokioIo::new(stream), service);
+    let io = idle::Watched::new(stream, Arc::clone(&activity));
+    let conn = builder.serve_connection(TokioIo::new(io), service);
     let conn = graceful.watch(conn);
+    let timeout = config.header_read_timeout;
     async move {
+        let watchdog = AbortOnDrop(tokio::spawn(idle::watch(activity, timeout)));
         if let Err(e) = conn.await {
             tracing::debug!(%peer, error = %e, "connection ended with an error");
         }
+        drop(watchdog);
         drop(permit);
+    }
+}
+
+/// Aborts a task when dropped (a connection's watchdog, also when the
+/// connection's future is dropped unfinished).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -283,6 +283,62 @@ async fn one_connection_over_the_limit_gets_503() {
 }
 
 #[tokio::test]
+async fn slow_heads_and_idle_connections_are_closed_busy_ones_are_not() {
+    let timeout = Duration::from_millis(400);
+    let config = ServerConfig {
+        header_read_timeout: timeout,
+        ..ServerConfig::default()
+    };
+    let running = start(Limits::default(), config, false).await;
+    let closed_within = |mut stream: TcpStream| async move {
+        let started = std::time::Instant::now();
+        let mut rest = Vec::new();
+        tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut rest))
+            .await
+            .expect("closed by the server")
+            .ok();
+        (started.elapsed(), rest)
+    };
+
+    // A head trickled a byte at a time (faster than the timeout) is cut.
+    let mut slow = TcpStream::connect(running.addr).await.unwrap();
+    let started = std::time::Instant::now();
+    let trickled = async {
+        for b in b"GET /test/items/1 HTTP/1.1\r\nHost: x\r\n".iter() {
+            tokio::time::sleep(timeout / 4).await;
+            if slow.write_all(&[*b]).await.is_err() {
+                break;
+            }
+        }
+    };
+    trickled.await;
+    let (_, rest) = closed_within(slow).await;
+    assert!(rest.is_empty(), "{}", String::from_utf8_lossy(&rest));
+    let cut_after = started.elapsed();
+    assert!(
+        cut_after >= timeout && cut_after < timeout * 8,
+        "{cut_after:?}"
+    );
+
+    // A connection that keeps sending requests, with pauses shorter than
+    // the timeout, stays open well past it; once it stops, it is closed.
+    let mut busy = TcpStream::connect(running.addr).await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    for _ in 0..6 {
+        busy.write_all(b"GET /test/items/1 HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let n = busy.read(&mut buf).await.unwrap();
+        assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+        tokio::time::sleep(timeout / 2).await;
+    }
+    let (idle_for, rest) = closed_within(busy).await;
+    assert!(rest.is_empty());
+    assert!(idle_for < timeout * 8, "{idle_for:?}");
+    running.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_body_that_never_ends_is_refused_in_time() {
     let limits = Limits {
         body_read_timeout: Duration::from_millis(300),
