@@ -47,8 +47,9 @@ impl MethodRequest {
             .map(|(_, v)| v.as_str())
     }
 
-    /// The first value of a header, when it is valid text.
-    pub fn header(&self, name: &str) -> Option<&str> {
+    /// The first value of a header, when it is valid text. A constant name
+    /// (`http::header::CONTENT_TYPE`) is looked up without parsing it.
+    pub fn header<K: http::header::AsHeaderName>(&self, name: K) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 

@@ -158,8 +158,12 @@ impl Router {
     }
 }
 
-/// A path segment, URL-decoded; borrowed when it holds no escape.
+/// A path segment, URL-decoded; borrowed when it holds no escape (checked
+/// first with one scan, the common case costing no decoder).
 fn decode(segment: &str) -> Cow<'_, str> {
+    if memchr::memchr(b'%', segment.as_bytes()).is_none() {
+        return Cow::Borrowed(segment);
+    }
     percent_decode_str(segment).decode_utf8_lossy()
 }
 

@@ -15,10 +15,7 @@ use hyper::body::Incoming;
 
 use crate::body::{BoxError, CompletionBody, Finisher};
 use crate::context::RequestRecord;
-use crate::context::{
-    extended_request_id, request_id_from_client, xray_trace_id, xray_trace_id_from_header,
-    ExecutionEventKind, ExecutionTrace, RequestContext,
-};
+use crate::context::{ExecutionEventKind, ExecutionTrace, RequestContext, RequestIds};
 use crate::deployment::Deployments;
 use crate::integration::lambda::LambdaInvoker;
 use crate::integration::{http::HttpBackend, mock, IntegrationReply, ReplyBody};
@@ -275,25 +272,26 @@ impl Gateway {
             .unwrap_or("");
         // Boxed once here: the context moves through the backend task,
         // the response body and the log queue as a pointer.
+        let ids = RequestIds::new(
+            now,
+            parts
+                .headers
+                .get(crate::response::X_AMZN_REQUEST_ID)
+                .and_then(|v| v.to_str().ok()),
+            parts
+                .headers
+                .get(crate::response::X_AMZN_TRACE_ID)
+                .and_then(|v| v.to_str().ok()),
+        );
         let mut ctx = Box::new(RequestContext {
             account_id: Arc::clone(&deployments.account_id),
-            request_id: request_id_from_client(
-                parts
-                    .headers
-                    .get(crate::response::X_AMZN_REQUEST_ID)
-                    .and_then(|v| v.to_str().ok()),
-            ),
-            extended_request_id: extended_request_id(),
+            request_id: ids.request_id,
+            extended_request_id: ids.extended_request_id,
             request_time: Some(now),
             http_method: method_name(parts.method.as_str()),
             domain_name: host.to_string(),
             protocol: Cow::Borrowed(protocol_name(parts.version)),
-            xray_trace_id: parts
-                .headers
-                .get(crate::response::X_AMZN_TRACE_ID)
-                .and_then(|v| v.to_str().ok())
-                .and_then(xray_trace_id_from_header)
-                .unwrap_or_else(|| xray_trace_id(now)),
+            xray_trace_id: ids.xray_trace_id,
             ..RequestContext::default()
         });
         crate::context::push_ip(&mut ctx.identity.source_ip, peer.ip());
@@ -459,7 +457,7 @@ impl Gateway {
                     let outcome = match integration.kind {
                         IntegrationType::AwsProxy => {
                             let binary = request
-                                .header("content-type")
+                                .header(http::header::CONTENT_TYPE)
                                 .is_some_and(|ct| api.is_binary_media_type(ct));
                             crate::integration::lambda::invoke(
                                 this.lambda.as_deref(),

@@ -14,7 +14,7 @@ mod variables;
 pub use events::{ExecutionEvent, ExecutionEventKind, ExecutionTrace, FailureKind, HeaderList};
 pub use ids::{
     extended_request_id, new_request_id, request_id_from_client, xray_trace_id,
-    xray_trace_id_from_header,
+    xray_trace_id_from_header, RequestIds,
 };
 pub use variables::{ContextValue, ContextVariable};
 

@@ -120,7 +120,7 @@ pub fn integration_request_body(
     ctx: &RequestContext,
 ) -> Result<(Bytes, String), GatewayError> {
     let content_type = request
-        .header("content-type")
+        .header(http::header::CONTENT_TYPE)
         .and_then(|c| c.split(';').next())
         .map(|c| c.trim().to_ascii_lowercase())
         .filter(|c| !c.is_empty())
