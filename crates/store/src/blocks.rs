@@ -47,23 +47,74 @@ pub fn runs<E: EventInput>(events: &[E]) -> impl Iterator<Item = &[E]> {
     })
 }
 
-/// Encodes one run of chronological events (see [`runs`]) as a block value.
-pub fn encode<E: EventInput>(ingestion_time: i64, run: &[E]) -> Vec<u8> {
+/// Encodes one run of chronological events (see [`runs`]) as a block value,
+/// written straight into the engine's value (its one copy of the bytes).
+pub fn encode<E: EventInput>(ingestion_time: i64, run: &[E]) -> fjall::Slice {
     let first = run.first().map_or(0, |e| e.timestamp());
     let last = run.last().map_or(0, |e| e.timestamp());
     let bytes: usize = run.iter().map(|e| e.message().len()).sum();
-    let mut v = Vec::with_capacity(HEADER + ENTRY * run.len() + bytes);
-    v.push(VERSION);
-    v.extend_from_slice(&ingestion_time.to_be_bytes());
-    v.extend_from_slice(&(run.len() as u32).to_be_bytes());
-    v.extend_from_slice(&last.to_be_bytes());
-    for e in run {
-        let delta = (e.timestamp() - first).clamp(0, u32::MAX as i64) as u32;
-        v.extend_from_slice(&delta.to_be_bytes());
-        v.extend_from_slice(&(e.message().len() as u32).to_be_bytes());
-        v.extend_from_slice(e.message().as_bytes());
+    let len = HEADER + ENTRY * run.len() + bytes;
+    let mut header = [0u8; HEADER];
+    header[0] = VERSION;
+    header[1..9].copy_from_slice(&ingestion_time.to_be_bytes());
+    header[9..13].copy_from_slice(&(run.len() as u32).to_be_bytes());
+    header[13..21].copy_from_slice(&last.to_be_bytes());
+    let mut reader = BlockBytes {
+        header,
+        run,
+        first,
+        piece: 0,
+        at: 0,
+    };
+    // The reader yields exactly `len` bytes (counted from the same events
+    // above), so reading them cannot fail.
+    fjall::Slice::from_reader(&mut reader, len).expect("a block yields the bytes it counts")
+}
+
+/// The bytes of a block value, read in order: the header, then for each
+/// event its entry head and its message. `piece` 0 is the header; event
+/// `i`'s head is piece `2i + 1` and its message piece `2i + 2`; `at` is the
+/// position inside the current piece.
+struct BlockBytes<'a, E> {
+    header: [u8; HEADER],
+    run: &'a [E],
+    first: i64,
+    piece: usize,
+    at: usize,
+}
+
+impl<E: EventInput> std::io::Read for BlockBytes<'_, E> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let mut written = 0;
+        let pieces = 1 + 2 * self.run.len();
+        while written < out.len() && self.piece < pieces {
+            let head: [u8; ENTRY];
+            let bytes: &[u8] = if self.piece == 0 {
+                &self.header
+            } else {
+                let e = &self.run[(self.piece - 1) / 2];
+                if self.piece % 2 == 1 {
+                    let delta = (e.timestamp() - self.first).clamp(0, u32::MAX as i64) as u32;
+                    let mut h = [0u8; ENTRY];
+                    h[..4].copy_from_slice(&delta.to_be_bytes());
+                    h[4..].copy_from_slice(&(e.message().len() as u32).to_be_bytes());
+                    head = h;
+                    &head
+                } else {
+                    e.message().as_bytes()
+                }
+            };
+            let n = (bytes.len() - self.at).min(out.len() - written);
+            out[written..written + n].copy_from_slice(&bytes[self.at..self.at + n]);
+            written += n;
+            self.at += n;
+            if self.at == bytes.len() {
+                self.piece += 1;
+                self.at = 0;
+            }
+        }
+        Ok(written)
     }
-    v
 }
 
 /// One stored block, decoded lazily from the engine's value.
@@ -442,7 +493,7 @@ mod tests {
 
     fn block(stream: u64, seq: u64, ingestion: i64, run: &[InputLogEvent]) -> Block {
         let key = keys::event(stream, run[0].timestamp, seq);
-        Block::parse(&key, fjall::Slice::from(encode(ingestion, run))).expect("a block")
+        Block::parse(&key, encode(ingestion, run)).expect("a block")
     }
 
     #[test]
@@ -454,6 +505,41 @@ mod tests {
         let sizes: Vec<usize> = runs(&events).map(|r| r.len()).collect();
         assert_eq!(sizes, vec![3, 1, 2, 1]);
         assert_eq!(runs::<InputLogEvent>(&[]).count(), 0);
+    }
+
+    #[test]
+    fn a_block_has_the_documented_layout_whatever_the_read_sizes() {
+        let run = [ev(1_000, "ab"), ev(1_000, ""), ev(1_250, "é")];
+        let mut expected = vec![VERSION];
+        expected.extend_from_slice(&77i64.to_be_bytes());
+        expected.extend_from_slice(&3u32.to_be_bytes());
+        expected.extend_from_slice(&1_250i64.to_be_bytes());
+        for (delta, message) in [(0u32, "ab"), (0, ""), (250, "é")] {
+            expected.extend_from_slice(&delta.to_be_bytes());
+            expected.extend_from_slice(&(message.len() as u32).to_be_bytes());
+            expected.extend_from_slice(message.as_bytes());
+        }
+        assert_eq!(&encode(77, &run)[..], &expected[..]);
+        // Read in small pieces, the bytes are the same.
+        for chunk in 1..=9 {
+            let mut reader = BlockBytes {
+                header: expected[..HEADER].try_into().unwrap(),
+                run: &run[..],
+                first: 1_000,
+                piece: 0,
+                at: 0,
+            };
+            let mut got = Vec::new();
+            let mut buf = vec![0u8; chunk];
+            loop {
+                let n = std::io::Read::read(&mut reader, &mut buf).unwrap();
+                if n == 0 {
+                    break;
+                }
+                got.extend_from_slice(&buf[..n]);
+            }
+            assert_eq!(got, expected, "chunk {chunk}");
+        }
     }
 
     #[test]
@@ -476,7 +562,7 @@ mod tests {
         assert_eq!(b.find(901, 42), None);
         assert_eq!(b.find(5, 43), None);
         // A truncated value stops the iteration instead of panicking.
-        let mut bytes = encode(77, &run);
+        let mut bytes = encode(77, &run).to_vec();
         bytes.truncate(bytes.len() - 3);
         let cut = Block::parse(&keys::event(3, 5, 40), fjall::Slice::from(bytes)).unwrap();
         assert_eq!(cut.events().count(), 2);

@@ -106,14 +106,18 @@ fn json<T: serde::Serialize>(value: &T) -> Vec<u8> {
 }
 
 pub(crate) fn group_write(scope: &Scope, group: &LogGroup) -> Write {
-    Write::Put(Space::Meta, keys::group(scope, &group.name), json(group))
+    Write::Put(
+        Space::Meta,
+        keys::group(scope, &group.name),
+        json(group).into(),
+    )
 }
 
 pub(crate) fn stream_write(group_id: u64, stream: &LogStream) -> Write {
     Write::Put(
         Space::Meta,
         keys::stream(group_id, &stream.name),
-        json(stream),
+        json(stream).into(),
     )
 }
 
@@ -257,7 +261,11 @@ impl Store {
                     Space::Meta,
                     keys::stream(entry.group.id, &stream.name),
                 ));
-                writes.push(Write::Put(Space::Meta, keys::doomed(stream.id), Vec::new()));
+                writes.push(Write::Put(
+                    Space::Meta,
+                    keys::doomed(stream.id),
+                    fjall::Slice::empty(),
+                ));
                 ids.push(stream.id);
             }
             for segment in &entry.segments {
@@ -368,7 +376,7 @@ impl Store {
                 .ok_or_else(StoreError::stream_not_found)?;
             let writes = vec![
                 Write::Delete(Space::Meta, keys::stream(entry.group.id, name)),
-                Write::Put(Space::Meta, keys::doomed(stream.id), Vec::new()),
+                Write::Put(Space::Meta, keys::doomed(stream.id), fjall::Slice::empty()),
             ];
             (self.enqueue(writes), stream.id)
         };

@@ -24,8 +24,10 @@ pub enum Space {
 /// One write.
 #[derive(Debug)]
 pub enum Write {
-    /// Insert or replace.
-    Put(Space, Vec<u8>, Vec<u8>),
+    /// Insert or replace. The value is the engine's own byte type, so a
+    /// value built for it (an event block) goes into the memtable without
+    /// another copy.
+    Put(Space, Vec<u8>, fjall::Slice),
     /// Delete.
     Delete(Space, Vec<u8>),
 }
@@ -148,11 +150,11 @@ fn commit(
         for w in req.writes.iter_mut() {
             if let Write::Put(Space::Meta, k, v) = w {
                 if let Some((_, highest)) = counters.iter_mut().find(|(key, _)| key == k) {
-                    let proposed = <[u8; 8]>::try_from(v.as_slice())
+                    let proposed = <[u8; 8]>::try_from(&v[..])
                         .map(u64::from_be_bytes)
                         .unwrap_or(0);
                     *highest = (*highest).max(proposed);
-                    *v = highest.to_be_bytes().to_vec();
+                    *v = fjall::Slice::new(&highest.to_be_bytes());
                 }
             }
         }
@@ -160,7 +162,7 @@ fn commit(
             match w {
                 Write::Put(space, k, v) => {
                     let ks = if *space == Space::Meta { meta } else { events };
-                    batch.insert(ks, k.as_slice(), v.as_slice());
+                    batch.insert(ks, k.as_slice(), v.clone());
                 }
                 Write::Delete(space, k) => {
                     let ks = if *space == Space::Meta { meta } else { events };

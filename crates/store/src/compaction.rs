@@ -119,7 +119,7 @@ impl Store {
                 writes.push(Write::Put(
                     Space::Meta,
                     index_key(group_id, segment_id),
-                    serde_json::to_vec(&meta).expect("serializes"),
+                    serde_json::to_vec(&meta).expect("serializes").into(),
                 ));
                 metas.push(meta);
             }

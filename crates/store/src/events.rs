@@ -391,7 +391,7 @@ impl Store {
             writes.push(Write::Put(
                 Space::Meta,
                 keys::NEXT_SEQ.to_vec(),
-                next.to_be_bytes().to_vec(),
+                fjall::Slice::new(&next.to_be_bytes()),
             ));
         }
         Ok(PutLogEventsOutcome {

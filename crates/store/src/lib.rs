@@ -224,7 +224,7 @@ impl Store {
             Write::Put(
                 Space::Meta,
                 keys::NEXT_ID.to_vec(),
-                (id + 1).to_be_bytes().to_vec(),
+                fjall::Slice::new(&(id + 1).to_be_bytes()),
             ),
         )
     }

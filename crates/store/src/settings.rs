@@ -13,7 +13,7 @@ impl Store {
     /// Stores `value` under `key`, durably.
     pub async fn put_setting(&self, key: &str, value: &[u8]) -> StoreResult<()> {
         let k = format!("{PREFIX}{key}").into_bytes();
-        durable(self.enqueue(vec![Write::Put(Space::Meta, k, value.to_vec())])).await
+        durable(self.enqueue(vec![Write::Put(Space::Meta, k, fjall::Slice::new(value))])).await
     }
 
     /// Removes the setting under `key`, durably.
