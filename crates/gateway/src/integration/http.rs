@@ -369,13 +369,14 @@ fn backend_headers(
     let mut headers = HeaderMap::with_capacity(capacity);
     if proxy {
         for (name, value) in &request.headers {
-            if !HOP_BY_HOP.contains(&name.as_str()) && name != "x-forwarded-for" {
+            if !HOP_BY_HOP.contains(&name.as_str()) && name != X_FORWARDED_FOR {
                 headers.append(name.clone(), value.clone());
             }
         }
         // Every earlier hop is kept, however many X-Forwarded-For lines carried them.
         let mut forwarded = String::new();
-        for value in request.headers.get_all("x-forwarded-for") {
+        // The constant name is looked up without parsing it.
+        for value in request.headers.get_all(&X_FORWARDED_FOR) {
             let value = String::from_utf8_lossy(value.as_bytes());
             let value = value.trim();
             if !value.is_empty() {
