@@ -52,8 +52,6 @@ pub fn runs<E: EventInput>(events: &[E]) -> impl Iterator<Item = &[E]> {
 pub fn encode<E: EventInput>(ingestion_time: i64, run: &[E]) -> fjall::Slice {
     let first = run.first().map_or(0, |e| e.timestamp());
     let last = run.last().map_or(0, |e| e.timestamp());
-    let bytes: usize = run.iter().map(|e| e.message().len()).sum();
-    let len = HEADER + ENTRY * run.len() + bytes;
     let mut header = [0u8; HEADER];
     header[0] = VERSION;
     header[1..9].copy_from_slice(&ingestion_time.to_be_bytes());
@@ -66,8 +64,9 @@ pub fn encode<E: EventInput>(ingestion_time: i64, run: &[E]) -> fjall::Slice {
         piece: 0,
         at: 0,
     };
-    // The reader yields exactly `len` bytes (counted from the same events
-    // above), so reading them cannot fail.
+    // The reader yields exactly `len` bytes (counted from the same events),
+    // so reading them cannot fail.
+    let len = reader.len();
     fjall::Slice::from_reader(&mut reader, len).expect("a block yields the bytes it counts")
 }
 
@@ -83,10 +82,40 @@ struct BlockBytes<'a, E> {
     at: usize,
 }
 
+impl<E: EventInput> BlockBytes<'_, E> {
+    /// Writes the whole block into `out` (exactly its length) in one pass:
+    /// the usual read, whose buffer is the engine value.
+    fn write_all_into(&self, out: &mut [u8]) {
+        out[..HEADER].copy_from_slice(&self.header);
+        let mut pos = HEADER;
+        for e in self.run {
+            let delta = (e.timestamp() - self.first).clamp(0, u32::MAX as i64) as u32;
+            let message = e.message().as_bytes();
+            out[pos..pos + 4].copy_from_slice(&delta.to_be_bytes());
+            out[pos + 4..pos + ENTRY].copy_from_slice(&(message.len() as u32).to_be_bytes());
+            pos += ENTRY;
+            out[pos..pos + message.len()].copy_from_slice(message);
+            pos += message.len();
+        }
+    }
+
+    fn len(&self) -> usize {
+        HEADER + ENTRY * self.run.len() + self.run.iter().map(|e| e.message().len()).sum::<usize>()
+    }
+}
+
 impl<E: EventInput> std::io::Read for BlockBytes<'_, E> {
     fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-        let mut written = 0;
         let pieces = 1 + 2 * self.run.len();
+        if self.piece == 0 && self.at == 0 {
+            let len = self.len();
+            if out.len() >= len {
+                self.write_all_into(&mut out[..len]);
+                self.piece = pieces;
+                return Ok(len);
+            }
+        }
+        let mut written = 0;
         while written < out.len() && self.piece < pieces {
             let head: [u8; ENTRY];
             let bytes: &[u8] = if self.piece == 0 {
@@ -520,8 +549,9 @@ mod tests {
             expected.extend_from_slice(message.as_bytes());
         }
         assert_eq!(&encode(77, &run)[..], &expected[..]);
-        // Read in small pieces, the bytes are the same.
-        for chunk in 1..=9 {
+        // Read in small pieces, or into a buffer larger than the block, the
+        // bytes are the same.
+        for chunk in (1..=9).chain([expected.len(), 64]) {
             let mut reader = BlockBytes {
                 header: expected[..HEADER].try_into().unwrap(),
                 run: &run[..],
