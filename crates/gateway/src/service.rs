@@ -360,12 +360,17 @@ impl Gateway {
             .method_setting(&matched.resource.path, &method.http_method);
         // Errors-only tracing captures data for every request; the writer
         // decides at the end whether it is written.
-        trace.data = setting.data_trace_enabled || target.stage.errors_only_tracing;
-        ctx.data_trace = trace.data;
+        ctx.data_trace = setting.data_trace_enabled || target.stage.errors_only_tracing;
         // TestInvokeMethod always returns the whole log.
         trace.lines_off = overrides.is_none()
             && setting.logging_level == gatewatch_model::LoggingLevel::Off
             && !target.stage.errors_only_tracing;
+        // At ERROR level only error lines are written: a healthy request
+        // keeps no events and captures no data (data lines are INFO lines).
+        trace.error_lines_only = overrides.is_none()
+            && setting.logging_level == gatewatch_model::LoggingLevel::Error
+            && !target.stage.errors_only_tracing;
+        trace.data = ctx.data_trace && !trace.error_lines_only;
         let silent = !self.record_all
             && setting.logging_level == gatewatch_model::LoggingLevel::Off
             && target.stage.access_log_settings.is_none()

@@ -539,6 +539,67 @@ async fn a_client_that_hangs_up_mid_body_still_leaves_a_record() {
 }
 
 #[tokio::test]
+async fn a_method_logging_at_error_keeps_only_events_with_error_lines() {
+    let limits = Limits {
+        max_body_bytes: 8,
+        ..Limits::default()
+    };
+    let mut running = start_at(
+        limits,
+        ServerConfig::default(),
+        true,
+        gatewatch_model::LoggingLevel::Error,
+    )
+    .await;
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let kinds = |record: &RequestRecord| -> Vec<String> {
+        record
+            .events
+            .iter()
+            .map(|e| {
+                format!("{:?}", e.kind)
+                    .split([' ', '{', '('])
+                    .next()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    };
+    // A healthy request keeps only its completion (an error line when the
+    // status is one), however much data tracing the stage asked for.
+    let uri = format!("http://{}/test/items/a", running.addr);
+    let resp = client
+        .request(http::Request::get(uri).body(Full::default()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let record = next_record(&mut running.records).await;
+    assert_eq!(kinds(&record), ["Completed"]);
+    // A request refused after its method matched keeps what its error
+    // lines need, and no INFO-only step.
+    let uri = format!("http://{}/test/upload", running.addr);
+    let resp = client
+        .request(
+            http::Request::post(uri)
+                .body(Full::new(Bytes::from_static(b"far more than eight bytes")))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 413);
+    let record = next_record(&mut running.records).await;
+    let kinds = kinds(&record);
+    assert!(kinds.contains(&"GatewayResponse".to_string()), "{kinds:?}");
+    assert!(!kinds.contains(&"MethodRequest".to_string()), "{kinds:?}");
+    for event in &record.events {
+        if let ExecutionEventKind::GatewayResponse { headers, body, .. } = &event.kind {
+            assert!(headers.is_empty() && body.is_empty(), "no data captured");
+        }
+    }
+    running.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_method_logging_at_off_keeps_no_execution_events() {
     let mut running = start_at(
         Limits::default(),

@@ -190,6 +190,23 @@ pub enum ExecutionEventKind {
     },
 }
 
+impl ExecutionEventKind {
+    /// True for the kinds whose execution lines are all INFO or data lines,
+    /// so that below INFO they write nothing. The function's log lines are
+    /// not execution lines: they are written at every level and are not
+    /// counted here.
+    pub fn writes_only_info_lines(&self) -> bool {
+        matches!(
+            self,
+            ExecutionEventKind::MethodRequest { .. }
+                | ExecutionEventKind::EndpointRequest { .. }
+                | ExecutionEventKind::EndpointResponse { .. }
+                | ExecutionEventKind::MethodResponse { .. }
+                | ExecutionEventKind::Succeeded
+        )
+    }
+}
+
 /// The ordered events of one request, plus whether data is captured.
 #[derive(Debug, Clone, Default)]
 pub struct ExecutionTrace {
@@ -201,12 +218,19 @@ pub struct ExecutionTrace {
     /// at OFF and the stage has no errors-only tracing): only the
     /// function's own log lines are kept.
     pub lines_off: bool,
+    /// Only error lines will be rendered (the method logs at ERROR, without
+    /// errors-only tracing): events whose lines are all INFO or data lines
+    /// are not kept (see [`ExecutionEventKind::writes_only_info_lines`]).
+    pub error_lines_only: bool,
 }
 
 impl ExecutionTrace {
     /// Appends an event stamped now.
     pub fn push(&mut self, kind: ExecutionEventKind) {
         if self.lines_off && !matches!(kind, ExecutionEventKind::LambdaLogs { .. }) {
+            return;
+        }
+        if self.error_lines_only && kind.writes_only_info_lines() {
             return;
         }
         self.events.push(ExecutionEvent {

@@ -234,17 +234,11 @@ pub fn render_into(
     };
     for event in events {
         // Below INFO, the events whose lines are all INFO or data lines
-        // write nothing (any other kind goes through the match below).
+        // write nothing (any other kind goes through the match below); the
+        // function's log lines are not execution lines.
         if !info
-            && matches!(
-                event.kind,
-                ExecutionEventKind::MethodRequest { .. }
-                    | ExecutionEventKind::EndpointRequest { .. }
-                    | ExecutionEventKind::EndpointResponse { .. }
-                    | ExecutionEventKind::MethodResponse { .. }
-                    | ExecutionEventKind::Succeeded
-                    | ExecutionEventKind::LambdaLogs { .. }
-            )
+            && (event.kind.writes_only_info_lines()
+                || matches!(event.kind, ExecutionEventKind::LambdaLogs { .. }))
         {
             continue;
         }
