@@ -151,11 +151,15 @@ pub struct TailArgs {
     #[arg(long)]
     pub stage: Option<String>,
     /// Only the access log.
-    #[arg(long, conflicts_with = "execution")]
+    #[arg(long, conflicts_with_all = ["execution", "lambda"])]
     pub access: bool,
     /// Only the execution log.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "lambda")]
     pub execution: bool,
+    /// Only the logs of one Lambda function (`/aws/lambda/FN`: START, the
+    /// function's output, END, REPORT); no API or stage is needed.
+    #[arg(long, value_name = "FN", conflicts_with_all = ["api", "stage"])]
+    pub lambda: Option<String>,
     /// Keep printing new events.
     #[arg(long, short = 'f')]
     pub follow: bool,

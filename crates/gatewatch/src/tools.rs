@@ -200,17 +200,22 @@ const FOLLOW_LOOK_BACK_MS: i64 = 5_000;
 pub fn tail(args: &TailArgs) -> ExitCode {
     let result = runtime().block_on(async {
         let admin = Admin::new(&args.endpoint.endpoint);
-        let (execution, access) =
-            stage_groups(&admin, args.api.as_deref(), args.stage.as_deref()).await?;
         let mut groups = Vec::new();
-        if !args.access {
-            groups.push(("execution", execution));
-        }
-        if !args.execution {
-            match access {
-                Some(a) => groups.push(("access", a)),
-                None if args.access => return Err("the stage has no access log".to_string()),
-                None => {}
+        if let Some(function) = &args.lambda {
+            // The group appears with the function's first invocation.
+            groups.push(("lambda", format!("/aws/lambda/{function}")));
+        } else {
+            let (execution, access) =
+                stage_groups(&admin, args.api.as_deref(), args.stage.as_deref()).await?;
+            if !args.access {
+                groups.push(("execution", execution));
+            }
+            if !args.execution {
+                match access {
+                    Some(a) => groups.push(("access", a)),
+                    None if args.access => return Err("the stage has no access log".to_string()),
+                    None => {}
+                }
             }
         }
         let tty = std::io::stdout().is_terminal();
@@ -313,10 +318,7 @@ pub fn trace(args: &TraceArgs) -> ExitCode {
             .collect();
         for lambda_id in lambda_ids.iter().collect::<std::collections::BTreeSet<_>>() {
             for name in names.iter().filter(|n| kind_of(n) == "lambda") {
-                for e in admin
-                    .filter_all(name, &format!("\"{lambda_id}\""), None)
-                    .await?
-                {
+                for e in invocation_lines(&admin, name, lambda_id).await? {
                     lines.push((
                         e["timestamp"].as_i64().unwrap_or(0),
                         "lambda",
@@ -329,6 +331,8 @@ pub fn trace(args: &TraceArgs) -> ExitCode {
         if lines.is_empty() {
             return Err(format!("no log lines mention request {id}"));
         }
+        // Stable: lines of one timestamp keep their stored order (a Lambda
+        // invocation's output between its START and END).
         lines.sort_by_key(|l| (l.0, l.1 == "access"));
         let tty = std::io::stdout().is_terminal();
         let mut out = std::io::stdout().lock();
@@ -346,6 +350,55 @@ pub fn trace(args: &TraceArgs) -> ExitCode {
         Ok(())
     });
     finish(result)
+}
+
+/// The lines of one Lambda invocation in its function's group: from its
+/// `START RequestId: {id}` to its `REPORT RequestId: {id}`, in stored order,
+/// so the function's own output (which does not name the request id) is
+/// included. An invocation's lines are written together, one after another
+/// in their stream; lines of another invocation are never between them.
+async fn invocation_lines(admin: &Admin, group: &str, id: &str) -> Result<Vec<Value>, String> {
+    let starts = admin
+        .filter_all(group, &format!("\"START RequestId: {id}\""), None)
+        .await?;
+    let Some(start) = starts.first() else {
+        // No START line (an invocation that never started): whatever
+        // names the request.
+        return admin.filter_all(group, &format!("\"{id}\""), None).await;
+    };
+    let from = start["timestamp"].as_i64().unwrap_or(0);
+    let stream = start["logStreamName"].as_str().unwrap_or_default();
+    let start_line = format!("START RequestId: {id}");
+    let report_line = format!("REPORT RequestId: {id}");
+    let mut out = Vec::new();
+    let mut token: Option<String> = None;
+    for _ in 0..1_000 {
+        let mut input = json!({
+            "logGroupName": group,
+            "logStreamNames": [stream],
+            "startTime": from,
+        });
+        if let Some(t) = &token {
+            input["nextToken"] = json!(t);
+        }
+        let page = admin.logs("FilterLogEvents", input).await?;
+        for e in page["events"].as_array().cloned().unwrap_or_default() {
+            let message = e["message"].as_str().unwrap_or("");
+            if out.is_empty() && !message.starts_with(&start_line) {
+                continue;
+            }
+            let last = message.starts_with(&report_line);
+            out.push(e);
+            if last {
+                return Ok(out);
+            }
+        }
+        match page["nextToken"].as_str() {
+            Some(t) => token = Some(t.to_string()),
+            None => break,
+        }
+    }
+    Ok(out)
 }
 
 pub(crate) fn finish(result: Result<(), String>) -> ExitCode {

@@ -383,14 +383,67 @@ async fn python_functions_behind_aws_proxy() {
             .any(|l| l.starts_with("REPORT RequestId: ") && l.contains("\tInit Duration: ")),
         "{lines:#?}"
     );
+    // The function's own output is in its invocation's log, between START
+    // and END, once per invocation; the bootstraps' log fences are not.
+    let starts = lines
+        .iter()
+        .filter(|l| l.starts_with("START RequestId: "))
+        .count();
+    let printed = lines.iter().filter(|l| **l == "echo called").count();
+    assert!(
+        starts > 0 && printed == starts,
+        "{starts} invocations, {printed} printed: {lines:#?}"
+    );
+    assert!(
+        !lines.iter().any(|l| l.contains("gatewatch-log-fence")),
+        "{lines:#?}"
+    );
+    for (i, line) in lines.iter().enumerate() {
+        if *line == "echo called" {
+            assert!(
+                i > 0 && lines[i - 1].starts_with("START RequestId: "),
+                "{lines:#?}"
+            );
+            assert!(lines[i + 1].starts_with("END RequestId: "), "{lines:#?}");
+        }
+    }
     let stream = function_logs.events()[0].log_stream_name().unwrap();
     assert!(
         stream.contains("/[$LATEST]") && stream.len() == "2026/11/25/[$LATEST]".len() + 32,
         "{stream}"
     );
 
+    // The Node bootstrap fences its output the same way.
+    if std::process::Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok()
+    {
+        let node_logs = logs
+            .filter_log_events()
+            .log_group_name("/aws/lambda/nodeecho")
+            .send()
+            .await
+            .unwrap();
+        let lines: Vec<&str> = node_logs
+            .events()
+            .iter()
+            .map(|e| e.message().unwrap())
+            .collect();
+        let at = lines
+            .iter()
+            .position(|l| l.ends_with("node echo called"))
+            .unwrap_or_else(|| panic!("{lines:#?}"));
+        assert!(lines[at - 1].starts_with("START RequestId: "), "{lines:#?}");
+        assert!(lines[at + 1].starts_with("END RequestId: "), "{lines:#?}");
+    }
+
     // `gatewatch trace` on the failing request tells the whole story,
-    // including the function's own lines.
+    // including the function's own lines, and only its own: the function
+    // fails once more first, in the same log stream.
+    assert_eq!(get(gw.data, "/dev/fails/again").status, 502);
+    // Its lines are written off the request path, within a moment.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
     let out = std::process::Command::new(binary())
         .args([
             "trace",
@@ -411,6 +464,37 @@ async fn python_functions_behind_aws_proxy() {
         "{text}"
     );
     assert!(text.contains("lambda (/aws/lambda/fails)"), "{text}");
+    assert!(text.contains("about to fail"), "{text}");
+    // Only this invocation's lines, not the second failure's.
+    assert_eq!(text.matches("START RequestId: ").count(), 1, "{text}");
+
+    // `gatewatch logs tail --lambda FN` prints the function's group.
+    let out = std::process::Command::new(binary())
+        .args([
+            "logs",
+            "tail",
+            "--lambda",
+            "fails",
+            "--endpoint",
+            &format!("http://{}", gw.admin),
+        ])
+        .output()
+        .unwrap();
+    let tail = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tailed: Vec<&str> = tail.lines().collect();
+    assert!(tailed.len() >= 4, "{tail}");
+    assert!(tailed.iter().all(|l| l.contains(" lambda ")), "{tail}");
+    let at = tailed
+        .iter()
+        .position(|l| l.contains("START RequestId: "))
+        .unwrap();
+    assert!(tailed[at + 1].ends_with("about to fail"), "{tail}");
+    assert!(tailed[at + 2].contains("END RequestId: "), "{tail}");
     assert!(
         text.contains("START RequestId: ") && text.contains("REPORT RequestId: "),
         "{text}"

@@ -44,6 +44,15 @@ try {
   process.exit(1);
 }
 
+// Everything the handler printed is before this line on both pipes;
+// Gatewatch waits for it before it closes the invocation's log.
+function fence(requestId) {
+  const line = `\u0000gatewatch-log-fence ${requestId}\n`;
+  return Promise.all(
+    [process.stdout, process.stderr].map((s) => new Promise((done) => s.write(line, done))),
+  );
+}
+
 for (;;) {
   const next = await fetch(API + "/invocation/next");
   const requestId = next.headers.get("lambda-runtime-aws-request-id");
@@ -61,8 +70,10 @@ for (;;) {
   };
   try {
     const result = await handler(event, context);
+    await fence(requestId);
     await post(`/invocation/${requestId}/response`, result === undefined ? null : result);
   } catch (err) {
+    await fence(requestId);
     await post(`/invocation/${requestId}/error`, errorShape(err), { "Lambda-Runtime-Function-Error-Type": "Unhandled" });
   }
 }

@@ -40,6 +40,14 @@ class Context:
         return max(0, self._deadline_ms - int(time.time() * 1000))
 
 
+def fence(request_id):
+    # Everything the handler printed is before this line on both pipes;
+    # Gatewatch waits for it before it closes the invocation's log.
+    for stream in (sys.stdout, sys.stderr):
+        stream.write("\x00gatewatch-log-fence " + request_id + "\n")
+        stream.flush()
+
+
 def main():
     sys.path.insert(0, os.environ.get("LAMBDA_TASK_ROOT", "."))
     module_name, _, function_name = os.environ["_HANDLER"].rpartition(".")
@@ -56,12 +64,12 @@ def main():
             event = json.loads(resp.read() or b"null")
         try:
             result = handler(event, Context(request_id, deadline, arn))
+            fence(request_id)
             post("/invocation/" + request_id + "/response", result)
         except Exception as exc:
+            fence(request_id)
             post("/invocation/" + request_id + "/error", error_shape(exc),
                  {"Lambda-Runtime-Function-Error-Type": "Unhandled"})
-        sys.stdout.flush()
-        sys.stderr.flush()
 
 
 main()

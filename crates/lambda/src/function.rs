@@ -25,6 +25,12 @@ pub enum Runtime {
 }
 
 impl Runtime {
+    /// Whether the runtime is one of Gatewatch's bootstraps, which fence
+    /// stdout and stderr after each invocation (see [`LOG_FENCE`]).
+    pub fn fences_logs(&self) -> bool {
+        matches!(self, Runtime::Python(_) | Runtime::Node(_))
+    }
+
     /// Parses a Lambda runtime identifier.
     pub fn parse(s: &str) -> Result<Runtime, String> {
         if s == "provided" || s.starts_with("provided.") {
@@ -158,6 +164,28 @@ impl ProcessState {
     }
 }
 
+/// The line Gatewatch's Python and Node bootstraps write to stdout and to
+/// stderr, followed by the request id, once a handler has returned and
+/// before its answer is posted: when the pipe readers have seen it on both,
+/// everything the handler printed is in the invocation's log. It is not a
+/// log line itself.
+pub const LOG_FENCE: &str = "\u{0}gatewatch-log-fence ";
+
+/// The pipes a process's output comes through (stdout, stderr), each fenced.
+const PIPES: u8 = 2;
+
+/// Longest wait for an invocation's log fences after its answer (a
+/// process that died, or a `provided` runtime that writes none).
+const FENCE_WAIT: Duration = Duration::from_millis(250);
+
+/// An invocation's log lines, and how many of its fences the pipe readers
+/// have seen.
+#[derive(Debug, Default)]
+pub(crate) struct LogBuffer {
+    lines: Vec<String>,
+    fences: u8,
+}
+
 /// Removes an invocation's log buffer when the invocation ends or is abandoned.
 struct ForgetLogs<'a> {
     function: &'a Function,
@@ -205,7 +233,9 @@ pub struct Function {
     /// When a process last answered, in µs since `created`.
     last_answer_us: std::sync::atomic::AtomicU64,
     created: Instant,
-    pub(crate) logs: Mutex<HashMap<String, Vec<String>>>,
+    pub(crate) logs: Mutex<HashMap<String, LogBuffer>>,
+    /// Woken when a pipe reader sees a log fence (see [`LOG_FENCE`]).
+    fence_seen: tokio::sync::Notify,
     /// Init durations of invocations that were a new process's first, by
     /// request id (set by the Runtime API when the process takes one).
     pub(crate) first_invocations: Mutex<HashMap<String, Duration>>,
@@ -239,6 +269,7 @@ impl Function {
             last_answer_us: std::sync::atomic::AtomicU64::new(0),
             created: Instant::now(),
             logs: Mutex::new(HashMap::new()),
+            fence_seen: tokio::sync::Notify::new(),
             first_invocations: Mutex::new(HashMap::new()),
             running: Mutex::new(Vec::new()),
         }
@@ -351,7 +382,10 @@ impl Function {
         }
         self.logs.lock().unwrap_or_else(|p| p.into_inner()).insert(
             request_id.clone(),
-            vec![format!("START RequestId: {request_id} Version: $LATEST")],
+            LogBuffer {
+                lines: vec![format!("START RequestId: {request_id} Version: $LATEST")],
+                fences: 0,
+            },
         );
         // If the caller gives up (an integration timeout drops this future),
         // the log buffer must not outlive the invocation.
@@ -378,16 +412,38 @@ impl Function {
         }
         let outcome = tokio::time::timeout(self.config.timeout, result).await;
         let duration = started.elapsed();
-        // Output the process wrote before answering may still sit in the
-        // pipe readers' queues: let them run before the log is taken.
-        for _ in 0..3 {
-            tokio::task::yield_now().await;
+        // Output the process wrote before answering may still be in its
+        // pipes: our bootstraps fence both pipes before they answer, so wait
+        // (briefly) for the readers to reach the fences; for other runtimes
+        // let the readers run a little.
+        if outcome.is_ok() && self.config.runtime.fences_logs() {
+            let fenced = async {
+                loop {
+                    let seen = self.fence_seen.notified();
+                    let fences = self
+                        .logs
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .get(&request_id)
+                        .map_or(PIPES, |b| b.fences);
+                    if fences >= PIPES {
+                        break;
+                    }
+                    seen.await;
+                }
+            };
+            let _ = tokio::time::timeout(FENCE_WAIT, fenced).await;
+        } else {
+            for _ in 0..3 {
+                tokio::task::yield_now().await;
+            }
         }
         let mut logs = self
             .logs
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&request_id)
+            .map(|b| b.lines)
             .unwrap_or_default();
         let init_duration = self
             .first_invocations
@@ -651,7 +707,33 @@ impl Function {
             let state = Arc::clone(&state);
             tokio::spawn(async move {
                 let mut lines = BufReader::new(pipe).lines();
+                // With our bootstraps, a pipe's lines belong to the invocation
+                // whose fence follows them on that pipe: they are held until
+                // it comes, so output read after the process has moved on
+                // (its answer posted, the next invocation taken) still lands
+                // in its own invocation's log. Each pipe's lines stay in
+                // order; stdout's and stderr's are not interleaved.
+                let fenced = f.config.runtime.fences_logs();
+                let mut pending: Vec<String> = Vec::new();
                 while let Ok(Some(line)) = lines.next_line().await {
+                    if fenced {
+                        match line.strip_prefix(LOG_FENCE) {
+                            Some(id) => {
+                                if let Some(buf) =
+                                    f.logs.lock().unwrap_or_else(|p| p.into_inner()).get_mut(id)
+                                {
+                                    buf.lines.append(&mut pending);
+                                    buf.fences = buf.fences.saturating_add(1);
+                                }
+                                for line in pending.drain(..) {
+                                    tracing::debug!(function = %f.config.name, "{line}");
+                                }
+                                f.fence_seen.notify_waiters();
+                            }
+                            None => pending.push(line),
+                        }
+                        continue;
+                    }
                     let current = state
                         .current
                         .lock()
@@ -665,7 +747,7 @@ impl Function {
                                 .unwrap_or_else(|p| p.into_inner())
                                 .get_mut(&id)
                             {
-                                buf.push(line);
+                                buf.lines.push(line);
                             }
                         }
                         None => tracing::debug!(function = %f.config.name, "{line}"),
