@@ -419,17 +419,7 @@ async fn python_functions_behind_aws_proxy() {
         .output()
         .is_ok()
     {
-        let node_logs = logs
-            .filter_log_events()
-            .log_group_name("/aws/lambda/nodeecho")
-            .send()
-            .await
-            .unwrap();
-        let lines: Vec<&str> = node_logs
-            .events()
-            .iter()
-            .map(|e| e.message().unwrap())
-            .collect();
+        let lines = group_messages(&logs, "/aws/lambda/nodeecho").await;
         let at = lines
             .iter()
             .position(|l| l.ends_with("node echo called"))

@@ -473,6 +473,19 @@ pub fn logs_client(gw: &Gatewatch, region: &str) -> aws_sdk_cloudwatchlogs::Clie
     aws_sdk_cloudwatchlogs::Client::from_conf(config)
 }
 
+/// The messages of a log group's first FilterLogEvents page, in order.
+pub async fn group_messages(logs: &aws_sdk_cloudwatchlogs::Client, group: &str) -> Vec<String> {
+    logs.filter_log_events()
+        .log_group_name(group)
+        .send()
+        .await
+        .unwrap()
+        .events()
+        .iter()
+        .map(|e| e.message().unwrap_or("").to_string())
+        .collect()
+}
+
 pub fn apigateway_client(gw: &Gatewatch, region: &str) -> aws_sdk_apigateway::Client {
     use aws_sdk_apigateway::config::{BehaviorVersion, Credentials, Region};
     let config = aws_sdk_apigateway::Config::builder()
