@@ -413,6 +413,20 @@ async fn python_functions_behind_aws_proxy() {
         "{stream}"
     );
 
+    // One event holds the error and its traceback, lines and all.
+    let failed = group_messages(&logs, "/aws/lambda/fails").await;
+    let error = failed
+        .iter()
+        .find(|m| m.starts_with("[ERROR] "))
+        .unwrap_or_else(|| panic!("{failed:#?}"));
+    assert!(
+        error.starts_with(
+            "[ERROR] ValueError: the handler failed on purpose\nTraceback (most recent call last):\n  File \""
+        ) && error.contains("handlers.py\", line ")
+            && error.ends_with("raise ValueError(\"the handler failed on purpose\")"),
+        "{error}"
+    );
+
     // The Node bootstrap fences its output the same way.
     if std::process::Command::new("node")
         .arg("--version")
@@ -455,6 +469,11 @@ async fn python_functions_behind_aws_proxy() {
     );
     assert!(text.contains("lambda (/aws/lambda/fails)"), "{text}");
     assert!(text.contains("about to fail"), "{text}");
+    // The unhandled error is logged as the managed runtime logs it.
+    assert!(
+        text.contains("[ERROR] ValueError: the handler failed on purpose"),
+        "{text}"
+    );
     // Only this invocation's lines, not the second failure's.
     assert_eq!(text.matches("START RequestId: ").count(), 1, "{text}");
 
@@ -476,15 +495,20 @@ async fn python_functions_behind_aws_proxy() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let tailed: Vec<&str> = tail.lines().collect();
-    assert!(tailed.len() >= 4, "{tail}");
-    assert!(tailed.iter().all(|l| l.contains(" lambda ")), "{tail}");
-    let at = tailed
-        .iter()
-        .position(|l| l.contains("START RequestId: "))
-        .unwrap();
-    assert!(tailed[at + 1].ends_with("about to fail"), "{tail}");
-    assert!(tailed[at + 2].contains("END RequestId: "), "{tail}");
+    // START, the function's print, its error, END, REPORT: in that order.
+    let mut from = 0;
+    for marker in [
+        "lambda    START RequestId: ",
+        "lambda    about to fail",
+        "lambda    [ERROR] ValueError: the handler failed on purpose",
+        "lambda    END RequestId: ",
+        "lambda    REPORT RequestId: ",
+    ] {
+        let at = tail[from..]
+            .find(marker)
+            .unwrap_or_else(|| panic!("{marker} after byte {from}: {tail}"));
+        from += at + marker.len();
+    }
     assert!(
         text.contains("START RequestId: ") && text.contains("REPORT RequestId: "),
         "{text}"

@@ -18,10 +18,12 @@ def post(path, payload, headers=None):
 
 
 def error_shape(exc):
+    # The frames below the bootstrap's own call of the handler, one string
+    # per frame, as the managed runtime reports them.
     return {
         "errorMessage": str(exc),
         "errorType": type(exc).__name__,
-        "stackTrace": traceback.format_tb(exc.__traceback__),
+        "stackTrace": traceback.format_list(traceback.extract_tb(exc.__traceback__)[1:]),
     }
 
 
@@ -38,6 +40,25 @@ class Context:
 
     def get_remaining_time_in_millis(self):
         return max(0, self._deadline_ms - int(time.time() * 1000))
+
+
+def error_text(shape):
+    # How the managed runtime logs an unhandled error: one event holding
+    # "[ERROR] Type: message" and the traceback, a line per frame line.
+    head = "[ERROR] " + shape["errorType"]
+    if shape["errorMessage"]:
+        head += ": " + shape["errorMessage"]
+    lines = [head, "Traceback (most recent call last):"]
+    for frame in shape["stackTrace"]:
+        lines.extend(frame.splitlines())
+    return "\n".join(lines)
+
+
+def log_event(message):
+    # One log event, however many lines it holds (framed for Gatewatch,
+    # which reads the output line by line).
+    sys.stdout.write("\x00gatewatch-log-event " + json.dumps(message) + "\n")
+    sys.stdout.flush()
 
 
 def fence(request_id):
@@ -67,8 +88,10 @@ def main():
             fence(request_id)
             post("/invocation/" + request_id + "/response", result)
         except Exception as exc:
+            shape = error_shape(exc)
+            log_event(error_text(shape))
             fence(request_id)
-            post("/invocation/" + request_id + "/error", error_shape(exc),
+            post("/invocation/" + request_id + "/error", shape,
                  {"Lambda-Runtime-Function-Error-Type": "Unhandled"})
 
 

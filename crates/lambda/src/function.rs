@@ -171,6 +171,23 @@ impl ProcessState {
 /// log line itself.
 pub const LOG_FENCE: &str = "\u{0}gatewatch-log-fence ";
 
+/// The prefix of a line Gatewatch's Python bootstrap writes for one log
+/// event that spans several lines (an unhandled error and its traceback):
+/// the event's text follows as a JSON string.
+pub const LOG_EVENT: &str = "\u{0}gatewatch-log-event ";
+
+/// The text of a line as a log event: a framed event (see [`LOG_EVENT`])
+/// decoded, any other line as it is.
+fn event_text(line: String) -> String {
+    match line
+        .strip_prefix(LOG_EVENT)
+        .and_then(|json| serde_json::from_str::<String>(json).ok())
+    {
+        Some(text) => text,
+        None => line,
+    }
+}
+
 /// The pipes a process's output comes through (stdout, stderr), each fenced.
 const PIPES: u8 = 2;
 
@@ -730,7 +747,7 @@ impl Function {
                                 }
                                 f.fence_seen.notify_waiters();
                             }
-                            None => pending.push(line),
+                            None => pending.push(event_text(line)),
                         }
                         continue;
                     }
@@ -829,4 +846,19 @@ fn iso_now() -> String {
         now.second(),
         now.millisecond()
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn framed_events_keep_their_lines_and_other_lines_stay_as_they_are() {
+        let framed = format!("{LOG_EVENT}{}", serde_json::json!("[ERROR] E: m\nTraceback"));
+        assert_eq!(event_text(framed), "[ERROR] E: m\nTraceback");
+        assert_eq!(event_text("plain output".into()), "plain output");
+        // A frame that is not a JSON string is kept whole rather than lost.
+        let broken = format!("{LOG_EVENT}not json");
+        assert_eq!(event_text(broken.clone()), broken);
+    }
 }
