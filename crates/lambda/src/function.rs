@@ -854,7 +854,10 @@ mod tests {
 
     #[test]
     fn framed_events_keep_their_lines_and_other_lines_stay_as_they_are() {
-        let framed = format!("{LOG_EVENT}{}", serde_json::json!("[ERROR] E: m\nTraceback"));
+        let framed = format!(
+            "{LOG_EVENT}{}",
+            serde_json::json!("[ERROR] E: m\nTraceback")
+        );
         assert_eq!(event_text(framed), "[ERROR] E: m\nTraceback");
         assert_eq!(event_text("plain output".into()), "plain output");
         // A frame that is not a JSON string is kept whole rather than lost.
