@@ -440,6 +440,34 @@ async fn python_functions_behind_aws_proxy() {
             .unwrap_or_else(|| panic!("{lines:#?}"));
         assert!(lines[at - 1].starts_with("START RequestId: "), "{lines:#?}");
         assert!(lines[at + 1].starts_with("END RequestId: "), "{lines:#?}");
+        // In the managed runtime's text format: time, request id, level.
+        let fields: Vec<&str> = lines[at].split('\t').collect();
+        let id = lines[at - 1]
+            .trim_start_matches("START RequestId: ")
+            .split(' ')
+            .next()
+            .unwrap();
+        assert_eq!(fields.len(), 4, "{}", lines[at]);
+        assert!(
+            fields[0].ends_with('Z') && fields[0].len() == 24,
+            "{}",
+            lines[at]
+        );
+        assert_eq!(&fields[1..], [id, "INFO", "node echo called"]);
+        // An unhandled error: `ERROR Invoke Error` and the error as JSON.
+        let failed = group_messages(&logs, "/aws/lambda/nodefails").await;
+        let error = failed
+            .iter()
+            .find(|m| m.contains("\tERROR\tInvoke Error \t"))
+            .unwrap_or_else(|| panic!("{failed:#?}"));
+        let json: serde_json::Value =
+            serde_json::from_str(error.split("Invoke Error \t").nth(1).unwrap()).unwrap();
+        assert_eq!(json["errorType"], "TypeError");
+        assert_eq!(json["errorMessage"], "node handler failed on purpose");
+        assert!(json["stack"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("TypeError: node handler failed on purpose"));
     }
 
     // `gatewatch trace` on the failing request tells the whole story,

@@ -3,6 +3,7 @@
 import { pathToFileURL } from "node:url";
 import path from "node:path";
 import fs from "node:fs";
+import util from "node:util";
 
 const API = `http://${process.env.AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime`;
 
@@ -36,6 +37,28 @@ async function load() {
   throw new Error(`Cannot find module '${moduleName}'`);
 }
 
+// The invocation being run (`undefined` during init, as on Lambda).
+let currentRequestId;
+
+// One log event as the managed runtime writes it in its text format,
+// `{time}\t{request id}\t{LEVEL}\t{message}`, framed for Gatewatch so that a
+// message of several lines stays one event.
+function logEvent(level, message) {
+  const text = `${new Date().toISOString()}\t${currentRequestId}\t${level}\t${message}`;
+  process.stdout.write(`\u0000gatewatch-log-event ${JSON.stringify(text)}\n`);
+}
+
+for (const [method, level] of [
+  ["log", "INFO"],
+  ["info", "INFO"],
+  ["warn", "WARN"],
+  ["error", "ERROR"],
+  ["debug", "DEBUG"],
+  ["trace", "TRACE"],
+]) {
+  console[method] = (...args) => logEvent(level, util.format(...args));
+}
+
 let handler;
 try {
   handler = await load();
@@ -56,6 +79,7 @@ function fence(requestId) {
 for (;;) {
   const next = await fetch(API + "/invocation/next");
   const requestId = next.headers.get("lambda-runtime-aws-request-id");
+  currentRequestId = requestId;
   const deadline = Number(next.headers.get("lambda-runtime-deadline-ms") || 0);
   const event = JSON.parse((await next.text()) || "null");
   const context = {
@@ -73,7 +97,17 @@ for (;;) {
     await fence(requestId);
     await post(`/invocation/${requestId}/response`, result === undefined ? null : result);
   } catch (err) {
+    // As the managed runtime logs an unhandled error.
+    const shape = errorShape(err);
+    logEvent(
+      "ERROR",
+      `Invoke Error \t${JSON.stringify({
+        errorType: shape.errorType,
+        errorMessage: shape.errorMessage,
+        stack: err && err.stack ? String(err.stack).split("\n") : [],
+      })}`,
+    );
     await fence(requestId);
-    await post(`/invocation/${requestId}/error`, errorShape(err), { "Lambda-Runtime-Function-Error-Type": "Unhandled" });
+    await post(`/invocation/${requestId}/error`, shape, { "Lambda-Runtime-Function-Error-Type": "Unhandled" });
   }
 }

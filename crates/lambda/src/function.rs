@@ -171,9 +171,10 @@ impl ProcessState {
 /// log line itself.
 pub const LOG_FENCE: &str = "\u{0}gatewatch-log-fence ";
 
-/// The prefix of a line Gatewatch's Python bootstrap writes for one log
-/// event that spans several lines (an unhandled error and its traceback):
-/// the event's text follows as a JSON string.
+/// The prefix of a line Gatewatch's bootstraps write for one log event that
+/// may span several lines (Python's unhandled error and its traceback;
+/// every `console` call in Node): the event's text follows as a JSON
+/// string.
 pub const LOG_EVENT: &str = "\u{0}gatewatch-log-event ";
 
 /// The text of a line as a log event: a framed event (see [`LOG_EVENT`])
