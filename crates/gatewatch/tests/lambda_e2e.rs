@@ -415,6 +415,26 @@ async fn python_functions_behind_aws_proxy() {
 
     // One event holds the error and its traceback, lines and all.
     let failed = group_messages(&logs, "/aws/lambda/fails").await;
+    // A `logging` record in the managed runtime's text format, with its
+    // invocation's request id.
+    let at = failed
+        .iter()
+        .position(|m| m.starts_with("[WARNING]\t"))
+        .unwrap_or_else(|| panic!("{failed:#?}"));
+    let fields: Vec<&str> = failed[at].split('\t').collect();
+    let id = failed[..at]
+        .iter()
+        .rev()
+        .find_map(|m| m.strip_prefix("START RequestId: "))
+        .and_then(|rest| rest.split(' ').next())
+        .unwrap();
+    assert_eq!(fields.len(), 4, "{}", failed[at]);
+    assert!(
+        fields[1].ends_with('Z') && fields[1].len() == 24,
+        "{}",
+        failed[at]
+    );
+    assert_eq!([fields[2], fields[3]], [id, "failing now\n"]);
     let error = failed
         .iter()
         .find(|m| m.starts_with("[ERROR] "))
@@ -528,6 +548,7 @@ async fn python_functions_behind_aws_proxy() {
     for marker in [
         "lambda    START RequestId: ",
         "lambda    about to fail",
+        "lambda    [WARNING]\t",
         "lambda    [ERROR] ValueError: the handler failed on purpose",
         "lambda    END RequestId: ",
         "lambda    REPORT RequestId: ",

@@ -2,6 +2,7 @@
 # Lambda Runtime API, like the managed Python runtimes do.
 import importlib
 import json
+import logging
 import os
 import sys
 import time
@@ -61,6 +62,40 @@ def log_event(message):
     sys.stdout.flush()
 
 
+# The invocation being run, for log records (None during init).
+current_request_id = None
+
+
+class _RequestIdFilter(logging.Filter):
+    def filter(self, record):
+        record.aws_request_id = current_request_id
+        return True
+
+
+class _LambdaLogHandler(logging.Handler):
+    # Each record is one event, however many lines its message has.
+    def emit(self, record):
+        try:
+            log_event(self.format(record))
+        except Exception:
+            self.handleError(record)
+
+
+def setup_logging():
+    # The root logger as the managed runtime sets it up: records in its text
+    # format, `[LEVEL]\t{UTC time}.{ms}Z\t{request id}\t{message}`, a line
+    # each; the level stays Python's default (WARNING) until the function
+    # sets its own.
+    logging.Formatter.converter = time.gmtime
+    handler = _LambdaLogHandler()
+    handler.setFormatter(logging.Formatter(
+        "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n",
+        "%Y-%m-%dT%H:%M:%S",
+    ))
+    handler.addFilter(_RequestIdFilter())
+    logging.getLogger().addHandler(handler)
+
+
 def fence(request_id):
     # Everything the handler printed is before this line on both pipes;
     # Gatewatch waits for it before it closes the invocation's log.
@@ -70,6 +105,8 @@ def fence(request_id):
 
 
 def main():
+    global current_request_id
+    setup_logging()
     sys.path.insert(0, os.environ.get("LAMBDA_TASK_ROOT", "."))
     module_name, _, function_name = os.environ["_HANDLER"].rpartition(".")
     try:
@@ -80,6 +117,7 @@ def main():
     while True:
         with urllib.request.urlopen(API + "/invocation/next") as resp:
             request_id = resp.headers["Lambda-Runtime-Aws-Request-Id"]
+            current_request_id = request_id
             deadline = int(resp.headers.get("Lambda-Runtime-Deadline-Ms", "0"))
             arn = resp.headers.get("Lambda-Runtime-Invoked-Function-Arn")
             event = json.loads(resp.read() or b"null")
