@@ -270,8 +270,6 @@ impl Gateway {
             .and_then(|h| h.to_str().ok())
             .or_else(|| parts.uri.authority().map(|a| a.as_str()))
             .unwrap_or("");
-        // Boxed once here: the context moves through the backend task,
-        // the response body and the log queue as a pointer.
         let ids = RequestIds::new(
             now,
             parts
@@ -283,6 +281,8 @@ impl Gateway {
                 .get(crate::response::X_AMZN_TRACE_ID)
                 .and_then(|v| v.to_str().ok()),
         );
+        // Boxed once here: the context moves through the backend task,
+        // the response body and the log queue as a pointer.
         let mut ctx = Box::new(RequestContext {
             account_id: Arc::clone(&deployments.account_id),
             request_id: ids.request_id,

@@ -8,12 +8,17 @@ use std::time::SystemTime;
 /// (one draw instead of one per id).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestIds {
-    /// `$context.requestId`; see [`request_id_from_client`].
+    /// `$context.requestId`: a random UUID, as in `x-amzn-RequestId`. A
+    /// client that sent its own `x-amzn-RequestId` keeps it when it is a
+    /// UUID; anything else is replaced by a new id with the suffix
+    /// `_REPLACED_INVALID_REQUEST_ID`, as AWS logs it.
     pub request_id: String,
-    /// `$context.extendedRequestId`; see [`extended_request_id`].
+    /// `$context.extendedRequestId`: 16 base64 characters ending in `=`
+    /// (11 random bytes), like `Vts2pH6ArPEFcuQ=`.
     pub extended_request_id: String,
-    /// `$context.xrayTraceId`: the client's when its `X-Amzn-Trace-Id`
-    /// holds a well-formed one, else a new one (see [`xray_trace_id`]).
+    /// `$context.xrayTraceId`, `1-{8 hex seconds}-{24 hex random}`: the
+    /// client's when its `X-Amzn-Trace-Id` holds a well-formed one (see
+    /// [`xray_trace_id_from_header`]), else a new one.
     pub xray_trace_id: String,
 }
 
@@ -43,13 +48,6 @@ impl RequestIds {
     }
 }
 
-/// A new request id: a random UUID, as in `x-amzn-RequestId`.
-pub fn new_request_id() -> String {
-    let mut random = [0u8; UUID_BYTES];
-    rand::rng().fill_bytes(&mut random);
-    uuid_from(&random)
-}
-
 /// A version 4 UUID made of `random`, hyphenated in lower case.
 fn uuid_from(random: &[u8]) -> String {
     let mut bytes = [0u8; UUID_BYTES];
@@ -62,16 +60,8 @@ fn uuid_from(random: &[u8]) -> String {
     String::from(&*text)
 }
 
-/// The request id for a request whose client sent its own `x-amzn-RequestId`:
-/// a UUID is kept; anything else is replaced by a new id with the suffix
-/// `_REPLACED_INVALID_REQUEST_ID`, as AWS logs it.
-pub fn request_id_from_client(supplied: Option<&str>) -> String {
-    let mut random = [0u8; UUID_BYTES];
-    rand::rng().fill_bytes(&mut random);
-    request_id_or_replacement(supplied, &random)
-}
-
-/// [`request_id_from_client`], a new id made of `random`.
+/// The client's own request id when it is a UUID, else a new one made of
+/// `random` (see [`RequestIds::request_id`]).
 fn request_id_or_replacement(supplied: Option<&str>, random: &[u8]) -> String {
     match supplied {
         None => uuid_from(random),
@@ -79,14 +69,6 @@ fn request_id_or_replacement(supplied: Option<&str>, random: &[u8]) -> String {
         Some(s) if s.len() == 36 && uuid::Uuid::try_parse(s).is_ok() => s.to_ascii_lowercase(),
         Some(_) => format!("{}_REPLACED_INVALID_REQUEST_ID", uuid_from(random)),
     }
-}
-
-/// An extended request id: 16 base64 characters ending in `=` (11 random
-/// bytes), like `Vts2pH6ArPEFcuQ=`.
-pub fn extended_request_id() -> String {
-    let mut random = [0u8; EXTENDED_BYTES];
-    rand::rng().fill_bytes(&mut random);
-    extended_from(&random)
 }
 
 /// An extended request id made of `random` (11 bytes).
@@ -104,13 +86,6 @@ pub(super) fn ascii_string(bytes: &[u8]) -> String {
     std::str::from_utf8(bytes)
         .map(String::from)
         .unwrap_or_default()
-}
-
-/// An X-Ray trace id, `1-{8 hex seconds}-{24 hex random}`.
-pub fn xray_trace_id(now: SystemTime) -> String {
-    let mut random = [0u8; TRACE_BYTES];
-    rand::rng().fill_bytes(&mut random);
-    trace_from(now, &random)
 }
 
 /// An X-Ray trace id for `now` made of `random` (12 bytes).
@@ -159,37 +134,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn id_shapes() {
-        let ext = extended_request_id();
-        assert_eq!(ext.len(), 16);
-        assert!(ext.ends_with('='));
-        let trace =
-            xray_trace_id(SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(0x5c755b5d));
-        assert!(trace.starts_with("1-5c755b5d-"));
-        assert_eq!(trace.len(), 2 + 8 + 1 + 24);
-        assert!(uuid::Uuid::try_parse(&new_request_id()).is_ok());
-        let kept = "515F1E99-39DB-11E9-9E96-01E5C04505B9";
-        assert_eq!(
-            request_id_from_client(Some(kept)),
-            kept.to_ascii_lowercase()
-        );
-        assert!(request_id_from_client(Some("nope")).ends_with("_REPLACED_INVALID_REQUEST_ID"));
-        assert!(
-            request_id_from_client(Some("515f1e9939db11e99e9601e5c04505b9"))
-                .ends_with("_REPLACED_INVALID_REQUEST_ID")
-        );
-        assert_eq!(
-            xray_trace_id_from_header("Root=1-5c755b5d-07b29b94e632d3da19d88789;Sampled=1")
-                .as_deref(),
-            Some("1-5c755b5d-07b29b94e632d3da19d88789")
-        );
-        assert_eq!(
-            xray_trace_id_from_header("Root=1-zz-07b29b94e632d3da19d88789"),
-            None
-        );
-    }
-
-    #[test]
     fn one_draw_gives_three_well_formed_distinct_ids() {
         let now = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(0x5c755b5d);
         let a = RequestIds::new(now, None, None);
@@ -215,5 +159,19 @@ mod tests {
             .request_id
             .ends_with("_REPLACED_INVALID_REQUEST_ID"));
         assert!(replaced.xray_trace_id.starts_with("1-5c755b5d-"));
+        // Only the canonical hyphenated form counts as a UUID.
+        let unhyphenated = RequestIds::new(now, Some("515f1e9939db11e99e9601e5c04505b9"), None);
+        assert!(unhyphenated
+            .request_id
+            .ends_with("_REPLACED_INVALID_REQUEST_ID"));
+        assert_eq!(
+            xray_trace_id_from_header("Root=1-5c755b5d-07b29b94e632d3da19d88789;Sampled=1")
+                .as_deref(),
+            Some("1-5c755b5d-07b29b94e632d3da19d88789")
+        );
+        assert_eq!(
+            xray_trace_id_from_header("Root=1-zz-07b29b94e632d3da19d88789"),
+            None
+        );
     }
 }

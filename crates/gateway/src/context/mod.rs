@@ -12,10 +12,7 @@ mod ids;
 mod variables;
 
 pub use events::{ExecutionEvent, ExecutionEventKind, ExecutionTrace, FailureKind, HeaderList};
-pub use ids::{
-    extended_request_id, new_request_id, request_id_from_client, xray_trace_id,
-    xray_trace_id_from_header, RequestIds,
-};
+pub use ids::{xray_trace_id_from_header, RequestIds};
 pub use variables::{ContextValue, ContextVariable};
 
 use std::borrow::Cow;
