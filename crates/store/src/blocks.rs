@@ -50,46 +50,48 @@ pub fn runs<E: EventInput>(events: &[E]) -> impl Iterator<Item = &[E]> {
 /// Encodes one run of chronological events (see [`runs`]) as a block value,
 /// written straight into the engine's value (its one copy of the bytes).
 pub fn encode<E: EventInput>(ingestion_time: i64, run: &[E]) -> fjall::Slice {
-    let first = run.first().map_or(0, |e| e.timestamp());
-    let last = run.last().map_or(0, |e| e.timestamp());
-    let mut header = [0u8; HEADER];
-    header[0] = VERSION;
-    header[1..9].copy_from_slice(&ingestion_time.to_be_bytes());
-    header[9..13].copy_from_slice(&(run.len() as u32).to_be_bytes());
-    header[13..21].copy_from_slice(&last.to_be_bytes());
-    let mut reader = BlockBytes {
-        header,
-        run,
-        first,
-        piece: 0,
-        at: 0,
-    };
+    let mut reader = BlockBytes::new(ingestion_time, run);
     // The reader yields exactly `len` bytes (counted from the same events),
     // so reading them cannot fail.
-    let len = reader.len();
+    let len = reader.len;
     fjall::Slice::from_reader(&mut reader, len).expect("a block yields the bytes it counts")
 }
 
-/// The bytes of a block value, read in order: the header, then for each
-/// event its entry head and its message. `piece` 0 is the header; event
-/// `i`'s head is piece `2i + 1` and its message piece `2i + 2`; `at` is the
-/// position inside the current piece.
+/// The bytes of a block value as a reader. The engine reads a value whole,
+/// into a buffer of its length: the block is then written straight into it.
+/// A shorter read (any other reader's way) gets the block encoded once
+/// aside and served from there.
 struct BlockBytes<'a, E> {
-    header: [u8; HEADER],
+    ingestion_time: i64,
     run: &'a [E],
-    first: i64,
-    piece: usize,
-    at: usize,
+    len: usize,
+    served: usize,
+    aside: Option<Vec<u8>>,
 }
 
-impl<E: EventInput> BlockBytes<'_, E> {
-    /// Writes the whole block into `out` (exactly its length) in one pass:
-    /// the usual read, whose buffer is the engine value.
+impl<'a, E: EventInput> BlockBytes<'a, E> {
+    fn new(ingestion_time: i64, run: &'a [E]) -> Self {
+        let bytes: usize = run.iter().map(|e| e.message().len()).sum();
+        BlockBytes {
+            ingestion_time,
+            run,
+            len: HEADER + ENTRY * run.len() + bytes,
+            served: 0,
+            aside: None,
+        }
+    }
+
+    /// Writes the whole block into `out`, exactly its length.
     fn write_all_into(&self, out: &mut [u8]) {
-        out[..HEADER].copy_from_slice(&self.header);
+        let first = self.run.first().map_or(0, |e| e.timestamp());
+        let last = self.run.last().map_or(0, |e| e.timestamp());
+        out[0] = VERSION;
+        out[1..9].copy_from_slice(&self.ingestion_time.to_be_bytes());
+        out[9..13].copy_from_slice(&(self.run.len() as u32).to_be_bytes());
+        out[13..HEADER].copy_from_slice(&last.to_be_bytes());
         let mut pos = HEADER;
         for e in self.run {
-            let delta = (e.timestamp() - self.first).clamp(0, u32::MAX as i64) as u32;
+            let delta = (e.timestamp() - first).clamp(0, u32::MAX as i64) as u32;
             let message = e.message().as_bytes();
             out[pos..pos + 4].copy_from_slice(&delta.to_be_bytes());
             out[pos + 4..pos + ENTRY].copy_from_slice(&(message.len() as u32).to_be_bytes());
@@ -98,51 +100,30 @@ impl<E: EventInput> BlockBytes<'_, E> {
             pos += message.len();
         }
     }
-
-    fn len(&self) -> usize {
-        HEADER + ENTRY * self.run.len() + self.run.iter().map(|e| e.message().len()).sum::<usize>()
-    }
 }
 
 impl<E: EventInput> std::io::Read for BlockBytes<'_, E> {
     fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-        let pieces = 1 + 2 * self.run.len();
-        if self.piece == 0 && self.at == 0 {
-            let len = self.len();
-            if out.len() >= len {
-                self.write_all_into(&mut out[..len]);
-                self.piece = pieces;
-                return Ok(len);
-            }
+        if self.served == self.len {
+            return Ok(0);
         }
-        let mut written = 0;
-        while written < out.len() && self.piece < pieces {
-            let head: [u8; ENTRY];
-            let bytes: &[u8] = if self.piece == 0 {
-                &self.header
-            } else {
-                let e = &self.run[(self.piece - 1) / 2];
-                if self.piece % 2 == 1 {
-                    let delta = (e.timestamp() - self.first).clamp(0, u32::MAX as i64) as u32;
-                    let mut h = [0u8; ENTRY];
-                    h[..4].copy_from_slice(&delta.to_be_bytes());
-                    h[4..].copy_from_slice(&(e.message().len() as u32).to_be_bytes());
-                    head = h;
-                    &head
-                } else {
-                    e.message().as_bytes()
-                }
-            };
-            let n = (bytes.len() - self.at).min(out.len() - written);
-            out[written..written + n].copy_from_slice(&bytes[self.at..self.at + n]);
-            written += n;
-            self.at += n;
-            if self.at == bytes.len() {
-                self.piece += 1;
-                self.at = 0;
-            }
+        if self.served == 0 && out.len() >= self.len {
+            self.write_all_into(&mut out[..self.len]);
+            self.served = self.len;
+            return Ok(self.len);
         }
-        Ok(written)
+        if self.aside.is_none() {
+            let mut aside = vec![0u8; self.len];
+            self.write_all_into(&mut aside);
+            self.aside = Some(aside);
+        }
+        let Some(aside) = &self.aside else {
+            return Ok(0);
+        };
+        let n = (self.len - self.served).min(out.len());
+        out[..n].copy_from_slice(&aside[self.served..self.served + n]);
+        self.served += n;
+        Ok(n)
     }
 }
 
@@ -552,13 +533,7 @@ mod tests {
         // Read in small pieces, or into a buffer larger than the block, the
         // bytes are the same.
         for chunk in (1..=9).chain([expected.len(), 64]) {
-            let mut reader = BlockBytes {
-                header: expected[..HEADER].try_into().unwrap(),
-                run: &run[..],
-                first: 1_000,
-                piece: 0,
-                at: 0,
-            };
+            let mut reader = BlockBytes::new(77, &run[..]);
             let mut got = Vec::new();
             let mut buf = vec![0u8; chunk];
             loop {
