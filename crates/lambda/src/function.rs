@@ -192,8 +192,8 @@ fn event_text(line: String) -> String {
 /// The pipes a process's output comes through (stdout, stderr), each fenced.
 const PIPES: u8 = 2;
 
-/// Longest wait for an invocation's log fences after its answer (a
-/// process that died, or a `provided` runtime that writes none).
+/// Longest wait for an invocation's log fences after its answer (for a
+/// process that died before it wrote them).
 const FENCE_WAIT: Duration = Duration::from_millis(250);
 
 /// An invocation's log lines, and how many of its fences the pipe readers

@@ -169,12 +169,8 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        if this.activity.is_expired() {
-            return Poll::Ready(Err(timed_out()));
-        }
-        let polled = Pin::new(&mut this.inner).poll_write(cx, buf);
-        this.after_write(cx, polled)
+        self.get_mut()
+            .write_with(cx, |inner, cx| inner.poll_write(cx, buf))
     }
 
     fn poll_write_vectored(
@@ -182,12 +178,8 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        if this.activity.is_expired() {
-            return Poll::Ready(Err(timed_out()));
-        }
-        let polled = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
-        this.after_write(cx, polled)
+        self.get_mut()
+            .write_with(cx, |inner, cx| inner.poll_write_vectored(cx, bufs))
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -203,13 +195,18 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
     }
 }
 
-impl<S> Watched<S> {
-    fn after_write(
-        &self,
-        cx: &Context<'_>,
-        polled: Poll<io::Result<usize>>,
+impl<S: AsyncWrite + Unpin> Watched<S> {
+    /// One write through `write`: refused once expired, counted when it
+    /// moves bytes, and waiting for the watchdog too while it cannot.
+    fn write_with(
+        &mut self,
+        cx: &mut Context<'_>,
+        write: impl FnOnce(Pin<&mut S>, &mut Context<'_>) -> Poll<io::Result<usize>>,
     ) -> Poll<io::Result<usize>> {
-        match polled {
+        if self.activity.is_expired() {
+            return Poll::Ready(Err(timed_out()));
+        }
+        match write(Pin::new(&mut self.inner), cx) {
             Poll::Ready(Ok(n)) if n > 0 => {
                 bump(&self.activity.writes);
                 Poll::Ready(Ok(n))
