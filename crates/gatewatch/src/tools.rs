@@ -83,24 +83,39 @@ impl Admin {
         pattern: &str,
         start: Option<i64>,
     ) -> Result<Vec<Value>, String> {
+        let mut input = json!({ "logGroupName": group, "filterPattern": pattern });
+        if let Some(s) = start {
+            input["startTime"] = json!(s);
+        }
         let mut out = Vec::new();
-        let mut token: Option<String> = None;
-        for _ in 0..10_000 {
-            let mut input = json!({ "logGroupName": group, "filterPattern": pattern });
-            if let Some(s) = start {
-                input["startTime"] = json!(s);
+        self.filter_pages(input, 10_000, |events| {
+            out.extend(events);
+            true
+        })
+        .await?;
+        Ok(out)
+    }
+
+    /// Pages through FilterLogEvents with `input`, handing each page's
+    /// events to `each` until it returns false, the pages end, or
+    /// `max_pages` have been read.
+    async fn filter_pages(
+        &self,
+        mut input: Value,
+        max_pages: usize,
+        mut each: impl FnMut(Vec<Value>) -> bool,
+    ) -> Result<(), String> {
+        for _ in 0..max_pages {
+            let page = self.logs("FilterLogEvents", input.clone()).await?;
+            if !each(page["events"].as_array().cloned().unwrap_or_default()) {
+                break;
             }
-            if let Some(t) = &token {
-                input["nextToken"] = json!(t);
-            }
-            let page = self.logs("FilterLogEvents", input).await?;
-            out.extend(page["events"].as_array().cloned().unwrap_or_default());
             match page["nextToken"].as_str() {
-                Some(t) => token = Some(t.to_string()),
+                Some(t) => input["nextToken"] = json!(t),
                 None => break,
             }
         }
-        Ok(out)
+        Ok(())
     }
 }
 
@@ -370,34 +385,28 @@ async fn invocation_lines(admin: &Admin, group: &str, id: &str) -> Result<Vec<Va
     let stream = start["logStreamName"].as_str().unwrap_or_default();
     let start_line = format!("START RequestId: {id}");
     let report_line = format!("REPORT RequestId: {id}");
+    let input = json!({
+        "logGroupName": group,
+        "logStreamNames": [stream],
+        "startTime": from,
+    });
     let mut out = Vec::new();
-    let mut token: Option<String> = None;
-    for _ in 0..1_000 {
-        let mut input = json!({
-            "logGroupName": group,
-            "logStreamNames": [stream],
-            "startTime": from,
-        });
-        if let Some(t) = &token {
-            input["nextToken"] = json!(t);
-        }
-        let page = admin.logs("FilterLogEvents", input).await?;
-        for e in page["events"].as_array().cloned().unwrap_or_default() {
-            let message = e["message"].as_str().unwrap_or("");
-            if out.is_empty() && !message.starts_with(&start_line) {
-                continue;
+    admin
+        .filter_pages(input, 1_000, |events| {
+            for e in events {
+                let message = e["message"].as_str().unwrap_or("");
+                if out.is_empty() && !message.starts_with(&start_line) {
+                    continue;
+                }
+                let last = message.starts_with(&report_line);
+                out.push(e);
+                if last {
+                    return false;
+                }
             }
-            let last = message.starts_with(&report_line);
-            out.push(e);
-            if last {
-                return Ok(out);
-            }
-        }
-        match page["nextToken"].as_str() {
-            Some(t) => token = Some(t.to_string()),
-            None => break,
-        }
-    }
+            true
+        })
+        .await?;
     Ok(out)
 }
 
