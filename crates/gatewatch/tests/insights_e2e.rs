@@ -219,22 +219,16 @@ async fn insights_over_real_access_logs() {
 
     // The CLI gives the same answer, readably, and as CSV.
     let endpoint = format!("http://{}", gw.admin);
-    let out = Command::new(common::binary())
-        .args([
-            "query",
-            "stats count(*) as n by status | sort status",
-            "--group",
-            group,
-        ])
-        .args(["--since", "1h", "--endpoint", &endpoint])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout} {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = common::cli_ok(&[
+        "query",
+        "stats count(*) as n by status | sort status",
+        "--group",
+        group,
+        "--since",
+        "1h",
+        "--endpoint",
+        &endpoint,
+    ]);
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines[0], "status │ n");
     assert_eq!(lines[2], "200    │ 6");

@@ -496,21 +496,13 @@ async fn python_functions_behind_aws_proxy() {
     assert_eq!(get(gw.data, "/dev/fails/again").status, 502);
     // Its lines are written off the request path, within a moment.
     tokio::time::sleep(Duration::from_millis(1_500)).await;
-    let out = std::process::Command::new(binary())
-        .args([
-            "trace",
-            fails.header("x-amzn-RequestId").unwrap(),
-            "--endpoint",
-            &format!("http://{}", gw.admin),
-        ])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let endpoint = format!("http://{}", gw.admin);
+    let text = cli_ok(&[
+        "trace",
+        fails.header("x-amzn-RequestId").unwrap(),
+        "--endpoint",
+        &endpoint,
+    ]);
     assert!(
         text.contains("Lambda execution failed with status 200 due to customer function error"),
         "{text}"
@@ -526,23 +518,7 @@ async fn python_functions_behind_aws_proxy() {
     assert_eq!(text.matches("START RequestId: ").count(), 1, "{text}");
 
     // `gatewatch logs tail --lambda FN` prints the function's group.
-    let out = std::process::Command::new(binary())
-        .args([
-            "logs",
-            "tail",
-            "--lambda",
-            "fails",
-            "--endpoint",
-            &format!("http://{}", gw.admin),
-        ])
-        .output()
-        .unwrap();
-    let tail = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let tail = cli_ok(&["logs", "tail", "--lambda", "fails", "--endpoint", &endpoint]);
     // START, the function's print, its error, END, REPORT: in that order.
     let mut from = 0;
     for marker in [

@@ -242,16 +242,7 @@ accessLogSettings = {{ destinationArn = "arn:aws:logs:us-east-1:000000000000:log
     }
     // `gatewatch trace` tells the whole story of the timed-out request.
     let endpoint = format!("http://{}", gw.admin);
-    let out = std::process::Command::new(binary())
-        .args(["trace", &id(&timeout), "--endpoint", &endpoint])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = cli_ok(&["trace", &id(&timeout), "--endpoint", &endpoint]);
     assert!(text.contains("access (/e2e/access)"), "{text}");
     assert!(text.contains("\"status\":\"504\""), "{text}");
     assert!(
@@ -275,25 +266,16 @@ accessLogSettings = {{ destinationArn = "arn:aws:logs:us-east-1:000000000000:log
     assert_eq!(unknown.status.code(), Some(1));
 
     // `gatewatch logs tail` prints both logs of the stage.
-    let out = std::process::Command::new(binary())
-        .args([
-            "logs",
-            "tail",
-            "--api",
-            "e2efixture",
-            "--stage",
-            "dev",
-            "--endpoint",
-            &endpoint,
-        ])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = cli_ok(&[
+        "logs",
+        "tail",
+        "--api",
+        "e2efixture",
+        "--stage",
+        "dev",
+        "--endpoint",
+        &endpoint,
+    ]);
     assert!(
         text.lines()
             .any(|l| l.contains(" access ") && l.contains(&id(&proxy))),

@@ -473,6 +473,22 @@ pub fn logs_client(gw: &Gatewatch, region: &str) -> aws_sdk_cloudwatchlogs::Clie
     aws_sdk_cloudwatchlogs::Client::from_conf(config)
 }
 
+/// Runs the gatewatch binary with `args`, asserts that it succeeded
+/// (showing what it printed otherwise) and returns its standard output.
+pub fn cli_ok<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> String {
+    let out = std::process::Command::new(binary())
+        .args(args)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
 /// The messages of a log group's first FilterLogEvents page, in order.
 pub async fn group_messages(logs: &aws_sdk_cloudwatchlogs::Client, group: &str) -> Vec<String> {
     logs.filter_log_events()
