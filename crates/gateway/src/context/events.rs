@@ -225,6 +225,12 @@ pub struct ExecutionTrace {
 }
 
 impl ExecutionTrace {
+    /// Whether events that write only INFO or data lines are kept: a caller
+    /// can skip building one (copying a URI, say) when they are not.
+    pub fn keeps_info_lines(&self) -> bool {
+        !self.lines_off && !self.error_lines_only
+    }
+
     /// Appends an event stamped now.
     pub fn push(&mut self, kind: ExecutionEventKind) {
         if self.lines_off && !matches!(kind, ExecutionEventKind::LambdaLogs { .. }) {

@@ -62,6 +62,23 @@ const HOP_BY_HOP: &[&str] = &[
     "content-length",
 ];
 
+/// Whether `name` is one of [`HOP_BY_HOP`]: its length picks the one or two
+/// names it can be, so a header is compared once or twice, not ten times.
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    let n = name.as_str();
+    match n.len() {
+        2 => n == "te",
+        4 => n == "host",
+        7 => n == "trailer" || n == "upgrade",
+        10 => n == "connection" || n == "keep-alive",
+        14 => n == "content-length",
+        17 => n == "transfer-encoding",
+        18 => n == "proxy-authenticate",
+        19 => n == "proxy-authorization",
+        _ => false,
+    }
+}
+
 /// Largest backend body a non-proxy integration buffers for mapping (10 MB,
 /// API Gateway's payload limit).
 const MAX_BACKEND_BODY: usize = 10 * 1024 * 1024;
@@ -151,11 +168,13 @@ impl HttpBackend {
             &body,
         );
 
-        trace.push(ExecutionEventKind::EndpointRequest {
-            uri: uri_text.clone(),
-            headers: trace.data_headers(&headers),
-            body: trace.data_body(&body),
-        });
+        if trace.keeps_info_lines() {
+            trace.push(ExecutionEventKind::EndpointRequest {
+                uri: uri_text.clone(),
+                headers: trace.data_headers(&headers),
+                body: trace.data_body(&body),
+            });
+        }
 
         let timeout = Duration::from_millis(u64::from(integration.timeout_ms));
         let started = Instant::now();
@@ -369,7 +388,7 @@ fn backend_headers(
     let mut headers = HeaderMap::with_capacity(capacity);
     if proxy {
         for (name, value) in &request.headers {
-            if !HOP_BY_HOP.contains(&name.as_str()) && name != X_FORWARDED_FOR {
+            if !is_hop_by_hop(name) && name != X_FORWARDED_FOR {
                 headers.append(name.clone(), value.clone());
             }
         }
@@ -429,14 +448,41 @@ fn backend_headers(
 fn strip_hop_by_hop(headers: &mut HeaderMap) {
     // One pass over the (few) headers finds whether there is anything to
     // strip, usually not, instead of a hashed lookup per hop-by-hop name.
-    let stripped =
-        |n: &HeaderName| n != http::header::CONTENT_LENGTH && HOP_BY_HOP.contains(&n.as_str());
+    let stripped = |n: &HeaderName| n != http::header::CONTENT_LENGTH && is_hop_by_hop(n);
     if !headers.keys().any(stripped) {
         return;
     }
     for name in HOP_BY_HOP {
         if *name != "content-length" {
             headers.remove(*name);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hop_by_hop_names_are_recognised_and_no_others() {
+        for name in HOP_BY_HOP {
+            assert!(is_hop_by_hop(&HeaderName::from_static(name)), "{name}");
+        }
+        for name in [
+            "tk",
+            "date",
+            "x-trace",
+            "connexion",
+            "keep-alivee",
+            "content-type",
+            "content-language",
+            "transfer-encodinx",
+            "proxy-authenticatf",
+            "proxy-authorizatioo",
+            "x-forwarded-for",
+            "accept",
+        ] {
+            assert!(!is_hop_by_hop(&HeaderName::from_static(name)), "{name}");
         }
     }
 }

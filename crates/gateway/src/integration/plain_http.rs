@@ -122,7 +122,9 @@ pub struct ClientResponse {
 struct Conn {
     stream: TcpStream,
     buf: BytesMut,
-    /// Which pool it returns to: `host:port`.
+    /// Which pool it returns to: the backend URI's authority as written
+    /// (`host:port`, or `host` for the scheme's port; the two spellings of
+    /// one backend keep separate pools, which is harmless).
     key: String,
 }
 
@@ -133,7 +135,7 @@ struct Idle {
 }
 
 thread_local! {
-    /// Idle connections per backend (`host:port`). A thread usually talks
+    /// Idle connections per backend (the URI's authority). A thread usually talks
     /// to a few backends, so a scan of their keys beats hashing the key
     /// twice per request; at most [`MAX_IDLE_BACKENDS`] are kept.
     static IDLE: RefCell<Vec<(String, Vec<Idle>)>> = const { RefCell::new(Vec::new()) };
@@ -232,26 +234,26 @@ pub async fn send(
     let authority = uri
         .authority()
         .ok_or(ClientError::Protocol("request URI without a host"))?;
-    let port = authority.port_u16().unwrap_or(80);
-    let host = authority.host();
-    let key = format!("{host}:{port}");
-    let head = request_head(uri, method, headers, body, authority.as_str());
+    // The pool key is the URI's authority as written: no string is built
+    // for a request that finds an idle connection.
+    let key = authority.as_str();
+    let head = request_head(uri, method, headers, body, key);
     let idempotent = matches!(
         *method,
         Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS | Method::TRACE
     );
-    if let Some(conn) = checkout(&key) {
+    if let Some(conn) = checkout(key) {
         match exchange(conn, &head, body, method).await {
             Ok(response) => return Ok(response),
             Err(Failure::BeforeResponse(_)) if idempotent => {}
             Err(Failure::BeforeResponse(e) | Failure::During(e)) => return Err(e),
         }
     }
-    let stream = connect(host, port).await?;
+    let stream = connect(authority.host(), authority.port_u16().unwrap_or(80)).await?;
     let conn = Conn {
         stream,
         buf: BytesMut::with_capacity(8 * 1024),
-        key,
+        key: key.to_string(),
     };
     exchange(conn, &head, body, method)
         .await
