@@ -138,8 +138,15 @@ impl HttpBackend {
     ) -> Result<IntegrationReply, GatewayError> {
         let proxy = integration.kind == IntegrationType::HttpProxy;
         let base = integration_uri(integration, request, ctx)?;
-        let uri_text = with_query(&base, integration, request, ctx, proxy);
-        let uri: Uri = uri_text.parse().map_err(|_| invalid_endpoint())?;
+        let uri_text = with_query(base, integration, request, ctx, proxy);
+        // The text is kept only for the INFO line that shows it; otherwise
+        // the URI takes over its buffer instead of copying it.
+        let (uri, uri_text) = if trace.keeps_info_lines() {
+            (uri_text.parse::<Uri>(), Some(uri_text))
+        } else {
+            (Uri::try_from(uri_text), None)
+        };
+        let uri = uri.map_err(|_| invalid_endpoint())?;
         if !matches!(uri.scheme_str(), Some("http" | "https")) {
             return Err(invalid_endpoint());
         }
@@ -168,9 +175,9 @@ impl HttpBackend {
             &body,
         );
 
-        if trace.keeps_info_lines() {
+        if let Some(uri_text) = uri_text {
             trace.push(ExecutionEventKind::EndpointRequest {
-                uri: uri_text.clone(),
+                uri: uri_text,
                 headers: trace.data_headers(&headers),
                 body: trace.data_body(&body),
             });
@@ -333,8 +340,11 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 
 /// Appends the query string: the client's raw query for proxies, then every
 /// `integration.request.querystring.*` mapping.
+/// `base` with the query string the request sends (the client's with
+/// HTTP_PROXY, then mapped `integration.request.querystring.*` values),
+/// appended in place: a request without a query returns `base` itself.
 fn with_query(
-    base: &str,
+    mut base: String,
     integration: &Integration,
     request: &MethodRequest,
     ctx: &RequestContext,
@@ -365,11 +375,11 @@ fn with_query(
             ));
         }
     }
-    match (query.is_empty(), base.contains('?')) {
-        (true, _) => base.to_string(),
-        (false, true) => format!("{base}&{query}"),
-        (false, false) => format!("{base}?{query}"),
+    if !query.is_empty() {
+        base.push(if base.contains('?') { '&' } else { '?' });
+        base.push_str(&query);
     }
+    base
 }
 
 #[allow(clippy::too_many_arguments)]

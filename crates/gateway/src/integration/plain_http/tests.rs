@@ -419,3 +419,33 @@ async fn the_idle_pool_keeps_a_bounded_number_of_backends() {
     call(first.addr, Method::GET, "/", b"").await.unwrap();
     assert_eq!(first.connections.load(Ordering::SeqCst), 2);
 }
+
+#[test]
+fn framing_headers_are_recognised_and_no_others() {
+    for name in [
+        "content-length",
+        "transfer-encoding",
+        "connection",
+        "keep-alive",
+        "upgrade",
+        "te",
+        "trailer",
+    ] {
+        assert!(is_framing(name), "{name}");
+    }
+    for name in [
+        "tx",
+        "host",
+        "accept",
+        "upgradE",
+        "trailers",
+        "connexion1",
+        "keep-alive2",
+        "content-type",
+        "content-lengtx",
+        "transfer-encodin",
+        "x-forwarded-for",
+    ] {
+        assert!(!is_framing(name), "{name}");
+    }
+}
