@@ -257,7 +257,7 @@ impl Gateway {
         // so a writer that falls behind slows the data plane down instead of
         // losing records.
         let permit = match sink.reserve() {
-            Some(reservation) => reservation.await,
+            Some(reservation) => reservation.taken().await,
             None => None,
         };
         let started = Instant::now();

@@ -11,8 +11,24 @@ use tokio::sync::mpsc::{self, OwnedPermit};
 
 use crate::context::RequestRecord;
 
-/// Room for one record, waited for before a response's body completes.
-pub type Reservation = Pin<Box<dyn Future<Output = Option<OwnedPermit<RequestRecord>>> + Send>>;
+/// Room for one record, taken before a request runs.
+pub enum Reservation {
+    /// Taken at once (the usual case: the queue has room), or `None` when
+    /// the queue is closed.
+    Ready(Option<OwnedPermit<RequestRecord>>),
+    /// The queue is full: room arrives when the writer frees some.
+    Wait(Pin<Box<dyn Future<Output = Option<OwnedPermit<RequestRecord>>> + Send>>),
+}
+
+impl Reservation {
+    /// The permit, once there is room (`None`: the queue is closed).
+    pub async fn taken(self) -> Option<OwnedPermit<RequestRecord>> {
+        match self {
+            Reservation::Ready(permit) => permit,
+            Reservation::Wait(wait) => wait.await,
+        }
+    }
+}
 
 /// Receives one [`RequestRecord`] per finished request. Implementations must
 /// not block: the call happens on the request's task.
@@ -20,10 +36,10 @@ pub trait RecordSink: Send + Sync + 'static {
     /// Takes a finished request (never waits; may drop and count).
     fn submit(&self, record: RequestRecord);
 
-    /// For backpressure: a future resolving to room for one record. The
-    /// response body does not complete until it resolves, so a writer that
-    /// falls behind slows clients down instead of losing logs. `None`: no
-    /// backpressure, [`RecordSink::submit`] is used.
+    /// For backpressure: room for one record, taken at once when the queue
+    /// has some, else waited for; a request is admitted once it has room, so
+    /// a writer that falls behind slows clients down instead of losing
+    /// logs. `None`: no backpressure, [`RecordSink::submit`] is used.
     fn reserve(&self) -> Option<Reservation> {
         None
     }
@@ -110,8 +126,14 @@ impl RecordSink for ChannelSink {
         if self.policy == QueuePolicy::Drop {
             return None;
         }
-        let tx = self.tx.clone();
-        Some(Box::pin(async move { tx.reserve_owned().await.ok() }))
+        // Without a boxed future when there is room (almost always).
+        Some(match self.tx.clone().try_reserve_owned() {
+            Ok(permit) => Reservation::Ready(Some(permit)),
+            Err(mpsc::error::TrySendError::Full(tx)) => {
+                Reservation::Wait(Box::pin(async move { tx.reserve_owned().await.ok() }))
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => Reservation::Ready(None),
+        })
     }
 }
 
@@ -265,6 +287,29 @@ mod tests {
             "other-set"
         );
         assert!(shared.try_recv().is_err());
+    }
+
+    #[tokio::test]
+    async fn room_is_taken_at_once_waited_for_when_full_and_none_once_closed() {
+        let (sink, mut rx) = ChannelSink::new(1);
+        let first = match sink.reserve() {
+            Some(Reservation::Ready(Some(permit))) => permit,
+            _ => panic!("an empty queue has room at once"),
+        };
+        let waiting = match sink.reserve() {
+            Some(Reservation::Wait(wait)) => wait,
+            _ => panic!("a full queue makes the reservation wait"),
+        };
+        first.send(record("first"));
+        let waiter = tokio::spawn(async move { waiting.await.map(|p| p.send(record("second"))) });
+        assert_eq!(rx.recv().await.unwrap().context.request_id, "first");
+        // Receiving made room: the waiting reservation gets it.
+        assert!(waiter.await.unwrap().is_some());
+        assert_eq!(rx.recv().await.unwrap().context.request_id, "second");
+        drop(rx);
+        assert!(matches!(sink.reserve(), Some(Reservation::Ready(None))));
+        let dropping = sink.clone().with_policy(QueuePolicy::Drop);
+        assert!(dropping.reserve().is_none(), "the drop policy never waits");
     }
 
     #[test]

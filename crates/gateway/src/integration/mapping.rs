@@ -330,7 +330,9 @@ pub fn integration_uri(
     let raw = integration.uri.as_deref().unwrap_or("");
     let mut out = String::with_capacity(raw.len() + 32);
     let mut rest = raw;
-    while let Some(i) = rest.find(['$', '{']) {
+    // A byte search (both are ASCII, so a hit is a character boundary);
+    // most URIs have no variable and are copied in one piece.
+    while let Some(i) = memchr::memchr2(b'$', b'{', rest.as_bytes()) {
         out.push_str(&rest[..i]);
         let tail = &rest[i..];
         if let Some(var) = tail.strip_prefix("${stageVariables.") {
