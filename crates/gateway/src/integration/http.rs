@@ -62,21 +62,18 @@ const HOP_BY_HOP: &[&str] = &[
     "content-length",
 ];
 
-/// Whether `name` is one of [`HOP_BY_HOP`]: its length picks the one or two
-/// names it can be, so a header is compared once or twice, not ten times.
+/// Whether `name` is one of [`HOP_BY_HOP`]: the plain-HTTP client's framing
+/// headers, plus `host` and the two proxy-authentication headers (each
+/// picked by its length, so a header is compared once or twice).
 fn is_hop_by_hop(name: &HeaderName) -> bool {
     let n = name.as_str();
-    match n.len() {
-        2 => n == "te",
-        4 => n == "host",
-        7 => n == "trailer" || n == "upgrade",
-        10 => n == "connection" || n == "keep-alive",
-        14 => n == "content-length",
-        17 => n == "transfer-encoding",
-        18 => n == "proxy-authenticate",
-        19 => n == "proxy-authorization",
-        _ => false,
-    }
+    plain_http::is_framing(n)
+        || match n.len() {
+            4 => n == "host",
+            18 => n == "proxy-authenticate",
+            19 => n == "proxy-authorization",
+            _ => false,
+        }
 }
 
 /// Largest backend body a non-proxy integration buffers for mapping (10 MB,
@@ -338,8 +335,6 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     out
 }
 
-/// Appends the query string: the client's raw query for proxies, then every
-/// `integration.request.querystring.*` mapping.
 /// `base` with the query string the request sends (the client's with
 /// HTTP_PROXY, then mapped `integration.request.querystring.*` values),
 /// appended in place: a request without a query returns `base` itself.

@@ -73,8 +73,8 @@ const COALESCE_BODY_BYTES: usize = 16 * 1024;
 /// itself: `content-length`, `transfer-encoding`, `connection`,
 /// `keep-alive`, `upgrade`, `te` and `trailer`. The name's length picks the
 /// one or two it can be, so a header is compared once or twice, not seven
-/// times.
-fn is_framing(name: &str) -> bool {
+/// times. (The integrations' hop-by-hop check builds on it.)
+pub(super) fn is_framing(name: &str) -> bool {
     match name.len() {
         2 => name == "te",
         7 => name == "upgrade" || name == "trailer",
