@@ -422,12 +422,7 @@ async fn python_functions_behind_aws_proxy() {
         .position(|m| m.starts_with("[WARNING]\t"))
         .unwrap_or_else(|| panic!("{failed:#?}"));
     let fields: Vec<&str> = failed[at].split('\t').collect();
-    let id = failed[..at]
-        .iter()
-        .rev()
-        .find_map(|m| m.strip_prefix("START RequestId: "))
-        .and_then(|rest| rest.split(' ').next())
-        .unwrap();
+    let id = invocation_id(&failed[..at]);
     assert_eq!(fields.len(), 4, "{}", failed[at]);
     assert!(
         fields[1].ends_with('Z') && fields[1].len() == 24,
@@ -462,11 +457,7 @@ async fn python_functions_behind_aws_proxy() {
         assert!(lines[at + 1].starts_with("END RequestId: "), "{lines:#?}");
         // In the managed runtime's text format: time, request id, level.
         let fields: Vec<&str> = lines[at].split('\t').collect();
-        let id = lines[at - 1]
-            .trim_start_matches("START RequestId: ")
-            .split(' ')
-            .next()
-            .unwrap();
+        let id = invocation_id(&lines[..at]);
         assert_eq!(fields.len(), 4, "{}", lines[at]);
         assert!(
             fields[0].ends_with('Z') && fields[0].len() == 24,
@@ -541,4 +532,15 @@ async fn python_functions_behind_aws_proxy() {
 
     drop(gw);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The request id of the invocation whose output ends `before`: the one on
+/// its last `START` line.
+fn invocation_id(before: &[String]) -> &str {
+    before
+        .iter()
+        .rev()
+        .find_map(|m| m.strip_prefix("START RequestId: "))
+        .and_then(|rest| rest.split(' ').next())
+        .unwrap_or_else(|| panic!("no START line in {before:#?}"))
 }

@@ -46,6 +46,17 @@ struct Running {
     server: tokio::task::JoinHandle<()>,
 }
 
+/// The tests' HTTP client.
+type TestClient = Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
+
+/// `GET uri` without a body: the response, its body still to be read.
+async fn get(client: &TestClient, uri: String) -> http::Response<hyper::body::Incoming> {
+    client
+        .request(http::Request::get(uri).body(Full::default()).unwrap())
+        .await
+        .unwrap()
+}
+
 async fn start(limits: Limits, config: ServerConfig, data_trace: bool) -> Running {
     start_at(
         limits,
@@ -184,10 +195,7 @@ async fn data_trace_captures_parameters_headers_and_bodies() {
     let mut running = start(Limits::default(), ServerConfig::default(), true).await;
     let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
     let uri = format!("http://{}/test/items/7?x=1&x=2", running.addr);
-    let resp = client
-        .request(http::Request::get(uri).body(Full::default()).unwrap())
-        .await
-        .unwrap();
+    let resp = get(&client, uri).await;
     let _ = resp.into_body().collect().await.unwrap();
     let record = next_record(&mut running.records).await;
     match &record.events[0].kind {
@@ -216,14 +224,7 @@ async fn data_trace_captures_parameters_headers_and_bodies() {
 async fn failures_are_recorded_with_their_gateway_response() {
     let mut running = start(Limits::default(), ServerConfig::default(), false).await;
     let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
-    let resp = client
-        .request(
-            http::Request::get(format!("http://{}/test/nothing", running.addr))
-                .body(Full::default())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    let resp = get(&client, format!("http://{}/test/nothing", running.addr)).await;
     assert_eq!(resp.status(), 403);
     let _ = resp.into_body().collect().await.unwrap();
     let record = next_record(&mut running.records).await;
@@ -408,14 +409,7 @@ async fn a_full_log_queue_slows_responses_instead_of_losing_records() {
     for i in 0..5 {
         let client = client.clone();
         calls.push(tokio::spawn(async move {
-            let resp = client
-                .request(
-                    http::Request::get(format!("http://{addr}/test/items/{i}"))
-                        .body(Full::default())
-                        .unwrap(),
-                )
-                .await
-                .unwrap();
+            let resp = get(&client, format!("http://{addr}/test/items/{i}")).await;
             resp.into_body().collect().await.unwrap();
         }));
     }
@@ -446,14 +440,7 @@ async fn the_drop_policy_counts_what_it_loses() {
     let (addr, _stop) = start_with_sink(sink.clone()).await;
     let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
     for i in 0..5 {
-        let resp = client
-            .request(
-                http::Request::get(format!("http://{addr}/test/items/{i}"))
-                    .body(Full::default())
-                    .unwrap(),
-            )
-            .await
-            .unwrap();
+        let resp = get(&client, format!("http://{addr}/test/items/{i}")).await;
         assert_eq!(resp.status(), 200);
         resp.into_body().collect().await.unwrap();
     }
@@ -486,27 +473,13 @@ async fn a_stage_that_logs_nothing_emits_records_only_for_failures() {
         },
     ));
     let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
-    let ok = client
-        .request(
-            http::Request::get(format!("http://{addr}/test/items/7"))
-                .body(Full::default())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    let ok = get(&client, format!("http://{addr}/test/items/7")).await;
     assert_eq!(ok.status(), 200);
     assert_eq!(
         ok.into_body().collect().await.unwrap().to_bytes(),
         r#"{"id": "7"}"#
     );
-    let missing = client
-        .request(
-            http::Request::get(format!("http://{addr}/test/nope"))
-                .body(Full::default())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    let missing = get(&client, format!("http://{addr}/test/nope")).await;
     assert_eq!(missing.status(), 403);
     let _ = missing.into_body().collect().await;
     // The one record is the failure's: the success left none.
@@ -568,10 +541,7 @@ async fn a_method_logging_at_error_keeps_only_events_with_error_lines() {
     // A healthy request keeps only its completion (an error line when the
     // status is one), however much data tracing the stage asked for.
     let uri = format!("http://{}/test/items/a", running.addr);
-    let resp = client
-        .request(http::Request::get(uri).body(Full::default()).unwrap())
-        .await
-        .unwrap();
+    let resp = get(&client, uri).await;
     assert_eq!(resp.status(), 200);
     let record = next_record(&mut running.records).await;
     assert_eq!(kinds(&record), ["Completed"]);
@@ -610,10 +580,7 @@ async fn a_method_logging_at_off_keeps_no_execution_events() {
     .await;
     let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
     let uri = format!("http://{}/test/items/a", running.addr);
-    let resp = client
-        .request(http::Request::get(uri).body(Full::default()).unwrap())
-        .await
-        .unwrap();
+    let resp = get(&client, uri).await;
     assert_eq!(resp.status(), 200);
     let record = next_record(&mut running.records).await;
     // The access-log fields are all there; the execution trace is not.
