@@ -278,6 +278,7 @@ async fn main() {
                     10_000,
                     1_000_000,
                     &|m| pattern.matches(m),
+                    &pattern.required_literals(),
                 )
                 .await
                 .unwrap();

@@ -76,16 +76,21 @@ impl Admin {
         Ok(value)
     }
 
-    /// Every event of `group` matching `pattern` from `start`, following tokens.
+    /// Every event of `group` matching `pattern` from `start` and before
+    /// `end` (ms, either unbounded when `None`), following tokens.
     async fn filter_all(
         &self,
         group: &str,
         pattern: &str,
         start: Option<i64>,
+        end: Option<i64>,
     ) -> Result<Vec<Value>, String> {
         let mut input = json!({ "logGroupName": group, "filterPattern": pattern });
-        if let Some(s) = start {
-            input["startTime"] = json!(s);
+        if let Some(start) = start {
+            input["startTime"] = json!(start);
+        }
+        if let Some(end) = end {
+            input["endTime"] = json!(end);
         }
         let mut out = Vec::new();
         self.filter_pages(input, 10_000, |events| {
@@ -248,7 +253,7 @@ pub fn tail(args: &TailArgs) -> ExitCode {
             let mut events = Vec::new();
             for (kind, group) in &groups {
                 // A group appears with the first request that logs to it.
-                match admin.filter_all(group, "", Some(from)).await {
+                match admin.filter_all(group, "", Some(from), None).await {
                     Ok(found) => events.extend(found.into_iter().map(|e| (*kind, e))),
                     Err(e) if e.starts_with("ResourceNotFoundException") => {}
                     Err(e) => return Err(e),
@@ -282,6 +287,67 @@ pub fn tail(args: &TailArgs) -> ExitCode {
 }
 
 /// `gatewatch trace REQUEST_ID`.
+/// A line of a traced request: timestamp, kind (`access`, `execution` or
+/// `lambda`), group and message.
+type TracedLine = (i64, &'static str, String, String);
+
+/// Which kind of log a group holds, by its name.
+fn kind_of(group: &str) -> &'static str {
+    if group.starts_with("API-Gateway-Execution-Logs_") {
+        "execution"
+    } else if group.starts_with("/aws/lambda/") {
+        "lambda"
+    } else {
+        "access"
+    }
+}
+
+/// Where `trace` looks first, around the arrival time a request id made by
+/// Gatewatch carries (see `gatewatch_gateway::context::arrival_ms_of`):
+/// from a second before it (lines are stamped by the same clock, at or
+/// after arrival) to [`TRACE_WINDOWS_MS`] after it, wider each time the
+/// request's last line was not found; then the whole history, which is
+/// also where it looks for ids that carry no time (a client's own
+/// `x-amzn-RequestId`, ids of older stores).
+const TRACE_BEFORE_MS: i64 = 1_000;
+
+/// How long after a request's arrival each of `trace`'s time windows ends:
+/// most requests finish well within the first (a few seconds of history
+/// are quick to search even under heavy traffic), the integration's 29 s
+/// timeout ends the rest but for Lambda functions, which the third covers
+/// up to their 15-minute limit.
+const TRACE_WINDOWS_MS: [i64; 3] = [3_000, 35_000, 16 * 60_000];
+
+/// Earliest arrival time taken from an id as a hint (2015-01-01); a UUID
+/// made elsewhere decodes to an arbitrary instant, usually far outside
+/// `[TRACE_EARLIEST_MS, now + 1 day]`.
+const TRACE_EARLIEST_MS: i64 = 1_420_070_400_000;
+
+/// The time windows (`None` for the whole history) `trace` searches for
+/// request `id`, in order, at `now_ms`.
+fn trace_windows(id: &str, now_ms: i64) -> Vec<Option<(i64, i64)>> {
+    let hint = gatewatch_gateway::context::arrival_ms_of(id)
+        .filter(|&t| (TRACE_EARLIEST_MS..=now_ms + 86_400_000).contains(&t));
+    let mut windows: Vec<Option<(i64, i64)>> = match hint {
+        Some(t) => TRACE_WINDOWS_MS
+            .iter()
+            .map(|after| Some((t - TRACE_BEFORE_MS, t + after)))
+            .collect(),
+        None => Vec::new(),
+    };
+    windows.push(None);
+    windows
+}
+
+/// Whether the lines found for a request include its last one: its access
+/// line (written when the response completed) or the execution log's
+/// closing `Method completed with status` line.
+fn request_finished(lines: &[TracedLine]) -> bool {
+    lines.iter().any(|l| {
+        l.1 == "access" || (l.1 == "execution" && l.3.contains(") Method completed with status: "))
+    })
+}
+
 pub fn trace(args: &TraceArgs) -> ExitCode {
     let id = args.request_id.trim();
     let result = runtime().block_on(async {
@@ -292,7 +358,6 @@ pub fn trace(args: &TraceArgs) -> ExitCode {
         }
         let admin = Admin::new(&args.endpoint.endpoint);
         let groups = admin.logs("DescribeLogGroups", json!({})).await?;
-        let mut lines = Vec::new();
         let names: Vec<String> = groups["logGroups"]
             .as_array()
             .cloned()
@@ -300,25 +365,32 @@ pub fn trace(args: &TraceArgs) -> ExitCode {
             .iter()
             .filter_map(|g| g["logGroupName"].as_str().map(String::from))
             .collect();
-        let kind_of = |name: &str| {
-            if name.starts_with("API-Gateway-Execution-Logs_") {
-                "execution"
-            } else if name.starts_with("/aws/lambda/") {
-                "lambda"
-            } else {
-                "access"
-            }
-        };
         // The request's own lines carry its id; a Lambda function's lines
         // carry the Lambda request id, which the execution log names.
-        for name in names.iter().filter(|n| kind_of(n) != "lambda") {
-            for e in admin.filter_all(name, &format!("\"{id}\""), None).await? {
-                lines.push((
-                    e["timestamp"].as_i64().unwrap_or(0),
-                    kind_of(name),
-                    name.clone(),
-                    e["message"].as_str().unwrap_or("").to_string(),
-                ));
+        let now_ms = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
+        let mut lines: Vec<TracedLine> = Vec::new();
+        for window in trace_windows(id, now_ms) {
+            lines.clear();
+            for name in names.iter().filter(|n| kind_of(n) != "lambda") {
+                for e in admin
+                    .filter_all(
+                        name,
+                        &format!("\"{id}\""),
+                        window.map(|w| w.0),
+                        window.map(|w| w.1),
+                    )
+                    .await?
+                {
+                    lines.push((
+                        e["timestamp"].as_i64().unwrap_or(0),
+                        kind_of(name),
+                        name.clone(),
+                        e["message"].as_str().unwrap_or("").to_string(),
+                    ));
+                }
+            }
+            if request_finished(&lines) {
+                break;
             }
         }
         let lambda_ids: Vec<String> = lines
@@ -331,9 +403,17 @@ pub fn trace(args: &TraceArgs) -> ExitCode {
                     .map(|rest| rest.trim().trim_end_matches('.').to_string())
             })
             .collect();
+        // A function's lines were written while the request was in flight:
+        // between its first and last line, give or take the same second.
+        let span = lines
+            .iter()
+            .map(|l| l.0)
+            .min()
+            .zip(lines.iter().map(|l| l.0).max())
+            .map(|(first, last)| (first - TRACE_BEFORE_MS, last + TRACE_BEFORE_MS));
         for lambda_id in lambda_ids.iter().collect::<std::collections::BTreeSet<_>>() {
             for name in names.iter().filter(|n| kind_of(n) == "lambda") {
-                for e in invocation_lines(&admin, name, lambda_id).await? {
+                for e in invocation_lines(&admin, name, lambda_id, span).await? {
                     lines.push((
                         e["timestamp"].as_i64().unwrap_or(0),
                         "lambda",
@@ -372,14 +452,33 @@ pub fn trace(args: &TraceArgs) -> ExitCode {
 /// so the function's own output (which does not name the request id) is
 /// included. An invocation's lines are written together, one after another
 /// in their stream; lines of another invocation are never between them.
-async fn invocation_lines(admin: &Admin, group: &str, id: &str) -> Result<Vec<Value>, String> {
+/// Its START line is looked for within `span` (start and end, ms) when
+/// given, else in the whole group.
+async fn invocation_lines(
+    admin: &Admin,
+    group: &str,
+    id: &str,
+    span: Option<(i64, i64)>,
+) -> Result<Vec<Value>, String> {
     let starts = admin
-        .filter_all(group, &format!("\"START RequestId: {id}\""), None)
+        .filter_all(
+            group,
+            &format!("\"START RequestId: {id}\""),
+            span.map(|s| s.0),
+            span.map(|s| s.1),
+        )
         .await?;
     let Some(start) = starts.first() else {
         // No START line (an invocation that never started): whatever
         // names the request.
-        return admin.filter_all(group, &format!("\"{id}\""), None).await;
+        return admin
+            .filter_all(
+                group,
+                &format!("\"{id}\""),
+                span.map(|s| s.0),
+                span.map(|s| s.1),
+            )
+            .await;
     };
     let from = start["timestamp"].as_i64().unwrap_or(0);
     let stream = start["logStreamName"].as_str().unwrap_or_default();
@@ -525,5 +624,58 @@ fn sample_context() -> gatewatch_gateway::context::RequestContext {
             ..Default::default()
         },
         ..RequestContext::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trace_looks_around_an_ids_arrival_first_then_everywhere() {
+        let arrival = SystemTime::UNIX_EPOCH + Duration::from_millis(1_764_892_800_123);
+        let ids = gatewatch_gateway::context::RequestIds::new(arrival, None, None);
+        let now = 1_764_892_900_000;
+        let t = 1_764_892_800_123;
+        assert_eq!(
+            trace_windows(&ids.request_id, now),
+            vec![
+                Some((t - TRACE_BEFORE_MS, t + TRACE_WINDOWS_MS[0])),
+                Some((t - TRACE_BEFORE_MS, t + TRACE_WINDOWS_MS[1])),
+                Some((t - TRACE_BEFORE_MS, t + TRACE_WINDOWS_MS[2])),
+                None,
+            ]
+        );
+        // No time to start from: the whole history at once.
+        for id in ["515f1e99-39db-11e9-9e96-01e5c04505b9", "nope"] {
+            assert_eq!(trace_windows(id, now), vec![None], "{id}");
+        }
+        // An instant after tomorrow is no hint either.
+        assert_eq!(
+            trace_windows(&ids.request_id, t - 2 * 86_400_000),
+            vec![None]
+        );
+    }
+
+    #[test]
+    fn a_request_is_finished_by_its_access_line_or_its_closing_execution_line() {
+        let line = |kind: &'static str, message: &str| -> TracedLine {
+            (0, kind, "g".to_string(), message.to_string())
+        };
+        assert!(!request_finished(&[]));
+        assert!(!request_finished(&[line(
+            "execution",
+            "(x) Starting execution for request: x"
+        )]));
+        assert!(request_finished(&[line("access", "{}")]));
+        assert!(request_finished(&[line(
+            "execution",
+            "(x) Method completed with status: 200"
+        )]));
+        // A function's line that happens to say so does not count.
+        assert!(!request_finished(&[line(
+            "lambda",
+            "(x) Method completed with status: 200"
+        )]));
     }
 }

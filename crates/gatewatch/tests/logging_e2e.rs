@@ -264,6 +264,35 @@ accessLogSettings = {{ destinationArn = "arn:aws:logs:us-east-1:000000000000:log
         .output()
         .unwrap();
     assert_eq!(unknown.status.code(), Some(1));
+    // A client's own x-amzn-RequestId carries no arrival time of ours. This
+    // one's bits read as an instant years ago: trace finds nothing around
+    // it, then looks through the whole history.
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let client_id = (0u64..1_000_000)
+        .map(|n| format!("00000000-0000-4000-8000-{n:012x}"))
+        .find(|id| {
+            gatewatch_gateway::context::arrival_ms_of(id)
+                .is_some_and(|t| (1_420_070_400_000..now_ms - 86_400_000).contains(&t))
+        })
+        .unwrap();
+    let own = request(
+        gw.data,
+        "GET",
+        "/dev/mock",
+        &[("x-amzn-RequestId", &client_id)],
+        b"",
+    );
+    assert_eq!(id(&own), client_id);
+    assert_eq!(messages(&logs, "/e2e/access", &client_id, 1).await.len(), 1);
+    let text = cli_ok(&["trace", &client_id, "--endpoint", &endpoint]);
+    assert!(text.contains("access (/e2e/access)"), "{text}");
+    assert!(
+        text.contains(&format!("\"requestId\":\"{client_id}\"")),
+        "{text}"
+    );
 
     // `gatewatch logs tail` prints both logs of the stage.
     let text = cli_ok(&[

@@ -190,6 +190,15 @@ impl Block {
         self.value.len().saturating_sub(HEADER + ENTRY * self.len()) as u64
     }
 
+    /// Whether each of `needles` occurs somewhere in the block's bytes
+    /// after its header: false means no message of the block contains
+    /// that needle (true may also come from a match across an entry's
+    /// length prefix, so it only says the messages are worth reading).
+    pub fn holds_all(&self, needles: &[memchr::memmem::Finder<'_>]) -> bool {
+        let body = self.value.get(HEADER..).unwrap_or_default();
+        needles.iter().all(|n| n.find(body).is_some())
+    }
+
     /// Its events in (timestamp, seq) order: (timestamp, seq, message).
     pub fn events(&self) -> BlockEvents<'_> {
         BlockEvents {

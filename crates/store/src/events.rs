@@ -649,7 +649,13 @@ impl Store {
     /// FilterLogEvents, from both tiers: events with `start <= timestamp <=
     /// end` after `after` that satisfy `keep`, at most `limit` (and 1 MB) per
     /// page. At most about `max_scanned` events are examined per call; a page
-    /// cut short by that budget still carries `next`.
+    /// cut short by that budget still carries `next`. `required` are texts
+    /// every event `keep` accepts contains (see
+    /// [`FilterPattern::required_literals`](crate::filter::FilterPattern::required_literals);
+    /// may be empty): hot-tier blocks whose bytes lack one are passed over
+    /// without reading their events, so a search for a rare text (a request
+    /// id) costs a byte search per block rather than a look at every event.
+    /// Passed-over events do not count against `max_scanned`.
     #[allow(clippy::too_many_arguments)]
     pub async fn filter_events(
         &self,
@@ -662,6 +668,7 @@ impl Store {
         limit: usize,
         max_scanned: usize,
         keep: &(dyn Fn(&str) -> bool + Sync),
+        required: &[&str],
     ) -> StoreResult<FilterPage> {
         let (selected, cutoff, segments, snapshot) = {
             let catalog = self.read();
@@ -692,7 +699,16 @@ impl Store {
             _ => Key(i64::MAX, u64::MAX),
         };
         let names: HashMap<u64, String> = selected.iter().cloned().collect();
-        let hot = self.filter_hot(&snapshot, &selected, lo, hi, limit, max_scanned, keep)?;
+        let hot = self.filter_hot(
+            &snapshot,
+            &selected,
+            lo,
+            hi,
+            limit,
+            max_scanned,
+            keep,
+            required,
+        )?;
         let cold = if lo < hi {
             self.read_segments(&segments, &names, lo, hi, true, limit, max_scanned, keep)
                 .await?
@@ -744,14 +760,24 @@ impl Store {
         limit: usize,
         max_scanned: usize,
         keep: &(dyn Fn(&str) -> bool + Sync),
+        required: &[&str],
     ) -> StoreResult<FilterPage> {
         type StreamRead = Ordered<Box<dyn Iterator<Item = StoreResult<Block>>>>;
+        let needles: std::sync::Arc<[memchr::memmem::Finder<'static>]> = required
+            .iter()
+            .map(|r| memchr::memmem::Finder::new(r.as_bytes()).into_owned())
+            .collect();
         let mut iters: Vec<StreamRead> = Vec::with_capacity(selected.len());
         for (id, _) in selected {
             let blocks: Box<dyn Iterator<Item = StoreResult<Block>>> =
                 match blocks::key_range(*id, lo, hi) {
                     Some(range) => {
-                        Box::new(blocks::parsed(snapshot.range(&self.inner.events, range)))
+                        let needles = std::sync::Arc::clone(&needles);
+                        Box::new(
+                            blocks::parsed(snapshot.range(&self.inner.events, range)).filter(
+                                move |b| b.as_ref().map_or(true, |b| b.holds_all(&needles)),
+                            ),
+                        )
                     }
                     None => Box::new(std::iter::empty()),
                 };

@@ -263,6 +263,7 @@ async fn reads_page_forward_and_backward_and_filter_merges_streams() {
             100,
             1_000_000,
             &|_| true,
+            &[],
         )
         .await
         .unwrap();
@@ -559,6 +560,7 @@ async fn filter_page(
             limit,
             budget,
             keep,
+            &[],
         )
         .await
         .unwrap()
@@ -600,6 +602,97 @@ async fn filter_pages(
         }
     }
     panic!("paging did not end in 1,000 calls");
+}
+
+#[tokio::test]
+async fn filters_pass_over_blocks_without_a_required_text_and_find_the_same_events() {
+    let dir = temp_dir("required");
+    let store = Store::open(&dir, StoreConfig::default()).unwrap();
+    let s = scope();
+    let now = now_ms();
+    store
+        .create_log_group(&s, "g", CreateLogGroup::default())
+        .await
+        .unwrap();
+    for stream in ["a", "b"] {
+        store.create_log_stream(&s, "g", stream).await.unwrap();
+    }
+    // Forty calls, so forty blocks per stream; the needle is in three of
+    // stream a's, once at a block's start and once at its end.
+    for call in 0..40i64 {
+        for stream in ["a", "b"] {
+            let events: Vec<_> = (0..50i64)
+                .map(|i| {
+                    let needle = stream == "a"
+                        && ((call == 3 && i == 0) || (call == 17 && i == 49) || call == 30);
+                    let text = if needle { "req-7f3a" } else { "req-0000" };
+                    ev(
+                        now - 10_000 + call * 100 + i,
+                        &format!("{stream}{call}.{i} {text}"),
+                    )
+                })
+                .collect();
+            store
+                .put_log_events(&s, "g", stream, &events)
+                .await
+                .unwrap();
+        }
+    }
+    let read = |required: &'static [&'static str], limit: usize, budget: usize| {
+        let store = &store;
+        async move {
+            let mut out = Vec::new();
+            let mut after = None;
+            for _ in 0..1000 {
+                let page = store
+                    .filter_events(
+                        &scope(),
+                        "g",
+                        &StreamSelector::All,
+                        None,
+                        None,
+                        after,
+                        limit,
+                        budget,
+                        &|m| m.contains("req-7f3a"),
+                        required,
+                    )
+                    .await
+                    .unwrap();
+                out.extend(page.events.into_iter().map(|e| e.message));
+                match page.next {
+                    Some(n) => after = Some(n),
+                    None => return out,
+                }
+            }
+            panic!("paging did not end");
+        }
+    };
+    let all = read(&[], 10_000, 1_000_000).await;
+    assert_eq!(all.len(), 52);
+    assert_eq!(all[0], "a3.0 req-7f3a");
+    assert_eq!(all[1], "a17.49 req-7f3a");
+    assert_eq!(read(&["req-7f3a"], 10_000, 1_000_000).await, all);
+    // Small pages and a small scan budget page the same way.
+    assert_eq!(read(&["req-7f3a"], 7, 60).await, all);
+    // A text no block holds: nothing, at once.
+    let page = store
+        .filter_events(
+            &s,
+            "g",
+            &StreamSelector::All,
+            None,
+            None,
+            None,
+            100,
+            1_000,
+            &|_| true,
+            &["absent"],
+        )
+        .await
+        .unwrap();
+    assert!(page.events.is_empty() && page.next.is_none());
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test]

@@ -262,6 +262,7 @@ pub(super) async fn filter(store: &Store, scope: &Scope, input: &Input) -> ApiRe
             limit,
             MAX_SCANNED_PER_CALL,
             &|m| pattern.matches(m),
+            &pattern.required_literals(),
         )
         .await?;
     let events: Vec<Value> = page

@@ -12,7 +12,7 @@ mod ids;
 mod variables;
 
 pub use events::{ExecutionEvent, ExecutionEventKind, ExecutionTrace, FailureKind, HeaderList};
-pub use ids::{xray_trace_id_from_header, RequestIds};
+pub use ids::{arrival_ms_of, xray_trace_id_from_header, RequestIds};
 pub use variables::{ContextValue, ContextVariable};
 
 use std::borrow::Cow;

@@ -83,6 +83,24 @@ impl FilterPattern {
             .map_err(invalid)
     }
 
+    /// Texts every matching message contains: a term pattern's plain
+    /// terms and phrases (not its `?` alternatives, exclusions or
+    /// regexes). A read can pass over a whole block of messages whose
+    /// bytes lack one of them without looking at its messages one by one.
+    pub fn required_literals(&self) -> Vec<&str> {
+        match self {
+            FilterPattern::Terms(t) => t
+                .required
+                .iter()
+                .filter_map(|x| match x {
+                    value::Text::Literal(s) if !s.is_empty() => Some(s.as_str()),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// True when the event message matches.
     pub fn matches(&self, message: &str) -> bool {
         match self {

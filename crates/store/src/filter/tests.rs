@@ -31,6 +31,33 @@ fn term_patterns_match_the_user_guide_examples() {
 }
 
 #[test]
+fn required_literals_are_the_plain_terms_and_phrases_only() {
+    let lits = |p: &str| {
+        FilterPattern::parse(p)
+            .unwrap()
+            .required_literals()
+            .into_iter()
+            .map(String::from)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        lits("\"req 42\" ERROR ?WARN -DEBUG %t[0-9]%"),
+        ["req 42", "ERROR"]
+    );
+    assert!(lits("?a ?b").is_empty());
+    assert!(lits("").is_empty());
+    assert!(lits("{ $.status = 200 }").is_empty());
+    assert!(lits("[ip, user]").is_empty());
+    // Every message a pattern keeps holds each of its required literals.
+    for (pattern, message) in [("ERROR \"x y\"", "x y ERROR"), ("a", "cba")] {
+        assert!(m(pattern, message));
+        for lit in lits(pattern) {
+            assert!(message.contains(&lit));
+        }
+    }
+}
+
+#[test]
 fn json_patterns_match_the_user_guide_examples() {
     let doc = r#"{"user":{"id":1,"email":"John.Stiles@example.com"},"users":[{"id":2,"email":"John.Doe@example.com"},{"id":3,"email":"Jane.Doe@example.com"}],"actions":["GET","PUT","DELETE"],"coordinates":[[0,1,2],[4,5,6],[7,8,9]]}"#;
     assert!(m(
