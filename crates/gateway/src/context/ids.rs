@@ -51,12 +51,13 @@ impl RequestIds {
         rand::rng().fill_bytes(&mut random);
         let (uuid, rest) = random.split_at(UUID_BYTES);
         let (extended, trace) = rest.split_at(EXTENDED_BYTES);
+        let ms = epoch_ms(now);
         RequestIds {
-            request_id: request_id_or_replacement(client_request_id, uuid, epoch_ms(now)),
+            request_id: request_id_or_replacement(client_request_id, uuid, ms),
             extended_request_id: extended_from(extended),
             xray_trace_id: client_trace
                 .and_then(xray_trace_id_from_header)
-                .unwrap_or_else(|| trace_from(now, trace)),
+                .unwrap_or_else(|| trace_from(ms / 1000, trace)),
         }
     }
 }
@@ -88,11 +89,10 @@ fn time_mask(tail: [u8; 8]) -> u64 {
 fn uuid_from(random: &[u8], arrival_ms: u64) -> String {
     let mut bytes = [0u8; UUID_BYTES];
     bytes.copy_from_slice(&random[..UUID_BYTES]);
-    // Version and variant bits live in bytes 6 and 8: set them first, so
-    // the mask is computed from the bytes the id finally has.
-    let mut bytes = *uuid::Builder::from_random_bytes(bytes)
-        .into_uuid()
-        .as_bytes();
+    // Version 4 and the RFC 4122 variant (bytes 6 and 8) first, so the mask
+    // is computed from the bytes the id finally has.
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
     let tail: [u8; 8] = bytes[8..].try_into().expect("eight bytes");
     let time = (arrival_ms & TIME_MASK) ^ time_mask(tail);
     bytes[..6].copy_from_slice(&time.to_be_bytes()[2..]);
@@ -152,12 +152,9 @@ pub(super) fn ascii_string(bytes: &[u8]) -> String {
         .unwrap_or_default()
 }
 
-/// An X-Ray trace id for `now` made of `random` (12 bytes).
-fn trace_from(now: SystemTime, random: &[u8]) -> String {
-    let secs = now
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+/// An X-Ray trace id for `secs` (since the epoch) made of `random` (12
+/// bytes).
+fn trace_from(secs: u64, random: &[u8]) -> String {
     let mut out = [0u8; 35];
     out[..2].copy_from_slice(b"1-");
     hex_into(&mut out[2..10], &(secs as u32).to_be_bytes());
