@@ -148,6 +148,16 @@ def markdown(r: dict) -> str:
         f"Ready (first data-plane answer) after {r['startup']['ready_ms']:.0f} ms; idle RSS {r['startup']['idle_rss_mb']:.1f} MB (median of 3).",
         "",
     ]
+    if "trace" in r:
+        t = r["trace"]
+        parts += [
+            "### `gatewatch trace` after a load with INFO + data trace",
+            "",
+            f"{fmt(t['requests'])} requests logged ({t['store_mb']:.0f} MB of store): one request from the middle of the run "
+            f"traced in {t['lookup_ms']:.0f} ms ({t['lines']} lines printed, median of 3); a search of the whole history for an id "
+            f"that carries no arrival time and is nowhere took {t['whole_history_s']:.2f} s (best of 2).",
+            "",
+        ]
     return "\n".join(parts)
 
 

@@ -32,6 +32,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -507,6 +508,53 @@ def scenario_startup(work: Path, results: dict) -> None:
     }
 
 
+def timed_trace(admin: int, request_id: str) -> tuple:
+    """Seconds one `gatewatch trace` took, and the lines it printed."""
+    t = time.perf_counter()
+    p = subprocess.run(
+        [str(RELEASE / "gatewatch"), "trace", request_id, "--endpoint", f"http://127.0.0.1:{admin}"],
+        capture_output=True,
+        text=True,
+    )
+    return time.perf_counter() - t, len(p.stdout.splitlines())
+
+
+def scenario_trace(work: Path, results: dict) -> None:
+    """`gatewatch trace` after a load with INFO + data trace: the lookup of
+    one request in the middle of the run (which its id's arrival time
+    narrows to a few seconds of history), and a search of the whole history
+    for an id that carries no time and is nowhere (every event's block is
+    looked at)."""
+    log("trace lookup after a load with INFO + data trace")
+    upstream = free_port()
+    hello = start_hello(upstream)
+    (work / "trace").mkdir(parents=True, exist_ok=True)
+    s, port, admin = start_gatewatch(work / "trace", upstream)
+    try:
+        url = f"http://127.0.0.1:{port}/data/pets/42"
+        box = {}
+        load = threading.Thread(target=lambda: box.update(r=wrk(url, 32, SECONDS * 2)))
+        load.start()
+        time.sleep(SECONDS)
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            request_id = resp.headers["x-amzn-RequestId"]
+        load.join()
+        drain_seconds(admin)
+        time.sleep(1)
+        found = [timed_trace(admin, request_id) for _ in range(3)]
+        missing = [timed_trace(admin, "515f1e99-39db-11e9-9e96-01e5c04505b9") for _ in range(2)]
+        results["trace"] = {
+            "requests": box["r"]["requests"] + 1,
+            "lookup_ms": sorted(t for t, _ in found)[1] * 1000,
+            "lines": found[0][1],
+            "whole_history_s": min(t for t, _ in missing),
+            "store_mb": sum(f.stat().st_size for f in (work / "trace" / "data").rglob("*") if f.is_file()) / 2**20,
+        }
+    finally:
+        s.stop()
+        hello.stop()
+
+
 def machine() -> dict:
     def version(cmd):
         try:
@@ -542,6 +590,7 @@ def main() -> None:
         scenario_mock_and_proxy(work, results)
         scenario_ingest(results)
         scenario_startup(work, results)
+        scenario_trace(work, results)
     finally:
         Server.stop_all()
         shutil.rmtree(work, ignore_errors=True)
