@@ -302,21 +302,23 @@ fn kind_of(group: &str) -> &'static str {
     }
 }
 
-/// Where `trace` looks first, around the arrival time a request id made by
+/// Where `trace` looks, around the arrival time a request id made by
 /// Gatewatch carries (see `gatewatch_gateway::context::arrival_ms_of`):
-/// from a second before it (lines are stamped by the same clock, at or
-/// after arrival) to [`TRACE_WINDOWS_MS`] after it, wider each time the
+/// from this long before it to this long after it, wider each time the
 /// request's last line was not found; then the whole history, which is
 /// also where it looks for ids that carry no time (a client's own
-/// `x-amzn-RequestId`, ids of older stores).
-const TRACE_BEFORE_MS: i64 = 1_000;
+/// `x-amzn-RequestId`, ids of older stores). Lines are stamped by the
+/// clock that stamped the id, at or after arrival, so the margin before is
+/// small. Most requests finish within the first window, whose fraction of
+/// a second of history is quick to search even after heavy traffic (and
+/// lets a read of old events decode a few row groups of a segment rather
+/// than all of it); the integration's 29 s timeout ends the rest but for
+/// Lambda functions, which the third covers up to their 15-minute limit.
+const TRACE_WINDOWS_MS: [(i64, i64); 3] = [(50, 250), (1_000, 35_000), (1_000, 16 * 60_000)];
 
-/// How long after a request's arrival each of `trace`'s time windows ends:
-/// most requests finish well within the first (a few seconds of history
-/// are quick to search even under heavy traffic), the integration's 29 s
-/// timeout ends the rest but for Lambda functions, which the third covers
-/// up to their 15-minute limit.
-const TRACE_WINDOWS_MS: [i64; 3] = [3_000, 35_000, 16 * 60_000];
+/// Margin around the span of a request's own lines within which `trace`
+/// looks for its function's lines.
+const TRACE_LAMBDA_MARGIN_MS: i64 = 1_000;
 
 /// Earliest arrival time taken from an id as a hint (2015-01-01); a UUID
 /// made elsewhere decodes to an arbitrary instant, usually far outside
@@ -331,7 +333,7 @@ fn trace_windows(id: &str, now_ms: i64) -> Vec<Option<(i64, i64)>> {
     let mut windows: Vec<Option<(i64, i64)>> = match hint {
         Some(t) => TRACE_WINDOWS_MS
             .iter()
-            .map(|after| Some((t - TRACE_BEFORE_MS, t + after)))
+            .map(|(before, after)| Some((t - before, t + after)))
             .collect(),
         None => Vec::new(),
     };
@@ -410,7 +412,12 @@ pub fn trace(args: &TraceArgs) -> ExitCode {
             .map(|l| l.0)
             .min()
             .zip(lines.iter().map(|l| l.0).max())
-            .map(|(first, last)| (first - TRACE_BEFORE_MS, last + TRACE_BEFORE_MS));
+            .map(|(first, last)| {
+                (
+                    first - TRACE_LAMBDA_MARGIN_MS,
+                    last + TRACE_LAMBDA_MARGIN_MS,
+                )
+            });
         for lambda_id in lambda_ids.iter().collect::<std::collections::BTreeSet<_>>() {
             for name in names.iter().filter(|n| kind_of(n) == "lambda") {
                 for e in invocation_lines(&admin, name, lambda_id, span).await? {
@@ -640,9 +647,9 @@ mod tests {
         assert_eq!(
             trace_windows(&ids.request_id, now),
             vec![
-                Some((t - TRACE_BEFORE_MS, t + TRACE_WINDOWS_MS[0])),
-                Some((t - TRACE_BEFORE_MS, t + TRACE_WINDOWS_MS[1])),
-                Some((t - TRACE_BEFORE_MS, t + TRACE_WINDOWS_MS[2])),
+                Some((t - 50, t + 250)),
+                Some((t - 1_000, t + 35_000)),
+                Some((t - 1_000, t + 16 * 60_000)),
                 None,
             ]
         );

@@ -578,7 +578,11 @@ impl Store {
                 stopped_at = Some(n);
                 break;
             }
-            let rows = self.inner.segment_files.rows(meta).await?;
+            let rows = self
+                .inner
+                .segment_files
+                .rows_within(meta, lo.0, hi.0)
+                .await?;
             // The segment's rows in the range, in read order: this segment
             // can add at most `limit + 1` events to the page (one past the
             // limit tells the caller there are more), and the scan budget

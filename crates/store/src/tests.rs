@@ -696,6 +696,87 @@ async fn filters_pass_over_blocks_without_a_required_text_and_find_the_same_even
 }
 
 #[tokio::test]
+async fn narrow_reads_of_a_large_segment_find_what_the_hot_tier_found() {
+    let dir = temp_dir("narrow");
+    let store = Store::open(&dir, StoreConfig::default()).unwrap();
+    let s = scope();
+    store
+        .create_log_group(&s, "g", CreateLogGroup::default())
+        .await
+        .unwrap();
+    store.create_log_stream(&s, "g", "a").await.unwrap();
+    // 140,000 events 10 ms apart, ending a minute ago: a segment of three
+    // row groups (two segments if an hour boundary falls between them).
+    let base = now_ms() - 60_000 - 140_000 * 10;
+    for chunk in 0..14i64 {
+        let events: Vec<_> = (0..10_000i64)
+            .map(|i| {
+                let n = chunk * 10_000 + i;
+                ev(base + n * 10, &format!("e{n}"))
+            })
+            .collect();
+        store.put_log_events(&s, "g", "a", &events).await.unwrap();
+    }
+    let (lower, upper) = (base + 100_000 * 10, base + 100_005 * 10);
+    let filtered = |store: &Store| {
+        let store = store.clone();
+        async move {
+            store
+                .filter_events(
+                    &scope(),
+                    "g",
+                    &StreamSelector::All,
+                    Some(lower),
+                    Some(upper),
+                    None,
+                    100,
+                    1_000_000,
+                    &|_| true,
+                    &[],
+                )
+                .await
+                .unwrap()
+                .events
+                .into_iter()
+                .map(|e| e.message)
+                .collect::<Vec<_>>()
+        }
+    };
+    let stream = |store: &Store| {
+        let store = store.clone();
+        async move {
+            store
+                .read_stream(
+                    &scope(),
+                    "g",
+                    "a",
+                    Some(lower),
+                    Some(upper),
+                    None,
+                    true,
+                    100,
+                )
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|e| e.message)
+                .collect::<Vec<_>>()
+        }
+    };
+    let want: Vec<String> = (100_000..=100_005).map(|n| format!("e{n}")).collect();
+    assert_eq!(filtered(&store).await, want);
+    assert_eq!(stream(&store).await, want[..5]);
+    assert_eq!(store.compact(0).await.unwrap(), 140_000);
+    assert_eq!(filtered(&store).await, want);
+    assert_eq!(stream(&store).await, want[..5]);
+    // A wide read still sees every event, in order.
+    let all = filter_all(&store, "e", 10_000).await;
+    assert_eq!(all.len(), 140_000);
+    assert_eq!(all[139_999], "e139999");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
 async fn compaction_moves_events_to_segments_without_changing_reads() {
     let dir = temp_dir("compact");
     let s = scope();
