@@ -101,6 +101,28 @@ impl Admin {
         Ok(out)
     }
 
+    /// The names of every log group, following DescribeLogGroups' pages
+    /// (50 groups each), at most [`MAX_GROUP_PAGES`] of them.
+    async fn group_names(&self) -> Result<Vec<String>, String> {
+        let mut names = Vec::new();
+        let mut input = json!({});
+        for _ in 0..MAX_GROUP_PAGES {
+            let page = self.logs("DescribeLogGroups", input.clone()).await?;
+            names.extend(
+                page["logGroups"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|g| g["logGroupName"].as_str().map(String::from)),
+            );
+            match page["nextToken"].as_str() {
+                Some(t) => input["nextToken"] = json!(t),
+                None => break,
+            }
+        }
+        Ok(names)
+    }
+
     /// Pages through FilterLogEvents with `input`, handing each page's
     /// events to `each` until it returns false, the pages end, or
     /// `max_pages` have been read.
@@ -123,6 +145,9 @@ impl Admin {
         Ok(())
     }
 }
+
+/// Most DescribeLogGroups pages `trace` reads (50 groups each).
+const MAX_GROUP_PAGES: usize = 1_000;
 
 pub(crate) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -286,7 +311,6 @@ pub fn tail(args: &TailArgs) -> ExitCode {
     finish(result)
 }
 
-/// `gatewatch trace REQUEST_ID`.
 /// A line of a traced request: timestamp, kind (`access`, `execution` or
 /// `lambda`), group and message.
 type TracedLine = (i64, &'static str, String, String);
@@ -350,6 +374,7 @@ fn request_finished(lines: &[TracedLine]) -> bool {
     })
 }
 
+/// `gatewatch trace REQUEST_ID`.
 pub fn trace(args: &TraceArgs) -> ExitCode {
     let id = args.request_id.trim();
     let result = runtime().block_on(async {
@@ -359,14 +384,7 @@ pub fn trace(args: &TraceArgs) -> ExitCode {
             );
         }
         let admin = Admin::new(&args.endpoint.endpoint);
-        let groups = admin.logs("DescribeLogGroups", json!({})).await?;
-        let names: Vec<String> = groups["logGroups"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|g| g["logGroupName"].as_str().map(String::from))
-            .collect();
+        let names = admin.group_names().await?;
         // The request's own lines carry its id; a Lambda function's lines
         // carry the Lambda request id, which the execution log names.
         let now_ms = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;

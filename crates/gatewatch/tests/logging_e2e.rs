@@ -240,7 +240,16 @@ accessLogSettings = {{ destinationArn = "arn:aws:logs:us-east-1:000000000000:log
         assert_eq!(line["resourcePath"], resource);
         assert_eq!(line["error"], error);
     }
-    // `gatewatch trace` tells the whole story of the timed-out request.
+    // `gatewatch trace` tells the whole story of the timed-out request,
+    // with more groups than one DescribeLogGroups page holds sorting before
+    // the stage's.
+    for n in 0..60 {
+        logs.create_log_group()
+            .log_group_name(format!("/aaa/{n:02}"))
+            .send()
+            .await
+            .unwrap();
+    }
     let endpoint = format!("http://{}", gw.admin);
     let text = cli_ok(&["trace", &id(&timeout), "--endpoint", &endpoint]);
     assert!(text.contains("access (/e2e/access)"), "{text}");
