@@ -8,7 +8,9 @@ use crate::catalog::stream_write;
 use crate::commit::{durable, Space, Write};
 use crate::error::{StoreError, StoreResult};
 use crate::model::Scope;
-use crate::segments::{by_hour, describe, encode, index_key, Row, SegmentMeta};
+use crate::segments::{
+    by_hour, describe, encode, id_filter, id_filter_path, index_key, Row, SegmentMeta,
+};
 use crate::{blocks, keys, now_ms, Store};
 
 /// Most events one compaction run moves per group (the rest waits for the next run).
@@ -90,19 +92,36 @@ impl Store {
                 // Encoding (field columns, Parquet) is CPU work: off the
                 // async workers.
                 let encoded = tokio::task::spawn_blocking(move || {
-                    encode(&rows).map(|(buf, fields)| (rows, buf, fields))
+                    let ids = id_filter(&rows);
+                    encode(&rows).map(|(buf, fields)| (rows, buf, fields, ids))
                 })
                 .await
                 .map_err(|e| StoreError::ServiceUnavailable(format!("compaction stopped: {e}")))
                 .and_then(|r| r);
                 let written = match encoded {
-                    Ok((rows, buf, fields)) => {
-                        let meta = describe(segment_id, group_id, path.clone(), &rows, fields);
-                        self.inner
-                            .segment_files
-                            .write(&path, buf)
-                            .await
-                            .map(|()| meta)
+                    Ok((rows, buf, fields, ids)) => {
+                        let mut meta = describe(segment_id, group_id, path.clone(), &rows, fields);
+                        meta.ids = ids.is_some();
+                        // The id filter first: an index entry that names one
+                        // is only committed once both files are durable.
+                        let ids_written = match ids {
+                            Some(ids) => {
+                                self.inner
+                                    .segment_files
+                                    .write(&id_filter_path(&path), ids)
+                                    .await
+                            }
+                            None => Ok(()),
+                        };
+                        match ids_written {
+                            Ok(()) => self
+                                .inner
+                                .segment_files
+                                .write(&path, buf)
+                                .await
+                                .map(|()| meta),
+                            Err(e) => Err(e),
+                        }
                     }
                     Err(e) => Err(e),
                 };

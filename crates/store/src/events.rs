@@ -471,6 +471,7 @@ impl Store {
                 limit,
                 usize::MAX,
                 &|_| true,
+                &[],
             )
             .await?;
         let mut all = hot;
@@ -526,7 +527,9 @@ impl Store {
     /// Events of `streams` (id → name) from the cold tier within `[lo, hi)`
     /// that satisfy `keep`: the first (`forward`) or last `limit` of them.
     /// Segments are opened in time order and only while they can still
-    /// contribute; `cut` is set when more matching events may exist.
+    /// contribute; `cut` is set when more matching events may exist. A
+    /// segment whose id filter lacks a UUID-shaped part of one of the
+    /// `required` texts (see [`Store::filter_events`]) is not opened.
     #[allow(clippy::too_many_arguments)]
     async fn read_segments(
         &self,
@@ -538,7 +541,15 @@ impl Store {
         limit: usize,
         max_scanned: usize,
         keep: &(dyn Fn(&str) -> bool + Sync),
+        required: &[&str],
     ) -> StoreResult<ColdPage> {
+        // UUID-shaped runs of the required texts: every kept message holds
+        // them where a segment's id filter has seen them, so a segment whose
+        // filter lacks one is passed over undecoded.
+        let ids: Vec<&str> = required
+            .iter()
+            .flat_map(|r| crate::segments::uuid_runs(r))
+            .collect();
         let mut candidates: Vec<&SegmentMeta> = segments
             .iter()
             .filter(|m| m.overlaps(lo.0, hi.0) && streams.keys().any(|id| m.has_stream(*id)))
@@ -577,6 +588,9 @@ impl Store {
             if scanned >= max_scanned {
                 stopped_at = Some(n);
                 break;
+            }
+            if !self.inner.segment_files.may_hold(meta, &ids).await {
+                continue;
             }
             let rows = self
                 .inner
@@ -658,8 +672,10 @@ impl Store {
     /// [`FilterPattern::required_literals`](crate::filter::FilterPattern::required_literals);
     /// may be empty): hot-tier blocks whose bytes lack one are passed over
     /// without reading their events, so a search for a rare text (a request
-    /// id) costs a byte search per block rather than a look at every event.
-    /// Passed-over events do not count against `max_scanned`.
+    /// id) costs a byte search per block rather than a look at every event;
+    /// segments are passed over undecoded when their id filter lacks a
+    /// UUID-shaped part of one. Passed-over events do not count against
+    /// `max_scanned`.
     #[allow(clippy::too_many_arguments)]
     pub async fn filter_events(
         &self,
@@ -714,8 +730,18 @@ impl Store {
             required,
         )?;
         let cold = if lo < hi {
-            self.read_segments(&segments, &names, lo, hi, true, limit, max_scanned, keep)
-                .await?
+            self.read_segments(
+                &segments,
+                &names,
+                lo,
+                hi,
+                true,
+                limit,
+                max_scanned,
+                keep,
+                required,
+            )
+            .await?
         } else {
             ColdPage {
                 events: Vec::new(),

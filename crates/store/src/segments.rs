@@ -31,6 +31,7 @@ use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::{ArrowWriter, ProjectionMask};
 use parquet::basic::{Compression, Encoding};
+use parquet::bloom_filter::Sbbf;
 use parquet::file::properties::WriterProperties;
 use parquet::schema::types::ColumnPath;
 use serde::{Deserialize, Serialize};
@@ -124,6 +125,10 @@ pub struct SegmentMeta {
     /// dots), in column order after `message`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<Vec<String>>,
+    /// Whether an id filter of its messages is stored beside it, at
+    /// [`id_filter_path`] (segments written before id filters have none).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ids: bool,
 }
 
 impl SegmentMeta {
@@ -161,9 +166,66 @@ pub(crate) struct SegmentFiles {
     /// Local root, when the object store is a local folder (for fsync).
     local_root: Option<PathBuf>,
     cache: Mutex<HashMap<u64, Arc<Decoded>>>,
+    /// Id filters read so far, by segment id.
+    id_filters: Mutex<HashMap<u64, Arc<Sbbf>>>,
 }
 
 const CACHE_SEGMENTS: usize = 32;
+
+/// Most id filters kept in memory (a filter is about 1.2 MB per million
+/// ids).
+const CACHE_ID_FILTERS: usize = 256;
+
+/// False-positive rate of a segment's id filter: one segment in a hundred
+/// that lacks an id is decoded anyway.
+const ID_FILTER_FPP: f64 = 0.01;
+
+/// Length of a hyphenated UUID.
+const UUID_LEN: usize = 36;
+
+/// Where a segment's id filter is stored, beside its file.
+pub(crate) fn id_filter_path(segment_path: &str) -> String {
+    format!("{segment_path}.ids")
+}
+
+/// Every 36-byte run of `text` shaped like a hyphenated UUID (hex digits
+/// of either case in groups of 8, 4, 4, 4 and 12, joined by `-`), at every
+/// position where that shape occurs: request ids, Lambda request ids,
+/// trace ids' neighbours. Whatever text contains such a run holds it at a
+/// position this finds, which is what lets an id filter of these runs say
+/// for certain that a segment has no message containing a given one.
+pub(crate) fn uuid_runs(text: &str) -> impl Iterator<Item = &str> + '_ {
+    let bytes = text.as_bytes();
+    memchr::memchr_iter(b'-', bytes).filter_map(move |dash| {
+        // A run's first hyphen is its ninth byte.
+        let start = dash.checked_sub(8)?;
+        let run = bytes.get(start..start + UUID_LEN)?;
+        let shaped = run.iter().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => *b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        });
+        // ASCII throughout, so the run is whole characters of `text`.
+        shaped.then(|| &text[start..start + UUID_LEN])
+    })
+}
+
+/// The id filter of a segment's messages: a split-block Bloom filter (the
+/// one Parquet uses for its own column filters) of every UUID-shaped run
+/// in them ([`uuid_runs`]), as bytes to store beside the segment; `None`
+/// when no message holds one.
+pub(crate) fn id_filter(rows: &[Row]) -> Option<Vec<u8>> {
+    let runs: Vec<&str> = rows.iter().flat_map(|r| uuid_runs(&r.message)).collect();
+    if runs.is_empty() {
+        return None;
+    }
+    let mut filter = Sbbf::new_with_ndv_fpp(runs.len() as u64, ID_FILTER_FPP).ok()?;
+    for run in &runs {
+        filter.insert(*run);
+    }
+    let mut out = Vec::new();
+    filter.write_bitset(&mut out).ok()?;
+    Some(out)
+}
 
 /// Rows of a Parquet row group in a segment (the writer's limit).
 const ROW_GROUP_ROWS: usize = 65_536;
@@ -285,6 +347,7 @@ impl SegmentFiles {
             store: Arc::new(store),
             local_root: Some(root),
             cache: Mutex::new(HashMap::new()),
+            id_filters: Mutex::new(HashMap::new()),
         })
     }
 
@@ -399,10 +462,63 @@ impl SegmentFiles {
         Ok(Arc::new(rows))
     }
 
-    /// Deletes a segment file.
+    /// Whether the segment may hold a message containing every one of
+    /// `ids` (UUID-shaped texts, see [`uuid_runs`]): false only when its id
+    /// filter lacks one of them, so a read can pass over the segment
+    /// without decoding it. A segment without a filter, or whose filter
+    /// cannot be read, may hold anything.
+    pub(crate) async fn may_hold(&self, meta: &SegmentMeta, ids: &[&str]) -> bool {
+        if ids.is_empty() || !meta.ids {
+            return true;
+        }
+        let cached = self
+            .id_filters
+            .lock()
+            .ok()
+            .and_then(|c| c.get(&meta.id).cloned());
+        let filter = match cached {
+            Some(f) => f,
+            None => {
+                let path = ObjectPath::from(id_filter_path(&meta.path).as_str());
+                let bytes = match self.store.get(&path).await {
+                    Ok(got) => match got.bytes().await {
+                        Ok(b) => b,
+                        Err(_) => return true,
+                    },
+                    Err(_) => return true,
+                };
+                let filter = Arc::new(Sbbf::new(&bytes));
+                if let Ok(mut cache) = self.id_filters.lock() {
+                    if cache.len() >= CACHE_ID_FILTERS {
+                        if let Some(k) = cache.keys().next().copied() {
+                            cache.remove(&k);
+                        }
+                    }
+                    cache.insert(meta.id, Arc::clone(&filter));
+                }
+                filter
+            }
+        };
+        ids.iter().all(|id| filter.check(*id))
+    }
+
+    /// Deletes a segment file and its id filter.
     pub(crate) async fn delete(&self, meta: &SegmentMeta) -> StoreResult<()> {
         if let Ok(mut cache) = self.cache.lock() {
             cache.remove(&meta.id);
+        }
+        if let Ok(mut cache) = self.id_filters.lock() {
+            cache.remove(&meta.id);
+        }
+        if meta.ids {
+            match self
+                .store
+                .delete(&ObjectPath::from(id_filter_path(&meta.path).as_str()))
+                .await
+            {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(storage_error(e)),
+            }
         }
         match self
             .store
@@ -415,14 +531,18 @@ impl SegmentFiles {
     }
 
     /// Removes files that no index entry points at (left by a crash between
-    /// writing a segment and committing its index entry).
+    /// writing a segment and committing its index entry), with their id
+    /// filters.
     pub(crate) async fn remove_unindexed(&self, indexed: &std::collections::HashSet<String>) {
         use futures_util::StreamExt;
         let mut listing = self.store.list(Some(&ObjectPath::from("segments")));
         let mut orphans = Vec::new();
         while let Some(item) = listing.next().await {
             if let Ok(meta) = item {
-                if !indexed.contains(meta.location.as_ref()) {
+                let path: &str = meta.location.as_ref();
+                // An id filter belongs to the segment it sits beside.
+                let owner = path.strip_suffix(".ids").unwrap_or(path);
+                if !indexed.contains(owner) {
                     orphans.push(meta.location);
                 }
             }
@@ -552,6 +672,7 @@ pub(crate) fn describe(
             })
             .collect(),
         fields,
+        ids: false,
     }
 }
 
@@ -616,5 +737,57 @@ mod tests {
 
         // A range before every row: nothing decoded.
         assert!(decode(file, Some((0, 999_999))).unwrap().rows.is_empty());
+    }
+
+    #[test]
+    fn uuid_runs_are_found_wherever_the_shape_occurs() {
+        let id = "9327c035-26e3-4801-b724-88317a0869c1";
+        let runs = |t: &str| uuid_runs(t).map(String::from).collect::<Vec<_>>();
+        assert_eq!(runs(&format!("({id}) Starting execution")), [id]);
+        assert_eq!(runs(id), [id]);
+        assert_eq!(runs(&format!("{{\"requestId\":\"{id}\"}}")), [id]);
+        // Hex on either side: the run is still where it is.
+        assert_eq!(runs(&format!("a{id}f")), [id]);
+        // Upper case counts, as written.
+        let upper = id.to_ascii_uppercase();
+        assert_eq!(runs(&upper), [upper.as_str()]);
+        // Two ids, and near misses.
+        let other = "515f1e99-39db-41e9-9e96-01e5c04505b9";
+        assert_eq!(runs(&format!("{id} then {other}")), [id, other]);
+        assert!(runs("9327c035-26e3-4801-b724-88317a0869c").is_empty());
+        assert!(runs("9327c035-26e3-4801-b724_88317a0869c1").is_empty());
+        assert!(runs("g327c035-26e3-4801-b724-88317a0869c1").is_empty());
+        assert!(runs("no-ids-here, é-ü-ß").is_empty());
+    }
+
+    #[test]
+    fn an_id_filter_has_every_id_of_its_rows_and_rejects_others() {
+        let rows: Vec<Row> = (0..5_000u32)
+            .map(|i| Row {
+                stream_id: 1,
+                timestamp: i64::from(i),
+                seq: u64::from(i),
+                ingestion_time: 0,
+                message: format!("(00000000-0000-4000-8000-{i:012x}) line"),
+            })
+            .collect();
+        let filter = Sbbf::new(&id_filter(&rows).unwrap());
+        for i in 0..5_000u32 {
+            assert!(filter.check(&*format!("00000000-0000-4000-8000-{i:012x}")));
+        }
+        // With a 1 % false-positive rate, most absent ids are rejected.
+        let rejected = (5_000..6_000u32)
+            .filter(|i| !filter.check(&*format!("00000000-0000-4000-8000-{i:012x}")))
+            .count();
+        assert!(rejected > 950, "{rejected}");
+        // Messages without ids: no filter.
+        let plain = vec![Row {
+            stream_id: 1,
+            timestamp: 0,
+            seq: 0,
+            ingestion_time: 0,
+            message: "no ids".into(),
+        }];
+        assert!(id_filter(&plain).is_none());
     }
 }

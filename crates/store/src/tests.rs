@@ -696,6 +696,103 @@ async fn filters_pass_over_blocks_without_a_required_text_and_find_the_same_even
 }
 
 #[tokio::test]
+async fn segments_without_a_searched_id_are_passed_over_and_their_filters_kept() {
+    let dir = temp_dir("idfilter");
+    let s = scope();
+    let id = |i: u32| format!("00000000-0000-4000-8000-{i:012x}");
+    {
+        let store = Store::open(&dir, StoreConfig::default()).unwrap();
+        store
+            .create_log_group(&s, "g", CreateLogGroup::default())
+            .await
+            .unwrap();
+        store.create_log_stream(&s, "g", "a").await.unwrap();
+        let base = now_ms() - 60_000;
+        let events: Vec<_> = (0..2_000u32)
+            .map(|i| ev(base + i64::from(i), &format!("({}) line {i}", id(i))))
+            .collect();
+        store.put_log_events(&s, "g", "a", &events).await.unwrap();
+        assert_eq!(store.compact(0).await.unwrap(), 2_000);
+    }
+    // Reopened: the first compaction removes unindexed files, and must
+    // keep the id filters that sit beside indexed segments.
+    let store = Store::open(&dir, StoreConfig::default()).unwrap();
+    assert_eq!(store.compact(0).await.unwrap(), 0);
+    let filters: Vec<_> = walk(&dir.join("segments"))
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "ids"))
+        .collect();
+    assert_eq!(filters.len(), 1, "{filters:?}");
+    let metas = store.read().group(&s, "g").unwrap().segments.clone();
+    assert!(metas.iter().all(|m| m.ids));
+    let search = |needle: String| {
+        let store = store.clone();
+        async move {
+            store
+                .filter_events(
+                    &scope(),
+                    "g",
+                    &StreamSelector::All,
+                    None,
+                    None,
+                    None,
+                    100,
+                    1_000_000,
+                    &|m| m.contains(needle.as_str()),
+                    &[needle.as_str()],
+                )
+                .await
+                .unwrap()
+                .events
+                .into_iter()
+                .map(|e| e.message)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        search(id(1_234)).await,
+        [format!("({}) line 1234", id(1_234))]
+    );
+    assert!(search(id(7_777)).await.is_empty());
+    // The absent id's search did not open the segment; the present one's must.
+    let absent = id(7_777);
+    let present = id(1_234);
+    for m in &metas {
+        assert!(
+            !store
+                .inner
+                .segment_files
+                .may_hold(m, &[absent.as_str()])
+                .await
+        );
+        assert!(
+            store
+                .inner
+                .segment_files
+                .may_hold(m, &[present.as_str()])
+                .await
+        );
+        // A text with no UUID-shaped part says nothing.
+        assert!(store.inner.segment_files.may_hold(m, &[]).await);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Every file under `dir`, recursively.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+#[tokio::test]
 async fn narrow_reads_of_a_large_segment_find_what_the_hot_tier_found() {
     let dir = temp_dir("narrow");
     let store = Store::open(&dir, StoreConfig::default()).unwrap();
