@@ -386,24 +386,31 @@ impl SegmentFiles {
         Ok(())
     }
 
-    /// The rows of a segment (cached).
-    pub(crate) async fn rows(&self, meta: &SegmentMeta) -> StoreResult<Arc<Decoded>> {
-        if let Some(rows) = self
-            .cache
+    /// A segment's decoded rows, when they are in the cache.
+    fn cached(&self, meta: &SegmentMeta) -> Option<Arc<Decoded>> {
+        self.cache
             .lock()
             .ok()
             .and_then(|c| c.get(&meta.id).cloned())
-        {
-            return Ok(rows);
-        }
-        let bytes = self
-            .store
+    }
+
+    /// The bytes of a segment's file.
+    async fn file_bytes(&self, meta: &SegmentMeta) -> StoreResult<bytes::Bytes> {
+        self.store
             .get(&ObjectPath::from(meta.path.as_str()))
             .await
             .map_err(storage_error)?
             .bytes()
             .await
-            .map_err(storage_error)?;
+            .map_err(storage_error)
+    }
+
+    /// The rows of a segment (cached).
+    pub(crate) async fn rows(&self, meta: &SegmentMeta) -> StoreResult<Arc<Decoded>> {
+        if let Some(rows) = self.cached(meta) {
+            return Ok(rows);
+        }
+        let bytes = self.file_bytes(meta).await?;
         let rows = tokio::task::spawn_blocking(move || decode(bytes, None))
             .await
             .map_err(storage_error)??;
@@ -435,12 +442,7 @@ impl SegmentFiles {
         lower: i64,
         upper: i64,
     ) -> StoreResult<Arc<Decoded>> {
-        let cached = self
-            .cache
-            .lock()
-            .ok()
-            .and_then(|c| c.get(&meta.id).cloned());
-        if let Some(rows) = cached {
+        if let Some(rows) = self.cached(meta) {
             return Ok(rows);
         }
         let span = i128::from(meta.max_ts) - i128::from(meta.min_ts);
@@ -448,14 +450,7 @@ impl SegmentFiles {
         if meta.rows <= ROW_GROUP_ROWS as u64 || wanted * i128::from(PARTIAL_SHARE) >= span {
             return self.rows(meta).await;
         }
-        let bytes = self
-            .store
-            .get(&ObjectPath::from(meta.path.as_str()))
-            .await
-            .map_err(storage_error)?
-            .bytes()
-            .await
-            .map_err(storage_error)?;
+        let bytes = self.file_bytes(meta).await?;
         let rows = tokio::task::spawn_blocking(move || decode(bytes, Some((lower, upper))))
             .await
             .map_err(storage_error)??;

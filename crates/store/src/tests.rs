@@ -718,7 +718,7 @@ async fn segments_without_a_searched_id_are_passed_over_and_their_filters_kept()
     // keep the id filters that sit beside indexed segments.
     let store = Store::open(&dir, StoreConfig::default()).unwrap();
     assert_eq!(store.compact(0).await.unwrap(), 0);
-    let filters: Vec<_> = walk(&dir.join("segments"))
+    let filters: Vec<_> = files_under(&dir.join("segments"))
         .into_iter()
         .filter(|p| p.extension().is_some_and(|e| e == "ids"))
         .collect();
@@ -776,20 +776,6 @@ async fn segments_without_a_searched_id_are_passed_over_and_their_filters_kept()
         assert!(store.inner.segment_files.may_hold(m, &[]).await);
     }
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// Every file under `dir`, recursively.
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }
 
 #[tokio::test]
