@@ -549,6 +549,19 @@ async fn filter_page(
     budget: usize,
     keep: &(dyn Fn(&str) -> bool + Sync),
 ) -> FilterPage {
+    filter_page_requiring(store, after, limit, budget, keep, &[]).await
+}
+
+/// One FilterLogEvents page of group `g`, with the texts every kept
+/// message contains.
+async fn filter_page_requiring(
+    store: &Store,
+    after: Option<Cursor>,
+    limit: usize,
+    budget: usize,
+    keep: &(dyn Fn(&str) -> bool + Sync),
+    required: &[&str],
+) -> FilterPage {
     store
         .filter_events(
             &scope(),
@@ -560,7 +573,7 @@ async fn filter_page(
             limit,
             budget,
             keep,
-            &[],
+            required,
         )
         .await
         .unwrap()
@@ -590,10 +603,21 @@ async fn filter_pages(
     limit: usize,
     budget: usize,
 ) -> (Vec<String>, usize) {
+    filter_pages_requiring(store, keep, &[], limit, budget).await
+}
+
+/// [`filter_pages`] with the texts every kept message contains.
+async fn filter_pages_requiring(
+    store: &Store,
+    keep: &(dyn Fn(&str) -> bool + Sync),
+    required: &[&str],
+    limit: usize,
+    budget: usize,
+) -> (Vec<String>, usize) {
     let mut out = Vec::new();
     let mut after = None;
     for calls in 1..=1000 {
-        let page = filter_page(store, after, limit, budget, keep).await;
+        let page = filter_page_requiring(store, after, limit, budget, keep, required).await;
         assert!(page.events.len() <= limit, "a page within its limit");
         out.extend(page.events.into_iter().map(|e| e.message));
         match page.next {
@@ -607,13 +631,9 @@ async fn filter_pages(
 #[tokio::test]
 async fn filters_pass_over_blocks_without_a_required_text_and_find_the_same_events() {
     let dir = temp_dir("required");
-    let store = Store::open(&dir, StoreConfig::default()).unwrap();
+    let store = store_with_group(&dir).await;
     let s = scope();
     let now = now_ms();
-    store
-        .create_log_group(&s, "g", CreateLogGroup::default())
-        .await
-        .unwrap();
     for stream in ["a", "b"] {
         store.create_log_stream(&s, "g", stream).await.unwrap();
     }
@@ -638,34 +658,13 @@ async fn filters_pass_over_blocks_without_a_required_text_and_find_the_same_even
                 .unwrap();
         }
     }
+    let keep = |m: &str| m.contains("req-7f3a");
     let read = |required: &'static [&'static str], limit: usize, budget: usize| {
         let store = &store;
         async move {
-            let mut out = Vec::new();
-            let mut after = None;
-            for _ in 0..1000 {
-                let page = store
-                    .filter_events(
-                        &scope(),
-                        "g",
-                        &StreamSelector::All,
-                        None,
-                        None,
-                        after,
-                        limit,
-                        budget,
-                        &|m| m.contains("req-7f3a"),
-                        required,
-                    )
-                    .await
-                    .unwrap();
-                out.extend(page.events.into_iter().map(|e| e.message));
-                match page.next {
-                    Some(n) => after = Some(n),
-                    None => return out,
-                }
-            }
-            panic!("paging did not end");
+            filter_pages_requiring(store, &keep, required, limit, budget)
+                .await
+                .0
         }
     };
     let all = read(&[], 10_000, 1_000_000).await;
@@ -676,36 +675,18 @@ async fn filters_pass_over_blocks_without_a_required_text_and_find_the_same_even
     // Small pages and a small scan budget page the same way.
     assert_eq!(read(&["req-7f3a"], 7, 60).await, all);
     // A text no block holds: nothing, at once.
-    let page = store
-        .filter_events(
-            &s,
-            "g",
-            &StreamSelector::All,
-            None,
-            None,
-            None,
-            100,
-            1_000,
-            &|_| true,
-            &["absent"],
-        )
-        .await
-        .unwrap();
+    let page = filter_page_requiring(&store, None, 100, 1_000, &|_| true, &["absent"]).await;
     assert!(page.events.is_empty() && page.next.is_none());
     let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test]
 async fn segments_without_a_searched_id_are_passed_over_and_their_filters_kept() {
-    let dir = temp_dir("idfilter");
     let s = scope();
     let id = |i: u32| format!("00000000-0000-4000-8000-{i:012x}");
+    let dir = temp_dir("idfilter");
     {
-        let store = Store::open(&dir, StoreConfig::default()).unwrap();
-        store
-            .create_log_group(&s, "g", CreateLogGroup::default())
-            .await
-            .unwrap();
+        let store = store_with_group(&dir).await;
         store.create_log_stream(&s, "g", "a").await.unwrap();
         let base = now_ms() - 60_000;
         let events: Vec<_> = (0..2_000u32)
@@ -728,25 +709,10 @@ async fn segments_without_a_searched_id_are_passed_over_and_their_filters_kept()
     let search = |needle: String| {
         let store = store.clone();
         async move {
-            store
-                .filter_events(
-                    &scope(),
-                    "g",
-                    &StreamSelector::All,
-                    None,
-                    None,
-                    None,
-                    100,
-                    1_000_000,
-                    &|m| m.contains(needle.as_str()),
-                    &[needle.as_str()],
-                )
+            let keep = |m: &str| m.contains(needle.as_str());
+            filter_pages_requiring(&store, &keep, &[needle.as_str()], 100, 1_000_000)
                 .await
-                .unwrap()
-                .events
-                .into_iter()
-                .map(|e| e.message)
-                .collect::<Vec<_>>()
+                .0
         }
     };
     assert_eq!(
@@ -781,12 +747,8 @@ async fn segments_without_a_searched_id_are_passed_over_and_their_filters_kept()
 #[tokio::test]
 async fn narrow_reads_of_a_large_segment_find_what_the_hot_tier_found() {
     let dir = temp_dir("narrow");
-    let store = Store::open(&dir, StoreConfig::default()).unwrap();
+    let store = store_with_group(&dir).await;
     let s = scope();
-    store
-        .create_log_group(&s, "g", CreateLogGroup::default())
-        .await
-        .unwrap();
     store.create_log_stream(&s, "g", "a").await.unwrap();
     // 140,000 events 10 ms apart, ending a minute ago: a segment of three
     // row groups (two segments if an hour boundary falls between them).
