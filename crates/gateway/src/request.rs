@@ -30,6 +30,18 @@ pub struct MethodRequest {
 }
 
 impl MethodRequest {
+    /// The path parameters as name and value.
+    pub fn path_parameter_pairs(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        self.path_parameters
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// The query string parameters as name and value, in order.
+    pub fn query_pairs(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        self.query.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     /// The last value of a query parameter (what `queryStringParameters` keeps).
     pub fn query_param(&self, name: &str) -> Option<&str> {
         self.query

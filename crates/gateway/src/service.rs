@@ -15,7 +15,7 @@ use hyper::body::Incoming;
 
 use crate::body::{BoxError, CompletionBody, Finisher};
 use crate::context::RequestRecord;
-use crate::context::{ExecutionEventKind, ExecutionTrace, RequestContext, RequestIds};
+use crate::context::{ExecutionEventKind, ExecutionTrace, HeaderList, RequestContext, RequestIds};
 use crate::deployment::Deployments;
 use crate::integration::lambda::LambdaInvoker;
 use crate::integration::{http::HttpBackend, mock, IntegrationReply, ReplyBody};
@@ -371,6 +371,9 @@ impl Gateway {
             && setting.logging_level == gatewatch_model::LoggingLevel::Error
             && !target.stage.errors_only_tracing;
         trace.data = ctx.data_trace && !trace.error_lines_only;
+        // Errors-only tracing writes a healthy request's data nowhere: it is
+        // copied at the end, and only for a failed request.
+        trace.defer_request_data = overrides.is_none() && target.stage.errors_only_tracing;
         let silent = !self.record_all
             && setting.logging_level == gatewatch_model::LoggingLevel::Off
             && target.stage.access_log_settings.is_none()
@@ -401,17 +404,22 @@ impl Gateway {
                 .and_then(|p| p.strip_suffix("+}"))
                 .map(String::from),
         };
-        trace.push(ExecutionEventKind::MethodRequest {
-            path_parameters: trace.data_pairs(
-                request
-                    .path_parameters
-                    .iter()
-                    .map(|(k, v)| (k.as_str(), v.as_str())),
-            ),
-            query: trace.data_pairs(request.query.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
-            headers: trace.data_headers(&request.headers),
-            body: trace.data_body(&request.body),
-        });
+        let event = if trace.defer_request_data {
+            ExecutionEventKind::MethodRequest {
+                path_parameters: HeaderList::new(),
+                query: HeaderList::new(),
+                headers: HeaderList::new(),
+                body: Bytes::new(),
+            }
+        } else {
+            ExecutionEventKind::MethodRequest {
+                path_parameters: trace.data_pairs(request.path_parameter_pairs()),
+                query: trace.data_pairs(request.query_pairs()),
+                headers: trace.data_headers(&request.headers),
+                body: trace.data_body(&request.body),
+            }
+        };
+        trace.push(event);
 
         let Some(integration) = method.integration.as_ref() else {
             let err = GatewayError::new(GatewayResponseType::ApiConfigurationError)
@@ -521,7 +529,7 @@ impl Gateway {
         silent: bool,
     ) -> Response<ResponseBody> {
         match outcome {
-            Ok(reply) => self.succeed(sink, permit, reply, ctx, trace, started, silent),
+            Ok(reply) => self.succeed(sink, permit, reply, ctx, trace, request, started, silent),
             Err(err) => self.fail(
                 sink,
                 permit,
@@ -575,11 +583,16 @@ impl Gateway {
         reply: IntegrationReply,
         mut ctx: Box<RequestContext>,
         mut trace: ExecutionTrace,
+        request: &MethodRequest,
         started: Instant,
         silent: bool,
     ) -> Response<ResponseBody> {
         let status = reply.status.as_u16();
         ctx.status = Some(status);
+        // A reply with an error status is a failure to errors-only tracing.
+        if status >= 400 || ctx.error.response_type.is_some() {
+            fill_request_data(&mut trace, request);
+        }
         let mut headers = reply.headers;
         add_standard_headers(&mut headers, &ctx);
         // A silent request's record would be written nowhere: none is
@@ -619,6 +632,9 @@ impl Gateway {
         request: Option<&MethodRequest>,
         started: Instant,
     ) -> Response<ResponseBody> {
+        if let Some(request) = request {
+            fill_request_data(&mut trace, request);
+        }
         if let Some((kind, detail)) = &err.failure {
             trace.push(ExecutionEventKind::Failure {
                 kind: *kind,
@@ -648,6 +664,17 @@ impl Gateway {
         *response.headers_mut() = rendered.headers;
         response
     }
+}
+
+/// Copies the method request's data into its event when errors-only
+/// tracing deferred it (see [`ExecutionTrace::defer_request_data`]).
+fn fill_request_data(trace: &mut ExecutionTrace, request: &MethodRequest) {
+    trace.fill_request_data(
+        request.path_parameter_pairs(),
+        request.query_pairs(),
+        &request.headers,
+        &request.body,
+    );
 }
 
 /// A method's name as `$context.httpMethod` and execution logs show it (a

@@ -37,6 +37,18 @@ paths:
         type: mock
         requestTemplates: { application/json: '{"statusCode": 202}' }
         responses: { default: { statusCode: "202" } }
+  /broken:
+    get:
+      x-amazon-apigateway-integration:
+        type: mock
+        requestTemplates: { application/json: '{"statusCode": 200}' }
+        responses: { default: { statusCode: "500" } }
+  /unparsable:
+    get:
+      x-amazon-apigateway-integration:
+        type: mock
+        requestTemplates: { application/json: 'not json' }
+        responses: { default: { statusCode: "200" } }
 "#;
 
 struct Running {
@@ -73,8 +85,19 @@ async fn start_at(
     data_trace: bool,
     level: gatewatch_model::LoggingLevel,
 ) -> Running {
+    start_with(limits, config, data_trace, level, false).await
+}
+
+async fn start_with(
+    limits: Limits,
+    config: ServerConfig,
+    data_trace: bool,
+    level: gatewatch_model::LoggingLevel,
+    errors_only_tracing: bool,
+) -> Running {
     let api = import_document(API, &ImportOptions::default()).unwrap().api;
     let mut stage = Stage::new("test");
+    stage.errors_only_tracing = errors_only_tracing;
     // INFO in most tests, so that records carry every execution event (a
     // method at OFF keeps none: nothing would render them).
     stage.method_settings.insert(
@@ -216,6 +239,57 @@ async fn data_trace_captures_parameters_headers_and_bodies() {
             assert_eq!(body.as_deref(), Some(&b"{\"id\": \"7\"}"[..]))
         }
         other => panic!("{other:?}"),
+    }
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn errors_only_tracing_copies_request_data_for_failed_requests_only() {
+    let mut running = start_with(
+        Limits::default(),
+        ServerConfig::default(),
+        false,
+        gatewatch_model::LoggingLevel::Info,
+        true,
+    )
+    .await;
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let request_data = |record: &RequestRecord| match &record.events[0].kind {
+        ExecutionEventKind::MethodRequest {
+            path_parameters,
+            query,
+            headers,
+            ..
+        } => (
+            path_parameters
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>(),
+            query
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>(),
+            headers.iter().any(|(k, _)| k == "host"),
+        ),
+        other => panic!("{other:?}"),
+    };
+    // Healthy: nothing copied, since nothing will write it.
+    let resp = get(&client, format!("http://{}/test/items/7?x=1", running.addr)).await;
+    assert_eq!(resp.status(), 200);
+    let record = next_record(&mut running.records).await;
+    assert_eq!(request_data(&record), (vec![], vec![], false));
+    // An integration response with an error status, and a failed
+    // integration: the request's data is in the record, as at arrival.
+    for (path, status) in [("broken", 500), ("unparsable", 500)] {
+        let resp = get(&client, format!("http://{}/test/{path}?q=2", running.addr)).await;
+        assert_eq!(resp.status(), status, "{path}");
+        let _ = resp.into_body().collect().await.unwrap();
+        let record = next_record(&mut running.records).await;
+        assert_eq!(
+            request_data(&record),
+            (vec![], vec!["q=2".to_string()], true),
+            "{path}"
+        );
     }
     running.shutdown().await;
 }

@@ -222,6 +222,12 @@ pub struct ExecutionTrace {
     /// errors-only tracing): events whose lines are all INFO or data lines
     /// are not kept (see [`ExecutionEventKind::writes_only_info_lines`]).
     pub error_lines_only: bool,
+    /// Errors-only tracing: the method request's data (headers, parameters,
+    /// body) is not copied when the request arrives, only into its
+    /// `MethodRequest` event at the end if the request failed (see
+    /// [`ExecutionTrace::fill_request_data`]); a healthy request's data is
+    /// never written, so it is never copied.
+    pub defer_request_data: bool,
 }
 
 impl ExecutionTrace {
@@ -275,6 +281,44 @@ impl ExecutionTrace {
             }
         }
         list
+    }
+
+    /// Copies a request's data into its `MethodRequest` event, when that
+    /// was deferred ([`ExecutionTrace::defer_request_data`]) and is
+    /// captured; `pairs` are its path parameters and query parameters.
+    pub fn fill_request_data<'a, P, Q>(
+        &mut self,
+        path_parameters: P,
+        query: Q,
+        headers: &http::HeaderMap,
+        body: &Bytes,
+    ) where
+        P: IntoIterator<Item = (&'a str, &'a str)>,
+        Q: IntoIterator<Item = (&'a str, &'a str)>,
+    {
+        if !self.defer_request_data || !self.data {
+            return;
+        }
+        self.defer_request_data = false;
+        let filled = (
+            self.data_pairs(path_parameters),
+            self.data_pairs(query),
+            self.data_headers(headers),
+            self.data_body(body),
+        );
+        if let Some(ExecutionEventKind::MethodRequest {
+            path_parameters,
+            query,
+            headers,
+            body,
+        }) = self
+            .events
+            .iter_mut()
+            .map(|e| &mut e.kind)
+            .find(|k| matches!(k, ExecutionEventKind::MethodRequest { .. }))
+        {
+            (*path_parameters, *query, *headers, *body) = filled;
+        }
     }
 
     /// A body when data is captured, else empty.
