@@ -373,7 +373,7 @@ impl Gateway {
         trace.data = ctx.data_trace && !trace.error_lines_only;
         // Errors-only tracing writes a healthy request's data nowhere: it is
         // copied at the end, and only for a failed request.
-        trace.defer_request_data = overrides.is_none() && target.stage.errors_only_tracing;
+        trace.errors_only = overrides.is_none() && target.stage.errors_only_tracing;
         let silent = !self.record_all
             && setting.logging_level == gatewatch_model::LoggingLevel::Off
             && target.stage.access_log_settings.is_none()
@@ -404,7 +404,7 @@ impl Gateway {
                 .and_then(|p| p.strip_suffix("+}"))
                 .map(String::from),
         };
-        let event = if trace.defer_request_data {
+        let event = if trace.errors_only {
             ExecutionEventKind::MethodRequest {
                 path_parameters: HeaderList::new(),
                 query: HeaderList::new(),
@@ -667,7 +667,7 @@ impl Gateway {
 }
 
 /// Copies the method request's data into its event when errors-only
-/// tracing deferred it (see [`ExecutionTrace::defer_request_data`]).
+/// tracing deferred it (see [`ExecutionTrace::errors_only`]).
 fn fill_request_data(trace: &mut ExecutionTrace, request: &MethodRequest) {
     trace.fill_request_data(
         request.path_parameter_pairs(),

@@ -273,11 +273,20 @@ async fn errors_only_tracing_copies_request_data_for_failed_requests_only() {
         ),
         other => panic!("{other:?}"),
     };
+    let response_body = |record: &RequestRecord| {
+        record.events.iter().find_map(|e| match &e.kind {
+            ExecutionEventKind::MethodResponse { headers, body, .. } => {
+                Some((headers.len(), body.clone()))
+            }
+            _ => None,
+        })
+    };
     // Healthy: nothing copied, since nothing will write it.
     let resp = get(&client, format!("http://{}/test/items/7?x=1", running.addr)).await;
     assert_eq!(resp.status(), 200);
     let record = next_record(&mut running.records).await;
     assert_eq!(request_data(&record), (vec![], vec![], false));
+    assert_eq!(response_body(&record), Some((0, None)));
     // An integration response with an error status, and a failed
     // integration: the request's data is in the record, as at arrival.
     for (path, status) in [("broken", 500), ("unparsable", 500)] {
@@ -290,6 +299,11 @@ async fn errors_only_tracing_copies_request_data_for_failed_requests_only() {
             (vec![], vec!["q=2".to_string()], true),
             "{path}"
         );
+        if path == "broken" {
+            // The mapped 500's own data is kept too.
+            let (headers, body) = response_body(&record).unwrap();
+            assert!(headers > 0 && body.is_some(), "{path}");
+        }
     }
     running.shutdown().await;
 }

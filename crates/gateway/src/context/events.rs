@@ -222,12 +222,12 @@ pub struct ExecutionTrace {
     /// errors-only tracing): events whose lines are all INFO or data lines
     /// are not kept (see [`ExecutionEventKind::writes_only_info_lines`]).
     pub error_lines_only: bool,
-    /// Errors-only tracing: the method request's data (headers, parameters,
-    /// body) is not copied when the request arrives, only into its
-    /// `MethodRequest` event at the end if the request failed (see
-    /// [`ExecutionTrace::fill_request_data`]); a healthy request's data is
-    /// never written, so it is never copied.
-    pub defer_request_data: bool,
+    /// Errors-only tracing: a healthy request's data is never written, so
+    /// it is not copied. The method request's data (headers, parameters,
+    /// body) is copied into its `MethodRequest` event at the end, and only
+    /// if the request failed (see [`ExecutionTrace::fill_request_data`]);
+    /// a method response with a status below 400 keeps none.
+    pub errors_only: bool,
 }
 
 impl ExecutionTrace {
@@ -283,9 +283,9 @@ impl ExecutionTrace {
         list
     }
 
-    /// Copies a request's data into its `MethodRequest` event, when that
-    /// was deferred ([`ExecutionTrace::defer_request_data`]) and is
-    /// captured; `pairs` are its path parameters and query parameters.
+    /// Copies a failed request's data into its `MethodRequest` event when
+    /// errors-only tracing deferred it ([`ExecutionTrace::errors_only`]) and
+    /// data is captured. Called once, when the request ends.
     pub fn fill_request_data<'a, P, Q>(
         &mut self,
         path_parameters: P,
@@ -296,10 +296,9 @@ impl ExecutionTrace {
         P: IntoIterator<Item = (&'a str, &'a str)>,
         Q: IntoIterator<Item = (&'a str, &'a str)>,
     {
-        if !self.defer_request_data || !self.data {
+        if !self.errors_only || !self.data {
             return;
         }
-        self.defer_request_data = false;
         let filled = (
             self.data_pairs(path_parameters),
             self.data_pairs(query),

@@ -12,7 +12,7 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use regex::Regex;
 
 use crate::context::{
-    ContextVariable, ExecutionEventKind, ExecutionTrace, FailureKind, RequestContext,
+    ContextVariable, ExecutionEventKind, ExecutionTrace, FailureKind, HeaderList, RequestContext,
 };
 use crate::request::MethodRequest;
 use crate::response::GatewayError;
@@ -194,10 +194,17 @@ pub struct MappedResponse {
 impl MappedResponse {
     /// Records the method response and turns it into the integration's reply.
     pub fn into_reply(self, trace: &mut ExecutionTrace) -> super::IntegrationReply {
+        // Under errors-only tracing a mapped response below 400 ends a
+        // healthy request, whose data is never written.
+        let keep_data = trace.data && !(trace.errors_only && self.status < 400);
         trace.push(ExecutionEventKind::MethodResponse {
             status: self.status,
-            headers: trace.data_headers(&self.headers),
-            body: trace.data.then(|| self.body.clone()),
+            headers: if keep_data {
+                trace.data_headers(&self.headers)
+            } else {
+                HeaderList::new()
+            },
+            body: keep_data.then(|| self.body.clone()),
         });
         super::IntegrationReply {
             status: http::StatusCode::from_u16(self.status)
