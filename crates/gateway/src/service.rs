@@ -404,21 +404,7 @@ impl Gateway {
                 .and_then(|p| p.strip_suffix("+}"))
                 .map(String::from),
         };
-        let event = if trace.errors_only {
-            ExecutionEventKind::MethodRequest {
-                path_parameters: HeaderList::new(),
-                query: HeaderList::new(),
-                headers: HeaderList::new(),
-                body: Bytes::new(),
-            }
-        } else {
-            ExecutionEventKind::MethodRequest {
-                path_parameters: trace.data_pairs(request.path_parameter_pairs()),
-                query: trace.data_pairs(request.query_pairs()),
-                headers: trace.data_headers(&request.headers),
-                body: trace.data_body(&request.body),
-            }
-        };
+        let event = method_request_event(&trace, &request, !trace.errors_only);
         trace.push(event);
 
         let Some(integration) = method.integration.as_ref() else {
@@ -590,7 +576,7 @@ impl Gateway {
         let status = reply.status.as_u16();
         ctx.status = Some(status);
         // A reply with an error status is a failure to errors-only tracing.
-        if status >= 400 || ctx.error.response_type.is_some() {
+        if ctx.failed() {
             fill_request_data(&mut trace, request);
         }
         let mut headers = reply.headers;
@@ -666,15 +652,44 @@ impl Gateway {
     }
 }
 
-/// Copies the method request's data into its event when errors-only
-/// tracing deferred it (see [`ExecutionTrace::errors_only`]).
+/// The `MethodRequest` event of `request`, with its data (parameters,
+/// headers, body) when `with_data` and `trace` captures data.
+fn method_request_event(
+    trace: &ExecutionTrace,
+    request: &MethodRequest,
+    with_data: bool,
+) -> ExecutionEventKind {
+    if !with_data {
+        return ExecutionEventKind::MethodRequest {
+            path_parameters: HeaderList::new(),
+            query: HeaderList::new(),
+            headers: HeaderList::new(),
+            body: Bytes::new(),
+        };
+    }
+    ExecutionEventKind::MethodRequest {
+        path_parameters: trace.data_pairs(request.path_parameter_pairs()),
+        query: trace.data_pairs(request.query_pairs()),
+        headers: trace.data_headers(&request.headers),
+        body: trace.data_body(&request.body),
+    }
+}
+
+/// Copies a failed request's data into its `MethodRequest` event when
+/// errors-only tracing deferred it (see [`ExecutionTrace::errors_only`]).
+/// Called once, when the request ends.
 fn fill_request_data(trace: &mut ExecutionTrace, request: &MethodRequest) {
-    trace.fill_request_data(
-        request.path_parameter_pairs(),
-        request.query_pairs(),
-        &request.headers,
-        &request.body,
-    );
+    if !trace.errors_only || !trace.data {
+        return;
+    }
+    let filled = method_request_event(trace, request, true);
+    if let Some(event) = trace
+        .events
+        .iter_mut()
+        .find(|e| matches!(e.kind, ExecutionEventKind::MethodRequest { .. }))
+    {
+        event.kind = filled;
+    }
 }
 
 /// A method's name as `$context.httpMethod` and execution logs show it (a

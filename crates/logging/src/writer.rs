@@ -232,7 +232,7 @@ impl LogWriter {
                 (None, Some(path), Some(method)) => stage.method_setting(path, method),
                 (None, _, _) => stage.method_setting("*", "*"),
             };
-            let failed = ctx.status.is_some_and(|s| s >= 400) || ctx.error.response_type.is_some();
+            let failed = ctx.failed();
             let verbosity = if stage.errors_only_tracing {
                 // Full detail for failures; healthy requests keep only what
                 // their own level would write at ERROR (nothing).

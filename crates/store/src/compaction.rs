@@ -98,33 +98,20 @@ impl Store {
                 .await
                 .map_err(|e| StoreError::ServiceUnavailable(format!("compaction stopped: {e}")))
                 .and_then(|r| r);
-                let written = match encoded {
-                    Ok((rows, buf, fields, ids)) => {
-                        let mut meta = describe(segment_id, group_id, path.clone(), &rows, fields);
-                        meta.ids = ids.is_some();
-                        // The id filter first: an index entry that names one
-                        // is only committed once both files are durable.
-                        let ids_written = match ids {
-                            Some(ids) => {
-                                self.inner
-                                    .segment_files
-                                    .write(&id_filter_path(&path), ids)
-                                    .await
-                            }
-                            None => Ok(()),
-                        };
-                        match ids_written {
-                            Ok(()) => self
-                                .inner
-                                .segment_files
-                                .write(&path, buf)
-                                .await
-                                .map(|()| meta),
-                            Err(e) => Err(e),
-                        }
+                let written = async {
+                    let (rows, buf, fields, ids) = encoded?;
+                    let mut meta = describe(segment_id, group_id, path.clone(), &rows, fields);
+                    meta.ids = ids.is_some();
+                    // The id filter first: an index entry that names one is
+                    // only committed once both files are durable.
+                    let files = &self.inner.segment_files;
+                    if let Some(ids) = ids {
+                        files.write(&id_filter_path(&path), ids).await?;
                     }
-                    Err(e) => Err(e),
-                };
+                    files.write(&path, buf).await?;
+                    Ok(meta)
+                }
+                .await;
                 let meta = match written {
                     Ok(meta) => meta,
                     Err(e) => {

@@ -388,16 +388,13 @@ impl SegmentFiles {
 
     /// A segment's decoded rows, when they are in the cache.
     fn cached(&self, meta: &SegmentMeta) -> Option<Arc<Decoded>> {
-        self.cache
-            .lock()
-            .ok()
-            .and_then(|c| c.get(&meta.id).cloned())
+        cached(&self.cache, meta.id)
     }
 
-    /// The bytes of a segment's file.
-    async fn file_bytes(&self, meta: &SegmentMeta) -> StoreResult<bytes::Bytes> {
+    /// The bytes of the object at `path` (a segment's file, an id filter).
+    async fn object_bytes(&self, path: &str) -> StoreResult<bytes::Bytes> {
         self.store
-            .get(&ObjectPath::from(meta.path.as_str()))
+            .get(&ObjectPath::from(path))
             .await
             .map_err(storage_error)?
             .bytes()
@@ -410,19 +407,12 @@ impl SegmentFiles {
         if let Some(rows) = self.cached(meta) {
             return Ok(rows);
         }
-        let bytes = self.file_bytes(meta).await?;
+        let bytes = self.object_bytes(&meta.path).await?;
         let rows = tokio::task::spawn_blocking(move || decode(bytes, None))
             .await
             .map_err(storage_error)??;
         let rows = Arc::new(rows);
-        if let Ok(mut cache) = self.cache.lock() {
-            if cache.len() >= CACHE_SEGMENTS {
-                if let Some(k) = cache.keys().next().copied() {
-                    cache.remove(&k);
-                }
-            }
-            cache.insert(meta.id, Arc::clone(&rows));
-        }
+        keep(&self.cache, CACHE_SEGMENTS, meta.id, Arc::clone(&rows));
         Ok(rows)
     }
 
@@ -450,7 +440,7 @@ impl SegmentFiles {
         if meta.rows <= ROW_GROUP_ROWS as u64 || wanted * i128::from(PARTIAL_SHARE) >= span {
             return self.rows(meta).await;
         }
-        let bytes = self.file_bytes(meta).await?;
+        let bytes = self.object_bytes(&meta.path).await?;
         let rows = tokio::task::spawn_blocking(move || decode(bytes, Some((lower, upper))))
             .await
             .map_err(storage_error)??;
@@ -466,31 +456,19 @@ impl SegmentFiles {
         if ids.is_empty() || !meta.ids {
             return true;
         }
-        let cached = self
-            .id_filters
-            .lock()
-            .ok()
-            .and_then(|c| c.get(&meta.id).cloned());
-        let filter = match cached {
+        let filter = match cached(&self.id_filters, meta.id) {
             Some(f) => f,
             None => {
-                let path = ObjectPath::from(id_filter_path(&meta.path).as_str());
-                let bytes = match self.store.get(&path).await {
-                    Ok(got) => match got.bytes().await {
-                        Ok(b) => b,
-                        Err(_) => return true,
-                    },
-                    Err(_) => return true,
+                let Ok(bytes) = self.object_bytes(&id_filter_path(&meta.path)).await else {
+                    return true;
                 };
                 let filter = Arc::new(Sbbf::new(&bytes));
-                if let Ok(mut cache) = self.id_filters.lock() {
-                    if cache.len() >= CACHE_ID_FILTERS {
-                        if let Some(k) = cache.keys().next().copied() {
-                            cache.remove(&k);
-                        }
-                    }
-                    cache.insert(meta.id, Arc::clone(&filter));
-                }
+                keep(
+                    &self.id_filters,
+                    CACHE_ID_FILTERS,
+                    meta.id,
+                    Arc::clone(&filter),
+                );
                 filter
             }
         };
@@ -546,6 +524,24 @@ impl SegmentFiles {
             tracing::info!(path = %path, "removing segment file without index entry");
             let _ = self.store.delete(&path).await;
         }
+    }
+}
+
+/// The value cached for segment `id`, if any.
+fn cached<V: Clone>(cache: &Mutex<HashMap<u64, V>>, id: u64) -> Option<V> {
+    cache.lock().ok().and_then(|c| c.get(&id).cloned())
+}
+
+/// Caches `value` for segment `id`, first dropping an entry when the cache
+/// holds `limit` (segments are immutable, so any entry may go).
+fn keep<V>(cache: &Mutex<HashMap<u64, V>>, limit: usize, id: u64, value: V) {
+    if let Ok(mut cache) = cache.lock() {
+        if cache.len() >= limit {
+            if let Some(k) = cache.keys().next().copied() {
+                cache.remove(&k);
+            }
+        }
+        cache.insert(id, value);
     }
 }
 

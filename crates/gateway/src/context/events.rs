@@ -225,8 +225,8 @@ pub struct ExecutionTrace {
     /// Errors-only tracing: a healthy request's data is never written, so
     /// it is not copied. The method request's data (headers, parameters,
     /// body) is copied into its `MethodRequest` event at the end, and only
-    /// if the request failed (see [`ExecutionTrace::fill_request_data`]);
-    /// a method response with a status below 400 keeps none.
+    /// if the request failed (by the gateway, which still holds the
+    /// request then); a method response with a status below 400 keeps none.
     pub errors_only: bool,
 }
 
@@ -281,43 +281,6 @@ impl ExecutionTrace {
             }
         }
         list
-    }
-
-    /// Copies a failed request's data into its `MethodRequest` event when
-    /// errors-only tracing deferred it ([`ExecutionTrace::errors_only`]) and
-    /// data is captured. Called once, when the request ends.
-    pub fn fill_request_data<'a, P, Q>(
-        &mut self,
-        path_parameters: P,
-        query: Q,
-        headers: &http::HeaderMap,
-        body: &Bytes,
-    ) where
-        P: IntoIterator<Item = (&'a str, &'a str)>,
-        Q: IntoIterator<Item = (&'a str, &'a str)>,
-    {
-        if !self.errors_only || !self.data {
-            return;
-        }
-        let filled = (
-            self.data_pairs(path_parameters),
-            self.data_pairs(query),
-            self.data_headers(headers),
-            self.data_body(body),
-        );
-        if let Some(ExecutionEventKind::MethodRequest {
-            path_parameters,
-            query,
-            headers,
-            body,
-        }) = self
-            .events
-            .iter_mut()
-            .map(|e| &mut e.kind)
-            .find(|k| matches!(k, ExecutionEventKind::MethodRequest { .. }))
-        {
-            (*path_parameters, *query, *headers, *body) = filled;
-        }
     }
 
     /// A body when data is captured, else empty.

@@ -241,6 +241,14 @@ impl RequestContext {
         self.domain_name.split(['.', ':']).next().unwrap_or("")
     }
 
+    /// Whether the request failed: an error status (the integration
+    /// response's or a gateway response's) or a gateway response of any
+    /// status. Failed requests get error-level closing lines and, under
+    /// errors-only tracing, their full detail.
+    pub fn failed(&self) -> bool {
+        self.status.is_some_and(|s| s >= 400) || self.error.response_type.is_some()
+    }
+
     /// `requestTimeEpoch`: milliseconds since the Unix epoch.
     pub fn request_time_epoch_ms(&self) -> Option<u128> {
         self.request_time

@@ -173,7 +173,7 @@ pub fn render_into(
     }
     let info = verbosity.level == LoggingLevel::Info;
     let data = info && verbosity.data_trace;
-    let failed = ctx.status.is_some_and(|s| s >= 400) || ctx.error.response_type.is_some();
+    let failed = ctx.failed();
     let limit = verbosity.max_line_chars.unwrap_or(TRUNCATE_AT);
     let wanted = |class: Class| match class {
         Class::Error => true,
