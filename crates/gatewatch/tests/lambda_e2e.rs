@@ -414,7 +414,11 @@ async fn python_functions_behind_aws_proxy() {
     );
 
     // One event holds the error and its traceback, lines and all.
-    let failed = group_messages(&logs, "/aws/lambda/fails").await;
+    let failed = group_messages_when(&logs, "/aws/lambda/fails", |m| {
+        m.iter().any(|l| l.starts_with("[WARNING]\t"))
+            && m.iter().any(|l| l.starts_with("[ERROR] "))
+    })
+    .await;
     // A `logging` record in the managed runtime's text format, with its
     // invocation's request id.
     let at = failed
@@ -448,7 +452,10 @@ async fn python_functions_behind_aws_proxy() {
         .output()
         .is_ok()
     {
-        let lines = group_messages(&logs, "/aws/lambda/nodeecho").await;
+        let lines = group_messages_when(&logs, "/aws/lambda/nodeecho", |m| {
+            m.iter().any(|l| l.starts_with("END RequestId: "))
+        })
+        .await;
         let at = lines
             .iter()
             .position(|l| l.ends_with("node echo called"))
@@ -466,7 +473,10 @@ async fn python_functions_behind_aws_proxy() {
         );
         assert_eq!(&fields[1..], [id, "INFO", "node echo called"]);
         // An unhandled error: `ERROR Invoke Error` and the error as JSON.
-        let failed = group_messages(&logs, "/aws/lambda/nodefails").await;
+        let failed = group_messages_when(&logs, "/aws/lambda/nodefails", |m| {
+            m.iter().any(|l| l.contains("\tERROR\tInvoke Error \t"))
+        })
+        .await;
         let error = failed
             .iter()
             .find(|m| m.contains("\tERROR\tInvoke Error \t"))

@@ -502,6 +502,24 @@ pub async fn group_messages(logs: &aws_sdk_cloudwatchlogs::Client, group: &str) 
         .collect()
 }
 
+/// [`group_messages`] once `ready` holds for them, or after 10 s: a
+/// function's lines are stored off the request path, a moment after its
+/// response.
+pub async fn group_messages_when(
+    logs: &aws_sdk_cloudwatchlogs::Client,
+    group: &str,
+    ready: impl Fn(&[String]) -> bool,
+) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let found = group_messages(logs, group).await;
+        if ready(&found) || Instant::now() > deadline {
+            return found;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 pub fn apigateway_client(gw: &Gatewatch, region: &str) -> aws_sdk_apigateway::Client {
     use aws_sdk_apigateway::config::{BehaviorVersion, Credentials, Region};
     let config = aws_sdk_apigateway::Config::builder()
