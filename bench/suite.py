@@ -121,8 +121,12 @@ STAGE_LABELS = {
 }
 
 
+_T0 = time.monotonic()
+
+
 def log(msg: str) -> None:
-    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+    """Progress on stderr, with the seconds since the suite started."""
+    print(f"[bench +{time.monotonic() - _T0:.0f}s] {msg}", file=sys.stderr, flush=True)
 
 
 def free_port() -> int:
