@@ -14,7 +14,7 @@ pub struct MethodRequest {
     /// HTTP method as sent by the client.
     pub method: http::Method,
     /// Path parameters, decoded, in template order.
-    pub path_parameters: Vec<(String, String)>,
+    pub path_parameters: Vec<(Arc<str>, String)>,
     /// Query string parameters, decoded, every value kept in order.
     pub query: Vec<(String, String)>,
     /// The raw query string (without `?`), passed through by proxies.
@@ -32,9 +32,7 @@ pub struct MethodRequest {
 impl MethodRequest {
     /// The path parameters as name and value.
     pub fn path_parameter_pairs(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
-        self.path_parameters
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
+        self.path_parameters.iter().map(|(k, v)| (&**k, v.as_str()))
     }
 
     /// The query string parameters as name and value, in order.
@@ -55,7 +53,7 @@ impl MethodRequest {
     pub fn path_param(&self, name: &str) -> Option<&str> {
         self.path_parameters
             .iter()
-            .find(|(k, _)| k == name)
+            .find(|(k, _)| &**k == name)
             .map(|(_, v)| v.as_str())
     }
 

@@ -205,7 +205,12 @@ pub const STANDARD_HEADERS: usize = 3;
 /// than one per header); each header is a slice of it.
 pub fn add_standard_headers(headers: &mut HeaderMap, ctx: &RequestContext) {
     let (id, ext) = (&ctx.request_id, &ctx.extended_request_id);
-    let buf = Bytes::from([id, ext, "Root=", &ctx.xray_trace_id].concat());
+    let trace = &ctx.xray_trace_id;
+    let mut joined = Vec::with_capacity(id.len() + ext.len() + 5 + trace.len());
+    for part in [id.as_bytes(), ext.as_bytes(), b"Root=", trace.as_bytes()] {
+        joined.extend_from_slice(part);
+    }
+    let buf = Bytes::from(joined);
     let ext_at = id.len();
     let trace_at = ext_at + ext.len();
     let values: [_; STANDARD_HEADERS] = [

@@ -39,8 +39,8 @@ struct Node {
     /// Literal children, sorted by segment for a binary search (a node has
     /// few children: cheaper than hashing the segment).
     literal: Vec<(Box<str>, usize)>,
-    param: Option<(String, usize)>,
-    greedy: Option<(String, usize)>,
+    param: Option<(Arc<str>, usize)>,
+    greedy: Option<(Arc<str>, usize)>,
 }
 
 /// A matched resource and the decoded path parameters.
@@ -53,7 +53,7 @@ pub struct RouteMatch<'a> {
     /// Its path and id, to share with the request context.
     pub names: &'a ResourceNames,
     /// Path parameters in template order, URL-decoded.
-    pub path_parameters: Vec<(String, String)>,
+    pub path_parameters: Vec<(Arc<str>, String)>,
 }
 
 impl Router {
@@ -81,8 +81,8 @@ impl Router {
                         Err(at) => node.literal.insert(at, (lit.into(), me)),
                     }
                 }
-                PathPart::Param(name) => node.param = Some((name.to_string(), me)),
-                PathPart::Greedy(name) => node.greedy = Some((name.to_string(), me)),
+                PathPart::Param(name) => node.param = Some((Arc::from(name), me)),
+                PathPart::Greedy(name) => node.greedy = Some((Arc::from(name), me)),
             }
         }
         let names = api
@@ -124,7 +124,7 @@ impl Router {
         &self,
         node: usize,
         rest: Option<&str>,
-        params: &mut Vec<(String, String)>,
+        params: &mut Vec<(Arc<str>, String)>,
     ) -> Option<usize> {
         let Some(rest) = rest else {
             return Some(node);
@@ -142,7 +142,7 @@ impl Router {
         }
         if let Some((name, child)) = &n.param {
             if !first.is_empty() {
-                params.push((name.clone(), decoded.into_owned()));
+                params.push((Arc::clone(name), decoded.into_owned()));
                 if let Some(found) = self.walk(*child, tail, params) {
                     return Some(found);
                 }
@@ -151,7 +151,7 @@ impl Router {
         }
         if let Some((name, child)) = &n.greedy {
             let value = rest.split('/').map(decode).collect::<Vec<_>>().join("/");
-            params.push((name.clone(), value));
+            params.push((Arc::clone(name), value));
             return Some(*child);
         }
         None
@@ -293,7 +293,7 @@ mod tests {
                     r.to_string(),
                     m.to_string(),
                     p.iter()
-                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .map(|(k, v)| (Arc::from(*k), v.to_string()))
                         .collect::<Vec<_>>(),
                 )
             });

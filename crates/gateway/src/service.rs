@@ -264,23 +264,12 @@ impl Gateway {
         let now = SystemTime::now();
         let (parts, body) = req.into_parts();
 
-        let host = parts
-            .headers
-            .get(http::header::HOST)
-            .and_then(|h| h.to_str().ok())
+        let head = HeadFields::scan(&parts.headers);
+        let host = head
+            .host
             .or_else(|| parts.uri.authority().map(|a| a.as_str()))
             .unwrap_or("");
-        let ids = RequestIds::new(
-            now,
-            parts
-                .headers
-                .get(crate::response::X_AMZN_REQUEST_ID)
-                .and_then(|v| v.to_str().ok()),
-            parts
-                .headers
-                .get(crate::response::X_AMZN_TRACE_ID)
-                .and_then(|v| v.to_str().ok()),
-        );
+        let ids = RequestIds::new(now, head.request_id, head.trace);
         // Boxed once here: the context moves through the backend task,
         // the response body and the log queue as a pointer.
         let mut ctx = Box::new(RequestContext {
@@ -299,11 +288,7 @@ impl Gateway {
             ctx.request_id = o.request_id.clone();
             ctx.identity.source_ip = o.source_ip.clone();
         }
-        ctx.identity.user_agent = parts
-            .headers
-            .get(http::header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(String::from);
+        ctx.identity.user_agent = head.user_agent.map(String::from);
         let mut trace = ExecutionTrace::default();
 
         let mut target = match deployments.resolve(Some(host), parts.uri.path()) {
@@ -334,11 +319,7 @@ impl Gateway {
         let header_bytes: usize = parts.method.as_str().len()
             + parts.uri.path_and_query().map_or(0, |p| p.as_str().len())
             + parts.uri.authority().map_or(0, |a| a.as_str().len())
-            + parts
-                .headers
-                .iter()
-                .map(|(k, v)| k.as_str().len() + v.len())
-                .sum::<usize>();
+            + head.bytes;
         if header_bytes > self.limits.max_header_bytes {
             let err = GatewayError::new(GatewayResponseType::RequestTooLarge);
             return self.fail(sink, permit, Some(api), err, ctx, trace, None, started);
@@ -652,6 +633,51 @@ impl Gateway {
     }
 }
 
+/// What the gateway reads from a request's headers, gathered in one pass
+/// over them (a lookup per header would hash each name again).
+#[derive(Debug, Default, PartialEq)]
+struct HeadFields<'a> {
+    /// The first `Host` value.
+    host: Option<&'a str>,
+    /// The first `User-Agent` value.
+    user_agent: Option<&'a str>,
+    /// The first `x-amzn-RequestId` value (a client's own request id).
+    request_id: Option<&'a str>,
+    /// The first `X-Amzn-Trace-Id` value.
+    trace: Option<&'a str>,
+    /// Bytes of every header name and value, for the head size limit.
+    bytes: usize,
+}
+
+impl<'a> HeadFields<'a> {
+    fn scan(headers: &'a http::HeaderMap) -> HeadFields<'a> {
+        let mut head = HeadFields::default();
+        // Which of the four names have been met (bits in the order above).
+        let mut seen = 0u8;
+        for (name, value) in headers {
+            head.bytes += name.as_str().len() + value.len();
+            let (slot, bit) = if name == http::header::HOST {
+                (&mut head.host, 1)
+            } else if name == http::header::USER_AGENT {
+                (&mut head.user_agent, 2)
+            } else if name == crate::response::X_AMZN_REQUEST_ID {
+                (&mut head.request_id, 4)
+            } else if name == crate::response::X_AMZN_TRACE_ID {
+                (&mut head.trace, 8)
+            } else {
+                continue;
+            };
+            // Like `HeaderMap::get`: the first value counts, and one that
+            // is not visible ASCII counts as absent.
+            if seen & bit == 0 {
+                seen |= bit;
+                *slot = value.to_str().ok();
+            }
+        }
+        head
+    }
+}
+
 /// The `MethodRequest` event of `request`, with its data (parameters,
 /// headers, body) when `with_data` and `trace` captures data.
 fn method_request_event(
@@ -733,4 +759,46 @@ pub fn plain_json(status: u16, message: &str) -> Response<ResponseBody> {
         HeaderValue::from_static("application/json"),
     );
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn head_scan_reads_what_header_lookups_would() {
+        let mut headers = http::HeaderMap::new();
+        headers.append(http::header::HOST, "a.example".parse().unwrap());
+        headers.append(http::header::HOST, "b.example".parse().unwrap());
+        headers.append(
+            http::header::USER_AGENT,
+            http::HeaderValue::from_bytes(b"caf\xc3\xa9").unwrap(),
+        );
+        headers.append(http::header::USER_AGENT, "curl/8".parse().unwrap());
+        headers.append("x-amzn-trace-id", "Root=1-2-3".parse().unwrap());
+        headers.append("accept", "*/*".parse().unwrap());
+        let head = HeadFields::scan(&headers);
+        let expected = HeadFields {
+            host: headers
+                .get(http::header::HOST)
+                .and_then(|v| v.to_str().ok()),
+            user_agent: headers
+                .get(http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok()),
+            request_id: None,
+            trace: Some("Root=1-2-3"),
+            bytes: headers
+                .iter()
+                .map(|(k, v)| k.as_str().len() + v.len())
+                .sum(),
+        };
+        assert_eq!(head, expected);
+        assert_eq!(head.host, Some("a.example"));
+        // A first value that is not ASCII hides the later ones, as with get.
+        assert_eq!(head.user_agent, None);
+        assert_eq!(
+            head.bytes,
+            4 + 9 + 4 + 9 + 10 + 5 + 10 + 6 + 15 + 10 + 6 + 3
+        );
+    }
 }

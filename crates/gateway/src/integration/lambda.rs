@@ -177,7 +177,7 @@ pub fn proxy_event(request: &MethodRequest, ctx: &RequestContext, binary: bool) 
         "multiValueHeaders": if multi_headers.is_empty() { Value::Null } else { Value::Object(multi_headers) },
         "queryStringParameters": query,
         "multiValueQueryStringParameters": if multi_query.is_empty() { Value::Null } else { json!(multi_query) },
-        "pathParameters": opt_map(request.path_parameters.iter().cloned()),
+        "pathParameters": opt_map(request.path_parameters.iter().map(|(k, v)| (k.to_string(), v.clone()))),
         "stageVariables": opt_map(request.stage.variables.iter().map(|(k, v)| (k.clone(), v.clone()))),
         "requestContext": {
             "resourceId": ctx.resource_id.as_deref(),
