@@ -656,16 +656,14 @@ impl<'a> HeadFields<'a> {
         let mut seen = 0u8;
         for (name, value) in headers {
             head.bytes += name.as_str().len() + value.len();
-            let (slot, bit) = if name == http::header::HOST {
-                (&mut head.host, 1)
-            } else if name == http::header::USER_AGENT {
-                (&mut head.user_agent, 2)
-            } else if name == crate::response::X_AMZN_REQUEST_ID {
-                (&mut head.request_id, 4)
-            } else if name == crate::response::X_AMZN_TRACE_ID {
-                (&mut head.trace, 8)
-            } else {
-                continue;
+            // Names arrive lowercased; a match on the text is a length
+            // switch and one comparison.
+            let (slot, bit) = match name.as_str() {
+                "host" => (&mut head.host, 1),
+                "user-agent" => (&mut head.user_agent, 2),
+                "x-amzn-requestid" => (&mut head.request_id, 4),
+                "x-amzn-trace-id" => (&mut head.trace, 8),
+                _ => continue,
             };
             // Like `HeaderMap::get`: the first value counts, and one that
             // is not visible ASCII counts as absent.

@@ -134,16 +134,23 @@ impl HttpBackend {
         client_ip: IpAddr,
     ) -> Result<IntegrationReply, GatewayError> {
         let proxy = integration.kind == IntegrationType::HttpProxy;
-        let base = integration_uri(integration, request, ctx)?;
-        let uri_text = with_query(base, integration, request, ctx, proxy);
-        // The text is kept only for the INFO line that shows it; otherwise
-        // the URI takes over its buffer instead of copying it.
-        let (uri, uri_text) = if trace.keeps_info_lines() {
-            (uri_text.parse::<Uri>(), Some(uri_text))
+        let written = integration.uri.as_deref().unwrap_or("");
+        let (uri, uri_text) = if used_as_written(written, integration, request, proxy) {
+            // The common case: a fixed backend URI, parsed once per thread.
+            let text = trace.keeps_info_lines().then(|| written.to_string());
+            (parsed_once(written), text)
         } else {
-            (Uri::try_from(uri_text), None)
+            let base = integration_uri(integration, request, ctx)?;
+            let uri_text = with_query(base, integration, request, ctx, proxy);
+            // The text is kept only for the INFO line that shows it;
+            // otherwise the URI takes over its buffer instead of copying it.
+            if trace.keeps_info_lines() {
+                (uri_text.parse::<Uri>().ok(), Some(uri_text))
+            } else {
+                (Uri::try_from(uri_text).ok(), None)
+            }
         };
-        let uri = uri.map_err(|_| invalid_endpoint())?;
+        let uri = uri.ok_or_else(invalid_endpoint)?;
         if !matches!(uri.scheme_str(), Some("http" | "https")) {
             return Err(invalid_endpoint());
         }
@@ -318,6 +325,49 @@ fn pooled(tls: rustls::ClientConfig) -> PooledClient {
         .build(connector)
 }
 
+/// Whether the backend URI is the integration's URI as written: no path
+/// or stage variables in it and no query string added (HTTP_PROXY passes
+/// the client's on; `integration.request.querystring.*` mappings add one).
+fn used_as_written(
+    written: &str,
+    integration: &Integration,
+    request: &MethodRequest,
+    proxy: bool,
+) -> bool {
+    memchr::memchr2(b'$', b'{', written.as_bytes()).is_none()
+        && !(proxy && request.raw_query.as_deref().is_some_and(|q| !q.is_empty()))
+        && !integration
+            .request_parameters
+            .keys()
+            .any(|k| k.starts_with("integration.request.querystring."))
+}
+
+/// URIs parsed on this thread, by their text (at most [`PARSED_PER_THREAD`]).
+const PARSED_PER_THREAD: usize = 64;
+
+thread_local! {
+    static PARSED: std::cell::RefCell<Vec<(Box<str>, Option<Uri>)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// `text` parsed as a URI, from this thread's cache when it was parsed
+/// before (a clone shares the parsed parts' buffers; parsing again costs
+/// several hundred instructions per request). `None` when it is no URI.
+fn parsed_once(text: &str) -> Option<Uri> {
+    PARSED.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if let Some((_, uri)) = cache.iter().find(|(t, _)| **t == *text) {
+            return uri.clone();
+        }
+        let uri = text.parse::<Uri>().ok();
+        if cache.len() >= PARSED_PER_THREAD {
+            cache.remove(0);
+        }
+        cache.push((text.into(), uri.clone()));
+        uri
+    })
+}
+
 fn invalid_endpoint() -> GatewayError {
     GatewayError::new(GatewayResponseType::IntegrationFailure)
         .with_status(500)
@@ -392,20 +442,19 @@ fn backend_headers(
     let capacity = if proxy { request.headers.len() + 6 } else { 6 };
     let mut headers = HeaderMap::with_capacity(capacity);
     if proxy {
-        for (name, value) in &request.headers {
-            if !is_hop_by_hop(name) && name != X_FORWARDED_FOR {
-                headers.append(name.clone(), value.clone());
-            }
-        }
-        // Every earlier hop is kept, however many X-Forwarded-For lines carried them.
+        // Every earlier hop is kept, however many X-Forwarded-For lines
+        // carried them; they are gathered in the same pass.
         let mut forwarded = String::new();
-        // The constant name is looked up without parsing it.
-        for value in request.headers.get_all(&X_FORWARDED_FOR) {
-            let value = String::from_utf8_lossy(value.as_bytes());
-            let value = value.trim();
-            if !value.is_empty() {
-                forwarded.push_str(value);
-                forwarded.push_str(", ");
+        for (name, value) in &request.headers {
+            if name.as_str() == X_FORWARDED_FOR.as_str() {
+                let value = String::from_utf8_lossy(value.as_bytes());
+                let value = value.trim();
+                if !value.is_empty() {
+                    forwarded.push_str(value);
+                    forwarded.push_str(", ");
+                }
+            } else if !is_hop_by_hop(name) {
+                headers.append(name.clone(), value.clone());
             }
         }
         crate::context::push_ip(&mut forwarded, client_ip);
@@ -489,5 +538,46 @@ mod tests {
         ] {
             assert!(!is_hop_by_hop(&HeaderName::from_static(name)), "{name}");
         }
+    }
+
+    #[test]
+    fn a_uri_is_used_as_written_only_when_nothing_is_added_to_it() {
+        let mut request = MethodRequest {
+            method: http::Method::GET,
+            path_parameters: Vec::new(),
+            query: Vec::new(),
+            raw_query: None,
+            headers: HeaderMap::new(),
+            body: Bytes::new(),
+            stage: std::sync::Arc::new(gatewatch_model::Stage::new("dev")),
+            greedy_parameter: None,
+        };
+        let mut integration = Integration::new(IntegrationType::HttpProxy);
+        let fixed = "http://127.0.0.1:8080/up";
+        assert!(used_as_written(fixed, &integration, &request, true));
+        assert!(!used_as_written(
+            "http://h/{id}",
+            &integration,
+            &request,
+            false
+        ));
+        assert!(!used_as_written(
+            "http://${stageVariables.h}/",
+            &integration,
+            &request,
+            false
+        ));
+        // HTTP_PROXY passes the client's query string on; HTTP does not.
+        request.raw_query = Some("a=1".into());
+        assert!(!used_as_written(fixed, &integration, &request, true));
+        assert!(used_as_written(fixed, &integration, &request, false));
+        integration
+            .request_parameters
+            .insert("integration.request.querystring.q".into(), "'x'".into());
+        assert!(!used_as_written(fixed, &integration, &request, false));
+        // Parsed once, the same URI every time; text that is no URI stays none.
+        assert_eq!(parsed_once(fixed), fixed.parse::<Uri>().ok());
+        assert_eq!(parsed_once(fixed), fixed.parse::<Uri>().ok());
+        assert_eq!(parsed_once("http://bad host/"), None);
     }
 }

@@ -2,6 +2,7 @@
 //! expressions, request-template selection with passthrough behaviour,
 //! integration-response selection, and the integration URI.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, RwLock};
 
@@ -114,19 +115,27 @@ pub fn eval_source(
 /// The request body sent to a non-proxy integration: the request template
 /// for the request's content type rendered, or the body passed through as the
 /// passthrough behaviour allows. Returns the body and its content type.
-pub fn integration_request_body(
+pub fn integration_request_body<'a>(
     integration: &Integration,
-    request: &MethodRequest,
+    request: &'a MethodRequest,
     ctx: &RequestContext,
-) -> Result<(Bytes, String), GatewayError> {
+) -> Result<(Bytes, Cow<'a, str>), GatewayError> {
+    // Borrowed unless the header needs lowercasing: most requests send no
+    // content type or a lowercase one.
     let content_type = request
         .header(http::header::CONTENT_TYPE)
         .and_then(|c| c.split(';').next())
-        .map(|c| c.trim().to_ascii_lowercase())
+        .map(str::trim)
         .filter(|c| !c.is_empty())
-        .unwrap_or_else(|| "application/json".to_string());
+        .map_or(Cow::Borrowed("application/json"), |c| {
+            if c.bytes().any(|b| b.is_ascii_uppercase()) {
+                Cow::Owned(c.to_ascii_lowercase())
+            } else {
+                Cow::Borrowed(c)
+            }
+        });
     let templates = &integration.request_templates;
-    if let Some(t) = templates.get(&content_type) {
+    if let Some(t) = templates.get(&*content_type) {
         let input = TemplateInput {
             context: ctx,
             request: Some(request),

@@ -34,9 +34,10 @@ pub fn invoke(
     ctx.integration.status = Some(status as u16);
     ctx.integration.latency_ms = Some(0);
     let empty = HeaderMap::new();
+    let mut digits = itoa::Buffer::new();
     let mapped = map_response(
         integration,
-        &status.to_string(),
+        digits.format(status),
         &BackendView {
             headers: &empty,
             body: b"",
