@@ -134,21 +134,19 @@ impl HttpBackend {
         client_ip: IpAddr,
     ) -> Result<IntegrationReply, GatewayError> {
         let proxy = integration.kind == IntegrationType::HttpProxy;
-        let written = integration.uri.as_deref().unwrap_or("");
-        let (uri, uri_text) = if used_as_written(written, integration, request, proxy) {
-            // The common case: a fixed backend URI, parsed once per thread.
-            let text = trace.keeps_info_lines().then(|| written.to_string());
-            (parsed_once(written), text)
+        let base = integration_uri(integration, request, ctx)?;
+        let uri_text = with_query(base, integration, request, ctx, proxy);
+        let keep_text = trace.keeps_info_lines();
+        let (uri, uri_text) = if integration.uri.as_deref() == Some(uri_text.as_str()) {
+            // The common case, a URI used as written (no variables, no query
+            // added): parsed once per thread.
+            (parsed_once(&uri_text), keep_text.then_some(uri_text))
+        } else if keep_text {
+            // The text is kept for the INFO line that shows it.
+            (uri_text.parse::<Uri>().ok(), Some(uri_text))
         } else {
-            let base = integration_uri(integration, request, ctx)?;
-            let uri_text = with_query(base, integration, request, ctx, proxy);
-            // The text is kept only for the INFO line that shows it;
-            // otherwise the URI takes over its buffer instead of copying it.
-            if trace.keeps_info_lines() {
-                (uri_text.parse::<Uri>().ok(), Some(uri_text))
-            } else {
-                (Uri::try_from(uri_text).ok(), None)
-            }
+            // The URI takes over the text's buffer instead of copying it.
+            (Uri::try_from(uri_text).ok(), None)
         };
         let uri = uri.ok_or_else(invalid_endpoint)?;
         if !matches!(uri.scheme_str(), Some("http" | "https")) {
@@ -323,23 +321,6 @@ fn pooled(tls: rustls::ClientConfig) -> PooledClient {
         .pool_idle_timeout(Duration::from_secs(90))
         .pool_max_idle_per_host(512)
         .build(connector)
-}
-
-/// Whether the backend URI is the integration's URI as written: no path
-/// or stage variables in it and no query string added (HTTP_PROXY passes
-/// the client's on; `integration.request.querystring.*` mappings add one).
-fn used_as_written(
-    written: &str,
-    integration: &Integration,
-    request: &MethodRequest,
-    proxy: bool,
-) -> bool {
-    memchr::memchr2(b'$', b'{', written.as_bytes()).is_none()
-        && !(proxy && request.raw_query.as_deref().is_some_and(|q| !q.is_empty()))
-        && !integration
-            .request_parameters
-            .keys()
-            .any(|k| k.starts_with("integration.request.querystring."))
 }
 
 /// URIs parsed on this thread, by their text (at most [`PARSED_PER_THREAD`]).
@@ -552,6 +533,17 @@ mod tests {
             stage: std::sync::Arc::new(gatewatch_model::Stage::new("dev")),
             greedy_parameter: None,
         };
+        let ctx = RequestContext::default();
+        // The backend URI as `invoke` builds it, equal to the written one
+        // exactly when the thread's parsed copy is used.
+        let used_as_written =
+            |written: &str, integration: &Integration, request: &MethodRequest, proxy: bool| {
+                let mut integration = integration.clone();
+                integration.uri = Some(written.to_string());
+                integration_uri(&integration, request, &ctx)
+                    .map(|base| with_query(base, &integration, request, &ctx, proxy))
+                    .is_ok_and(|uri| uri == written)
+            };
         let mut integration = Integration::new(IntegrationType::HttpProxy);
         let fixed = "http://127.0.0.1:8080/up";
         assert!(used_as_written(fixed, &integration, &request, true));
