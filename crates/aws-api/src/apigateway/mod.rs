@@ -181,7 +181,7 @@ impl ApiGatewayApi {
             .filter(|rest| !rest.is_empty() && !rest.contains('/'));
         let result = if method == Method::POST
             && path.trim_end_matches('/') == "/restapis"
-            && query.unwrap_or("").split('&').any(|p| p == "mode=import")
+            && query_param(query, "mode").as_deref() == Some("import")
         {
             self.import_rest_api(&region, query, body).await
         } else if let (true, Some(id)) = (method == Method::PUT, put_id) {
@@ -452,25 +452,24 @@ pub(crate) fn page(query: Option<&str>, items: Vec<Value>) -> Result<Value, Rest
     Ok(out)
 }
 
-/// A query-string parameter's (percent-decoded) value.
+/// A query string's name/value pairs, decoded as
+/// `application/x-www-form-urlencoded` (`+` is a space, `%2C` a comma), as
+/// the AWS CLI and SDKs encode them.
+pub(crate) fn query_pairs(query: Option<&str>) -> form_urlencoded::Parse<'_> {
+    form_urlencoded::parse(query.unwrap_or("").as_bytes())
+}
+
+/// A query-string parameter's decoded value (the first, if repeated).
 pub(crate) fn query_param(query: Option<&str>, name: &str) -> Option<String> {
-    query?.split('&').find_map(|pair| {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        (k == name).then(|| {
-            percent_encoding::percent_decode_str(&v.replace('+', " "))
-                .decode_utf8_lossy()
-                .into_owned()
-        })
-    })
+    query_pairs(query).find_map(|(k, v)| (k == name).then(|| v.into_owned()))
 }
 
 /// `position` and `limit` (1–500, default 25).
 fn paging(query: Option<&str>) -> Result<(usize, usize), RestError> {
     let mut position = 0;
     let mut limit = 25;
-    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        match k {
+    for (k, v) in query_pairs(query) {
+        match k.as_ref() {
             "position" => {
                 position = v
                     .parse()
@@ -497,5 +496,19 @@ mod tests {
     fn paging_reads_position_and_limit() {
         assert_eq!(paging(Some("limit=2&position=4")).unwrap(), (4, 2));
         assert!(paging(Some("limit=0")).is_err());
+    }
+
+    #[test]
+    fn query_parameters_are_form_decoded() {
+        let q = Some("extensions=apigateway%2Cintegrations&name=my+key&mode=import&empty");
+        assert_eq!(
+            query_param(q, "extensions").as_deref(),
+            Some("apigateway,integrations")
+        );
+        assert_eq!(query_param(q, "name").as_deref(), Some("my key"));
+        assert_eq!(query_param(q, "mode").as_deref(), Some("import"));
+        assert_eq!(query_param(q, "empty").as_deref(), Some(""));
+        assert_eq!(query_param(q, "absent"), None);
+        assert_eq!(query_param(None, "mode"), None);
     }
 }

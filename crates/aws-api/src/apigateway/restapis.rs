@@ -57,11 +57,10 @@ impl ApiGatewayApi {
         let Some(served) = api.stages.get(*stage).and_then(|s| api.deployment_of(s)) else {
             return Some(error(not_found("Invalid stage identifier specified")));
         };
-        let extensions = query.unwrap_or("").split('&').any(|p| {
-            p.strip_prefix("extensions=").is_some_and(|v| {
-                v.split(',')
+        let extensions = super::query_pairs(query).any(|(k, v)| {
+            k == "extensions"
+                && v.split(',')
                     .any(|e| e == "apigateway" || e == "integrations")
-            })
         });
         let doc = gatewatch_model::export::export(&served.api, flavour, extensions);
         let yaml = headers
@@ -105,10 +104,8 @@ impl ApiGatewayApi {
         query: Option<&str>,
         body: &[u8],
     ) -> Result<Value, RestError> {
-        let fail_on_warnings = query
-            .unwrap_or("")
-            .split('&')
-            .any(|p| p == "failonwarnings=true");
+        let fail_on_warnings =
+            super::query_param(query, "failonwarnings").as_deref() == Some("true");
         let text = std::str::from_utf8(body)
             .map_err(|_| bad_request("The API definition is not UTF-8 text"))?;
         let _guard = self.updates.lock().await;
@@ -293,7 +290,7 @@ impl ApiGatewayApi {
         query: Option<&str>,
         body: &[u8],
     ) -> Result<Value, RestError> {
-        let merge = query.unwrap_or("").split('&').any(|p| p == "mode=merge");
+        let merge = super::query_param(query, "mode").as_deref() == Some("merge");
         let text = std::str::from_utf8(body)
             .map_err(|_| bad_request("The API definition is not UTF-8 text"))?;
         let _guard = self.updates.lock().await;

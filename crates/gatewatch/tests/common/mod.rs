@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod sdk_http;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
@@ -468,7 +470,7 @@ pub fn logs_client(gw: &Gatewatch, region: &str) -> aws_sdk_cloudwatchlogs::Clie
         .region(Region::new(region.to_string()))
         .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
         .endpoint_url(format!("http://{}", gw.admin))
-        .http_client(aws_smithy_http_client::Builder::new().build_http())
+        .http_client(sdk_http::client())
         .build();
     aws_sdk_cloudwatchlogs::Client::from_conf(config)
 }
@@ -527,7 +529,7 @@ pub fn apigateway_client(gw: &Gatewatch, region: &str) -> aws_sdk_apigateway::Cl
         .region(Region::new(region.to_string()))
         .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
         .endpoint_url(format!("http://{}", gw.admin))
-        .http_client(aws_smithy_http_client::Builder::new().build_http())
+        .http_client(sdk_http::client())
         .build();
     aws_sdk_apigateway::Client::from_conf(config)
 }
