@@ -262,16 +262,21 @@ impl ExecutionTrace {
         pairs.into_iter().collect()
     }
 
-    /// Header pairs of a map when data is captured.
-    pub fn data_headers(&self, headers: &http::HeaderMap) -> HeaderList {
+    /// Header pairs of a map (or any list of headers, in its order) when
+    /// data is captured.
+    pub fn data_headers<'a, H>(&self, headers: &'a H) -> HeaderList
+    where
+        &'a H: IntoIterator<Item = (&'a http::HeaderName, &'a http::HeaderValue)>,
+    {
         if !self.data {
             return HeaderList::new();
         }
-        let bytes = headers
-            .iter()
-            .map(|(name, value)| name.as_str().len() + value.len())
-            .sum();
-        let mut list = HeaderList::with_capacity(headers.len(), bytes);
+        let (count, bytes) = headers
+            .into_iter()
+            .fold((0, 0), |(count, bytes), (name, value)| {
+                (count + 1, bytes + name.as_str().len() + value.len())
+            });
+        let mut list = HeaderList::with_capacity(count, bytes);
         for (name, value) in headers {
             // Values are almost always ASCII: checked in one pass, and only
             // anything else is converted with replacement characters.

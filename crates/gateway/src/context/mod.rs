@@ -376,6 +376,12 @@ mod tests {
             push_ip(&mut out, ip);
             assert_eq!(out, format!("x {ip}"));
         }
+        for octet in 0..=255u8 {
+            let ip = std::net::IpAddr::from([octet, 0, 99, octet]);
+            let mut out = String::new();
+            push_ip(&mut out, ip);
+            assert_eq!(out, ip.to_string());
+        }
     }
 
     #[test]

@@ -28,6 +28,8 @@ use bytes::Bytes;
 use gatewatch_model::{GatewayResponseType, Integration, IntegrationType};
 use http::header::{HeaderName, HeaderValue};
 use http::{HeaderMap, Uri};
+
+use super::outgoing::OutgoingHeaders;
 use http_body_util::{BodyExt, Full};
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -198,7 +200,7 @@ impl HttpBackend {
             }
             let mut builder = http::Request::builder().method(method).uri(uri);
             if let Some(h) = builder.headers_mut() {
-                *h = headers;
+                *h = headers.into_header_map();
             }
             let outgoing = builder
                 .body(Full::new(body))
@@ -417,11 +419,11 @@ fn backend_headers(
     client_ip: IpAddr,
     content_type: Option<&str>,
     body: &Bytes,
-) -> HeaderMap {
+) -> OutgoingHeaders {
     // Room for what is added below (with HTTP_PROXY, the client's headers
-    // too), so the map is not regrown.
+    // too), so the list is not regrown.
     let capacity = if proxy { request.headers.len() + 6 } else { 6 };
-    let mut headers = HeaderMap::with_capacity(capacity);
+    let mut headers = OutgoingHeaders::with_capacity(capacity);
     if proxy {
         // Every earlier hop is kept, however many X-Forwarded-For lines
         // carried them; they are gathered in the same pass.
@@ -460,14 +462,15 @@ fn backend_headers(
     if !proxy {
         if let Some(ct) = content_type.filter(|_| !body.is_empty()) {
             if let Ok(v) = HeaderValue::from_str(ct) {
-                headers.entry(http::header::CONTENT_TYPE).or_insert(v);
+                headers.insert_if_absent(http::header::CONTENT_TYPE, v);
             }
         }
-        headers
-            .entry(http::header::ACCEPT)
-            .or_insert(HeaderValue::from_static("application/json"));
+        headers.insert_if_absent(
+            http::header::ACCEPT,
+            HeaderValue::from_static("application/json"),
+        );
         if let Ok(v) = HeaderValue::from_str(&format!("AmazonAPIGateway_{}", ctx.api_id)) {
-            headers.entry(http::header::USER_AGENT).or_insert(v);
+            headers.insert_if_absent(http::header::USER_AGENT, v);
         }
     }
     if let Ok(v) = HeaderValue::from_str(&ctx.api_id) {

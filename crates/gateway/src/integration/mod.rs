@@ -8,6 +8,7 @@ pub mod http;
 pub mod lambda;
 pub mod mapping;
 pub mod mock;
+pub mod outgoing;
 pub mod plain_http;
 mod tls;
 

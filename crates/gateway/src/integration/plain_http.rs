@@ -44,6 +44,8 @@ use std::time::{Duration, Instant};
 use bytes::{Buf, Bytes, BytesMut};
 use http::header::{HeaderName, HeaderValue};
 use http::{HeaderMap, Method, StatusCode, Uri};
+
+use super::outgoing::OutgoingHeaders;
 use http_body::{Body, Frame, SizeHint};
 use std::future::Future;
 
@@ -233,7 +235,7 @@ fn checkin(mut conn: Conn) {
 pub async fn send(
     uri: &Uri,
     method: &Method,
-    headers: &HeaderMap,
+    headers: &OutgoingHeaders,
     body: &Bytes,
 ) -> Result<ClientResponse, ClientError> {
     let authority = uri
@@ -298,7 +300,7 @@ async fn connect(host: &str, port: u16) -> Result<TcpStream, ClientError> {
 fn request_head(
     uri: &Uri,
     method: &Method,
-    headers: &HeaderMap,
+    headers: &OutgoingHeaders,
     body: &Bytes,
     authority: &str,
 ) -> Vec<u8> {
@@ -320,12 +322,12 @@ fn request_head(
     out.push(b' ');
     out.extend_from_slice(target.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
-    if !headers.contains_key(http::header::HOST) {
+    if !headers.contains(&http::header::HOST) {
         out.extend_from_slice(b"host: ");
         out.extend_from_slice(authority.as_bytes());
         out.extend_from_slice(b"\r\n");
     }
-    for (name, value) in headers {
+    for (name, value) in headers.iter() {
         // The client frames the request itself: a framing or hop header
         // from a mapping would make the backend read the body differently
         // and leave the pooled connection out of step.

@@ -98,7 +98,13 @@ async fn call(
     body: &'static [u8],
 ) -> Result<(StatusCode, HeaderMap, Bytes), ClientError> {
     let uri: Uri = format!("http://{addr}{path}").parse().unwrap();
-    let r = send(&uri, &method, &HeaderMap::new(), &Bytes::from_static(body)).await?;
+    let r = send(
+        &uri,
+        &method,
+        &OutgoingHeaders::default(),
+        &Bytes::from_static(body),
+    )
+    .await?;
     let collected = r.body.collect().await?;
     Ok((r.status, r.headers, collected.to_bytes()))
 }
@@ -326,9 +332,14 @@ async fn a_body_dropped_early_closes_its_connection() {
     )])
     .await;
     let uri: Uri = format!("http://{}/", b.addr).parse().unwrap();
-    let r = send(&uri, &Method::GET, &HeaderMap::new(), &Bytes::new())
-        .await
-        .unwrap();
+    let r = send(
+        &uri,
+        &Method::GET,
+        &OutgoingHeaders::default(),
+        &Bytes::new(),
+    )
+    .await
+    .unwrap();
     drop(r);
     let key = format!("{}:{}", b.addr.ip(), b.addr.port());
     assert!(
@@ -345,11 +356,18 @@ async fn framing_headers_from_the_caller_are_never_sent() {
     )])
     .await;
     let uri: Uri = format!("http://{}/", b.addr).parse().unwrap();
-    let mut headers = HeaderMap::new();
-    headers.insert("transfer-encoding", HeaderValue::from_static("chunked"));
-    headers.insert("content-length", HeaderValue::from_static("999"));
-    headers.insert("connection", HeaderValue::from_static("close"));
-    headers.insert("x-kept", HeaderValue::from_static("1"));
+    let mut headers = OutgoingHeaders::default();
+    for (name, value) in [
+        ("transfer-encoding", "chunked"),
+        ("content-length", "999"),
+        ("connection", "close"),
+        ("x-kept", "1"),
+    ] {
+        headers.insert(
+            http::HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        );
+    }
     let r = send(
         &uri,
         &Method::POST,
