@@ -129,9 +129,14 @@ impl<B> Drop for CompletionBody<B> {
 /// A streamed backend body that must finish by a deadline (the integration
 /// timeout, counted from when the request was sent). A backend that trickles
 /// its body past the deadline has the stream cut with an error.
+///
+/// The timer is armed only when the body first has to wait: a small body
+/// that arrived with the response head (most of them) never registers one,
+/// which saves an allocation and the timer wheel's insert and remove.
 pub struct DeadlineBody<B> {
     inner: B,
-    deadline: Pin<Box<tokio::time::Sleep>>,
+    deadline: tokio::time::Instant,
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl<B> DeadlineBody<B> {
@@ -139,7 +144,8 @@ impl<B> DeadlineBody<B> {
     pub fn new(inner: B, deadline: tokio::time::Instant) -> Self {
         DeadlineBody {
             inner,
-            deadline: Box::pin(tokio::time::sleep_until(deadline)),
+            deadline,
+            timer: None,
         }
     }
 }
@@ -147,7 +153,7 @@ impl<B> DeadlineBody<B> {
 impl<B> std::fmt::Debug for DeadlineBody<B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DeadlineBody")
-            .field("deadline", &self.deadline.deadline())
+            .field("deadline", &self.deadline)
             .finish_non_exhaustive()
     }
 }
@@ -172,7 +178,12 @@ where
         let this = &mut *self;
         match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(frame) => Poll::Ready(frame.map(|f| f.map_err(Into::into))),
-            Poll::Pending => match this.deadline.as_mut().poll(cx) {
+            Poll::Pending => match this
+                .timer
+                .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(this.deadline)))
+                .as_mut()
+                .poll(cx)
+            {
                 Poll::Ready(()) => Poll::Ready(Some(Err(Box::new(BodyDeadlineExceeded)))),
                 Poll::Pending => Poll::Pending,
             },
@@ -185,5 +196,49 @@ where
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::{BodyExt, Full};
+    use std::time::Duration;
+
+    /// A body whose data never comes.
+    struct Stalled;
+
+    impl Body for Stalled {
+        type Data = Bytes;
+        type Error = std::convert::Infallible;
+
+        fn poll_frame(
+            self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+            Poll::Pending
+        }
+    }
+
+    #[tokio::test]
+    async fn a_body_at_hand_is_read_without_arming_the_timer() {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        let mut body = DeadlineBody::new(Full::new(Bytes::from_static(b"ok")), deadline);
+        let frame = body.frame().await.unwrap().unwrap();
+        assert_eq!(frame.into_data().unwrap(), "ok");
+        assert!(body.frame().await.is_none());
+        assert!(body.timer.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_stalled_body_is_cut_at_the_deadline() {
+        let started = tokio::time::Instant::now();
+        let mut body = DeadlineBody::new(Stalled, started + Duration::from_millis(50));
+        let outcome = tokio::time::timeout(Duration::from_secs(5), body.frame())
+            .await
+            .expect("the deadline ends the wait");
+        let error = outcome.unwrap().unwrap_err();
+        assert!(error.is::<BodyDeadlineExceeded>(), "{error}");
+        assert!(started.elapsed() >= Duration::from_millis(50));
     }
 }
