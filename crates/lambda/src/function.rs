@@ -84,7 +84,9 @@ pub struct InvokeOutcome {
     pub result: Result<Bytes, Bytes>,
     /// Log lines: START, the function's output, END, REPORT.
     pub logs: Vec<String>,
-    /// Wall time of the invocation.
+    /// How long the function ran: from the runtime receiving the event to
+    /// its answer (the REPORT line's `Duration`; a cold start's time is in
+    /// `init_duration`, not here).
     pub duration: Duration,
     /// Cold-start time when this invocation started a process.
     pub init_duration: Option<Duration>,
@@ -119,14 +121,28 @@ pub struct Invocation {
     pub(crate) request_id: String,
     pub(crate) payload: Bytes,
     pub(crate) deadline_ms: u128,
-    pub(crate) reply: oneshot::Sender<Result<Bytes, Bytes>>,
+    pub(crate) reply: oneshot::Sender<Answer>,
+}
+
+/// A runtime's answer to one invocation.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    /// The response (`Ok`) or error document (`Err`) it posted.
+    pub(crate) result: Result<Bytes, Bytes>,
+    /// From the runtime receiving the event (its `invocation/next`
+    /// returning) to its answer: the REPORT line's `Duration`, which on AWS
+    /// leaves out the cold start (reported as `Init Duration`) and any wait
+    /// for a free execution environment.
+    pub(crate) ran: Duration,
 }
 
 /// Per-process state shared with its runtime API server and log readers.
 pub(crate) struct ProcessState {
     /// The invocation it is running.
     pub(crate) current: Mutex<Option<String>>,
-    pub(crate) replies: Mutex<Option<oneshot::Sender<Result<Bytes, Bytes>>>>,
+    /// Where the answer to the current invocation goes, and when the
+    /// runtime received it.
+    pub(crate) replies: Mutex<Option<(oneshot::Sender<Answer>, Instant)>>,
     /// Fired by the first `invocation/next`: the runtime has initialised.
     pub(crate) ready: Mutex<Option<oneshot::Sender<()>>>,
     /// When the process was started (its init duration runs from here).
@@ -429,7 +445,11 @@ impl Function {
             ));
         }
         let outcome = tokio::time::timeout(self.config.timeout, result).await;
-        let duration = started.elapsed();
+        // A timed-out invocation reports the time it was given.
+        let duration = match &outcome {
+            Ok(Ok(answer)) => answer.ran,
+            _ => started.elapsed(),
+        };
         // Output the process wrote before answering may still be in its
         // pipes: our bootstraps fence both pipes before they answer, so wait
         // (briefly) for the readers to reach the fences; for other runtimes
@@ -469,7 +489,7 @@ impl Function {
             .unwrap_or_else(|p| p.into_inner())
             .remove(&request_id);
         match outcome {
-            Ok(Ok(result)) => {
+            Ok(Ok(Answer { result, .. })) => {
                 logs.push(format!("END RequestId: {request_id}"));
                 logs.push(self.report(&request_id, duration, init_duration));
                 Ok(InvokeOutcome {

@@ -3,6 +3,7 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
@@ -12,7 +13,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use std::sync::atomic::Ordering;
 
-use crate::function::{Function, ProcessState};
+use crate::function::{Answer, Function, ProcessState};
 
 /// Serves the Runtime API for one process on a loopback port.
 pub(crate) async fn start(
@@ -80,7 +81,8 @@ async fn handle(
                 .insert(inv.request_id.clone(), init);
         }
         *state.current.lock().unwrap_or_else(|p| p.into_inner()) = Some(inv.request_id.clone());
-        *state.replies.lock().unwrap_or_else(|p| p.into_inner()) = Some(inv.reply);
+        *state.replies.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some((inv.reply, Instant::now()));
         let mut r = reply(StatusCode::OK, inv.payload);
         let h = r.headers_mut();
         let set = |h: &mut http::HeaderMap, k: &'static str, v: String| {
@@ -149,8 +151,11 @@ async fn handle(
     // Counted before the answer goes out, so the caller's next invocation
     // finds this process about to be free.
     state.set_finishing(function, true);
-    if let Some(sender) = sender {
-        let _ = sender.send(result);
+    if let Some((sender, handed_out)) = sender {
+        let _ = sender.send(Answer {
+            result,
+            ran: handed_out.elapsed(),
+        });
     }
     reply(StatusCode::ACCEPTED, "{\"status\":\"OK\"}")
 }
