@@ -384,14 +384,18 @@ async fn python_functions_behind_aws_proxy() {
     // As on AWS, a cold start's Duration is the handler's run alone: the
     // start-up is in Init Duration, not counted twice. (The echo handler
     // runs in well under a millisecond; starting Python takes tens.)
-    let millis = |field: &str| -> f64 {
+    let number = |field: &str| -> f64 {
         cold.split('\t')
             .find_map(|part| part.strip_prefix(field))
-            .and_then(|v| v.strip_suffix(" ms"))
+            .and_then(|v| v.strip_suffix(" ms").or(v.strip_suffix(" MB")))
             .and_then(|v| v.parse().ok())
             .unwrap_or_else(|| panic!("no {field} in {cold:?}"))
     };
-    assert!(millis("Duration: ") < millis("Init Duration: "), "{cold:?}");
+    assert!(number("Duration: ") < number("Init Duration: "), "{cold:?}");
+    // Max Memory Used is the process's real peak: a Python interpreter
+    // holds a few MB at least.
+    let max_memory = number("Max Memory Used: ");
+    assert!((2.0..128.0).contains(&max_memory), "{cold:?}");
     // The function's own output is in its invocation's log, between START
     // and END, once per invocation; the bootstraps' log fences are not.
     let starts = lines

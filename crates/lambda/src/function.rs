@@ -134,6 +134,8 @@ pub(crate) struct Answer {
     /// leaves out the cold start (reported as `Init Duration`) and any wait
     /// for a free execution environment.
     pub(crate) ran: Duration,
+    /// The process's peak memory when it answered, in MB.
+    pub(crate) max_memory_mb: Option<u64>,
 }
 
 /// Per-process state shared with its runtime API server and log readers.
@@ -149,9 +151,27 @@ pub(crate) struct ProcessState {
     pub(crate) spawned: Instant,
     /// It has answered an invocation and not yet asked for the next one.
     pub(crate) finishing: std::sync::atomic::AtomicBool,
+    /// The process's id once it is running (0 before).
+    pub(crate) pid: std::sync::atomic::AtomicU32,
 }
 
 impl ProcessState {
+    /// The process's peak resident memory so far (`VmHWM` in
+    /// `/proc/{pid}/status`), in MB rounded up: the REPORT line's
+    /// `Max Memory Used`, which on AWS is likewise the execution
+    /// environment's peak so far, not one invocation's. `None` where there
+    /// is no `/proc` (the line then shows 0). A `provided` bootstrap that
+    /// runs its handler as a child process (rather than `exec`-ing it)
+    /// reports its own memory only.
+    pub(crate) fn peak_memory_mb(&self) -> Option<u64> {
+        let pid = self.pid.load(Ordering::Relaxed);
+        if pid == 0 {
+            return None;
+        }
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        vm_hwm_mb(&status)
+    }
+
     /// Takes the readiness signal: `Some` exactly once, for whoever first
     /// sees the process ready (its first `invocation/next`), gone, or past
     /// the init limit; from then on it no longer counts as starting.
@@ -446,9 +466,9 @@ impl Function {
         }
         let outcome = tokio::time::timeout(self.config.timeout, result).await;
         // A timed-out invocation reports the time it was given.
-        let duration = match &outcome {
-            Ok(Ok(answer)) => answer.ran,
-            _ => started.elapsed(),
+        let (duration, mut max_memory_mb) = match &outcome {
+            Ok(Ok(answer)) => (answer.ran, answer.max_memory_mb),
+            _ => (started.elapsed(), None),
         };
         // Output the process wrote before answering may still be in its
         // pipes: our bootstraps fence both pipes before they answer, so wait
@@ -491,7 +511,7 @@ impl Function {
         match outcome {
             Ok(Ok(Answer { result, .. })) => {
                 logs.push(format!("END RequestId: {request_id}"));
-                logs.push(self.report(&request_id, duration, init_duration));
+                logs.push(self.report(&request_id, duration, init_duration, max_memory_mb));
                 Ok(InvokeOutcome {
                     request_id,
                     result,
@@ -504,7 +524,7 @@ impl Function {
                 "RequestId: {request_id} Error: Runtime exited without providing a reason"
             ))),
             Err(_) => {
-                self.kill_running(&request_id).await;
+                max_memory_mb = self.kill_running(&request_id).await;
                 let seconds = self.config.timeout.as_secs_f64();
                 let stamp = iso_now();
                 logs.push(format!(
@@ -513,7 +533,7 @@ impl Function {
                 logs.push(format!("END RequestId: {request_id}"));
                 logs.push(format!(
                     "{}Status: timeout",
-                    self.report(&request_id, duration, init_duration)
+                    self.report(&request_id, duration, init_duration, max_memory_mb)
                 ));
                 Err(InvokeError::Timeout {
                     seconds,
@@ -598,7 +618,8 @@ impl Function {
         let logs = vec![
             format!("START RequestId: {request_id} Version: $LATEST"),
             format!("END RequestId: {request_id}"),
-            self.report(&request_id, duration, None),
+            // The remote endpoint does not say how much memory it used.
+            self.report(&request_id, duration, None, None),
         ];
         Ok(InvokeOutcome {
             result: if function_error { Err(body) } else { Ok(body) },
@@ -609,13 +630,19 @@ impl Function {
         })
     }
 
-    fn report(&self, request_id: &str, duration: Duration, init: Option<Duration>) -> String {
+    fn report(
+        &self,
+        request_id: &str,
+        duration: Duration,
+        init: Option<Duration>,
+        max_memory_mb: Option<u64>,
+    ) -> String {
         let ms = duration.as_secs_f64() * 1000.0;
         let mut line = format!(
             "REPORT RequestId: {request_id}\tDuration: {ms:.2} ms\tBilled Duration: {} ms\tMemory Size: {} MB\tMax Memory Used: {} MB\t",
             ms.ceil() as u64,
             self.config.memory_mb,
-            self.config.memory_mb.min(64)
+            max_memory_mb.unwrap_or(0)
         );
         if let Some(init) = init {
             line.push_str(&format!(
@@ -626,7 +653,9 @@ impl Function {
         line
     }
 
-    async fn kill_running(&self, request_id: &str) {
+    /// Kills the process running `request_id`, and gives its peak memory
+    /// as last seen.
+    async fn kill_running(&self, request_id: &str) -> Option<u64> {
         let victim = {
             let running = self.running.lock().unwrap_or_else(|p| p.into_inner());
             running
@@ -639,11 +668,12 @@ impl Function {
                         .as_deref()
                         == Some(request_id)
                 })
-                .map(|(_, child)| Arc::clone(child))
+                .map(|(state, child)| (Arc::clone(state), Arc::clone(child)))
         };
-        if let Some(child) = victim {
-            let _ = child.lock().await.start_kill();
-        }
+        let (state, child) = victim?;
+        let peak = state.peak_memory_mb();
+        let _ = child.lock().await.start_kill();
+        peak
     }
 
     /// Starts one process with its own Runtime API listener.
@@ -655,6 +685,7 @@ impl Function {
             ready: Mutex::new(Some(ready_tx)),
             spawned: Instant::now(),
             finishing: std::sync::atomic::AtomicBool::new(false),
+            pid: std::sync::atomic::AtomicU32::new(0),
         });
         // Counted down by its first `invocation/next`, or below if it never
         // gets that far.
@@ -727,6 +758,9 @@ impl Function {
         let mut child = command
             .spawn()
             .map_err(|e| format!("cannot start function {}: {e}", c.name))?;
+        if let Some(pid) = child.id() {
+            state.pid.store(pid, Ordering::Relaxed);
+        }
         let stdout = child.stdout.take();
         let stderr = child.stderr.take();
         let child = Arc::new(tokio::sync::Mutex::new(child));
@@ -869,9 +903,34 @@ fn iso_now() -> String {
     )
 }
 
+/// `VmHWM` of a `/proc/{pid}/status` text, in MB rounded up.
+fn vm_hwm_mb(status: &str) -> Option<u64> {
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .trim()
+        .strip_suffix("kB")?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kb.div_ceil(1024))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn peak_memory_is_read_from_the_status_file() {
+        let status =
+            "Name:\tpython3\nVmPeak:\t  30000 kB\nVmHWM:\t   20481 kB\nVmRSS:\t   20000 kB\n";
+        assert_eq!(vm_hwm_mb(status), Some(21));
+        assert_eq!(vm_hwm_mb("VmHWM:\t 1024 kB\n"), Some(1));
+        assert_eq!(vm_hwm_mb("Name:\tx\n"), None);
+        // This process's own status file has the field.
+        let own = std::fs::read_to_string("/proc/self/status").unwrap();
+        assert!(vm_hwm_mb(&own).is_some_and(|mb| mb > 0));
+    }
 
     #[test]
     fn framed_events_keep_their_lines_and_other_lines_stay_as_they_are() {

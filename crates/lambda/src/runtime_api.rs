@@ -152,9 +152,11 @@ async fn handle(
     // finds this process about to be free.
     state.set_finishing(function, true);
     if let Some((sender, handed_out)) = sender {
+        let ran = handed_out.elapsed();
         let _ = sender.send(Answer {
             result,
-            ran: handed_out.elapsed(),
+            ran,
+            max_memory_mb: state.peak_memory_mb(),
         });
     }
     reply(StatusCode::ACCEPTED, "{\"status\":\"OK\"}")
