@@ -190,6 +190,9 @@ fn status_of(message: &str) -> Option<u16> {
 }
 
 fn colour(message: &str, enabled: bool) -> String {
+    // Lambda's lines end in a newline, as on AWS; the line printed for
+    // them supplies its own.
+    let message = message.strip_suffix('\n').unwrap_or(message);
     if !enabled {
         return message.to_string();
     }

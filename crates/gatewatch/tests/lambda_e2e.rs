@@ -374,7 +374,7 @@ async fn python_functions_behind_aws_proxy() {
     assert!(
         lines
             .iter()
-            .any(|l| l.starts_with("START RequestId: ") && l.ends_with(" Version: $LATEST")),
+            .any(|l| l.starts_with("START RequestId: ") && l.ends_with(" Version: $LATEST\n")),
         "{lines:#?}"
     );
     let cold = lines
@@ -392,6 +392,10 @@ async fn python_functions_behind_aws_proxy() {
             .unwrap_or_else(|| panic!("no {field} in {cold:?}"))
     };
     assert!(number("Duration: ") < number("Init Duration: "), "{cold:?}");
+    // Every line of a function's log is an event ending in a newline, as
+    // CloudWatch Logs holds Lambda's; REPORT's fields end in a tab before it.
+    assert!(cold.ends_with(" ms\t\n"), "{cold:?}");
+    assert!(lines.iter().all(|l| l.ends_with('\n')), "{lines:#?}");
     // Max Memory Used is the process's real peak: a Python interpreter
     // holds a few MB at least.
     let max_memory = number("Max Memory Used: ");
@@ -402,7 +406,7 @@ async fn python_functions_behind_aws_proxy() {
         .iter()
         .filter(|l| l.starts_with("START RequestId: "))
         .count();
-    let printed = lines.iter().filter(|l| **l == "echo called").count();
+    let printed = lines.iter().filter(|l| **l == "echo called\n").count();
     assert!(
         starts > 0 && printed == starts,
         "{starts} invocations, {printed} printed: {lines:#?}"
@@ -412,7 +416,7 @@ async fn python_functions_behind_aws_proxy() {
         "{lines:#?}"
     );
     for (i, line) in lines.iter().enumerate() {
-        if *line == "echo called" {
+        if *line == "echo called\n" {
             assert!(
                 i > 0 && lines[i - 1].starts_with("START RequestId: "),
                 "{lines:#?}"
@@ -455,7 +459,7 @@ async fn python_functions_behind_aws_proxy() {
         error.starts_with(
             "[ERROR] ValueError: the handler failed on purpose\nTraceback (most recent call last):\n  File \""
         ) && error.contains("handlers.py\", line ")
-            && error.ends_with("raise ValueError(\"the handler failed on purpose\")"),
+            && error.ends_with("raise ValueError(\"the handler failed on purpose\")\n"),
         "{error}"
     );
 
@@ -471,7 +475,7 @@ async fn python_functions_behind_aws_proxy() {
         .await;
         let at = lines
             .iter()
-            .position(|l| l.ends_with("node echo called"))
+            .position(|l| l.ends_with("node echo called\n"))
             .unwrap_or_else(|| panic!("{lines:#?}"));
         assert!(lines[at - 1].starts_with("START RequestId: "), "{lines:#?}");
         assert!(lines[at + 1].starts_with("END RequestId: "), "{lines:#?}");
@@ -484,7 +488,7 @@ async fn python_functions_behind_aws_proxy() {
             "{}",
             lines[at]
         );
-        assert_eq!(&fields[1..], [id, "INFO", "node echo called"]);
+        assert_eq!(&fields[1..], [id, "INFO", "node echo called\n"]);
         // An unhandled error: `ERROR Invoke Error` and the error as JSON.
         let failed = group_messages_when(&logs, "/aws/lambda/nodefails", |m| {
             m.iter().any(|l| l.contains("\tERROR\tInvoke Error \t"))

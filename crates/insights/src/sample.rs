@@ -223,14 +223,15 @@ impl Request {
         out
     }
 
-    /// Lambda platform lines for the request.
+    /// Lambda platform lines for the request, each ending in a newline as
+    /// CloudWatch Logs holds them.
     pub fn lambda_lines(&self) -> Vec<String> {
         let d = self.integration_latency.unwrap_or(1) as f64 * 0.9;
         vec![
-            format!("START RequestId: {} Version: $LATEST", self.request_id),
-            format!("END RequestId: {}", self.request_id),
+            format!("START RequestId: {} Version: $LATEST\n", self.request_id),
+            format!("END RequestId: {}\n", self.request_id),
             format!(
-                "REPORT RequestId: {}\tDuration: {:.2} ms\tBilled Duration: {} ms\tMemory Size: 128 MB\tMax Memory Used: {} MB\t",
+                "REPORT RequestId: {}\tDuration: {:.2} ms\tBilled Duration: {} ms\tMemory Size: 128 MB\tMax Memory Used: {} MB\t\n",
                 self.request_id,
                 d,
                 d.ceil() as u64,

@@ -347,7 +347,7 @@ mod tests {
 
     #[test]
     fn discovers_lambda_report_fields() {
-        let line = "REPORT RequestId: 8f5\tDuration: 12.34 ms\tBilled Duration: 13 ms\tMemory Size: 128 MB\tMax Memory Used: 70 MB\t";
+        let line = "REPORT RequestId: 8f5\tDuration: 12.34 ms\tBilled Duration: 13 ms\tMemory Size: 128 MB\tMax Memory Used: 70 MB\t\n";
         assert_eq!(discover_lambda(line, "@type").as_deref(), Some("REPORT"));
         assert_eq!(discover_lambda(line, "@requestId").as_deref(), Some("8f5"));
         assert_eq!(discover_lambda(line, "@duration").as_deref(), Some("12.34"));
@@ -355,6 +355,13 @@ mod tests {
             discover_lambda(line, "@memorySize").as_deref(),
             Some("128000000")
         );
+        assert_eq!(
+            discover_lambda(line, "@maxMemoryUsed").as_deref(),
+            Some("70000000")
+        );
+        let end = "END RequestId: 8f5\n";
+        assert_eq!(discover_lambda(end, "@type").as_deref(), Some("END"));
+        assert_eq!(discover_lambda(end, "@requestId").as_deref(), Some("8f5"));
         assert_eq!(discover_lambda("hello", "@type"), None);
     }
 }

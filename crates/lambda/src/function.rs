@@ -225,6 +225,19 @@ fn event_text(line: String) -> String {
     }
 }
 
+/// Log lines as the events CloudWatch Logs holds for them: on AWS every
+/// line of a function's log (START, END, REPORT, the timeout line and each
+/// piece of the function's output) is an event whose message ends in a
+/// newline, e.g. `START RequestId: {id} Version: $LATEST\n`.
+fn as_events(mut lines: Vec<String>) -> Vec<String> {
+    for line in &mut lines {
+        if !line.ends_with('\n') {
+            line.push('\n');
+        }
+    }
+    lines
+}
+
 /// The pipes a process's output comes through (stdout, stderr), each fenced.
 const PIPES: u8 = 2;
 
@@ -352,6 +365,26 @@ impl Function {
     /// Invokes the function with `payload` (a JSON event), waiting at most
     /// the function timeout.
     pub async fn invoke(self: &Arc<Self>, payload: Bytes) -> Result<InvokeOutcome, InvokeError> {
+        match self.invoke_lines(payload).await {
+            Ok(outcome) => Ok(InvokeOutcome {
+                logs: as_events(outcome.logs),
+                ..outcome
+            }),
+            Err(InvokeError::Timeout {
+                seconds,
+                request_id,
+                logs,
+            }) => Err(InvokeError::Timeout {
+                seconds,
+                request_id,
+                logs: as_events(logs),
+            }),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// [`Function::invoke`], its log lines not yet ended as events.
+    async fn invoke_lines(self: &Arc<Self>, payload: Bytes) -> Result<InvokeOutcome, InvokeError> {
         let request_id = uuid::Uuid::new_v4().to_string();
         if let Some(endpoint) = &self.config.endpoint {
             return self.invoke_remote(endpoint, request_id, payload).await;
