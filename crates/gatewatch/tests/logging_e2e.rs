@@ -174,6 +174,21 @@ accessLogSettings = {{ destinationArn = "arn:aws:logs:us-east-1:000000000000:log
             .contains(&"Endpoint response body before transformations: status 201".to_string()),
         "{mapped_lines:#?}"
     );
+    // API Gateway's order and spelling for an HTTP integration: the mapped
+    // headers as their mappings name them, then its own.
+    let endpoint_headers = mapped_lines
+        .iter()
+        .find(|l| l.starts_with("Endpoint request headers: "))
+        .unwrap_or_else(|| panic!("{mapped_lines:#?}"));
+    assert_eq!(
+        endpoint_headers.as_str(),
+        format!(
+            "Endpoint request headers: {{Content-Type=application/json, \
+             x-amzn-apigateway-api-id=e2efixture, Accept=application/json, \
+             User-Agent=AmazonAPIGateway_e2efixture, X-Amzn-Trace-Id={}}}",
+            mapped.header("x-amzn-trace-id").unwrap()
+        )
+    );
     assert!(mapped_lines.contains(
         &"Method response body after transformations: {\"ok\": true, \"backend\": \"status 201\"}"
             .to_string()

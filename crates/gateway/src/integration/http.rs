@@ -180,9 +180,25 @@ impl HttpBackend {
         );
 
         if let Some(uri_text) = uri_text {
+            let logged = if proxy || !trace.data {
+                trace.data_headers(&headers)
+            } else {
+                // Spelled as API Gateway's line spells them (see
+                // `logged_name`); what is sent is the same.
+                let values: Vec<_> = headers
+                    .iter()
+                    .map(|(n, v)| {
+                        (
+                            logged_name(n, integration),
+                            String::from_utf8_lossy(v.as_bytes()),
+                        )
+                    })
+                    .collect();
+                trace.data_pairs(values.iter().map(|(n, v)| (*n, v.as_ref())))
+            };
             trace.push(ExecutionEventKind::EndpointRequest {
                 uri: uri_text,
-                headers: trace.data_headers(&headers),
+                headers: logged,
                 body: trace.data_body(&body),
             });
         }
@@ -465,6 +481,13 @@ fn backend_headers(
                 headers.insert_if_absent(http::header::CONTENT_TYPE, v);
             }
         }
+    }
+    // API Gateway's order for an HTTP integration: the mapped headers, then
+    // its API id, Accept, User-Agent and the trace header.
+    if let Ok(v) = HeaderValue::from_str(&ctx.api_id) {
+        headers.insert(X_AMZN_API_ID, v);
+    }
+    if !proxy {
         headers.insert_if_absent(
             http::header::ACCEPT,
             HeaderValue::from_static("application/json"),
@@ -473,14 +496,35 @@ fn backend_headers(
             headers.insert_if_absent(http::header::USER_AGENT, v);
         }
     }
-    if let Ok(v) = HeaderValue::from_str(&ctx.api_id) {
-        headers.insert(X_AMZN_API_ID, v);
-    }
     let trace = ["Root=", &ctx.xray_trace_id].concat();
     if let Ok(v) = HeaderValue::from_maybe_shared(Bytes::from(trace)) {
         headers.insert(crate::response::X_AMZN_TRACE_ID, v);
     }
     headers
+}
+
+/// How the data trace of an HTTP (non-proxy) integration spells a header
+/// of the request to the backend: a mapped header as its mapping names it
+/// (`integration.request.header.X-Custom`), the ones API Gateway adds as
+/// it writes them (`Accept`, `User-Agent`, `X-Amzn-Trace-Id`,
+/// `Content-Type`; its API id header stays lowercase). Header names are
+/// case-insensitive on the wire, where they go lowercase.
+fn logged_name<'a>(name: &'a HeaderName, integration: &'a Integration) -> &'a str {
+    let mapped = integration.request_parameters.keys().find_map(|target| {
+        target
+            .strip_prefix("integration.request.header.")
+            .filter(|n| n.eq_ignore_ascii_case(name.as_str()))
+    });
+    if let Some(spelled) = mapped {
+        return spelled;
+    }
+    match name.as_str() {
+        "accept" => "Accept",
+        "user-agent" => "User-Agent",
+        "content-type" => "Content-Type",
+        "x-amzn-trace-id" => "X-Amzn-Trace-Id",
+        other => other,
+    }
 }
 
 fn strip_hop_by_hop(headers: &mut HeaderMap) {
@@ -500,6 +544,32 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_data_trace_spells_headers_as_api_gateway_does() {
+        let mut integration = Integration::new(IntegrationType::Http);
+        integration.request_parameters.insert(
+            "integration.request.header.X-From".into(),
+            "'gatewatch'".into(),
+        );
+        integration.request_parameters.insert(
+            "integration.request.path.code".into(),
+            "method.request.path.code".into(),
+        );
+        let spelled = |name: &'static str| {
+            logged_name(&HeaderName::from_static(name), &integration).to_string()
+        };
+        assert_eq!(spelled("x-from"), "X-From");
+        assert_eq!(spelled("accept"), "Accept");
+        assert_eq!(spelled("user-agent"), "User-Agent");
+        assert_eq!(spelled("content-type"), "Content-Type");
+        assert_eq!(spelled("x-amzn-trace-id"), "X-Amzn-Trace-Id");
+        assert_eq!(
+            spelled("x-amzn-apigateway-api-id"),
+            "x-amzn-apigateway-api-id"
+        );
+        assert_eq!(spelled("code"), "code");
+    }
 
     #[test]
     fn hop_by_hop_names_are_recognised_and_no_others() {

@@ -428,6 +428,9 @@ pub async fn invoke(
     }
     response_headers.push(("x-amzn-Remapped-Content-Length", "0"));
     response_headers.push(("X-Amz-Executed-Version", "$LATEST"));
+    // Lambda echoes the trace header in its own spelling, lowercase keys.
+    let trace_header = format!("root={};sampled=0", ctx.xray_trace_id);
+    response_headers.push(("X-Amzn-Trace-Id", trace_header.as_str()));
     trace.push(ExecutionEventKind::EndpointResponse {
         status: 200,
         latency_ms: latency,
