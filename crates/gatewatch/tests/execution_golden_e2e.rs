@@ -1,0 +1,308 @@
+//! Golden execution logs from the real binary: one request per scenario
+//! (MOCK, HTTP, HTTP_PROXY and AWS_PROXY, success and each kind of failure)
+//! at INFO with data trace and at ERROR, read back with the AWS SDK's
+//! FilterLogEvents and compared, complete and in order, with insta
+//! snapshots. Only what differs from run to run is replaced by a name
+//! (ids, ports, dates, latencies, durations, the fixtures' path), after
+//! the store returned the lines, so cuts at 1 KB are AWS's cuts.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_cloudwatchlogs::Client;
+use common::*;
+use regex::Regex;
+
+const API: &str = "goldenapi1";
+
+/// One request of a scenario.
+struct Scenario {
+    name: &'static str,
+    method: &'static str,
+    path: &'static str,
+    body: &'static [u8],
+    status: u16,
+}
+
+const SCENARIOS: &[Scenario] = &[
+    Scenario {
+        name: "mock_success",
+        method: "GET",
+        path: "/mock",
+        body: b"",
+        status: 200,
+    },
+    Scenario {
+        name: "http_proxy_success",
+        method: "GET",
+        path: "/proxy/200?q=1",
+        body: b"",
+        status: 200,
+    },
+    Scenario {
+        name: "http_mapped_success",
+        method: "POST",
+        path: "/mapped/201",
+        body: b"{\"k\": 1}",
+        status: 200,
+    },
+    Scenario {
+        name: "http_proxy_timeout",
+        method: "GET",
+        path: "/slow",
+        body: b"",
+        status: 504,
+    },
+    Scenario {
+        name: "http_proxy_unreachable",
+        method: "GET",
+        path: "/down",
+        body: b"",
+        status: 500,
+    },
+    Scenario {
+        name: "aws_proxy_success",
+        method: "GET",
+        path: "/greet/ada?lang=en",
+        body: b"",
+        status: 200,
+    },
+    Scenario {
+        name: "aws_proxy_function_error",
+        method: "POST",
+        path: "/fails/now",
+        body: b"{\"why\": \"testing\"}",
+        status: 502,
+    },
+    Scenario {
+        name: "aws_proxy_malformed_response",
+        method: "GET",
+        path: "/malformed/x",
+        body: b"",
+        status: 502,
+    },
+    Scenario {
+        name: "aws_proxy_timeout",
+        method: "GET",
+        path: "/late/x",
+        body: b"",
+        status: 504,
+    },
+    Scenario {
+        name: "missing_authentication_token",
+        method: "GET",
+        path: "/nothing/here",
+        body: b"",
+        status: 403,
+    },
+];
+
+fn fixtures() -> String {
+    format!("{}/tests/fixtures", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `gatewatch.toml`: the golden API with stage `info` (INFO + data trace)
+/// and stage `error` (ERROR), and its Python functions.
+fn config(dir: &std::path::Path, backend: &str, down: &str) -> std::path::PathBuf {
+    let fixtures = fixtures();
+    let mut text = format!("[[apis]]\nfile = \"{fixtures}/golden-api.yaml\"\nid = \"{API}\"\n");
+    for (stage, settings) in [
+        ("info", "loggingLevel = \"INFO\", dataTraceEnabled = true"),
+        ("error", "loggingLevel = \"ERROR\""),
+    ] {
+        text.push_str(&format!(
+            "[[apis.stages]]\nname = \"{stage}\"\nvariables = {{ backend = \"{backend}\", down = \"http://{down}\" }}\nmethodSettings.\"*/*\" = {{ {settings} }}\n"
+        ));
+    }
+    for (name, timeout) in [
+        ("greet", 3.0),
+        ("fails", 3.0),
+        ("malformed", 3.0),
+        ("slow", 3.0),
+    ] {
+        text.push_str(&format!(
+            "[[functions]]\nname = \"{name}\"\nruntime = \"python3.11\"\nhandler = \"handlers.{name}\"\ncode = \"{fixtures}/functions\"\ntimeout = {timeout}\n"
+        ));
+    }
+    let path = dir.join("gatewatch.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// The messages of `group` that contain `needle`, waiting (bounded) until
+/// one of them contains `last` (no wait when `last` is empty).
+async fn messages(logs: &Client, group: &str, needle: &str, last: &str) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let found: Vec<String> = match logs
+            .filter_log_events()
+            .log_group_name(group)
+            .filter_pattern(format!("\"{needle}\""))
+            .send()
+            .await
+        {
+            Ok(page) => page
+                .events()
+                .iter()
+                .map(|e| e.message().unwrap_or("").to_string())
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        if last.is_empty() || found.iter().any(|m| m.contains(last)) || Instant::now() > deadline {
+            return found;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Replaces what differs between runs by names.
+struct Normaliser {
+    rules: Vec<(Regex, &'static str)>,
+    fixtures: String,
+    content_length: Regex,
+}
+
+impl Normaliser {
+    fn new() -> Normaliser {
+        let rules = [
+            (
+                r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+                "<uuid>",
+            ),
+            (r"([Rr]oot)=1-[0-9a-f]{8}-[0-9a-f]{24}", "$1=1-<trace>"),
+            (r"127\.0\.0\.1:\d+", "127.0.0.1:<port>"),
+            (
+                r#""resourceId":"[a-z0-9]{10}""#,
+                r#""resourceId":"<resource-id>""#,
+            ),
+            // The SigV4 placeholder and token are derived from the request id.
+            (r"(Authorization=\*+)[0-9a-f]{6},", "$1<last-6>,"),
+            (
+                r"X-Amz-Security-Token=[A-Za-z0-9+/=]+ \[TRUNCATED\]$",
+                "X-Amz-Security-Token=<token> [TRUNCATED]",
+            ),
+            (r"latency: \d+ ms", "latency: <n> ms"),
+            (r"\d{8}T\d{6}Z", "<amz-date>"),
+            (
+                r"[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT",
+                "<http-date>",
+            ),
+            (
+                r"\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} \+0000",
+                "<request-time>",
+            ),
+            (r"\b1\d{12}\b", "<epoch-ms>"),
+            (r"(Duration|Init Duration): [\d.]+ ms", "$1: <n> ms"),
+            (r"Billed Duration: \d+ ms", "Billed Duration: <n> ms"),
+            (r"Max Memory Used: \d+ MB", "Max Memory Used: <n> MB"),
+        ];
+        Normaliser {
+            rules: rules
+                .into_iter()
+                .map(|(re, to)| (Regex::new(re).unwrap(), to))
+                .collect(),
+            fixtures: fixtures(),
+            content_length: Regex::new(r"Content-Length=\d+").unwrap(),
+        }
+    }
+
+    /// The request's messages, one per line, with their variable parts named.
+    fn golden(&self, messages: &[String], request_id: &str, extended_id: &str) -> String {
+        // The fixtures' path (in a stack trace) is as long as the clone's
+        // path, and so is the body that carries it.
+        let path_sized = messages.iter().any(|m| m.contains(&self.fixtures));
+        messages
+            .iter()
+            .map(|m| self.line(m, request_id, extended_id, path_sized) + "\n")
+            .collect()
+    }
+
+    fn line(&self, line: &str, request_id: &str, extended_id: &str, path_sized: bool) -> String {
+        let mut line = line
+            .replace(request_id, "<request-id>")
+            .replace(extended_id, "<extended-request-id>");
+        // A cut at 1 KB can fall inside the request id.
+        for len in (8..request_id.len()).rev() {
+            let cut = format!("{} [TRUNCATED]", &request_id[..len]);
+            if line.ends_with(&cut) {
+                line.truncate(line.len() - cut.len());
+                line.push_str("<request-id, cut> [TRUNCATED]");
+                break;
+            }
+        }
+        if path_sized {
+            line = line.replace(&self.fixtures, "<fixtures>");
+            line = self
+                .content_length
+                .replace_all(&line, "Content-Length=<n>")
+                .into_owned();
+        }
+        for (re, to) in &self.rules {
+            line = re.replace_all(&line, *to).into_owned();
+        }
+        line
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn execution_logs_match_their_goldens() {
+    let upstream = Upstream::start();
+    let dir = temp_dir("golden");
+    let config = config(&dir, &upstream.url(), &closed_port().to_string());
+    let gw = Gatewatch::start(&["--config", config.to_str().unwrap(), "-q"]);
+    let logs = common::logs_client(&gw, "us-east-1");
+    let normaliser = Normaliser::new();
+
+    // Warm each function first, so the goldens do not depend on which
+    // request found a cold runtime.
+    for path in [
+        "/info/greet/warm",
+        "/info/fails/warm",
+        "/info/malformed/warm",
+    ] {
+        get(gw.data, path);
+    }
+
+    // Successful requests at ERROR write nothing; checked once later
+    // requests' lines are in (one writer commits in order).
+    let mut silent = Vec::new();
+    for stage in ["info", "error"] {
+        let group = format!("API-Gateway-Execution-Logs_{API}/{stage}");
+        for s in SCENARIOS {
+            let path = format!("/{stage}{}", s.path);
+            let mut headers = vec![
+                ("Host", "api.example.test"),
+                ("User-Agent", "golden/1.0"),
+                ("Accept", "application/json"),
+            ];
+            if !s.body.is_empty() {
+                headers.push(("Content-Type", "application/json"));
+            }
+            let resp = request(gw.data, s.method, &path, &headers, s.body);
+            assert_eq!(resp.status, s.status, "{stage} {}: {}", s.name, resp.text());
+            let id = resp.header("x-amzn-RequestId").unwrap().to_string();
+            let extended = resp.header("x-amz-apigw-id").unwrap_or("-").to_string();
+            if stage == "error" && s.status < 400 {
+                silent.push((s.name, group.clone(), id));
+                continue;
+            }
+            let found = messages(&logs, &group, &id, "Method completed with status").await;
+            let prefix = format!("({id}) ");
+            for m in &found {
+                assert!(m.starts_with(&prefix), "{m} lacks {prefix}");
+            }
+            let golden = normaliser.golden(&found, &id, &extended);
+            insta::assert_snapshot!(format!("{}_{stage}", s.name), golden);
+        }
+    }
+
+    assert!(!silent.is_empty());
+    for (name, group, id) in silent {
+        let found = messages(&logs, &group, &id, "").await;
+        assert!(found.is_empty(), "{name} at ERROR: {found:#?}");
+    }
+
+    drop(gw);
+    let _ = std::fs::remove_dir_all(&dir);
+}
