@@ -120,7 +120,7 @@ accessLogSettings = {{ destinationArn = "arn:aws:logs:us-east-1:000000000000:log
 
     // HTTP_PROXY, INFO + data trace: the whole sequence, in order.
     let proxy_lines = lines(
-        &messages(&logs, execution_group, &id(&proxy), 19).await,
+        &messages(&logs, execution_group, &id(&proxy), 21).await,
         &id(&proxy),
     );
     assert_eq!(
@@ -142,10 +142,22 @@ accessLogSettings = {{ destinationArn = "arn:aws:logs:us-east-1:000000000000:log
             "Sending request to http",
             "Received response",
             "Endpoint response headers",
+            "Endpoint response body before transformations",
+            "Method response body after transformations",
             "Method response headers",
             "Successfully completed execution",
             "Method completed with status",
         ]
+    );
+    // The streamed body, as it passed through.
+    assert!(
+        proxy_lines[16].contains("\"path\":\"/echo/a/b\""),
+        "{}",
+        proxy_lines[16]
+    );
+    assert_eq!(
+        proxy_lines[16].split_once(": ").unwrap().1,
+        proxy_lines[17].split_once(": ").unwrap().1
     );
     assert_eq!(
         proxy_lines[5],
@@ -159,7 +171,7 @@ accessLogSettings = {{ destinationArn = "arn:aws:logs:us-east-1:000000000000:log
         format!("Sending request to {}/echo/a/b?x=1", upstream.url())
     );
     assert!(proxy_lines[14].starts_with("Received response. Status: 200, Integration latency: "));
-    assert_eq!(proxy_lines[18], "Method completed with status: 200");
+    assert_eq!(proxy_lines[20], "Method completed with status: 200");
 
     // HTTP non-proxy: mapped request and response bodies are traced.
     let mapped_lines = lines(

@@ -14,7 +14,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 
-use crate::context::{ExecutionEvent, RequestContext, RequestRecord};
+use crate::context::{ExecutionEvent, ExecutionEventKind, RequestContext, RequestRecord};
 use crate::sink::RecordSink;
 use tokio::sync::mpsc::OwnedPermit;
 
@@ -37,6 +37,30 @@ pub struct Finisher {
 }
 
 impl Finisher {
+    /// Gives the streamed body to the last endpoint response and method
+    /// response events that have none (an HTTP proxy's, whose body passed
+    /// through after they were recorded).
+    fn fill_streamed_body(&mut self, body: Bytes) {
+        let mut endpoint = false;
+        let mut method = false;
+        for event in self.events.iter_mut().rev() {
+            match &mut event.kind {
+                ExecutionEventKind::EndpointResponse { body: slot, .. } if !endpoint => {
+                    endpoint = true;
+                    slot.get_or_insert_with(|| body.clone());
+                }
+                ExecutionEventKind::MethodResponse { body: slot, .. } if !method => {
+                    method = true;
+                    slot.get_or_insert_with(|| body.clone());
+                }
+                _ => {}
+            }
+            if endpoint && method {
+                break;
+            }
+        }
+    }
+
     fn finish(mut self, sent: u64) {
         self.context.response_length = Some(sent);
         self.context.response_latency_ms = Some(self.started.elapsed().as_millis() as u64);
@@ -59,6 +83,33 @@ pub struct CompletionBody<B> {
     inner: B,
     sent: u64,
     finisher: Option<Finisher>,
+    capture: Option<Box<Capture>>,
+}
+
+/// The first bytes of a streamed body, kept for the data trace as the
+/// frames passed (shared, not copied, until the end).
+struct Capture {
+    frames: Vec<Bytes>,
+    kept: usize,
+    limit: usize,
+}
+
+impl Capture {
+    fn keep(&mut self, data: &Bytes) {
+        let room = self.limit - self.kept;
+        if room > 0 && !data.is_empty() {
+            let part = data.slice(..data.len().min(room));
+            self.kept += part.len();
+            self.frames.push(part);
+        }
+    }
+
+    fn into_bytes(self) -> Bytes {
+        match <[Bytes; 1]>::try_from(self.frames) {
+            Ok([one]) => one,
+            Err(frames) => frames.concat().into(),
+        }
+    }
 }
 
 impl<B> CompletionBody<B> {
@@ -69,11 +120,29 @@ impl<B> CompletionBody<B> {
             inner,
             sent: 0,
             finisher: finisher.into(),
+            capture: None,
         }
     }
 
+    /// Keeps the first `limit` bytes of the body and, when it is done,
+    /// gives them to the record's endpoint and method response events
+    /// (see [`Finisher`]): the data trace of a streamed body.
+    pub fn capturing(mut self, limit: usize) -> Self {
+        if self.finisher.is_some() {
+            self.capture = Some(Box::new(Capture {
+                frames: Vec::new(),
+                kept: 0,
+                limit,
+            }));
+        }
+        self
+    }
+
     fn done(&mut self) {
-        if let Some(f) = self.finisher.take() {
+        if let Some(mut f) = self.finisher.take() {
+            if let Some(capture) = self.capture.take() {
+                f.fill_streamed_body(capture.into_bytes());
+            }
             f.finish(self.sent);
         }
     }
@@ -96,6 +165,9 @@ where
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {
                     this.sent += data.len() as u64;
+                    if let Some(capture) = &mut this.capture {
+                        capture.keep(data);
+                    }
                 }
                 Poll::Ready(Some(Ok(frame)))
             }
@@ -240,5 +312,109 @@ mod tests {
         let error = outcome.unwrap().unwrap_err();
         assert!(error.is::<BodyDeadlineExceeded>(), "{error}");
         assert!(started.elapsed() >= Duration::from_millis(50));
+    }
+
+    /// A body of the given data frames, each its own frame.
+    struct Frames(std::collections::VecDeque<Bytes>);
+
+    impl Body for Frames {
+        type Data = Bytes;
+        type Error = std::convert::Infallible;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+            Poll::Ready(self.0.pop_front().map(|data| Ok(Frame::data(data))))
+        }
+    }
+
+    /// Keeps the records it is given.
+    #[derive(Default)]
+    struct Kept(std::sync::Mutex<Vec<RequestRecord>>);
+
+    impl RecordSink for Kept {
+        fn submit(&self, record: RequestRecord) {
+            self.0.lock().unwrap().push(record);
+        }
+    }
+
+    fn streamed_body_of(record: &RequestRecord) -> (Option<Bytes>, Option<Bytes>) {
+        let mut found = (None, None);
+        for event in &record.events {
+            match &event.kind {
+                ExecutionEventKind::EndpointResponse { body, .. } => found.0 = body.clone(),
+                ExecutionEventKind::MethodResponse { body, .. } => found.1 = body.clone(),
+                _ => {}
+            }
+        }
+        found
+    }
+
+    async fn stream_through(frames: &[&'static str], limit: Option<usize>) -> RequestRecord {
+        let sink = Arc::new(Kept::default());
+        let event = |kind| ExecutionEvent {
+            at: std::time::SystemTime::now(),
+            kind,
+        };
+        let finisher = Finisher {
+            context: Box::default(),
+            events: vec![
+                event(ExecutionEventKind::EndpointResponse {
+                    status: 200,
+                    latency_ms: 1,
+                    headers: Default::default(),
+                    body: None,
+                }),
+                event(ExecutionEventKind::MethodResponse {
+                    status: 200,
+                    headers: Default::default(),
+                    body: None,
+                }),
+                event(ExecutionEventKind::Completed { status: 200 }),
+            ],
+            started: Instant::now(),
+            sink: sink.clone() as Arc<dyn RecordSink>,
+            permit: None,
+        };
+        let inner = Frames(
+            frames
+                .iter()
+                .map(|f| Bytes::from_static(f.as_bytes()))
+                .collect(),
+        );
+        let mut body = CompletionBody::new(inner, finisher);
+        if let Some(limit) = limit {
+            body = body.capturing(limit);
+        }
+        let sent = body.collect().await.unwrap().to_bytes();
+        assert_eq!(sent, frames.concat(), "the client gets every byte");
+        let mut kept = sink.0.lock().unwrap();
+        assert_eq!(kept.len(), 1);
+        kept.pop().unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_captured_stream_gives_its_first_bytes_to_the_trace() {
+        let record = stream_through(&["{\"a\":", "", "1,\"b\":", "2}"], Some(9)).await;
+        let (endpoint, method) = streamed_body_of(&record);
+        assert_eq!(endpoint.as_deref(), Some(&b"{\"a\":1,\"b"[..]));
+        assert_eq!(method, endpoint);
+        assert_eq!(record.context.response_length, Some(13));
+
+        let whole = stream_through(&["one frame"], Some(100)).await;
+        assert_eq!(
+            streamed_body_of(&whole).0.as_deref(),
+            Some(&b"one frame"[..])
+        );
+
+        let empty = stream_through(&[], Some(100)).await;
+        assert_eq!(streamed_body_of(&empty).0.as_deref(), Some(&b""[..]));
+    }
+
+    #[tokio::test]
+    async fn an_uncaptured_stream_leaves_the_trace_without_a_body() {
+        let record = stream_through(&["abc", "def"], None).await;
+        assert_eq!(streamed_body_of(&record), (None, None));
     }
 }

@@ -15,7 +15,10 @@ use hyper::body::Incoming;
 
 use crate::body::{BoxError, CompletionBody, Finisher};
 use crate::context::RequestRecord;
-use crate::context::{ExecutionEventKind, ExecutionTrace, HeaderList, RequestContext, RequestIds};
+use crate::context::{
+    ExecutionEventKind, ExecutionTrace, HeaderList, RequestContext, RequestIds,
+    MAX_STREAMED_BODY_TRACE, STANDARD_LINE_CHARS,
+};
 use crate::deployment::Deployments;
 use crate::integration::lambda::LambdaInvoker;
 use crate::integration::{http::HttpBackend, mock, IntegrationReply, ReplyBody};
@@ -314,6 +317,13 @@ impl Gateway {
         // data is captured (for the gateway response of an early reject).
         let default_setting = target.stage.method_setting("*", "*");
         trace.data = default_setting.data_trace_enabled || target.stage.errors_only_tracing;
+        // A line holds at most that many characters, each at most 4 bytes.
+        trace.streamed_body_limit = target
+            .stage
+            .max_log_line_chars
+            .unwrap_or(STANDARD_LINE_CHARS)
+            .saturating_mul(4)
+            .min(MAX_STREAMED_BODY_TRACE);
         ctx.data_trace = trace.data;
 
         let header_bytes: usize = parts.method.as_str().len()
@@ -560,6 +570,10 @@ impl Gateway {
         if ctx.failed() {
             fill_request_data(&mut trace, request);
         }
+        let capture_streamed = trace.data
+            && !silent
+            && trace.keeps_info_lines()
+            && (!trace.errors_only || ctx.failed());
         let mut headers = reply.headers;
         add_standard_headers(&mut headers, &ctx);
         // A silent request's record would be written nowhere: none is
@@ -569,7 +583,7 @@ impl Gateway {
             trace.push(ExecutionEventKind::Completed { status });
             Finisher {
                 context: ctx,
-                events: trace.events,
+                events: std::mem::take(&mut trace.events),
                 started,
                 sink: Arc::clone(sink),
                 permit,
@@ -579,7 +593,16 @@ impl Gateway {
             ReplyBody::Full(bytes) => {
                 CompletionBody::new(Full::new(bytes), finisher).boxed_unsync()
             }
-            ReplyBody::Stream(incoming) => CompletionBody::new(incoming, finisher).boxed_unsync(),
+            ReplyBody::Stream(incoming) => {
+                let body = CompletionBody::new(incoming, finisher);
+                // The data trace shows the streamed body once it has passed
+                // (only where its lines will be written).
+                if capture_streamed {
+                    body.capturing(trace.streamed_body_limit).boxed_unsync()
+                } else {
+                    body.boxed_unsync()
+                }
+            }
         };
         let mut response = Response::new(body);
         *response.status_mut() = reply.status;

@@ -207,6 +207,14 @@ impl ExecutionEventKind {
     }
 }
 
+/// The most characters of an execution-log line after its `({requestId}) `
+/// prefix in AWS's standard logging; longer lines are cut there and marked.
+pub const STANDARD_LINE_CHARS: usize = 1024;
+
+/// The most bytes of a streamed response body a data trace keeps, however
+/// long the stage lets its lines be (API Gateway's payload limit).
+pub const MAX_STREAMED_BODY_TRACE: usize = 10 * 1024 * 1024;
+
 /// The ordered events of one request, plus whether data is captured.
 #[derive(Debug, Clone, Default)]
 pub struct ExecutionTrace {
@@ -228,6 +236,9 @@ pub struct ExecutionTrace {
     /// if the request failed (by the gateway, which still holds the
     /// request then); a method response with a status below 400 keeps none.
     pub errors_only: bool,
+    /// How many bytes of a streamed (HTTP proxy) response body the data
+    /// trace keeps: enough for the longest line the stage writes.
+    pub streamed_body_limit: usize,
 }
 
 impl ExecutionTrace {

@@ -11,7 +11,10 @@ mod events;
 mod ids;
 mod variables;
 
-pub use events::{ExecutionEvent, ExecutionEventKind, ExecutionTrace, FailureKind, HeaderList};
+pub use events::{
+    ExecutionEvent, ExecutionEventKind, ExecutionTrace, FailureKind, HeaderList,
+    MAX_STREAMED_BODY_TRACE, STANDARD_LINE_CHARS,
+};
 pub use ids::{arrival_ms_of, xray_trace_id_from_header, RequestIds};
 pub use variables::{ContextValue, ContextVariable};
 

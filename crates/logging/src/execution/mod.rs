@@ -25,7 +25,7 @@ use std::fmt::Write as _;
 use crate::lines::Lines;
 
 /// Longest text after the `({requestId}) ` prefix before it is cut.
-pub const TRUNCATE_AT: usize = 1024;
+pub const TRUNCATE_AT: usize = gatewatch_gateway::context::STANDARD_LINE_CHARS;
 /// What marks a cut line.
 pub const TRUNCATED: &str = " [TRUNCATED]";
 
