@@ -25,7 +25,7 @@ use serde_json::{json, Map, Value};
 
 use super::mapping::integration_uri;
 use super::{IntegrationReply, ReplyBody};
-use crate::context::{ExecutionEventKind, ExecutionTrace, FailureKind, RequestContext};
+use crate::context::{ExecutionEventKind, ExecutionTrace, FailureKind, HeaderList, RequestContext};
 use crate::request::MethodRequest;
 use crate::response::GatewayError;
 
@@ -200,6 +200,31 @@ pub fn proxy_event(request: &MethodRequest, ctx: &RequestContext, binary: bool) 
         "body": body,
         "isBase64Encoded": binary && !request.body.is_empty(),
     })
+}
+
+/// The data trace's `Method response headers` of a Lambda proxy response:
+/// the headers the gateway sends (`headers`, parsed from the function's
+/// answer `reply`), named as the function spelled them, then the trace
+/// header API Gateway adds, in the form its logs show with tracing off
+/// (`sampled=0;root=…`).
+fn method_response_headers(reply: &[u8], headers: &HeaderMap, trace_id: &str) -> HeaderList {
+    let answer: Value = serde_json::from_slice(reply).unwrap_or(Value::Null);
+    let spelled: Vec<&str> = ["headers", "multiValueHeaders"]
+        .iter()
+        .filter_map(|field| answer.get(field).and_then(Value::as_object))
+        .flat_map(|object| object.keys().map(String::as_str))
+        .collect();
+    let mut list = HeaderList::new();
+    for (name, value) in headers {
+        let name = spelled
+            .iter()
+            .find(|s| s.eq_ignore_ascii_case(name.as_str()))
+            .copied()
+            .unwrap_or(name.as_str());
+        list.push(name, &String::from_utf8_lossy(value.as_bytes()));
+    }
+    list.push("X-Amzn-Trace-Id", &format!("sampled=0;root={trace_id}"));
+    list
 }
 
 /// The method response a valid proxy reply describes, or `None` when the
@@ -452,7 +477,8 @@ pub async fn invoke(
             format!("Lambda execution failed with status 200 due to customer function error: {message}. Lambda request id: {}", reply.request_id),
         ));
     }
-    let Some((status, headers, body)) = parse_proxy_response(&body) else {
+    let reply_body = body;
+    let Some((status, headers, body)) = parse_proxy_response(&reply_body) else {
         return Err(GatewayError::new(GatewayResponseType::IntegrationFailure)
             .with_status(502)
             .with_failure(
@@ -461,9 +487,14 @@ pub async fn invoke(
             ));
     };
     ctx.integration.status = Some(status);
+    let logged_headers = if trace.data {
+        method_response_headers(&reply_body, &headers, &ctx.xray_trace_id)
+    } else {
+        HeaderList::new()
+    };
     trace.push(ExecutionEventKind::MethodResponse {
         status,
-        headers: trace.data_headers(&headers),
+        headers: logged_headers,
         body: trace.data.then(|| body.clone()),
     });
     Ok(IntegrationReply {
@@ -728,6 +759,27 @@ mod tests {
         // As on AWS, the line is longer than the 1 KB standard-logging cut.
         let line: usize = headers.iter().map(|(n, v)| n.len() + v.len() + 3).sum();
         assert!(line > 1024, "{line}");
+    }
+
+    #[test]
+    fn the_data_trace_names_method_response_headers_as_the_function_did() {
+        let reply = br#"{"statusCode": 200, "headers": {"Content-Type": "text/plain", "X-Single": "1"}, "multiValueHeaders": {"Set-Cookie": ["a=1", "b=2"]}}"#;
+        let (_, headers, _) = parse_proxy_response(reply).unwrap();
+        let logged =
+            method_response_headers(reply, &headers, "1-5c755b5d-07b29b94e632d3da19d88789");
+        assert_eq!(
+            logged.iter().collect::<Vec<_>>(),
+            [
+                ("Content-Type", "text/plain"),
+                ("X-Single", "1"),
+                ("Set-Cookie", "a=1"),
+                ("Set-Cookie", "b=2"),
+                (
+                    "X-Amzn-Trace-Id",
+                    "sampled=0;root=1-5c755b5d-07b29b94e632d3da19d88789"
+                ),
+            ]
+        );
     }
 
     #[test]
