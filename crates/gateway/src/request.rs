@@ -1,11 +1,14 @@
 //! The method request as integrations and templates see it.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use gatewatch_model::Stage;
 use http::HeaderMap;
 use percent_encoding::percent_decode_str;
+
+use crate::context::RequestContext;
 
 /// A client request after routing: method, decoded parameters, headers and
 /// the (size-limited) body.
@@ -63,6 +66,70 @@ impl MethodRequest {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
+    /// The method request's headers as API Gateway's front end presents
+    /// them to the method (the Lambda proxy event, the data trace's
+    /// `Method request headers`): the client's headers in the order they
+    /// came, named as received (this server reads names lowercased, as an
+    /// HTTP/2 client sends them), without the connection's own framing
+    /// headers; `Host` and `User-Agent` in the front end's spelling; then
+    /// the headers the front end adds: `X-Amzn-Trace-Id` (the client's, else
+    /// the request's trace id), `X-Forwarded-For` (the client's chain with
+    /// the client's address appended), `X-Forwarded-Port` (from `Host`, else
+    /// 80) and `X-Forwarded-Proto`.
+    ///
+    /// Observed on AWS: events list `Host`, `User-Agent`, `X-Amzn-Trace-Id`
+    /// and `X-Forwarded-*` in that spelling next to lowercase names such as
+    /// `origin` and `x-correlation-id`.
+    pub fn front_end_headers<'a>(
+        &'a self,
+        ctx: &RequestContext,
+    ) -> Vec<(Cow<'a, str>, Cow<'a, str>)> {
+        let mut out: Vec<(Cow<str>, Cow<str>)> = Vec::with_capacity(self.headers.len() + 4);
+        let mut trace = None;
+        let mut forwarded = String::new();
+        let mut port = None;
+        for (name, value) in &self.headers {
+            let value = String::from_utf8_lossy(value.as_bytes());
+            let name = match name.as_str() {
+                "connection" | "keep-alive" | "proxy-connection" | "te" | "trailer"
+                | "transfer-encoding" | "upgrade" | "x-forwarded-port" | "x-forwarded-proto" => {
+                    continue
+                }
+                "x-amzn-trace-id" => {
+                    trace.get_or_insert(value);
+                    continue;
+                }
+                "x-forwarded-for" => {
+                    let value = value.trim();
+                    if !value.is_empty() {
+                        forwarded.push_str(value);
+                        forwarded.push_str(", ");
+                    }
+                    continue;
+                }
+                "host" => {
+                    port = value
+                        .rsplit_once(':')
+                        .and_then(|(_, p)| p.parse::<u16>().ok());
+                    Cow::Borrowed("Host")
+                }
+                "user-agent" => Cow::Borrowed("User-Agent"),
+                other => Cow::Borrowed(other),
+            };
+            out.push((name, value));
+        }
+        let trace = trace.unwrap_or_else(|| Cow::Owned(format!("Root={}", ctx.xray_trace_id)));
+        forwarded.push_str(&ctx.identity.source_ip);
+        out.push((Cow::Borrowed("X-Amzn-Trace-Id"), trace));
+        out.push((Cow::Borrowed("X-Forwarded-For"), Cow::Owned(forwarded)));
+        out.push((
+            Cow::Borrowed("X-Forwarded-Port"),
+            Cow::Owned(port.unwrap_or(80).to_string()),
+        ));
+        out.push((Cow::Borrowed("X-Forwarded-Proto"), Cow::Borrowed("http")));
+        out
+    }
+
     /// A stage variable.
     pub fn stage_variable(&self, name: &str) -> Option<&str> {
         self.stage.variables.get(name).map(String::as_str)
@@ -88,6 +155,69 @@ fn decode_component(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_front_end_names_and_adds_its_headers() {
+        let mut headers = HeaderMap::new();
+        for (name, value) in [
+            ("host", "api.example.test:8443"),
+            ("user-agent", "curl/8.5.0"),
+            ("x-forwarded-for", "203.0.113.7"),
+            ("connection", "keep-alive"),
+            ("x-correlation-id", "abc"),
+            ("x-forwarded-for", "198.51.100.2"),
+            ("x-forwarded-proto", "gopher"),
+            (
+                "x-amzn-trace-id",
+                "Root=1-5c755b5d-07b29b94e632d3da19d88789",
+            ),
+        ] {
+            headers.append(
+                http::HeaderName::from_static(name),
+                http::HeaderValue::from_static(value),
+            );
+        }
+        let request = MethodRequest {
+            method: http::Method::GET,
+            path_parameters: Vec::new(),
+            query: Vec::new(),
+            raw_query: None,
+            headers,
+            body: Bytes::new(),
+            stage: Arc::new(Stage::new("dev")),
+            greedy_parameter: None,
+        };
+        let mut ctx = RequestContext::default();
+        ctx.identity.source_ip = "127.0.0.1".into();
+        ctx.xray_trace_id = "1-00000000-000000000000000000000000".into();
+        let seen = request.front_end_headers(&ctx);
+        let seen: Vec<(&str, &str)> = seen.iter().map(|(n, v)| (n.as_ref(), v.as_ref())).collect();
+        assert_eq!(
+            seen,
+            [
+                ("Host", "api.example.test:8443"),
+                ("User-Agent", "curl/8.5.0"),
+                ("x-correlation-id", "abc"),
+                (
+                    "X-Amzn-Trace-Id",
+                    "Root=1-5c755b5d-07b29b94e632d3da19d88789"
+                ),
+                ("X-Forwarded-For", "203.0.113.7, 198.51.100.2, 127.0.0.1"),
+                ("X-Forwarded-Port", "8443"),
+                ("X-Forwarded-Proto", "http"),
+            ]
+        );
+
+        // Without the client's: the request's trace id and port 80.
+        let bare = MethodRequest {
+            headers: HeaderMap::new(),
+            ..request
+        };
+        let seen = bare.front_end_headers(&ctx);
+        assert_eq!(seen[0].1, "Root=1-00000000-000000000000000000000000");
+        assert_eq!(seen[1].1, "127.0.0.1");
+        assert_eq!(seen[2].1, "80");
+    }
 
     #[test]
     fn query_keeps_every_value() {

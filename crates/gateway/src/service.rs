@@ -395,7 +395,7 @@ impl Gateway {
                 .and_then(|p| p.strip_suffix("+}"))
                 .map(String::from),
         };
-        let event = method_request_event(&trace, &request, !trace.errors_only);
+        let event = method_request_event(&trace, &request, &ctx, !trace.errors_only);
         trace.push(event);
 
         let Some(integration) = method.integration.as_ref() else {
@@ -568,7 +568,7 @@ impl Gateway {
         ctx.status = Some(status);
         // A reply with an error status is a failure to errors-only tracing.
         if ctx.failed() {
-            fill_request_data(&mut trace, request);
+            fill_request_data(&mut trace, request, &ctx);
         }
         let capture_streamed = trace.data
             && !silent
@@ -623,7 +623,7 @@ impl Gateway {
         started: Instant,
     ) -> Response<ResponseBody> {
         if let Some(request) = request {
-            fill_request_data(&mut trace, request);
+            fill_request_data(&mut trace, request, &ctx);
         }
         if let Some((kind, detail)) = &err.failure {
             trace.push(ExecutionEventKind::Failure {
@@ -704,6 +704,7 @@ impl<'a> HeadFields<'a> {
 fn method_request_event(
     trace: &ExecutionTrace,
     request: &MethodRequest,
+    ctx: &RequestContext,
     with_data: bool,
 ) -> ExecutionEventKind {
     if !with_data {
@@ -717,7 +718,15 @@ fn method_request_event(
     ExecutionEventKind::MethodRequest {
         path_parameters: trace.data_pairs(request.path_parameter_pairs()),
         query: trace.data_pairs(request.query_pairs()),
-        headers: trace.data_headers(&request.headers),
+        headers: if trace.data {
+            request
+                .front_end_headers(ctx)
+                .iter()
+                .map(|(name, value)| (name.as_ref(), value.as_ref()))
+                .collect()
+        } else {
+            HeaderList::new()
+        },
         body: trace.data_body(&request.body),
     }
 }
@@ -725,11 +734,11 @@ fn method_request_event(
 /// Copies a failed request's data into its `MethodRequest` event when
 /// errors-only tracing deferred it (see [`ExecutionTrace::errors_only`]).
 /// Called once, when the request ends.
-fn fill_request_data(trace: &mut ExecutionTrace, request: &MethodRequest) {
+fn fill_request_data(trace: &mut ExecutionTrace, request: &MethodRequest, ctx: &RequestContext) {
     if !trace.errors_only || !trace.data {
         return;
     }
-    let filled = method_request_event(trace, request, true);
+    let filled = method_request_event(trace, request, ctx, true);
     if let Some(event) = trace
         .events
         .iter_mut()

@@ -230,7 +230,7 @@ async fn data_trace_captures_parameters_headers_and_bodies() {
         } => {
             assert_eq!(path_parameters.iter().collect::<Vec<_>>(), [("id", "7")]);
             assert_eq!(query.iter().collect::<Vec<_>>(), [("x", "1"), ("x", "2")]);
-            assert!(headers.iter().any(|(k, _)| k == "host"));
+            assert!(headers.iter().any(|(k, _)| k == "Host"));
         }
         other => panic!("{other:?}"),
     }
@@ -269,7 +269,7 @@ async fn errors_only_tracing_copies_request_data_for_failed_requests_only() {
                 .iter()
                 .map(|(k, v)| format!("{k}={v}"))
                 .collect::<Vec<_>>(),
-            headers.iter().any(|(k, _)| k == "host"),
+            headers.iter().any(|(k, _)| k == "Host"),
         ),
         other => panic!("{other:?}"),
     };

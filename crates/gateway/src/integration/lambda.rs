@@ -103,23 +103,27 @@ fn opt_map(pairs: impl Iterator<Item = (String, String)>) -> Value {
 
 /// Builds the REST API proxy event (payload format 1.0).
 pub fn proxy_event(request: &MethodRequest, ctx: &RequestContext, binary: bool) -> Value {
-    // Header names sorted case-insensitively; last value wins in `headers`.
-    let mut names: Vec<&str> = request.headers.keys().map(HeaderName::as_str).collect();
-    names.sort_by_key(|n| n.to_ascii_lowercase());
-    names.dedup();
+    // The front end's view of the headers, names sorted case-insensitively
+    // (stable: repeated names keep their order); last value wins in
+    // `headers`.
+    let mut pairs = request.front_end_headers(ctx);
+    pairs.sort_by_cached_key(|(name, _)| name.to_ascii_lowercase());
     let mut headers = Map::new();
     let mut multi_headers = Map::new();
-    for name in &names {
-        let values: Vec<String> = request
-            .headers
-            .get_all(*name)
+    let mut at = 0;
+    while at < pairs.len() {
+        let name = &pairs[at].0;
+        let same = pairs[at..]
             .iter()
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .take_while(|(n, _)| n.eq_ignore_ascii_case(name))
+            .count();
+        let values: Vec<&str> = pairs[at..at + same]
+            .iter()
+            .map(|(_, v)| v.as_ref())
             .collect();
-        if let Some(last) = values.last() {
-            headers.insert(name.to_string(), json!(last));
-        }
+        headers.insert(name.to_string(), json!(values[same - 1]));
         multi_headers.insert(name.to_string(), json!(values));
+        at += same;
     }
     let mut multi_query: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (k, v) in &request.query {
@@ -672,6 +676,7 @@ mod tests {
                 user_agent: Some("curl/8.5.0".into()),
                 ..Default::default()
             },
+            xray_trace_id: "1-653bbbe9-2a3f4c5d6e7f8091a2b3c4d5".into(),
             ..RequestContext::default()
         };
         let event = proxy_event(&request, &ctx, false);
