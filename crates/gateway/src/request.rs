@@ -130,6 +130,31 @@ impl MethodRequest {
         out
     }
 
+    /// A header as a mapping (`method.request.header.NAME`,
+    /// `$input.params('NAME')`) reads it: the ones API Gateway's front end
+    /// sets (`X-Amzn-Trace-Id`, `X-Forwarded-For`, `X-Forwarded-Port`,
+    /// `X-Forwarded-Proto`) as [`MethodRequest::front_end_headers`] gives
+    /// them, any other as the client sent it.
+    pub fn mapped_header<'a>(&'a self, name: &str, ctx: &RequestContext) -> Option<Cow<'a, str>> {
+        const SET_BY_FRONT_END: [&str; 4] = [
+            "x-amzn-trace-id",
+            "x-forwarded-for",
+            "x-forwarded-port",
+            "x-forwarded-proto",
+        ];
+        if SET_BY_FRONT_END
+            .iter()
+            .any(|n| n.eq_ignore_ascii_case(name))
+        {
+            return self
+                .front_end_headers(ctx)
+                .into_iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v);
+        }
+        self.header(name).map(Cow::Borrowed)
+    }
+
     /// A stage variable.
     pub fn stage_variable(&self, name: &str) -> Option<&str> {
         self.stage.variables.get(name).map(String::as_str)
@@ -217,6 +242,15 @@ mod tests {
         assert_eq!(seen[0].1, "Root=1-00000000-000000000000000000000000");
         assert_eq!(seen[1].1, "127.0.0.1");
         assert_eq!(seen[2].1, "80");
+        assert_eq!(
+            bare.mapped_header("X-Forwarded-For", &ctx).as_deref(),
+            Some("127.0.0.1")
+        );
+        assert_eq!(
+            bare.mapped_header("x-forwarded-proto", &ctx).as_deref(),
+            Some("http")
+        );
+        assert_eq!(bare.mapped_header("host", &ctx), None);
     }
 
     #[test]

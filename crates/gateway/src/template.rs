@@ -373,21 +373,19 @@ impl Expr {
             }
             Expr::Param(name) => {
                 let r = input.request?;
-                Cow::Borrowed(
-                    r.path_param(name)
-                        .or_else(|| r.query_param(name))
-                        .or_else(|| r.header(name))
-                        .unwrap_or_default(),
-                )
+                match r.path_param(name).or_else(|| r.query_param(name)) {
+                    Some(v) => Cow::Borrowed(v),
+                    None => r.mapped_header(name, input.context).unwrap_or_default(),
+                }
             }
             Expr::ParamIn(location, name) => {
                 let r = input.request?;
                 let v = match location {
-                    ParamLocation::Path => r.path_param(name),
-                    ParamLocation::QueryString => r.query_param(name),
-                    ParamLocation::Header => r.header(name),
+                    ParamLocation::Path => r.path_param(name).map(Cow::Borrowed),
+                    ParamLocation::QueryString => r.query_param(name).map(Cow::Borrowed),
+                    ParamLocation::Header => r.mapped_header(name, input.context),
                 };
-                Cow::Borrowed(v.unwrap_or_default())
+                v.unwrap_or_default()
             }
         };
         Some(value)

@@ -61,7 +61,7 @@ pub fn eval_source(
                     .collect();
                 (!values.is_empty()).then(|| values.join(","))
             }
-            "header" => r.header(name).map(String::from),
+            "header" => r.mapped_header(name, ctx).map(Cow::into_owned),
             "multivalueheader" => {
                 let values: Vec<&str> = r
                     .headers
