@@ -80,11 +80,18 @@ impl MethodRequest {
     /// Observed on AWS: events list `Host`, `User-Agent`, `X-Amzn-Trace-Id`
     /// and `X-Forwarded-*` in that spelling next to lowercase names such as
     /// `origin` and `x-correlation-id`.
-    pub fn front_end_headers<'a>(
-        &'a self,
-        ctx: &RequestContext,
-    ) -> Vec<(Cow<'a, str>, Cow<'a, str>)> {
-        let mut out: Vec<(Cow<str>, Cow<str>)> = Vec::with_capacity(self.headers.len() + 4);
+    pub fn front_end_headers(&self, ctx: &RequestContext) -> Vec<(String, String)> {
+        let mut out = Vec::with_capacity(self.headers.len() + 4);
+        self.visit_front_end_headers(ctx, |name, value| {
+            out.push((name.to_string(), value.to_string()))
+        });
+        out
+    }
+
+    /// Calls `visit` with each of [`MethodRequest::front_end_headers`] in
+    /// order, borrowing what it can (the data trace copies them straight
+    /// into its list).
+    pub fn visit_front_end_headers(&self, ctx: &RequestContext, mut visit: impl FnMut(&str, &str)) {
         let mut trace = None;
         let mut forwarded = String::new();
         let mut port = None;
@@ -111,23 +118,31 @@ impl MethodRequest {
                     port = value
                         .rsplit_once(':')
                         .and_then(|(_, p)| p.parse::<u16>().ok());
-                    Cow::Borrowed("Host")
+                    "Host"
                 }
-                "user-agent" => Cow::Borrowed("User-Agent"),
-                other => Cow::Borrowed(other),
+                "user-agent" => "User-Agent",
+                other => other,
             };
-            out.push((name, value));
+            visit(name, &value);
         }
-        let trace = trace.unwrap_or_else(|| Cow::Owned(format!("Root={}", ctx.xray_trace_id)));
-        forwarded.push_str(&ctx.identity.source_ip);
-        out.push((Cow::Borrowed("X-Amzn-Trace-Id"), trace));
-        out.push((Cow::Borrowed("X-Forwarded-For"), Cow::Owned(forwarded)));
-        out.push((
-            Cow::Borrowed("X-Forwarded-Port"),
-            Cow::Owned(port.unwrap_or(80).to_string()),
-        ));
-        out.push((Cow::Borrowed("X-Forwarded-Proto"), Cow::Borrowed("http")));
-        out
+        match trace {
+            Some(client) => visit("X-Amzn-Trace-Id", &client),
+            None => {
+                let mut root = String::with_capacity(5 + ctx.xray_trace_id.len());
+                root.push_str("Root=");
+                root.push_str(&ctx.xray_trace_id);
+                visit("X-Amzn-Trace-Id", &root);
+            }
+        }
+        if forwarded.is_empty() {
+            visit("X-Forwarded-For", &ctx.identity.source_ip);
+        } else {
+            forwarded.push_str(&ctx.identity.source_ip);
+            visit("X-Forwarded-For", &forwarded);
+        }
+        let mut digits = itoa::Buffer::new();
+        visit("X-Forwarded-Port", digits.format(port.unwrap_or(80)));
+        visit("X-Forwarded-Proto", "http");
     }
 
     /// A header as a mapping (`method.request.header.NAME`,
@@ -150,7 +165,7 @@ impl MethodRequest {
                 .front_end_headers(ctx)
                 .into_iter()
                 .find(|(n, _)| n.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v);
+                .map(|(_, v)| Cow::Owned(v));
         }
         self.header(name).map(Cow::Borrowed)
     }
@@ -216,7 +231,7 @@ mod tests {
         ctx.identity.source_ip = "127.0.0.1".into();
         ctx.xray_trace_id = "1-00000000-000000000000000000000000".into();
         let seen = request.front_end_headers(&ctx);
-        let seen: Vec<(&str, &str)> = seen.iter().map(|(n, v)| (n.as_ref(), v.as_ref())).collect();
+        let seen: Vec<(&str, &str)> = seen.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
         assert_eq!(
             seen,
             [

@@ -719,11 +719,14 @@ fn method_request_event(
         path_parameters: trace.data_pairs(request.path_parameter_pairs()),
         query: trace.data_pairs(request.query_pairs()),
         headers: if trace.data {
-            request
-                .front_end_headers(ctx)
-                .iter()
-                .map(|(name, value)| (name.as_ref(), value.as_ref()))
-                .collect()
+            // Room for the client's headers and the four the front end adds.
+            let bytes: usize = (&request.headers)
+                .into_iter()
+                .map(|(n, v)| n.as_str().len() + v.len())
+                .sum();
+            let mut list = HeaderList::with_capacity(request.headers.len() + 4, bytes + 160);
+            request.visit_front_end_headers(ctx, |name, value| list.push(name, value));
+            list
         } else {
             HeaderList::new()
         },

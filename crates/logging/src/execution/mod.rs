@@ -90,27 +90,70 @@ pub fn map_text(pairs: &HeaderList, mask_secrets: bool) -> String {
 /// pair of that name, compared without case, in order.
 fn push_map(out: &mut String, pairs: &HeaderList, mask_secrets: bool) {
     out.push('{');
+    let same = |a: &str, b: &str| a.len() == b.len() && a.eq_ignore_ascii_case(b);
+    // Most lists repeat no name: each pair is written as it comes, and a
+    // repeat found on the way starts the grouping pass over from a copy.
+    let start = out.len();
+    // The names so far (the first few kept at hand, so a check reads no
+    // list entry twice).
+    let mut names = [""; 16];
+    for (i, (name, value)) in pairs.iter().enumerate() {
+        let repeated = match names.get_mut(i) {
+            Some(slot) => {
+                *slot = name;
+                names[..i].iter().any(|earlier| same(earlier, name))
+            }
+            None => pairs.iter().take(i).any(|(earlier, _)| same(earlier, name)),
+        };
+        if repeated {
+            out.truncate(start);
+            push_grouped(out, pairs, mask_secrets);
+            return;
+        }
+        if i > 0 {
+            out.push_str(", ");
+        }
+        push_pair_value(out, name, value, mask_secrets);
+    }
+    out.push('}');
+}
+
+/// `name=value`, the value masked when it is a secret.
+fn push_pair_value(out: &mut String, name: &str, value: &str, mask_secrets: bool) {
+    out.push_str(name);
+    out.push('=');
+    if mask_secrets && is_secret(name) {
+        push_masked(out, value);
+    } else {
+        out.push_str(value);
+    }
+}
+
+/// The rest of [`push_map`] for a list that repeats a name: each name at
+/// its first appearance with every value of that name.
+fn push_grouped(out: &mut String, pairs: &HeaderList, mask_secrets: bool) {
+    let pairs: Vec<(&str, &str)> = pairs.iter().collect();
+    let same = |a: &str, b: &str| a.len() == b.len() && a.eq_ignore_ascii_case(b);
     let mut first = true;
-    let pair = |i: usize| pairs.get(i).unwrap_or_default();
-    for i in 0..pairs.len() {
-        let name = pair(i).0;
-        if (0..i).any(|earlier| pair(earlier).0.eq_ignore_ascii_case(name)) {
+    for (i, &(name, _)) in pairs.iter().enumerate() {
+        if pairs[..i].iter().any(|(earlier, _)| same(earlier, name)) {
             continue;
         }
         if !first {
             out.push_str(", ");
         }
         first = false;
-        out.push_str(name);
-        out.push('=');
         let secret = mask_secrets && is_secret(name);
         let mut separator = false;
-        for (other, value) in (i..pairs.len()).map(pair) {
-            if !other.eq_ignore_ascii_case(name) {
+        for &(other, value) in &pairs[i..] {
+            if !same(other, name) {
                 continue;
             }
             if separator {
                 out.push(',');
+            } else {
+                out.push_str(name);
+                out.push('=');
             }
             separator = true;
             if secret {

@@ -326,3 +326,21 @@ fn masking_counts_characters_and_covers_every_repeated_secret() {
         "{Authorization=Bearer 1234567890}"
     );
 }
+
+#[test]
+fn maps_group_repeats_however_long_the_list() {
+    // Past the names kept at hand: a repeat of the first name near the end
+    // still joins its values under the first spelling.
+    let names: Vec<String> = (0..20).map(|i| format!("h{i}")).collect();
+    let mut items: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), "v")).collect();
+    items.push(("H0", "w"));
+    let text = map_text(&pairs(&items), false);
+    assert!(text.starts_with("{h0=v,w, h1=v, "), "{text}");
+    assert!(text.ends_with(", h19=v}"), "{text}");
+    assert_eq!(text.matches("h0=").count() + text.matches("H0=").count(), 1);
+    // A list without repeats keeps its order and spelling.
+    assert_eq!(
+        map_text(&pairs(&[("B", "2"), ("a", "1"), ("C", "3")]), false),
+        "{B=2, a=1, C=3}"
+    );
+}
