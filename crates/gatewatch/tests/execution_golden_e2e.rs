@@ -23,6 +23,8 @@ struct Scenario {
     path: &'static str,
     body: &'static [u8],
     status: u16,
+    /// The function whose log of the invocation is a golden too.
+    function: Option<&'static str>,
 }
 
 const SCENARIOS: &[Scenario] = &[
@@ -32,6 +34,7 @@ const SCENARIOS: &[Scenario] = &[
         path: "/mock",
         body: b"",
         status: 200,
+        function: None,
     },
     Scenario {
         name: "http_proxy_success",
@@ -39,6 +42,7 @@ const SCENARIOS: &[Scenario] = &[
         path: "/proxy/200?q=1",
         body: b"",
         status: 200,
+        function: None,
     },
     Scenario {
         name: "http_mapped_success",
@@ -46,6 +50,7 @@ const SCENARIOS: &[Scenario] = &[
         path: "/mapped/201",
         body: b"{\"k\": 1}",
         status: 200,
+        function: None,
     },
     Scenario {
         name: "http_proxy_timeout",
@@ -53,6 +58,7 @@ const SCENARIOS: &[Scenario] = &[
         path: "/slow",
         body: b"",
         status: 504,
+        function: None,
     },
     Scenario {
         name: "http_proxy_unreachable",
@@ -60,6 +66,7 @@ const SCENARIOS: &[Scenario] = &[
         path: "/down",
         body: b"",
         status: 500,
+        function: None,
     },
     Scenario {
         name: "aws_proxy_success",
@@ -67,6 +74,7 @@ const SCENARIOS: &[Scenario] = &[
         path: "/greet/ada?lang=en",
         body: b"",
         status: 200,
+        function: Some("greet"),
     },
     Scenario {
         name: "aws_proxy_function_error",
@@ -74,6 +82,7 @@ const SCENARIOS: &[Scenario] = &[
         path: "/fails/now",
         body: b"{\"why\": \"testing\"}",
         status: 502,
+        function: Some("fails"),
     },
     Scenario {
         name: "aws_proxy_malformed_response",
@@ -81,6 +90,7 @@ const SCENARIOS: &[Scenario] = &[
         path: "/malformed/x",
         body: b"",
         status: 502,
+        function: Some("malformed"),
     },
     Scenario {
         name: "aws_proxy_timeout",
@@ -88,6 +98,39 @@ const SCENARIOS: &[Scenario] = &[
         path: "/late/x",
         body: b"",
         status: 504,
+        function: None,
+    },
+    Scenario {
+        name: "aws_proxy_function_crash",
+        method: "GET",
+        path: "/crash/x",
+        body: b"",
+        status: 502,
+        function: Some("crash"),
+    },
+    Scenario {
+        name: "aws_proxy_function_not_found",
+        method: "GET",
+        path: "/missing/x",
+        body: b"",
+        status: 500,
+        function: None,
+    },
+    Scenario {
+        name: "mock_without_status_code",
+        method: "GET",
+        path: "/mock/bad",
+        body: b"",
+        status: 500,
+        function: None,
+    },
+    Scenario {
+        name: "http_unmapped_status",
+        method: "GET",
+        path: "/unmapped/404",
+        body: b"",
+        status: 500,
+        function: None,
     },
     Scenario {
         name: "missing_authentication_token",
@@ -95,6 +138,7 @@ const SCENARIOS: &[Scenario] = &[
         path: "/nothing/here",
         body: b"",
         status: 403,
+        function: None,
     },
 ];
 
@@ -120,6 +164,7 @@ fn config(dir: &std::path::Path, backend: &str, down: &str) -> std::path::PathBu
         ("fails", 3.0),
         ("malformed", 3.0),
         ("slow", 3.0),
+        ("crash", 3.0),
     ] {
         text.push_str(&format!(
             "[[functions]]\nname = \"{name}\"\nruntime = \"python3.11\"\nhandler = \"handlers.{name}\"\ncode = \"{fixtures}/functions\"\ntimeout = {timeout}\n"
@@ -154,6 +199,54 @@ async fn messages(logs: &Client, group: &str, needle: &str, last: &str) -> Vec<S
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// The events of `/aws/lambda/{function}` from the START to the REPORT of
+/// one invocation, each with its newlines shown as `\n`.
+async fn lambda_log(logs: &Client, function: &str, lambda_id: &str) -> Vec<String> {
+    let group = format!("/aws/lambda/{function}");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let stream = loop {
+        let page = logs
+            .filter_log_events()
+            .log_group_name(&group)
+            .filter_pattern(format!("\"{lambda_id}\""))
+            .send()
+            .await;
+        let events = page.as_ref().map(|p| p.events()).unwrap_or_default();
+        let reported = events
+            .iter()
+            .any(|e| e.message().unwrap_or("").starts_with("REPORT "));
+        if reported || Instant::now() > deadline {
+            break events
+                .first()
+                .and_then(|e| e.log_stream_name())
+                .unwrap_or_else(|| panic!("no log of {lambda_id} in {group}"))
+                .to_string();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let page = logs
+        .get_log_events()
+        .log_group_name(&group)
+        .log_stream_name(&stream)
+        .start_from_head(true)
+        .send()
+        .await
+        .unwrap();
+    let messages: Vec<&str> = page.events().iter().filter_map(|e| e.message()).collect();
+    let start = messages
+        .iter()
+        .position(|m| m.starts_with(&format!("START RequestId: {lambda_id} ")))
+        .unwrap();
+    let report = messages
+        .iter()
+        .position(|m| m.starts_with(&format!("REPORT RequestId: {lambda_id}\t")))
+        .unwrap();
+    messages[start..=report]
+        .iter()
+        .map(|m| m.replace('\n', "\\n").replace('\t', "\\t"))
+        .collect()
 }
 
 /// Replaces what differs between runs by names.
@@ -195,6 +288,7 @@ impl Normaliser {
             (r"\b1\d{12}\b", "<epoch-ms>"),
             (r"(Duration|Init Duration): [\d.]+ ms", "$1: <n> ms"),
             (r"Billed Duration: \d+ ms", "Billed Duration: <n> ms"),
+            (r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z", "<iso-time>"),
             (r"Max Memory Used: \d+ MB", "Max Memory Used: <n> MB"),
         ];
         Normaliser {
@@ -294,6 +388,17 @@ async fn execution_logs_match_their_goldens() {
             }
             let golden = normaliser.golden(&found, &id, &extended);
             insta::assert_snapshot!(format!("{}_{stage}", s.name), golden);
+            // The function's own log of that invocation, once per scenario.
+            if let (Some(function), "info") = (s.function, stage) {
+                let lambda_id = found
+                    .iter()
+                    .find_map(|m| m.split_once("AWS Integration Endpoint RequestId : "))
+                    .map(|(_, id)| id.to_string())
+                    .unwrap_or_else(|| panic!("{golden}"));
+                let lines = lambda_log(&logs, function, &lambda_id).await;
+                let golden = normaliser.golden(&lines, &id, &extended);
+                insta::assert_snapshot!(format!("{}_lambda_log", s.name), golden);
+            }
         }
     }
 

@@ -136,6 +136,34 @@ pub(crate) struct Answer {
     pub(crate) ran: Duration,
     /// The process's peak memory when it answered, in MB.
     pub(crate) max_memory_mb: Option<u64>,
+    /// The process exited instead of answering: `result` is the
+    /// `Runtime.ExitError` document Lambda returns then.
+    pub(crate) exited: bool,
+}
+
+/// Why Lambda says a runtime process ended: `Runtime exited with error:
+/// exit status 3`, `... signal: killed`, or, when it ended cleanly in the
+/// middle of an invocation (or its status is unknown), `Runtime exited
+/// without providing a reason`.
+fn exit_reason(status: Option<std::process::ExitStatus>) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    let Some(status) = status else {
+        return "Runtime exited without providing a reason".to_string();
+    };
+    match (status.code(), status.signal()) {
+        (Some(0), _) | (None, None) => "Runtime exited without providing a reason".to_string(),
+        (Some(code), _) => format!("Runtime exited with error: exit status {code}"),
+        (None, Some(signal)) => {
+            let name = match signal {
+                6 => "aborted".to_string(),
+                9 => "killed".to_string(),
+                11 => "segmentation fault".to_string(),
+                15 => "terminated".to_string(),
+                other => format!("signal {other}"),
+            };
+            format!("Runtime exited with error: signal: {name}")
+        }
+    }
 }
 
 /// Per-process state shared with its runtime API server and log readers.
@@ -507,7 +535,8 @@ impl Function {
         // pipes: our bootstraps fence both pipes before they answer, so wait
         // (briefly) for the readers to reach the fences; for other runtimes
         // let the readers run a little.
-        if outcome.is_ok() && self.config.runtime.fences_logs() {
+        let exited = matches!(&outcome, Ok(Ok(answer)) if answer.exited);
+        if outcome.is_ok() && !exited && self.config.runtime.fences_logs() {
             let fenced = async {
                 loop {
                     let seen = self.fence_seen.notified();
@@ -542,9 +571,13 @@ impl Function {
             .unwrap_or_else(|p| p.into_inner())
             .remove(&request_id);
         match outcome {
-            Ok(Ok(Answer { result, .. })) => {
+            Ok(Ok(Answer { result, exited, .. })) => {
                 logs.push(format!("END RequestId: {request_id}"));
-                logs.push(self.report(&request_id, duration, init_duration, max_memory_mb));
+                let mut report = self.report(&request_id, duration, init_duration, max_memory_mb);
+                if exited {
+                    report.push_str("Status: error\tError Type: Runtime.ExitError");
+                }
+                logs.push(report);
                 Ok(InvokeOutcome {
                     request_id,
                     result,
@@ -863,21 +896,47 @@ impl Function {
         // Reap: when the process ends, fail what it was running and free its slot.
         let f = Arc::clone(self);
         tokio::spawn(async move {
-            loop {
+            let status = loop {
                 let done = { child.lock().await.try_wait() };
                 match done {
-                    Ok(Some(_)) | Err(_) => break,
+                    Ok(Some(status)) => break Some(status),
+                    Err(_) => break None,
                     Ok(None) => tokio::time::sleep(Duration::from_millis(20)).await,
                 }
-            }
+            };
             server.abort();
-            if let Some(reply) = state
+            let pending = state
                 .replies
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .take()
-            {
-                drop(reply);
+                .take();
+            let current = state
+                .current
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone();
+            // It died running an invocation: Lambda answers that one with
+            // a Runtime.ExitError and logs why.
+            if let (Some((sender, handed_out)), Some(id)) = (pending, current) {
+                let message = format!("RequestId: {id} Error: {}", exit_reason(status));
+                if let Some(buf) = f
+                    .logs
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get_mut(&id)
+                {
+                    buf.lines.push(format!("{message}\nRuntime.ExitError"));
+                }
+                let document = serde_json::json!({
+                    "errorMessage": message,
+                    "errorType": "Runtime.ExitError",
+                });
+                let _ = sender.send(Answer {
+                    result: Err(Bytes::from(document.to_string())),
+                    ran: handed_out.elapsed(),
+                    max_memory_mb: None,
+                    exited: true,
+                });
             }
             f.running
                 .lock()
@@ -952,6 +1011,32 @@ fn vm_hwm_mb(status: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn exit_reasons_read_as_lambdas() {
+        use std::os::unix::process::ExitStatusExt;
+        let status = |raw| Some(std::process::ExitStatus::from_raw(raw));
+        assert_eq!(
+            exit_reason(status(3 << 8)),
+            "Runtime exited with error: exit status 3"
+        );
+        assert_eq!(
+            exit_reason(status(9)),
+            "Runtime exited with error: signal: killed"
+        );
+        assert_eq!(
+            exit_reason(status(11)),
+            "Runtime exited with error: signal: segmentation fault"
+        );
+        assert_eq!(
+            exit_reason(status(0)),
+            "Runtime exited without providing a reason"
+        );
+        assert_eq!(
+            exit_reason(None),
+            "Runtime exited without providing a reason"
+        );
+    }
 
     #[test]
     fn peak_memory_is_read_from_the_status_file() {

@@ -157,6 +157,7 @@ async fn handle(
             result,
             ran,
             max_memory_mb: state.peak_memory_mb(),
+            exited: false,
         });
     }
     reply(StatusCode::ACCEPTED, "{\"status\":\"OK\"}")
