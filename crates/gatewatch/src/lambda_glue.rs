@@ -47,10 +47,11 @@ impl LambdaInvoker for HostInvoker {
                 Err(InvokeError::Timeout {
                     request_id, logs, ..
                 }) => Err(LambdaFailure::FunctionTimeout {
+                    // The log event ends in a newline; the message does not.
                     message: logs
                         .iter()
                         .find(|l| l.contains("Task timed out"))
-                        .cloned()
+                        .map(|l| l.trim_end().to_string())
                         .unwrap_or_else(|| "Task timed out".to_string()),
                     request_id,
                     logs,

@@ -109,6 +109,14 @@ const SCENARIOS: &[Scenario] = &[
         function: Some("crash"),
     },
     Scenario {
+        name: "aws_proxy_function_timeout",
+        method: "GET",
+        path: "/tired/x",
+        body: b"",
+        status: 502,
+        function: Some("tired"),
+    },
+    Scenario {
         name: "aws_proxy_function_not_found",
         method: "GET",
         path: "/missing/x",
@@ -170,6 +178,10 @@ fn config(dir: &std::path::Path, backend: &str, down: &str) -> std::path::PathBu
             "[[functions]]\nname = \"{name}\"\nruntime = \"python3.11\"\nhandler = \"handlers.{name}\"\ncode = \"{fixtures}/functions\"\ntimeout = {timeout}\n"
         ));
     }
+    // The slow handler with less time than it needs.
+    text.push_str(&format!(
+        "[[functions]]\nname = \"tired\"\nruntime = \"python3.11\"\nhandler = \"handlers.slow\"\ncode = \"{fixtures}/functions\"\ntimeout = 1.0\n"
+    ));
     let path = dir.join("gatewatch.toml");
     std::fs::write(&path, text).unwrap();
     path
@@ -396,6 +408,11 @@ async fn execution_logs_match_their_goldens() {
                     .map(|(_, id)| id.to_string())
                     .unwrap_or_else(|| panic!("{golden}"));
                 let lines = lambda_log(&logs, function, &lambda_id).await;
+                if function == "tired" {
+                    // A timeout reports the time the function was given.
+                    let report = lines.last().unwrap();
+                    assert!(report.contains("\\tDuration: 1000.00 ms\\t"), "{report}");
+                }
                 let golden = normaliser.golden(&lines, &id, &extended);
                 insta::assert_snapshot!(format!("{}_lambda_log", s.name), golden);
             }

@@ -417,8 +417,6 @@ impl Function {
         if let Some(endpoint) = &self.config.endpoint {
             return self.invoke_remote(endpoint, request_id, payload).await;
         }
-        let started = Instant::now();
-        let deadline = SystemTime::now() + self.config.timeout;
         // A slot is reserved atomically, so parallel cold starts never exceed the
         // concurrency limit; beyond it invocations queue for a warm process.
         let limit = self.config.concurrency.max(1);
@@ -508,6 +506,11 @@ impl Function {
             function: self,
             request_id: request_id.clone(),
         };
+        // The function's time starts when its invocation is queued for a
+        // ready process (after any cold start), as the timer below does, so
+        // the runtime's remaining time and the timeout agree.
+        let queued = Instant::now();
+        let deadline = SystemTime::now() + self.config.timeout;
         let (reply, result) = oneshot::channel();
         let invocation = Invocation {
             request_id: request_id.clone(),
@@ -526,10 +529,12 @@ impl Function {
             ));
         }
         let outcome = tokio::time::timeout(self.config.timeout, result).await;
-        // A timed-out invocation reports the time it was given.
+        // A timed-out invocation reports the time it was given (not its
+        // cold start, which REPORT shows as Init Duration).
         let (duration, mut max_memory_mb) = match &outcome {
             Ok(Ok(answer)) => (answer.ran, answer.max_memory_mb),
-            _ => (started.elapsed(), None),
+            Ok(Err(_)) => (queued.elapsed(), None),
+            Err(_) => (self.config.timeout, None),
         };
         // Output the process wrote before answering may still be in its
         // pipes: our bootstraps fence both pipes before they answer, so wait

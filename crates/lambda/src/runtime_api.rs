@@ -137,17 +137,19 @@ async fn handle(
             "{\"errorMessage\":\"Invalid request ID\",\"errorType\":\"InvalidRequestID\"}",
         );
     }
+    // A path that is neither answer leaves the invocation open, so the
+    // runtime can still answer it properly.
+    let result = match kind.as_str() {
+        "response" => Ok(body),
+        "error" => Err(body),
+        _ => return reply(StatusCode::NOT_FOUND, "{\"errorMessage\":\"unknown path\"}"),
+    };
     let sender = state
         .replies
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .take();
     *state.current.lock().unwrap_or_else(|p| p.into_inner()) = None;
-    let result = match kind.as_str() {
-        "response" => Ok(body),
-        "error" => Err(body),
-        _ => return reply(StatusCode::NOT_FOUND, "{\"errorMessage\":\"unknown path\"}"),
-    };
     // Counted before the answer goes out, so the caller's next invocation
     // finds this process about to be free.
     state.set_finishing(function, true);

@@ -414,22 +414,21 @@ pub async fn invoke(
                 .with_status(502)
                 .with_failure(FailureKind::Lambda, format!("Lambda execution failed with status 200 due to customer function error: {detail}")));
         }
+        // Lambda answers a timed-out invocation like any unhandled error
+        // (200, X-Amz-Function-Error), with the timeout as its message.
         Err(LambdaFailure::FunctionTimeout {
             request_id,
             message,
             logs,
             log_group,
             log_stream,
-        }) => {
-            lambda_logs(trace, log_group, log_stream, logs);
-            ctx.integration.integration_status = Some(200);
-            ctx.integration.request_id = Some(request_id.clone());
-            ctx.integration.error = Some(message.clone());
-            return Err(GatewayError::new(GatewayResponseType::IntegrationFailure).with_status(502).with_failure(
-                FailureKind::Lambda,
-                format!("Lambda execution failed with status 200 due to customer function error: {message}. Lambda request id: {request_id}"),
-            ));
-        }
+        }) => LambdaReply {
+            result: Err(Bytes::from(json!({ "errorMessage": message }).to_string())),
+            request_id,
+            logs,
+            log_group,
+            log_stream,
+        },
     };
     lambda_logs(
         trace,
