@@ -50,3 +50,56 @@ fn a_lambda_runtime_bootstrap_runs_unchanged() {
     drop(gw);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A `provided` bootstrap (here a Python script speaking the Runtime API by
+/// hand) that first posts its answer to a path that is not one: the Runtime
+/// API says 404 and keeps the invocation open, so the proper answer that
+/// follows is the one the client gets.
+#[test]
+fn a_runtime_can_answer_after_posting_to_a_wrong_path() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = temp_dir("picky");
+    let code = dir.join("code");
+    std::fs::create_dir_all(&code).unwrap();
+    let bootstrap = code.join("bootstrap");
+    std::fs::write(
+        &bootstrap,
+        r#"#!/usr/bin/env python3
+import json, os, urllib.error, urllib.request
+base = "http://%s/2018-06-01/runtime/invocation" % os.environ["AWS_LAMBDA_RUNTIME_API"]
+
+def post(request_id, kind, document):
+    request = urllib.request.Request(
+        "%s/%s/%s" % (base, request_id, kind), data=json.dumps(document).encode(), method="POST")
+    try:
+        with urllib.request.urlopen(request) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+while True:
+    with urllib.request.urlopen(base + "/next") as response:
+        request_id = response.headers["Lambda-Runtime-Aws-Request-Id"]
+    wrong = post(request_id, "Response", {})
+    post(request_id, "response", {"statusCode": 200, "body": json.dumps({"wrong": wrong})})
+"#,
+    )
+    .unwrap();
+    std::fs::set_permissions(&bootstrap, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let config = dir.join("gatewatch.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[apis]]\nfile = \"{}/tests/fixtures/lambda-api.yaml\"\n[[apis.stages]]\nname = \"dev\"\nvariables = {{ fn = \"picky\" }}\n[[functions]]\nname = \"picky\"\nruntime = \"provided.al2023\"\ncode = \"{}\"\n",
+            env!("CARGO_MANIFEST_DIR"),
+            code.display()
+        ),
+    )
+    .unwrap();
+    let gw = Gatewatch::start(&["--config", config.to_str().unwrap(), "-q"]);
+    let r = get(gw.data, "/dev/staged/x");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["wrong"], 404);
+    drop(gw);
+    let _ = std::fs::remove_dir_all(&dir);
+}
