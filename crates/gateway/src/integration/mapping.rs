@@ -3,7 +3,7 @@
 //! integration-response selection, and the integration URI.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, OnceLock, RwLock};
 
 use bytes::Bytes;
@@ -191,16 +191,19 @@ pub fn select_response<'a>(
 }
 
 /// A method response built by response mapping.
-pub struct MappedResponse {
+pub struct MappedResponse<'a> {
     /// Status.
     pub status: u16,
     /// Headers from `responseParameters`, plus `Content-Type`.
     pub headers: HeaderMap,
     /// Body after transformations.
     pub body: Bytes,
+    /// The chosen integration response's `responseParameters`: how its
+    /// mappings spell the headers (for the data trace).
+    pub parameters: &'a BTreeMap<String, String>,
 }
 
-impl MappedResponse {
+impl MappedResponse<'_> {
     /// Records the method response and turns it into the integration's reply.
     pub fn into_reply(self, trace: &mut ExecutionTrace) -> super::IntegrationReply {
         // Under errors-only tracing a mapped response below 400 ends a
@@ -209,7 +212,7 @@ impl MappedResponse {
         trace.push(ExecutionEventKind::MethodResponse {
             status: self.status,
             headers: if keep_data {
-                trace.data_headers(&self.headers)
+                self.logged_headers()
             } else {
                 HeaderList::new()
             },
@@ -224,14 +227,36 @@ impl MappedResponse {
     }
 }
 
+impl MappedResponse<'_> {
+    /// The method response headers as the data trace shows them: each named
+    /// as its `method.response.header.NAME` mapping spells it, the content
+    /// type as `Content-Type`.
+    fn logged_headers(&self) -> HeaderList {
+        let mut list = HeaderList::with_capacity(self.headers.len(), 64);
+        for (name, value) in &self.headers {
+            let spelled = self
+                .parameters
+                .keys()
+                .filter_map(|target| target.strip_prefix("method.response.header."))
+                .find(|n| n.eq_ignore_ascii_case(name.as_str()))
+                .unwrap_or(match name.as_str() {
+                    "content-type" => "Content-Type",
+                    other => other,
+                });
+            list.push(spelled, &String::from_utf8_lossy(value.as_bytes()));
+        }
+        list
+    }
+}
+
 /// Maps a backend (or mock) response through the integration responses.
-pub fn map_response(
-    integration: &Integration,
+pub fn map_response<'a>(
+    integration: &'a Integration,
     selector: &str,
     backend: &BackendView,
     request: &MethodRequest,
     ctx: &RequestContext,
-) -> Result<MappedResponse, GatewayError> {
+) -> Result<MappedResponse<'a>, GatewayError> {
     let Some(chosen) = select_response(&integration.responses, selector) else {
         return Err(GatewayError::new(GatewayResponseType::ApiConfigurationError).with_status(500).with_failure(
             FailureKind::Configuration,
@@ -303,6 +328,7 @@ pub fn map_response(
         status,
         headers,
         body,
+        parameters: &chosen.response_parameters,
     })
 }
 
