@@ -80,6 +80,9 @@ impl MethodRequest {
     /// Observed on AWS: events list `Host`, `User-Agent`, `X-Amzn-Trace-Id`
     /// and `X-Forwarded-*` in that spelling next to lowercase names such as
     /// `origin` and `x-correlation-id`.
+    ///
+    /// A TestInvokeMethod request ([`RequestContext::test_invoke`]) has
+    /// only the headers its caller gave, as given.
     pub fn front_end_headers(&self, ctx: &RequestContext) -> Vec<(String, String)> {
         let mut out = Vec::with_capacity(self.headers.len() + 4);
         self.visit_front_end_headers(ctx, |name, value| {
@@ -92,6 +95,14 @@ impl MethodRequest {
     /// order, borrowing what it can (the data trace copies them straight
     /// into its list).
     pub fn visit_front_end_headers(&self, ctx: &RequestContext, mut visit: impl FnMut(&str, &str)) {
+        // TestInvokeMethod requests skip the front end: the caller's
+        // headers, as given.
+        if ctx.test_invoke {
+            for (name, value) in &self.headers {
+                visit(name.as_str(), &String::from_utf8_lossy(value.as_bytes()));
+            }
+            return;
+        }
         let mut trace = None;
         let mut forwarded = String::new();
         let mut port = None;
@@ -266,6 +277,18 @@ mod tests {
             Some("http")
         );
         assert_eq!(bare.mapped_header("host", &ctx), None);
+
+        // TestInvokeMethod: only what the caller gave.
+        let mut headers = HeaderMap::new();
+        headers.insert("content-type", http::HeaderValue::from_static("text/plain"));
+        let invoked = MethodRequest { headers, ..bare };
+        ctx.test_invoke = true;
+        let seen = invoked.front_end_headers(&ctx);
+        assert_eq!(
+            seen,
+            [("content-type".to_string(), "text/plain".to_string())]
+        );
+        assert_eq!(invoked.mapped_header("X-Forwarded-For", &ctx), None);
     }
 
     #[test]

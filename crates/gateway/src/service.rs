@@ -290,6 +290,7 @@ impl Gateway {
         if let Some(o) = overrides {
             ctx.request_id = o.request_id.clone();
             ctx.identity.source_ip = o.source_ip.clone();
+            ctx.test_invoke = true;
         }
         ctx.identity.user_agent = head.user_agent.map(String::from);
         let mut trace = ExecutionTrace::default();

@@ -236,6 +236,9 @@ pub struct RequestContext {
     pub custom_domain_base_path_matched: Option<String>,
     /// Whether the stage's method setting asked for full request/response data.
     pub data_trace: bool,
+    /// A TestInvokeMethod call: the request did not come through API
+    /// Gateway's front end, so it has only the headers the caller gave.
+    pub test_invoke: bool,
 }
 
 impl RequestContext {
