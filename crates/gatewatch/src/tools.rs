@@ -189,6 +189,15 @@ fn status_of(message: &str) -> Option<u16> {
         .find_map(|w| w.parse::<u16>().ok().filter(|n| (100..600).contains(n)))
 }
 
+/// A multi-line event (a stack trace) with its later lines indented by
+/// `width`, under the first line's text rather than at the margin.
+fn hang(text: &str, width: usize) -> String {
+    if !text.contains('\n') {
+        return text.to_string();
+    }
+    text.replace('\n', &format!("\n{}", " ".repeat(width)))
+}
+
 fn colour(message: &str, enabled: bool) -> String {
     // Lambda's lines end in a newline, as on AWS; the line printed for
     // them supplies its own.
@@ -302,7 +311,9 @@ pub fn tail(args: &TailArgs) -> ExitCode {
                 }
                 start = start.max(ts);
                 let message = e["message"].as_str().unwrap_or("");
-                let _ = writeln!(out, "{} {kind:<9} {}", iso(ts), colour(message, tty));
+                // The timestamp (24), the kind (9) and two spaces.
+                let text = hang(&colour(message, tty), 35);
+                let _ = writeln!(out, "{} {kind:<9} {text}", iso(ts));
             }
             let _ = out.flush();
             if !args.follow {
@@ -467,7 +478,9 @@ pub fn trace(args: &TraceArgs) -> ExitCode {
             }
             let _ = writeln!(out, "\n{kind} ({})", mine[0].2);
             for (ts, _, _, message) in mine {
-                let _ = writeln!(out, "  {} {}", iso(*ts), colour(message, tty));
+                // Two spaces, the timestamp (24) and a space.
+                let text = hang(&colour(message, tty), 27);
+                let _ = writeln!(out, "  {} {text}", iso(*ts));
             }
         }
         Ok(())
@@ -658,6 +671,17 @@ fn sample_context() -> gatewatch_gateway::context::RequestContext {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn multi_line_events_hang_under_their_first_line() {
+        let event =
+            "[ERROR] RuntimeError: no\nTraceback (most recent call last):\n  File \"x.py\"\n";
+        assert_eq!(
+            hang(&colour(event, false), 4),
+            "[ERROR] RuntimeError: no\n    Traceback (most recent call last):\n      File \"x.py\""
+        );
+        assert_eq!(hang("one line", 4), "one line");
+    }
 
     #[test]
     fn trace_looks_around_an_ids_arrival_first_then_everywhere() {
