@@ -190,27 +190,10 @@ fn config(dir: &std::path::Path, backend: &str, down: &str) -> std::path::PathBu
 /// The messages of `group` that contain `needle`, waiting (bounded) until
 /// one of them contains `last` (no wait when `last` is empty).
 async fn messages(logs: &Client, group: &str, needle: &str, last: &str) -> Vec<String> {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let found: Vec<String> = match logs
-            .filter_log_events()
-            .log_group_name(group)
-            .filter_pattern(format!("\"{needle}\""))
-            .send()
-            .await
-        {
-            Ok(page) => page
-                .events()
-                .iter()
-                .map(|e| e.message().unwrap_or("").to_string())
-                .collect(),
-            Err(_) => Vec::new(),
-        };
-        if last.is_empty() || found.iter().any(|m| m.contains(last)) || Instant::now() > deadline {
-            return found;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    messages_with_when(logs, group, needle, |found| {
+        last.is_empty() || found.iter().any(|m| m.contains(last))
+    })
+    .await
 }
 
 /// The events of `/aws/lambda/{function}` from the START to the REPORT of

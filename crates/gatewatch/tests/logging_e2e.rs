@@ -14,27 +14,7 @@ fn client(gw: &Gatewatch) -> Client {
 
 /// Messages of `group` that contain `needle`, waiting (bounded) for `want` of them.
 async fn messages(logs: &Client, group: &str, needle: &str, want: usize) -> Vec<String> {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let found: Vec<String> = match logs
-            .filter_log_events()
-            .log_group_name(group)
-            .filter_pattern(format!("\"{needle}\""))
-            .send()
-            .await
-        {
-            Ok(page) => page
-                .events()
-                .iter()
-                .map(|e| e.message().unwrap_or("").to_string())
-                .collect(),
-            Err(_) => Vec::new(),
-        };
-        if found.len() >= want || Instant::now() > deadline {
-            return found;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    messages_with_when(logs, group, needle, |found| found.len() >= want).await
 }
 
 /// The line texts after the `(requestId) ` prefix, checking the prefix.

@@ -522,6 +522,37 @@ pub async fn group_messages_when(
     }
 }
 
+/// The messages of `group` that contain the term `needle` (one
+/// FilterLogEvents page), once `ready` holds for them, or after 15 s.
+pub async fn messages_with_when(
+    logs: &aws_sdk_cloudwatchlogs::Client,
+    group: &str,
+    needle: &str,
+    ready: impl Fn(&[String]) -> bool,
+) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let found: Vec<String> = match logs
+            .filter_log_events()
+            .log_group_name(group)
+            .filter_pattern(format!("\"{needle}\""))
+            .send()
+            .await
+        {
+            Ok(page) => page
+                .events()
+                .iter()
+                .map(|e| e.message().unwrap_or("").to_string())
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        if ready(&found) || Instant::now() > deadline {
+            return found;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 pub fn apigateway_client(gw: &Gatewatch, region: &str) -> aws_sdk_apigateway::Client {
     use aws_sdk_apigateway::config::{BehaviorVersion, Credentials, Region};
     let config = aws_sdk_apigateway::Config::builder()
