@@ -16,6 +16,7 @@ pub mod body;
 pub mod context;
 pub mod deployment;
 pub mod integration;
+pub mod jsonpath;
 pub mod request;
 pub mod response;
 pub mod routing;

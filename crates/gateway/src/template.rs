@@ -2,7 +2,8 @@
 //!
 //! API Gateway's templates are Velocity (VTL). This module renders the
 //! references that most templates consist of — `$context.*`,
-//! `$stageVariables.*`, `$input.body`, `$input.json('$')`,
+//! `$stageVariables.*`, `$input.body`, `$input.json(path)` and
+//! `$input.path(path)` (the JSONPath subset of [`crate::jsonpath`]),
 //! `$input.params('name')`, `$input.params().{path|querystring|header}.get('name')`
 //! and `$util.escapeJavaScript(...)` of those — in both `$x.y` and `${x.y}`
 //! forms, with `$!` quiet references. Like Velocity, a reference it does not
@@ -12,6 +13,7 @@
 use std::borrow::Cow;
 
 use crate::context::{ContextVariable, RequestContext};
+use crate::jsonpath::{self, JsonPath};
 use crate::request::MethodRequest;
 
 /// What a template can read.
@@ -276,6 +278,13 @@ enum Expr {
     Body,
     /// `$input.json('$')`, `$input.path('$')`: the body, `{}` when blank.
     WholeBody,
+    /// `$input.json('$.path')`: what the path selects in the JSON body, as
+    /// JSON; `""` when it selects nothing (or the body is not JSON).
+    Json(JsonPath),
+    /// `$input.path('$.path')`: what the path selects, as a template shows
+    /// the object it returns (see [`jsonpath::java_text`]); nothing when it
+    /// selects nothing.
+    Path(JsonPath),
     /// `$input.params('name')`: path, then query string, then header.
     Param(String),
     /// `$input.params().{path|querystring|header}.get('name')`.
@@ -317,6 +326,16 @@ impl Expr {
                 return Some(Expr::WholeBody)
             }
             _ => {}
+        }
+        for (call, json) in [("input.json(", true), ("input.path(", false)] {
+            if let Some(arg) = expr.strip_prefix(call).and_then(|e| e.strip_suffix(')')) {
+                let path = JsonPath::parse(unquote(arg.trim())?)?;
+                return Some(match (path.is_root(), json) {
+                    (true, _) => Expr::WholeBody,
+                    (false, true) => Expr::Json(path),
+                    (false, false) => Expr::Path(path),
+                });
+            }
         }
         if let Some(arg) = expr
             .strip_prefix("input.params(")
@@ -371,6 +390,17 @@ impl Expr {
                     body
                 }
             }
+            Expr::Json(path) => Cow::Owned(
+                body_json(input.body)
+                    .and_then(|body| path.select(&body))
+                    .map_or_else(|| "\"\"".to_string(), |v| v.to_string()),
+            ),
+            Expr::Path(path) => Cow::Owned(
+                body_json(input.body)
+                    .and_then(|body| path.select(&body))
+                    .map(|v| jsonpath::java_text(&v))
+                    .unwrap_or_default(),
+            ),
             Expr::Param(name) => {
                 let r = input.request?;
                 match r.path_param(name).or_else(|| r.query_param(name)) {
@@ -390,6 +420,14 @@ impl Expr {
         };
         Some(value)
     }
+}
+
+/// The body as JSON, a blank body as `{}`; `None` when it is not JSON.
+fn body_json(body: &[u8]) -> Option<serde_json::Value> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Some(serde_json::Value::Object(Default::default()));
+    }
+    serde_json::from_slice(body).ok()
 }
 
 /// `$util.escapeJavaScript`: the text as a JSON string's inside, with `'`
@@ -455,6 +493,31 @@ mod tests {
         );
     }
 
+    #[test]
+    fn json_paths_select_from_the_body() {
+        let req = request();
+        let ctx = RequestContext::default();
+        let input = TemplateInput {
+            context: &ctx,
+            request: Some(&req),
+            body: br#"{"pet": {"name": "ada", "tags": ["a", "b"], "age": 3}}"#,
+        };
+        let t = r#"{"name": $input.json('$.pet.name'), "tag": "$input.path('$.pet.tags[0]')", "age": $input.path('$.pet.age'), "pet": "$input.path('$.pet')", "tags": $input.json('$.pet.tags'), "none": $input.json('$.nope'), "raw": "$input.path('$.nope')"}"#;
+        assert_eq!(
+            render(t, &input),
+            r#"{"name": "ada", "tag": "a", "age": 3, "pet": "{name=ada, tags=[a, b], age=3}", "tags": ["a","b"], "none": "", "raw": ""}"#
+        );
+        // A body that is not JSON selects nothing.
+        let text = TemplateInput {
+            body: b"not json",
+            ..input
+        };
+        assert_eq!(
+            render("[$input.json('$.a')|$input.path('$.a')]", &text),
+            "[\"\"|]"
+        );
+    }
+
     /// Compiled rendering gives exactly what reading the template afresh
     /// gives, with and without a method request, on templates stitched
     /// from references known and unknown, quiet and braced, well formed or
@@ -476,6 +539,10 @@ mod tests {
             "$input.params(id)",
             "$input.body",
             "$input.json('$')",
+            "$input.json('$.a')",
+            "$input.path('$.a')",
+            "$input.json('$.nope')",
+            "$input.path('$[')",
             "$util.escapeJavaScript($input.params('q'))",
             "$util.escapeJavaScript('it''s')",
             "$util.escapeJavaScript($nope)",
