@@ -5,7 +5,8 @@
 //! `$stageVariables.*`, `$input.body`, `$input.json(path)` and
 //! `$input.path(path)` (the JSONPath subset of [`crate::jsonpath`]),
 //! `$input.params('name')`, `$input.params().{path|querystring|header}.get('name')`
-//! and `$util.escapeJavaScript(...)` of those — in both `$x.y` and `${x.y}`
+//! and `$util.escapeJavaScript`, `urlEncode`, `urlDecode`, `base64Encode`,
+//! `base64Decode` of those or of quoted text — in both `$x.y` and `${x.y}`
 //! forms, with `$!` quiet references. Like Velocity, a reference it does not
 //! know is copied through unchanged. Directives (`#set`, `#if`, `#foreach`)
 //! are not evaluated yet; they are copied through too.
@@ -270,10 +271,10 @@ enum Expr {
     Context(ContextVariable),
     /// `$stageVariables.name`.
     StageVariable(String),
-    /// `$util.escapeJavaScript($reference)`.
-    EscapeReference(Box<Expr>),
-    /// `$util.escapeJavaScript('text')`.
-    EscapeText(String),
+    /// `$util.{function}($reference)`.
+    UtilReference(Util, Box<Expr>),
+    /// `$util.{function}('text')`.
+    UtilText(Util, String),
     /// `$input.body`.
     Body,
     /// `$input.json('$')`, `$input.path('$')`: the body, `{}` when blank.
@@ -309,15 +310,15 @@ impl Expr {
         if let Some(name) = expr.strip_prefix("stageVariables.") {
             return Some(Expr::StageVariable(name.to_string()));
         }
-        if let Some(inner) = expr
-            .strip_prefix("util.escapeJavaScript(")
-            .and_then(|e| e.strip_suffix(')'))
-        {
-            let inner = inner.trim();
+        if let Some(call) = expr.strip_prefix("util.") {
+            let (name, inner) = call.split_once('(')?;
+            let util = Util::parse(name)?;
+            let inner = inner.strip_suffix(')')?.trim();
             return if let Some(r) = inner.strip_prefix('$') {
-                Expr::parse(r.trim_start_matches('!')).map(|e| Expr::EscapeReference(Box::new(e)))
+                Expr::parse(r.trim_start_matches('!'))
+                    .map(|e| Expr::UtilReference(util, Box::new(e)))
             } else {
-                unquote(inner).map(|text| Expr::EscapeText(text.to_string()))
+                unquote(inner).map(|text| Expr::UtilText(util, text.to_string()))
             };
         }
         match expr {
@@ -363,7 +364,7 @@ impl Expr {
     fn needs_request(&self) -> bool {
         match self {
             Expr::Param(_) | Expr::ParamIn(..) => true,
-            Expr::EscapeReference(inner) => inner.needs_request(),
+            Expr::UtilReference(_, inner) => inner.needs_request(),
             _ => false,
         }
     }
@@ -379,8 +380,8 @@ impl Expr {
                     .and_then(|r| r.stage_variable(name))
                     .unwrap_or_default(),
             ),
-            Expr::EscapeReference(inner) => escape_javascript(&inner.evaluate(input)?),
-            Expr::EscapeText(text) => escape_javascript(text),
+            Expr::UtilReference(util, inner) => util.apply(&inner.evaluate(input)?),
+            Expr::UtilText(util, text) => util.apply(text),
             Expr::Body => String::from_utf8_lossy(input.body),
             Expr::WholeBody => {
                 let body = String::from_utf8_lossy(input.body);
@@ -428,6 +429,72 @@ fn body_json(body: &[u8]) -> Option<serde_json::Value> {
         return Some(serde_json::Value::Object(Default::default()));
     }
     serde_json::from_slice(body).ok()
+}
+
+/// The `$util` functions of one text argument.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Util {
+    /// `escapeJavaScript`.
+    EscapeJavaScript,
+    /// `urlEncode`: as Java's `URLEncoder` (UTF-8): letters, digits and
+    /// `.-*_` kept, space as `+`, every other byte `%XX`.
+    UrlEncode,
+    /// `urlDecode`: `+` as space, `%XX` as its byte; a malformed escape is
+    /// kept as it is.
+    UrlDecode,
+    /// `base64Encode`: the text's UTF-8 bytes, standard alphabet, padded.
+    Base64Encode,
+    /// `base64Decode`: the bytes as text (invalid UTF-8 replaced); nothing
+    /// when the argument is not base64.
+    Base64Decode,
+}
+
+impl Util {
+    fn parse(name: &str) -> Option<Util> {
+        Some(match name {
+            "escapeJavaScript" => Util::EscapeJavaScript,
+            "urlEncode" => Util::UrlEncode,
+            "urlDecode" => Util::UrlDecode,
+            "base64Encode" => Util::Base64Encode,
+            "base64Decode" => Util::Base64Decode,
+            _ => return None,
+        })
+    }
+
+    fn apply<'a>(self, text: &str) -> Cow<'a, str> {
+        use base64::Engine as _;
+        let b64 = &base64::engine::general_purpose::STANDARD;
+        match self {
+            Util::EscapeJavaScript => escape_javascript(text),
+            Util::UrlEncode => {
+                let mut out = String::with_capacity(text.len());
+                for &b in text.as_bytes() {
+                    match b {
+                        b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'.' | b'-' | b'*' | b'_' => {
+                            out.push(b as char)
+                        }
+                        b' ' => out.push('+'),
+                        _ => out.push_str(&format!("%{b:02X}")),
+                    }
+                }
+                Cow::Owned(out)
+            }
+            Util::UrlDecode => {
+                let spaced = text.replace('+', " ");
+                Cow::Owned(
+                    percent_encoding::percent_decode_str(&spaced)
+                        .decode_utf8_lossy()
+                        .into_owned(),
+                )
+            }
+            Util::Base64Encode => Cow::Owned(b64.encode(text.as_bytes())),
+            Util::Base64Decode => Cow::Owned(
+                b64.decode(text.trim())
+                    .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+                    .unwrap_or_default(),
+            ),
+        }
+    }
 }
 
 /// `$util.escapeJavaScript`: the text as a JSON string's inside, with `'`
@@ -494,6 +561,34 @@ mod tests {
     }
 
     #[test]
+    fn util_functions_transform_text_and_references() {
+        let req = request();
+        let ctx = RequestContext::default();
+        let input = TemplateInput {
+            context: &ctx,
+            request: Some(&req),
+            body: b"a b&c=d/\xc3\xa9",
+        };
+        assert_eq!(
+            render("$util.urlEncode($input.body)", &input),
+            "a+b%26c%3Dd%2F%C3%A9"
+        );
+        assert_eq!(
+            render("$util.urlDecode('a+b%26c%3Dd%2F%C3%A9%zz')", &input),
+            "a b&c=d/é%zz"
+        );
+        assert_eq!(render("$util.base64Encode('hi é')", &input), "aGkgw6k=");
+        assert_eq!(render("$util.base64Decode('aGkgw6k=')", &input), "hi é");
+        assert_eq!(render("[$util.base64Decode('not base64!')]", &input), "[]");
+        assert_eq!(
+            render("$util.escapeJavaScript($input.params('q'))", &input),
+            "it\\'s"
+        );
+        // An unknown function is copied through, as Velocity does.
+        assert_eq!(render("$util.nope('x')", &input), "$util.nope('x')");
+    }
+
+    #[test]
     fn json_paths_select_from_the_body() {
         let req = request();
         let ctx = RequestContext::default();
@@ -546,6 +641,9 @@ mod tests {
             "$util.escapeJavaScript($input.params('q'))",
             "$util.escapeJavaScript('it''s')",
             "$util.escapeJavaScript($nope)",
+            "$util.urlEncode($input.params('q'))",
+            "$util.base64Decode('aGk=')",
+            "$util.nope('x')",
             "$unknown.thing",
             "$x",
             "$",
