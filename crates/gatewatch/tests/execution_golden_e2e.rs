@@ -402,6 +402,26 @@ async fn execution_logs_match_their_goldens() {
         }
     }
 
+    // A request whose headers pass API Gateway's 10,240-byte limit is
+    // refused before a method is matched: 413, and still logged.
+    let big = "a".repeat(11_000);
+    for stage in ["info", "error"] {
+        let group = format!("API-Gateway-Execution-Logs_{API}/{stage}");
+        let resp = request(
+            gw.data,
+            "GET",
+            &format!("/{stage}/mock"),
+            &[("Host", "api.example.test"), ("X-Big", &big)],
+            b"",
+        );
+        assert_eq!(resp.status, 413, "{}", resp.text());
+        let id = resp.header("x-amzn-RequestId").unwrap().to_string();
+        let extended = resp.header("x-amz-apigw-id").unwrap_or("-").to_string();
+        let found = messages(&logs, &group, &id, "Method completed with status").await;
+        let golden = normaliser.golden(&found, &id, &extended);
+        insta::assert_snapshot!(format!("request_too_large_{stage}"), golden);
+    }
+
     assert!(!silent.is_empty());
     for (name, group, id) in silent {
         let found = messages(&logs, &group, &id, "").await;
