@@ -24,6 +24,7 @@ pub mod server;
 pub mod service;
 pub mod sink;
 pub mod template;
+pub mod vtl;
 
 pub use deployment::{initial_deployment_id, DeployedApi, Deployments, Snapshot};
 pub use server::{serve, ServerConfig};

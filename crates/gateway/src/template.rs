@@ -8,8 +8,8 @@
 //! and `$util.escapeJavaScript`, `urlEncode`, `urlDecode`, `base64Encode`,
 //! `base64Decode` of those or of quoted text — in both `$x.y` and `${x.y}`
 //! forms, with `$!` quiet references. Like Velocity, a reference it does not
-//! know is copied through unchanged. Directives (`#set`, `#if`, `#foreach`)
-//! are not evaluated yet; they are copied through too.
+//! know is copied through unchanged. Templates with directives (`#set`,
+//! `#if`, `#foreach`) are rendered by [`crate::vtl`].
 
 use std::borrow::Cow;
 
@@ -36,6 +36,10 @@ pub struct TemplateInput<'a> {
 /// text), so a request only evaluates its references. The result is exactly
 /// [`interpret`]'s, which reads the template afresh.
 pub fn render(template: &str, input: &TemplateInput) -> String {
+    // Directives are evaluated elsewhere (they are rare).
+    if crate::vtl::uses_directives(template) {
+        return crate::vtl::render(template, input);
+    }
     // A template without references needs no pieces; a very large one is
     // read afresh rather than kept.
     if memchr::memchr(b'$', template.as_bytes()).is_none() {
@@ -156,6 +160,9 @@ fn compile(template: &str) -> Compiled {
 
 /// Renders a template by reading it afresh: the reference for [`render`].
 pub fn interpret(template: &str, input: &TemplateInput) -> String {
+    if crate::vtl::uses_directives(template) {
+        return crate::vtl::render(template, input);
+    }
     let mut out = String::with_capacity(template.len() + 32);
     // Text between references is copied in runs, not character by character.
     let mut rest = template;
@@ -187,6 +194,19 @@ fn reference<'a>(s: &str, input: &TemplateInput<'a>) -> Option<(usize, Cow<'a, s
         None if syntax.quiet => Some((syntax.consumed, Cow::Borrowed(""))),
         None => None,
     }
+}
+
+/// How many bytes the reference at the start of `s` (which begins with
+/// `$`) takes, or `None` when the text there is not a reference.
+pub(crate) fn reference_len(s: &str) -> Option<usize> {
+    reference_syntax(s).map(|r| r.consumed)
+}
+
+/// The value of the reference `raw` (from its `$`), when it is one this
+/// module knows.
+pub(crate) fn reference_value<'a>(raw: &str, input: &TemplateInput<'a>) -> Option<Cow<'a, str>> {
+    let syntax = reference_syntax(raw)?;
+    evaluate(&raw[syntax.expr], input)
 }
 
 /// Where a reference's parts are, read from its text alone.
