@@ -53,6 +53,14 @@ const SCENARIOS: &[Scenario] = &[
         function: None,
     },
     Scenario {
+        name: "http_mapped_with_directives",
+        method: "POST",
+        path: "/shaped",
+        body: br#"{"tags": ["good", "it's"], "age": 3}"#,
+        status: 200,
+        function: None,
+    },
+    Scenario {
         name: "http_proxy_timeout",
         method: "GET",
         path: "/slow",

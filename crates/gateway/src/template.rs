@@ -209,6 +209,12 @@ pub(crate) fn reference_value<'a>(raw: &str, input: &TemplateInput<'a>) -> Optio
     evaluate(&raw[syntax.expr], input)
 }
 
+/// `$util.{name}(text)` for the functions of one text argument this
+/// module knows (`escapeJavaScript`, `urlEncode`, ...).
+pub(crate) fn apply_util(name: &str, text: &str) -> Option<String> {
+    Some(Util::parse(name)?.apply(text).into_owned())
+}
+
 /// Where a reference's parts are, read from its text alone.
 #[derive(Debug, Clone, PartialEq)]
 struct ReferenceSyntax {

@@ -92,7 +92,7 @@ impl Parser<'_> {
             self.at += next;
             let rest = &self.text[self.at..];
             if rest.starts_with('$') {
-                match template::reference_len(rest) {
+                match reference_len(rest) {
                     Some(len) => {
                         flush(&mut text, &mut nodes);
                         nodes.push(Node::Ref(rest[..len].to_string()));
@@ -208,6 +208,32 @@ impl Parser<'_> {
             self.at += 1;
         }
     }
+}
+
+/// The bytes of the reference at the start of `s`, with Velocity 1.7's
+/// index notation after it (`$list[0]`, `$rows[1].name`).
+fn reference_len(s: &str) -> Option<usize> {
+    let mut len = template::reference_len(s)?;
+    if s[..len].ends_with('}') {
+        return Some(len);
+    }
+    loop {
+        let rest = &s[len..];
+        if rest.starts_with('[') {
+            let Some(end) = rest.find(']') else { break };
+            len += end + 1;
+        } else if rest.starts_with('.') && rest[1..].starts_with(|c: char| c.is_ascii_alphabetic())
+        {
+            match template::reference_len(&format!("${}", &rest[1..])) {
+                // `$name` is as long as `.name`.
+                Some(more) => len += more,
+                None => break,
+            }
+        } else {
+            break;
+        }
+    }
+    Some(len)
 }
 
 fn flush(text: &mut String, nodes: &mut Vec<Node>) {
@@ -465,6 +491,16 @@ fn reference_value(
             return navigate(value, rest);
         }
     }
+    // `$util.fn(argument)` whose argument only this module knows (a
+    // variable, a quoted string with references).
+    if let Some((name, args)) = expr.strip_prefix("util.").and_then(|c| c.split_once('(')) {
+        let call_text = format!("({args}");
+        let (inside, len) = parenthesised(&call_text)?;
+        let rest = &args[len - 1..];
+        let argument = operand(inside, input, &mut scope.clone())?;
+        let text = template::apply_util(name, &text_of(&argument))?;
+        return navigate(Value::String(text), rest);
+    }
     template::reference_value(raw, input).map(|v| Value::String(v.into_owned()))
 }
 
@@ -530,6 +566,22 @@ mod tests {
         assert_eq!(
             rendered(template, body),
             "[\n  {\"id\": 1, \"name\": \"a\"},\n  {\"id\": 2, \"name\": \"b\"}\n]"
+        );
+    }
+
+    #[test]
+    fn util_functions_take_variables() {
+        assert_eq!(
+            rendered(
+                "#set($l = [1])$input.path('$').rows[1].name|$input.path('$').rows[0]",
+                br#"{"rows": [{"name": "a"}, {"name": "b"}]}"#
+            ),
+            "b|{name=a}"
+        );
+        let t = "#set($q = \"it's\")$util.escapeJavaScript($q)|$util.urlEncode(\"a $q\")|$util.escapeJavaScript($nope)";
+        assert_eq!(
+            rendered(t, b"{}"),
+            "it\\'s|a+it%27s|$util.escapeJavaScript($nope)"
         );
     }
 
