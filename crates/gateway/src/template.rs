@@ -9,7 +9,8 @@
 //! `base64Decode` of those or of quoted text — in both `$x.y` and `${x.y}`
 //! forms, with `$!` quiet references. Like Velocity, a reference it does not
 //! know is copied through unchanged. Templates with directives (`#set`,
-//! `#if`, `#foreach`) are rendered by [`crate::vtl`].
+//! `#if`, `#foreach`) or with values to navigate (`$util.parseJson(...)`,
+//! `$input.path('$').items`) are rendered by [`crate::vtl`].
 
 use std::borrow::Cow;
 

@@ -19,12 +19,21 @@ use serde_json::Value;
 use crate::jsonpath::{java_text, JsonPath};
 use crate::template::{self, TemplateInput};
 
-/// Whether `template` holds a directive this module evaluates.
+/// Whether `template` needs this module: it holds a directive, or a value
+/// only this module navigates (`$util.parseJson(...)`, or members and
+/// indexes after `$input.path(...)`).
 pub(crate) fn uses_directives(template: &str) -> bool {
-    memchr::memchr(b'#', template.as_bytes()).is_some()
+    let directive = memchr::memchr(b'#', template.as_bytes()).is_some()
         && ["#set", "#if", "#foreach", "#{if}", "##"]
             .iter()
-            .any(|d| template.contains(d))
+            .any(|d| template.contains(d));
+    directive
+        || template.contains("$util.parseJson(")
+        || template.match_indices("input.path(").any(|(at, call)| {
+            parenthesised(&template[at + call.len() - 1..]).is_some_and(|(_, len)| {
+                template[at + call.len() - 1 + len..].starts_with(['.', '['])
+            })
+        })
 }
 
 /// Renders a template that uses directives.
@@ -624,7 +633,10 @@ mod tests {
             let _ = rendered(t, br#"{"a": [1]}"#);
         }
         assert!(uses_directives("#if(true)x#end") && uses_directives("#{if}(1)#{end}"));
-        assert!(!uses_directives("# heading, $context.requestId, a#b"));
+        assert!(!uses_directives(
+            "# heading, $context.requestId, a#b, $input.path('$.a')"
+        ));
+        assert!(uses_directives("$input.path('$').a") && uses_directives("$util.parseJson('1')"));
         assert_eq!(rendered("#{if}(true)z#{end}", b""), "z");
     }
 
