@@ -86,29 +86,34 @@ pub struct CompletionBody<B> {
     capture: Option<Box<Capture>>,
 }
 
-/// The first bytes of a streamed body, kept for the data trace as the
-/// frames passed (shared, not copied, until the end).
+/// The first bytes of a streamed body, copied for the data trace as the
+/// frames pass (at most `limit` bytes; a copy rather than a reference to
+/// the frames, which would keep each frame's whole read buffer alive).
 struct Capture {
-    frames: Vec<Bytes>,
-    kept: usize,
+    kept: bytes::BytesMut,
     limit: usize,
 }
 
 impl Capture {
     fn keep(&mut self, data: &Bytes) {
-        let room = self.limit - self.kept;
+        let room = self.limit - self.kept.len();
         if room > 0 && !data.is_empty() {
-            let part = data.slice(..data.len().min(room));
-            self.kept += part.len();
-            self.frames.push(part);
+            self.kept.extend_from_slice(&data[..data.len().min(room)]);
         }
     }
 
+    /// What was kept; a cut at the limit that split a UTF-8 character is
+    /// moved back to before it, so a text body still reads as text.
     fn into_bytes(self) -> Bytes {
-        match <[Bytes; 1]>::try_from(self.frames) {
-            Ok([one]) => one,
-            Err(frames) => frames.concat().into(),
+        let mut kept = self.kept;
+        if kept.len() == self.limit {
+            if let Err(e) = std::str::from_utf8(&kept) {
+                if e.error_len().is_none() {
+                    kept.truncate(e.valid_up_to());
+                }
+            }
         }
+        kept.freeze()
     }
 }
 
@@ -130,8 +135,7 @@ impl<B> CompletionBody<B> {
     pub fn capturing(mut self, limit: usize) -> Self {
         if self.finisher.is_some() {
             self.capture = Some(Box::new(Capture {
-                frames: Vec::new(),
-                kept: 0,
+                kept: bytes::BytesMut::with_capacity(limit.min(16 * 1024)),
                 limit,
             }));
         }
@@ -410,6 +414,22 @@ mod tests {
 
         let empty = stream_through(&[], Some(100)).await;
         assert_eq!(streamed_body_of(&empty).0.as_deref(), Some(&b""[..]));
+    }
+
+    #[tokio::test]
+    async fn a_cut_inside_a_character_moves_back_before_it() {
+        // "é" is two bytes: a limit of 4 falls inside the second one.
+        let record = stream_through(&["aé", "é"], Some(4)).await;
+        assert_eq!(
+            streamed_body_of(&record).0.as_deref(),
+            Some("aé".as_bytes())
+        );
+        // Bytes that are not text are kept as they came.
+        let binary = Capture {
+            kept: bytes::BytesMut::from(&b"\xff\xfe\xfd"[..]),
+            limit: 3,
+        };
+        assert_eq!(&binary.into_bytes()[..], b"\xff\xfe\xfd");
     }
 
     #[tokio::test]

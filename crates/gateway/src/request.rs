@@ -156,22 +156,29 @@ impl MethodRequest {
         visit("X-Forwarded-Proto", "http");
     }
 
-    /// A header as a mapping (`method.request.header.NAME`,
-    /// `$input.params('NAME')`) reads it: the ones API Gateway's front end
-    /// sets (`X-Amzn-Trace-Id`, `X-Forwarded-For`, `X-Forwarded-Port`,
-    /// `X-Forwarded-Proto`) as [`MethodRequest::front_end_headers`] gives
-    /// them, any other as the client sent it.
-    pub fn mapped_header<'a>(&'a self, name: &str, ctx: &RequestContext) -> Option<Cow<'a, str>> {
+    /// Whether API Gateway's front end sets the header `name`
+    /// (`X-Amzn-Trace-Id`, `X-Forwarded-For`, `X-Forwarded-Port`,
+    /// `X-Forwarded-Proto`), so its value is the front end's, not the
+    /// client's.
+    pub fn is_front_end_header(&self, name: &str) -> bool {
         const SET_BY_FRONT_END: [&str; 4] = [
             "x-amzn-trace-id",
             "x-forwarded-for",
             "x-forwarded-port",
             "x-forwarded-proto",
         ];
-        if SET_BY_FRONT_END
+        SET_BY_FRONT_END
             .iter()
             .any(|n| n.eq_ignore_ascii_case(name))
-        {
+    }
+
+    /// A header as a mapping (`method.request.header.NAME`,
+    /// `$input.params('NAME')`) reads it: the ones API Gateway's front end
+    /// sets (`X-Amzn-Trace-Id`, `X-Forwarded-For`, `X-Forwarded-Port`,
+    /// `X-Forwarded-Proto`) as [`MethodRequest::front_end_headers`] gives
+    /// them, any other as the client sent it.
+    pub fn mapped_header<'a>(&'a self, name: &str, ctx: &RequestContext) -> Option<Cow<'a, str>> {
+        if self.is_front_end_header(name) {
             return self
                 .front_end_headers(ctx)
                 .into_iter()
@@ -277,6 +284,7 @@ mod tests {
             Some("http")
         );
         assert_eq!(bare.mapped_header("host", &ctx), None);
+        assert!(bare.is_front_end_header("X-Forwarded-Port") && !bare.is_front_end_header("Host"));
 
         // TestInvokeMethod: only what the caller gave.
         let mut headers = HeaderMap::new();

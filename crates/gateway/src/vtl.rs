@@ -435,9 +435,10 @@ fn split_outside<'a>(text: &'a str, separator: &str) -> Option<Vec<&'a str>> {
                 b'\'' | b'"' => quote = Some(c),
                 b'(' | b'[' => depth += 1,
                 b')' | b']' => depth -= 1,
-                _ if depth == 0 && text[i..].starts_with(separator) => {
+                // Bytes compared, so a multi-byte character is never cut.
+                _ if depth == 0 && bytes[i..].starts_with(separator.as_bytes()) => {
                     // `<` is not the start of `<=` here, nor `!` of `!=`.
-                    let longer = matches!(separator, "<" | ">") && text[i + 1..].starts_with('=');
+                    let longer = matches!(separator, "<" | ">") && bytes[i + 1..].starts_with(b"=");
                     if !longer {
                         parts.push(&text[start..i]);
                         i += separator.len();
@@ -629,6 +630,9 @@ mod tests {
             "#set($a = $input.path('$['))$a",
             "#if((($x)))q#end",
             "é#if(true)é#end",
+            "#if(é)x#end",
+            "#if($a == “x”)y#end",
+            "#if(é > ü && ö)z#end",
         ] {
             let _ = rendered(t, br#"{"a": [1]}"#);
         }

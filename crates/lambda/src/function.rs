@@ -506,9 +506,12 @@ impl Function {
             function: self,
             request_id: request_id.clone(),
         };
-        // The function's time starts when its invocation is queued for a
-        // ready process (after any cold start), as the timer below does, so
-        // the runtime's remaining time and the timeout agree.
+        // The function's time starts when its invocation is queued, as the
+        // timer below does, so the runtime's remaining time and the timeout
+        // agree. That is after the cold start of a first process, which is
+        // awaited above; an invocation queued while another process starts
+        // (scale-out) is taken by whichever process asks first, so its time
+        // may include part of that start.
         let queued = Instant::now();
         let deadline = SystemTime::now() + self.config.timeout;
         let (reply, result) = oneshot::channel();

@@ -62,6 +62,10 @@ pub fn eval_source(
                 (!values.is_empty()).then(|| values.join(","))
             }
             "header" => r.mapped_header(name, ctx).map(Cow::into_owned),
+            // The front end's headers have one value, as it sets them.
+            "multivalueheader" if r.is_front_end_header(name) => {
+                r.mapped_header(name, ctx).map(Cow::into_owned)
+            }
             "multivalueheader" => {
                 let values: Vec<&str> = r
                     .headers
