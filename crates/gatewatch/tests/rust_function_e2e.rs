@@ -103,3 +103,33 @@ while True:
     drop(gw);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A function's timeout runs from when a process takes the invocation: a
+/// request that waits for another request's cold start (1.5 s) still gets
+/// its whole second, and the runtime's deadline agrees.
+#[test]
+fn waiting_for_a_process_does_not_count_against_the_timeout() {
+    let dir = temp_dir("slowinit");
+    let config = dir.join("gatewatch.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[apis]]\nfile = \"{fixtures}/lambda-api.yaml\"\n[[apis.stages]]\nname = \"dev\"\nvariables = {{ fn = \"slowinit\" }}\n[[functions]]\nname = \"slowinit\"\nruntime = \"python3.11\"\nhandler = \"slow_init.handler\"\ncode = \"{fixtures}/functions\"\ntimeout = 1.0\nreservedConcurrency = 1\n",
+            fixtures = format!("{}/tests/fixtures", env!("CARGO_MANIFEST_DIR")),
+        ),
+    )
+    .unwrap();
+    let gw = Gatewatch::start(&["--config", config.to_str().unwrap(), "-q"]);
+    let addr = gw.data;
+    let requests: Vec<_> = (0..2)
+        .map(|_| std::thread::spawn(move || get(addr, "/dev/staged/x")))
+        .collect();
+    for r in requests {
+        let r = r.join().unwrap();
+        assert_eq!(r.status, 200, "{}", r.text());
+        let left = r.json()["left_ms"].as_i64().unwrap();
+        assert!((300..=1000).contains(&left), "remaining time {left} ms");
+    }
+    drop(gw);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -120,8 +120,10 @@ pub enum InvokeError {
 pub struct Invocation {
     pub(crate) request_id: String,
     pub(crate) payload: Bytes,
-    pub(crate) deadline_ms: u128,
     pub(crate) reply: oneshot::Sender<Answer>,
+    /// Told when a process takes the invocation: the function's time (and
+    /// its runtime's deadline) starts there.
+    pub(crate) started: oneshot::Sender<()>,
 }
 
 /// A runtime's answer to one invocation.
@@ -140,6 +142,9 @@ pub(crate) struct Answer {
     /// `Runtime.ExitError` document Lambda returns then.
     pub(crate) exited: bool,
 }
+
+/// Lambda's limit on a function's initialisation.
+const INIT_LIMIT: Duration = Duration::from_secs(10);
 
 /// Why Lambda says a runtime process ended: `Runtime exited with error:
 /// exit status 3`, `... signal: killed`, or, when it ended cleanly in the
@@ -506,23 +511,14 @@ impl Function {
             function: self,
             request_id: request_id.clone(),
         };
-        // The function's time starts when its invocation is queued, as the
-        // timer below does, so the runtime's remaining time and the timeout
-        // agree. That is after the cold start of a first process, which is
-        // awaited above; an invocation queued while another process starts
-        // (scale-out) is taken by whichever process asks first, so its time
-        // may include part of that start.
         let queued = Instant::now();
-        let deadline = SystemTime::now() + self.config.timeout;
         let (reply, result) = oneshot::channel();
+        let (started, taken) = oneshot::channel();
         let invocation = Invocation {
             request_id: request_id.clone(),
             payload,
-            deadline_ms: deadline
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .map(|d| d.as_millis())
-                .unwrap_or(0),
             reply,
+            started,
         };
         self.waiting.fetch_add(1, Ordering::SeqCst);
         if self.queue_tx.send(invocation).is_err() {
@@ -531,7 +527,20 @@ impl Function {
                 "the function host is shutting down".into(),
             ));
         }
-        let outcome = tokio::time::timeout(self.config.timeout, result).await;
+        // The function's time starts when a process takes the invocation
+        // (its runtime's deadline is set then too), so neither a wait in
+        // the queue nor another process's cold start counts against it. The
+        // wait for a process is bounded by the timeout plus Lambda's init
+        // limit.
+        let outcome = match tokio::time::timeout(self.config.timeout + INIT_LIMIT, taken).await {
+            Ok(Ok(())) => tokio::time::timeout(self.config.timeout, result).await,
+            // Dropped before any process took it: the answer channel is
+            // closed too.
+            Ok(Err(_)) => Ok(result.await),
+            // Never taken in time: timed out (unless it was answered this
+            // very moment).
+            Err(_) => tokio::time::timeout(Duration::ZERO, result).await,
+        };
         // A timed-out invocation reports the time it was given (not its
         // cold start, which REPORT shows as Init Duration).
         let (duration, mut max_memory_mb) = match &outcome {
@@ -774,7 +783,7 @@ impl Function {
             let f = Arc::clone(self);
             let state = Arc::clone(&state);
             tokio::spawn(async move {
-                tokio::time::sleep(Duration::from_secs(10)).await;
+                tokio::time::sleep(INIT_LIMIT).await;
                 if state.take_ready(&f).is_some() {
                     tracing::warn!(function = %f.config.name, "a function process did not start its runtime loop within 10 s");
                 }

@@ -83,6 +83,11 @@ async fn handle(
         *state.current.lock().unwrap_or_else(|p| p.into_inner()) = Some(inv.request_id.clone());
         *state.replies.lock().unwrap_or_else(|p| p.into_inner()) =
             Some((inv.reply, Instant::now()));
+        // The function's time starts now.
+        let _ = inv.started.send(());
+        let deadline_ms = (std::time::SystemTime::now() + function.config.timeout)
+            .duration_since(std::time::SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
         let mut r = reply(StatusCode::OK, inv.payload);
         let h = r.headers_mut();
         let set = |h: &mut http::HeaderMap, k: &'static str, v: String| {
@@ -91,7 +96,7 @@ async fn handle(
             }
         };
         set(h, "lambda-runtime-aws-request-id", inv.request_id.clone());
-        set(h, "lambda-runtime-deadline-ms", inv.deadline_ms.to_string());
+        set(h, "lambda-runtime-deadline-ms", deadline_ms.to_string());
         set(
             h,
             "lambda-runtime-invoked-function-arn",
