@@ -61,6 +61,14 @@ const SCENARIOS: &[Scenario] = &[
         function: None,
     },
     Scenario {
+        name: "http_mapped_passthrough_template",
+        method: "POST",
+        path: "/passthrough/7?q=a+b&page=2",
+        body: br#"{"n": 3}"#,
+        status: 200,
+        function: None,
+    },
+    Scenario {
         name: "http_proxy_timeout",
         method: "GET",
         path: "/slow",

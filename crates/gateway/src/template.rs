@@ -9,8 +9,11 @@
 //! `base64Decode` of those or of quoted text — in both `$x.y` and `${x.y}`
 //! forms, with `$!` quiet references. Like Velocity, a reference it does not
 //! know is copied through unchanged. Templates with directives (`#set`,
-//! `#if`, `#foreach`) or with values to navigate (`$util.parseJson(...)`,
-//! `$input.path('$').items`) are rendered by [`crate::vtl`].
+//! `#if`, `#foreach`) or with values to navigate or methods to call
+//! (`$util.parseJson(...)`, `$input.path('$').items`,
+//! `$input.params().keySet()`, `$context.requestId.length()`) are rendered
+//! by [`crate::vtl`]; which path a template takes is decided once, when it
+//! is compiled.
 
 use std::borrow::Cow;
 
@@ -37,19 +40,15 @@ pub struct TemplateInput<'a> {
 /// text), so a request only evaluates its references. The result is exactly
 /// [`interpret`]'s, which reads the template afresh.
 pub fn render(template: &str, input: &TemplateInput) -> String {
-    // Directives are evaluated elsewhere (they are rare).
-    if crate::vtl::uses_directives(template) {
-        return crate::vtl::render(template, input);
-    }
-    // A template without references needs no pieces; a very large one is
-    // read afresh rather than kept.
-    if memchr::memchr(b'$', template.as_bytes()).is_none() {
+    // A template without references or directives needs no pieces; a very
+    // large one is read afresh rather than kept.
+    if memchr::memchr2(b'$', b'#', template.as_bytes()).is_none() {
         return template.to_owned();
     }
     if template.len() > MAX_COMPILED_BYTES {
         return interpret(template, input);
     }
-    COMPILED.with(|cache| {
+    let rendered = COMPILED.with(|cache| {
         let mut cache = cache.borrow_mut();
         let at = match cache.iter().position(|(text, _)| **text == *template) {
             Some(at) => at,
@@ -62,10 +61,12 @@ pub fn render(template: &str, input: &TemplateInput) -> String {
             }
         };
         let compiled = &cache[at].1;
-        if compiled.needs_request && input.request.is_none() {
-            // Its `$input.params` references have no value and are copied
-            // through, which changes how the text after them is read.
-            return interpret(template, input);
+        // Directives, and values to navigate, are evaluated elsewhere (they
+        // are rare); so is a template whose `$input.params` references have
+        // no value (no method request), which changes how the text after
+        // them is read.
+        if compiled.directives || (compiled.needs_request && input.request.is_none()) {
+            return None;
         }
         let mut out = String::with_capacity(template.len() + 32);
         for piece in &compiled.pieces {
@@ -80,8 +81,9 @@ pub fn render(template: &str, input: &TemplateInput) -> String {
                 }
             }
         }
-        out
-    })
+        Some(out)
+    });
+    rendered.unwrap_or_else(|| interpret(template, input))
 }
 
 /// Templates kept compiled per thread.
@@ -103,6 +105,9 @@ struct Compiled {
     /// Whether a reference's value depends on there being a method request
     /// (`$input.params`), which gateway responses before routing lack.
     needs_request: bool,
+    /// Whether the template needs [`crate::vtl`] (see
+    /// [`crate::vtl::uses_directives`]); its pieces are then unused.
+    directives: bool,
 }
 
 /// One piece of a compiled template.
@@ -117,6 +122,13 @@ enum Piece {
 
 /// Splits a template the way [`interpret`] reads it.
 fn compile(template: &str) -> Compiled {
+    if crate::vtl::uses_directives(template) {
+        return Compiled {
+            pieces: Vec::new(),
+            needs_request: false,
+            directives: true,
+        };
+    }
     let mut pieces = Vec::new();
     let mut needs_request = false;
     let mut text_from = 0;
@@ -156,6 +168,7 @@ fn compile(template: &str) -> Compiled {
     Compiled {
         pieces,
         needs_request,
+        directives: false,
     }
 }
 
@@ -208,6 +221,24 @@ pub(crate) fn reference_len(s: &str) -> Option<usize> {
 pub(crate) fn reference_value<'a>(raw: &str, input: &TemplateInput<'a>) -> Option<Cow<'a, str>> {
     let syntax = reference_syntax(raw)?;
     evaluate(&raw[syntax.expr], input)
+}
+
+/// Whether the reference at the start of `s` (which begins with `$`) is
+/// one this module cannot evaluate although its root is one it knows
+/// (`$input`, `$util`, `$context`, `$stageVariables`): a call or member it
+/// does not read (`$input.params().keySet()`, `$context.requestId.length()`),
+/// or index notation after it (`$input.path('$')[0]`). Such templates are
+/// rendered by [`crate::vtl`].
+pub(crate) fn needs_interpreter(s: &str) -> bool {
+    let Some(syntax) = reference_syntax(s) else {
+        return false;
+    };
+    let expr = &s[syntax.expr.clone()];
+    let root = expr.split(['.', '(']).next().unwrap_or_default();
+    if !matches!(root, "input" | "util" | "context" | "stageVariables") {
+        return false;
+    }
+    Expr::parse(expr).is_none() || s[syntax.consumed..].starts_with('[')
 }
 
 /// `$util.{name}(text)` for the functions of one text argument this
@@ -335,7 +366,10 @@ impl Expr {
             return ContextVariable::parse(name).map(Expr::Context);
         }
         if let Some(name) = expr.strip_prefix("stageVariables.") {
-            return Some(Expr::StageVariable(name.to_string()));
+            // A name, not a call or a member of one (`.keySet()`,
+            // `.who.length()`: those are navigated by `vtl`).
+            return (!name.is_empty() && name.bytes().all(is_ident))
+                .then(|| Expr::StageVariable(name.to_string()));
         }
         if let Some(call) = expr.strip_prefix("util.") {
             let (name, inner) = call.split_once('(')?;
@@ -533,8 +567,12 @@ fn escape_javascript<'a>(text: &str) -> Cow<'a, str> {
 
 fn unquote(s: &str) -> Option<&str> {
     let b = s.as_bytes();
-    (b.len() >= 2 && (b[0] == b'\'' || b[0] == b'"') && b[b.len() - 1] == b[0])
-        .then(|| &s[1..s.len() - 1])
+    // One quoted text: `'a').b('c'` is not one.
+    (b.len() >= 2
+        && (b[0] == b'\'' || b[0] == b'"')
+        && b[b.len() - 1] == b[0]
+        && memchr::memchr(b[0], &b[1..b.len() - 1]).is_none())
+    .then(|| &s[1..s.len() - 1])
 }
 
 #[cfg(test)]
@@ -680,6 +718,12 @@ mod tests {
             "$input.params('a",
             "#set($v = 1)",
             "$v",
+            "$context.requestId.length()",
+            "$stageVariables.keySet()",
+            "$input.params().header.keySet()",
+            "$input.params('id').toUpperCase()",
+            "$input.path('$')[0]",
+            "#{end}",
             "$5",
             "\"",
             "{",

@@ -1,16 +1,24 @@
 //! Velocity directives in mapping templates: `#set`, `#if` / `#elseif` /
 //! `#else` / `#end`, `#foreach` (with `$foreach.hasNext`, `.index`,
-//! `.count`) and `##` comments, over variables that hold JSON values
+//! `.count`, `.first`, `.last` and `$velocityCount`), `#break` and `##`
+//! comments, over variables that hold JSON values
 //! (`#set($root = $input.path('$'))`, then `$root.items`, `$item.id`,
-//! `$list.size()`).
+//! `$list[0]`); list, range and map literals (`[1, 2]`, `[1..$n]`,
+//! `{"k": $v}`); arithmetic (`$i + 1`); the maps `$input.params()` and
+//! `$stageVariables`; and the methods of Java's maps, lists and strings
+//! that templates call (`keySet()`, `get($k)`, `add($x)`, `toLowerCase()`,
+//! `substring(0, 4)`, ...; see [`call`]). Together these render the API
+//! Gateway console's "Method Request passthrough" template.
 //!
-//! Templates without directives never come here: [`crate::template`]
+//! Templates that need none of this never come here: [`crate::template`]
 //! renders them on its own, faster path. Here every reference the template
 //! module knows (`$context`, `$input`, `$util`, `$stageVariables`) means
 //! what it means there. As in Velocity 1.7: a reference without a value is
-//! copied through (`$!` renders nothing); `#if` is false only for a missing
-//! value, null or `false`; the line break right after a directive is not
-//! written.
+//! copied through (`$!` renders nothing); `#set` of a null value leaves the
+//! variable as it was; `#if` is false only for a missing value, null or
+//! `false`; the line break right after a directive is not written (the
+//! spaces before it are). `#macro`, `#parse`, `#include` and `#stop` are
+//! not supported: they are copied through as text.
 
 use std::collections::HashMap;
 
@@ -19,21 +27,19 @@ use serde_json::Value;
 use crate::jsonpath::{java_text, JsonPath};
 use crate::template::{self, TemplateInput};
 
-/// Whether `template` needs this module: it holds a directive, or a value
-/// only this module navigates (`$util.parseJson(...)`, or members and
-/// indexes after `$input.path(...)`).
+/// Whether `template` needs this module: it holds a directive, or a
+/// reference the template module cannot evaluate although it knows its
+/// root (`$util.parseJson(...)`, `$input.path('$').items`,
+/// `$input.params().keySet()`, `$context.requestId.length()`; see
+/// [`template::needs_interpreter`]).
 pub(crate) fn uses_directives(template: &str) -> bool {
-    let directive = memchr::memchr(b'#', template.as_bytes()).is_some()
-        && ["#set", "#if", "#foreach", "#{if}", "##"]
+    let bytes = template.as_bytes();
+    let directive = memchr::memchr(b'#', bytes).is_some()
+        && ["#set", "#if", "#foreach", "#break", "#{", "##"]
             .iter()
             .any(|d| template.contains(d));
     directive
-        || template.contains("$util.parseJson(")
-        || template.match_indices("input.path(").any(|(at, call)| {
-            parenthesised(&template[at + call.len() - 1..]).is_some_and(|(_, len)| {
-                template[at + call.len() - 1 + len..].starts_with(['.', '['])
-            })
-        })
+        || memchr::memchr_iter(b'$', bytes).any(|at| template::needs_interpreter(&template[at..]))
 }
 
 /// Renders a template that uses directives.
@@ -65,6 +71,9 @@ enum Node {
     Set(String, String),
     If(Vec<(String, Vec<Node>)>, Option<Vec<Node>>),
     Foreach(String, String, Vec<Node>),
+    /// `#break`: leaves the innermost `#foreach` (outside one, the
+    /// template).
+    Break,
 }
 
 /// How a block ended.
@@ -165,6 +174,14 @@ impl Parser<'_> {
                             nodes.push(Node::Foreach(var, list.trim().to_string(), body));
                         }
                     }
+                }
+                "break" => {
+                    flush(&mut text, &mut nodes);
+                    // `#break($foreach)` names the loop it leaves; only the
+                    // innermost can be left here.
+                    self.at = after + parenthesised(&self.text[after..]).map_or(0, |(_, len)| len);
+                    self.skip_line_break();
+                    nodes.push(Node::Break);
                 }
                 "else" | "end" => {
                     flush(&mut text, &mut nodes);
@@ -280,7 +297,17 @@ fn parenthesised(s: &str) -> Option<(&str, usize)> {
 
 type Scope = HashMap<String, Value>;
 
-fn run(nodes: &[Node], input: &TemplateInput, scope: &mut Scope, out: &mut String) {
+/// Whether rendering goes on after a node list, or leaves the loop.
+#[derive(PartialEq)]
+enum Flow {
+    Next,
+    Break,
+}
+
+/// Most items a `#foreach` visits, and a range literal (`[1..n]`) holds.
+const MAX_ITEMS: usize = 100_000;
+
+fn run(nodes: &[Node], input: &TemplateInput, scope: &mut Scope, out: &mut String) -> Flow {
     for node in nodes {
         match node {
             Node::Text(text) => out.push_str(text),
@@ -294,8 +321,14 @@ fn run(nodes: &[Node], input: &TemplateInput, scope: &mut Scope, out: &mut Strin
                 }
             }
             Node::Set(name, value) => {
-                let value = operand(value, input, scope).unwrap_or(Value::Null);
-                scope.insert(name.clone(), value);
+                // As in Velocity 1.7, a value that is null or missing is not
+                // assigned: the variable keeps what it held.
+                match operand(value, input, scope) {
+                    None | Some(Value::Null) => {}
+                    Some(value) => {
+                        scope.insert(name.clone(), value);
+                    }
+                }
             }
             Node::If(branches, otherwise) => {
                 let chosen = branches
@@ -304,17 +337,26 @@ fn run(nodes: &[Node], input: &TemplateInput, scope: &mut Scope, out: &mut Strin
                     .map(|(_, body)| body)
                     .or(otherwise.as_ref());
                 if let Some(body) = chosen {
-                    run(body, input, scope, out);
+                    if run(body, input, scope, out) == Flow::Break {
+                        return Flow::Break;
+                    }
                 }
             }
             Node::Foreach(var, list, body) => {
                 let items = match operand(list, input, scope) {
                     Some(Value::Array(items)) => items,
+                    // A map is iterated over its values, as in Velocity.
                     Some(Value::Object(members)) => members.into_iter().map(|(_, v)| v).collect(),
                     _ => Vec::new(),
                 };
-                let count = items.len();
-                for (index, item) in items.into_iter().enumerate() {
+                // The loop's variable and `$foreach` are put back
+                // afterwards, so an outer loop's `$foreach.hasNext` still
+                // means the outer loop after an inner one.
+                let saved_var = scope.remove(var);
+                let saved_loop = scope.remove("foreach");
+                let saved_count = scope.remove("velocityCount");
+                let count = items.len().min(MAX_ITEMS);
+                for (index, item) in items.into_iter().take(count).enumerate() {
                     scope.insert(var.clone(), item);
                     scope.insert(
                         "foreach".into(),
@@ -326,17 +368,38 @@ fn run(nodes: &[Node], input: &TemplateInput, scope: &mut Scope, out: &mut Strin
                             "last": index + 1 == count,
                         }),
                     );
-                    run(body, input, scope, out);
+                    scope.insert("velocityCount".into(), Value::from(index + 1));
+                    if run(body, input, scope, out) == Flow::Break {
+                        break;
+                    }
+                }
+                for (name, saved) in [
+                    (var.as_str(), saved_var),
+                    ("foreach", saved_loop),
+                    ("velocityCount", saved_count),
+                ] {
+                    match saved {
+                        Some(value) => scope.insert(name.to_string(), value),
+                        None => scope.remove(name),
+                    };
                 }
             }
+            Node::Break => return Flow::Break,
         }
     }
+    Flow::Next
 }
 
 /// A value written in a directive: a reference, a quoted string (`"..."`
-/// with its references rendered), a number or `true` / `false`.
+/// with its references rendered), a number, `true` / `false` / `null`, a
+/// list (`[1, $a]`), a range (`[1..$n]`), a map (`{"k": $v}`), or
+/// arithmetic over numbers (`$i + 1`, `-`, `*`, `/`, `%`; whole numbers
+/// stay whole, division of whole numbers drops the remainder as in Java).
 fn operand(text: &str, input: &TemplateInput, scope: &mut Scope) -> Option<Value> {
     let text = text.trim();
+    if let Some(value) = arithmetic(text, input, scope) {
+        return value;
+    }
     if text.starts_with('$') {
         return reference_value(text, input, scope, true);
     }
@@ -350,6 +413,36 @@ fn operand(text: &str, input: &TemplateInput, scope: &mut Scope) -> Option<Value
         run(&nodes, input, scope, &mut out);
         return Some(Value::String(out));
     }
+    if let Some(inner) = text.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
+        if let Some([from, to]) = split_outside(inner, "..").as_deref() {
+            let from = operand(from, input, scope)?.as_i64()?;
+            let to = operand(to, input, scope)?.as_i64()?;
+            let len = from.abs_diff(to).saturating_add(1);
+            if len > MAX_ITEMS as u64 {
+                return None;
+            }
+            let step = if to >= from { 1 } else { -1 };
+            return Some(Value::Array(
+                (0..len as i64)
+                    .map(|i| Value::from(from + i * step))
+                    .collect(),
+            ));
+        }
+        let items = arguments(inner)
+            .into_iter()
+            .map(|item| operand(item, input, scope).unwrap_or(Value::Null))
+            .collect();
+        return Some(Value::Array(items));
+    }
+    if let Some(inner) = text.strip_prefix('{').and_then(|t| t.strip_suffix('}')) {
+        let mut map = serde_json::Map::new();
+        for entry in arguments(inner) {
+            let [key, value] = split_outside(entry, ":")?.try_into().ok()?;
+            let key = text_of(&operand(key, input, scope)?);
+            map.insert(key, operand(value, input, scope).unwrap_or(Value::Null));
+        }
+        return Some(Value::Object(map));
+    }
     match text {
         "true" => Some(Value::Bool(true)),
         "false" => Some(Value::Bool(false)),
@@ -358,6 +451,133 @@ fn operand(text: &str, input: &TemplateInput, scope: &mut Scope) -> Option<Value
             .ok()
             .map(Value::Number),
     }
+}
+
+/// `text` as arithmetic, when it is: `Some(result)` (`Some(None)` when an
+/// operand is not a number, or on division by zero or overflow), `None`
+/// when `text` has no operator outside quotes, brackets and parentheses.
+/// `+` and `-` bind looser than `*`, `/` and `%`, all to the left, and
+/// parentheses group; a `-` needs spaces around it (`$a-b` is a reference,
+/// as in Velocity). Nesting deeper than [`MAX_NESTING`] has no value.
+fn arithmetic(text: &str, input: &TemplateInput, scope: &mut Scope) -> Option<Option<Value>> {
+    if let Some(inner) = text.strip_prefix('(').and_then(|t| t.strip_suffix(')')) {
+        if parenthesised(text).is_some_and(|(_, len)| len == text.len()) {
+            if nesting(text) > MAX_NESTING {
+                return Some(None);
+            }
+            return Some(operand(inner, input, scope));
+        }
+    }
+    let mut cuts = operators(text, true);
+    if cuts
+        .first()
+        .is_some_and(|&(at, _)| text[..at].trim().is_empty())
+    {
+        // A sign, not an operator (`-1` is a number literal).
+        cuts.remove(0);
+    }
+    if cuts.is_empty() {
+        cuts = operators(text, false);
+    }
+    if cuts.is_empty() {
+        return None;
+    }
+    if nesting(text) > MAX_NESTING {
+        return Some(None);
+    }
+    // Each part between operators of the lowest precedence present holds
+    // only higher ones: evaluated on its own, then folded to the left.
+    let mut result = operand(&text[..cuts[0].0], input, scope);
+    for (i, &(at, op)) in cuts.iter().enumerate() {
+        let end = cuts.get(i + 1).map_or(text.len(), |next| next.0);
+        let right = operand(&text[at + 1..end], input, scope);
+        result = calculate(result.as_ref(), right.as_ref(), op);
+    }
+    Some(result)
+}
+
+/// Deepest nesting of parentheses, brackets and braces an operand may
+/// have (deeper ones have no value, so evaluation stays shallow).
+const MAX_NESTING: usize = 32;
+
+fn nesting(text: &str) -> usize {
+    let mut depth = 0usize;
+    let mut deepest = 0;
+    for b in text.bytes() {
+        match b {
+            b'(' | b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
+/// Where the operators of one precedence are, outside quotes, brackets,
+/// braces and parentheses.
+fn operators(text: &str, additive: bool) -> Vec<(usize, u8)> {
+    let bytes = text.as_bytes();
+    let mut depth = 0i32;
+    let mut quote = None;
+    let mut found = Vec::new();
+    for (i, &c) in bytes.iter().enumerate() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None => match c {
+                b'\'' | b'"' => quote = Some(c),
+                b'(' | b'[' | b'{' => depth += 1,
+                b')' | b']' | b'}' => depth -= 1,
+                b'+' if additive && depth == 0 => found.push((i, c)),
+                b'-' if additive
+                    && depth == 0
+                    && (i == 0 || bytes[i - 1] == b' ')
+                    && (i == 0 || bytes.get(i + 1) == Some(&b' ')) =>
+                {
+                    found.push((i, c))
+                }
+                b'*' | b'/' | b'%' if !additive && depth == 0 => found.push((i, c)),
+                _ => {}
+            },
+        }
+    }
+    found
+}
+
+fn calculate(left: Option<&Value>, right: Option<&Value>, op: u8) -> Option<Value> {
+    let (left, right) = (left?, right?);
+    if let (Some(a), Some(b)) = (left.as_i64(), right.as_i64()) {
+        let whole = match op {
+            b'+' => a.checked_add(b),
+            b'-' => a.checked_sub(b),
+            b'*' => a.checked_mul(b),
+            b'/' => a.checked_div(b),
+            _ => a.checked_rem(b),
+        };
+        return whole.map(Value::from);
+    }
+    let (a, b) = (left.as_f64()?, right.as_f64()?);
+    let result = match op {
+        b'+' => a + b,
+        b'-' => a - b,
+        b'*' => a * b,
+        b'/' if b != 0.0 => a / b,
+        b'%' if b != 0.0 => a % b,
+        _ => return None,
+    };
+    serde_json::Number::from_f64(result).map(Value::Number)
+}
+
+/// The comma-separated items of an argument list or literal (none when it
+/// is blank).
+fn arguments(inner: &str) -> Vec<&str> {
+    if inner.trim().is_empty() {
+        return Vec::new();
+    }
+    split_outside(inner, ",").unwrap_or_else(|| vec![inner])
 }
 
 /// `a || b`, `a && b`, `!a`, `a == b` (`!=`, `<`, `<=`, `>`, `>=`), or a
@@ -433,8 +653,8 @@ fn split_outside<'a>(text: &'a str, separator: &str) -> Option<Vec<&'a str>> {
             Some(_) => {}
             None => match c {
                 b'\'' | b'"' => quote = Some(c),
-                b'(' | b'[' => depth += 1,
-                b')' | b']' => depth -= 1,
+                b'(' | b'[' | b'{' => depth += 1,
+                b')' | b']' | b'}' => depth -= 1,
                 // Bytes compared, so a multi-byte character is never cut.
                 _ if depth == 0 && bytes[i..].starts_with(separator.as_bytes()) => {
                     // `<` is not the start of `<=` here, nor `!` of `!=`.
@@ -458,15 +678,18 @@ fn split_outside<'a>(text: &'a str, separator: &str) -> Option<Vec<&'a str>> {
     Some(parts)
 }
 
-/// The value of a reference (from its `$`): a variable and the members,
-/// `.size()` or `[index]` after it; `$input.path(...)` and what follows it
-/// (as an `operand`, or when something follows it: written alone, it is
-/// the template module's); or any reference the template module knows, as
-/// text.
+/// The value of a reference (from its `$`): a variable and the steps
+/// after it (members, `[index]`, method calls; see [`call`]);
+/// `$input.params()`, `$stageVariables` and `$input.path(...)` or
+/// `$util.parseJson(...)` with steps after them (or as an `operand`:
+/// written alone, they are the template module's); `$util.fn(...)` of a
+/// value only this module knows; any reference the template module knows,
+/// as text; or such a reference followed by steps
+/// (`$context.requestId.length()`).
 fn reference_value(
     raw: &str,
     input: &TemplateInput,
-    scope: &Scope,
+    scope: &mut Scope,
     operand_use: bool,
 ) -> Option<Value> {
     let expr = raw.trim_start_matches('$').trim_start_matches('!');
@@ -474,11 +697,13 @@ fn reference_value(
         .strip_prefix('{')
         .and_then(|e| e.strip_suffix('}'))
         .unwrap_or(expr);
-    let head_len = expr.find(['.', '[']).unwrap_or(expr.len());
-    if let Some(value) = scope.get(&expr[..head_len]) {
-        return navigate(value.clone(), &expr[head_len..]);
+    let head_len = expr.find(['.', '[', '(']).unwrap_or(expr.len());
+    let head = &expr[..head_len];
+    if scope.contains_key(head) {
+        let steps = evaluate_steps(&expr[head_len..], input, scope)?;
+        return walk(scope.get_mut(head)?, &steps);
     }
-    for call in ["input.path(", "util.parseJson("] {
+    for call in ["input.path(", "util.parseJson(", "input.params("] {
         if let Some(args) = expr.strip_prefix(call) {
             let call_text = format!("({args}");
             let (inside, len) = parenthesised(&call_text)?;
@@ -486,19 +711,44 @@ fn reference_value(
             if rest.is_empty() && !operand_use {
                 break;
             }
-            let value = if call == "input.path(" {
-                let path = JsonPath::parse(inside.trim().trim_matches(['\'', '"']))?;
-                let body = if input.body.iter().all(u8::is_ascii_whitespace) {
-                    Value::Object(Default::default())
-                } else {
-                    serde_json::from_slice(input.body).ok()?
-                };
-                path.select(&body)?
-            } else {
-                let text = operand(inside, input, &mut scope.clone())?;
-                serde_json::from_str(&text_of(&text)).ok()?
+            let mut value = match call {
+                "input.path(" => {
+                    let path = JsonPath::parse(inside.trim().trim_matches(['\'', '"']))?;
+                    let body = if input.body.iter().all(u8::is_ascii_whitespace) {
+                        Value::Object(Default::default())
+                    } else {
+                        serde_json::from_slice(input.body).ok()?
+                    };
+                    path.select(&body)?
+                }
+                "util.parseJson(" => {
+                    let text = operand(inside, input, scope)?;
+                    serde_json::from_str(&text_of(&text)).ok()?
+                }
+                _ if inside.trim().is_empty() => parameters(input)?,
+                // `$input.params('name')`: the template module's value.
+                _ => break,
             };
-            return navigate(value, rest);
+            let steps = evaluate_steps(rest, input, scope)?;
+            return walk(&mut value, &steps);
+        }
+    }
+    if head == "stageVariables" {
+        let rest = &expr[head_len..];
+        // `$stageVariables.name` alone is the template module's.
+        let named = rest.len() > 1 && rest[1..].bytes().all(|b| b != b'.' && b != b'(');
+        if !named && (operand_use || !rest.is_empty()) {
+            let request = input.request?;
+            let mut value = Value::Object(
+                request
+                    .stage
+                    .variables
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                    .collect(),
+            );
+            let steps = evaluate_steps(rest, input, scope)?;
+            return walk(&mut value, &steps);
         }
     }
     // `$util.fn(argument)` whose argument only this module knows (a
@@ -507,48 +757,319 @@ fn reference_value(
         let call_text = format!("({args}");
         let (inside, len) = parenthesised(&call_text)?;
         let rest = &args[len - 1..];
-        let argument = operand(inside, input, &mut scope.clone())?;
+        let argument = operand(inside, input, scope)?;
         let text = template::apply_util(name, &text_of(&argument))?;
-        return navigate(Value::String(text), rest);
+        let steps = evaluate_steps(rest, input, scope)?;
+        return walk(&mut Value::String(text), &steps);
     }
-    template::reference_value(raw, input).map(|v| Value::String(v.into_owned()))
-}
-
-/// Follows `.member`, `.size()`, `.length()`, `.isEmpty()` and `[index]`
-/// steps from `value`.
-fn navigate(mut value: Value, mut steps: &str) -> Option<Value> {
-    while !steps.is_empty() {
-        if let Some(rest) = steps.strip_prefix('[') {
-            let end = rest.find(']')?;
-            let index: usize = rest[..end].trim().parse().ok()?;
-            value = value.get(index)?.clone();
-            steps = &rest[end + 1..];
+    if let Some(text) = template::reference_value(raw, input) {
+        return Some(Value::String(text.into_owned()));
+    }
+    // A reference the template module knows, then steps: the longest
+    // such start.
+    let mut cut = expr.len();
+    while let Some(dot) = expr[..cut].rfind('.') {
+        cut = dot;
+        let start = format!("${}", &expr[..dot]);
+        if template::reference_len(&start) != Some(start.len()) {
             continue;
         }
-        let rest = steps.strip_prefix('.')?;
-        let end = rest.find(['.', '[']).unwrap_or(rest.len());
-        let step = &rest[..end];
-        steps = &rest[end..];
-        value = match step {
-            "size()" | "length()" => {
-                let n = match &value {
-                    Value::Array(items) => items.len(),
-                    Value::Object(members) => members.len(),
-                    Value::String(s) => s.chars().count(),
-                    _ => return None,
-                };
-                Value::from(n)
+        if let Some(text) = template::reference_value(&start, input) {
+            let steps = evaluate_steps(&expr[dot..], input, scope)?;
+            return walk(&mut Value::String(text.into_owned()), &steps);
+        }
+    }
+    None
+}
+
+/// `$input.params()`: `{path: {...}, querystring: {...}, header: {...}}`,
+/// each in the order the request has them (a query parameter's last
+/// value; the headers as [`crate::request::MethodRequest::front_end_headers`]
+/// presents them, a repeated name's first value). `None` without a method
+/// request.
+fn parameters(input: &TemplateInput) -> Option<Value> {
+    let request = input.request?;
+    let text = |v: &str| Value::String(v.to_string());
+    let path: serde_json::Map<String, Value> = request
+        .path_parameter_pairs()
+        .map(|(k, v)| (k.to_string(), text(v)))
+        .collect();
+    let mut query = serde_json::Map::new();
+    for (k, v) in request.query_pairs() {
+        query.insert(k.to_string(), text(v));
+    }
+    let mut header = serde_json::Map::new();
+    request.visit_front_end_headers(input.context, |k, v| {
+        header.entry(k.to_string()).or_insert_with(|| text(v));
+    });
+    Some(serde_json::json!({
+        "path": path,
+        "querystring": query,
+        "header": header,
+    }))
+}
+
+/// One step after a value, its arguments evaluated.
+#[derive(Debug)]
+enum Step {
+    /// `.name`.
+    Member(String),
+    /// `[index]` or `[key]`.
+    Index(Value),
+    /// `.name(arguments)`.
+    Call(String, Vec<Value>),
+}
+
+/// The steps in `text` (`.a.get('b')[0].size()`), their arguments
+/// evaluated; `None` when `text` is not a run of steps.
+fn evaluate_steps(mut text: &str, input: &TemplateInput, scope: &mut Scope) -> Option<Vec<Step>> {
+    let mut steps = Vec::new();
+    while !text.is_empty() {
+        if text.starts_with('[') {
+            let (inside, len) = bracketed(text)?;
+            steps.push(Step::Index(operand(inside, input, scope)?));
+            text = &text[len..];
+            continue;
+        }
+        let rest = text.strip_prefix('.')?;
+        let len = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+            .unwrap_or(rest.len());
+        if len == 0 {
+            return None;
+        }
+        let name = rest[..len].to_string();
+        let after = &rest[len..];
+        match parenthesised(after).filter(|_| after.starts_with('(')) {
+            Some((inside, args_len)) => {
+                let mut values = Vec::new();
+                for argument in arguments(inside) {
+                    values.push(operand(argument, input, scope).unwrap_or(Value::Null));
+                }
+                steps.push(Step::Call(name, values));
+                text = &after[args_len..];
             }
-            "isEmpty()" => Value::Bool(match &value {
-                Value::Array(items) => items.is_empty(),
-                Value::Object(members) => members.is_empty(),
-                Value::String(s) => s.is_empty(),
-                _ => return None,
-            }),
-            name => value.get(name)?.clone(),
+            None => {
+                steps.push(Step::Member(name));
+                text = after;
+            }
+        }
+    }
+    Some(steps)
+}
+
+/// The inside of the `[...]` at the start of `s` and the bytes it takes.
+fn bracketed(s: &str) -> Option<(&str, usize)> {
+    let mut depth = 0;
+    let mut quote = None;
+    for (i, c) in s.char_indices() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"') => quote = Some(c),
+            (None, '[') => depth += 1,
+            (None, ']') => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some((&s[1..i], i + 1));
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Where a walk through a value is: still inside the variable (so a call
+/// such as `.add(...)` changes it), or at a value made on the way.
+enum At<'v> {
+    Inside(&'v mut Value),
+    Made(Value),
+}
+
+/// Follows `steps` from `value`; `None` when one has no value.
+fn walk(value: &mut Value, steps: &[Step]) -> Option<Value> {
+    let mut at = At::Inside(value);
+    for step in steps {
+        at = match at {
+            At::Inside(v) => take_step(v, step)?,
+            At::Made(mut v) => match take_step(&mut v, step)? {
+                At::Inside(inner) => At::Made(std::mem::take(inner)),
+                At::Made(made) => At::Made(made),
+            },
         };
     }
-    Some(value)
+    Some(match at {
+        At::Inside(v) => v.clone(),
+        At::Made(v) => v,
+    })
+}
+
+fn take_step<'v>(value: &'v mut Value, step: &Step) -> Option<At<'v>> {
+    match step {
+        Step::Member(name) => member(value, name).map(At::Inside),
+        Step::Index(Value::Number(n)) => {
+            let index = usize::try_from(n.as_u64()?).ok()?;
+            value.get_mut(index).map(At::Inside)
+        }
+        Step::Index(key) => member(value, &text_of(key)).map(At::Inside),
+        Step::Call(name, args) => call(value, name, args).map(At::Made),
+    }
+}
+
+/// A map's member: the key as written, else one that differs only in case
+/// (header names are matched that way).
+fn member<'v>(value: &'v mut Value, name: &str) -> Option<&'v mut Value> {
+    let Value::Object(members) = value else {
+        return None;
+    };
+    let key = if members.contains_key(name) {
+        name.to_string()
+    } else {
+        members
+            .keys()
+            .find(|k| k.eq_ignore_ascii_case(name))?
+            .clone()
+    };
+    members.get_mut(&key)
+}
+
+/// The methods of Java's maps, lists and strings that templates use.
+///
+/// Maps: `get`, `containsKey`, `keySet`, `values`, `entrySet` (items with
+/// `key` and `value`), `size`, `isEmpty`, `put` and `remove` (which change
+/// the variable). Lists: `get`, `size`, `isEmpty`, `contains`, `add` (which
+/// changes the variable). Strings: `length`, `isEmpty`, `toLowerCase`,
+/// `toUpperCase`, `trim`, `substring`, `charAt`, `indexOf`, `lastIndexOf`,
+/// `contains`, `startsWith`, `endsWith`, `equals`, `equalsIgnoreCase`,
+/// `replace`, `replaceAll`, `replaceFirst`, `matches` and `split` (the last
+/// four with regular expressions, in the `regex` crate's syntax, which
+/// agrees with Java's for common patterns). Any value: `toString`. Text
+/// positions count characters. Anything else has no value, so the
+/// reference is copied through, as Velocity does with a method it cannot
+/// call.
+fn call(value: &mut Value, name: &str, args: &[Value]) -> Option<Value> {
+    let text_arg = |i: usize| args.get(i).map(text_of);
+    let int_arg = |i: usize| {
+        args.get(i)
+            .and_then(|a| a.as_i64().or_else(|| text_of(a).parse().ok()))
+    };
+    match (&mut *value, name, args.len()) {
+        (_, "toString", 0) => Some(Value::String(text_of(value))),
+        (Value::Object(m), "size", 0) => Some(Value::from(m.len())),
+        (Value::Object(m), "isEmpty", 0) => Some(Value::Bool(m.is_empty())),
+        (Value::Object(_), "get", 1) => member(value, &text_arg(0)?).map(|v| v.clone()),
+        (Value::Object(m), "containsKey", 1) => Some(Value::Bool(m.contains_key(&text_arg(0)?))),
+        (Value::Object(m), "keySet", 0) => Some(Value::Array(
+            m.keys().map(|k| Value::String(k.clone())).collect(),
+        )),
+        (Value::Object(m), "values", 0) => Some(Value::Array(m.values().cloned().collect())),
+        (Value::Object(m), "entrySet", 0) => Some(Value::Array(
+            m.iter()
+                .map(|(k, v)| serde_json::json!({"key": k, "value": v}))
+                .collect(),
+        )),
+        (Value::Object(m), "put", 2) => Some(
+            m.insert(text_arg(0)?, args[1].clone())
+                .unwrap_or(Value::Null),
+        ),
+        (Value::Object(m), "remove", 1) => m.remove(&text_arg(0)?),
+        (Value::Array(items), "size", 0) => Some(Value::from(items.len())),
+        (Value::Array(items), "isEmpty", 0) => Some(Value::Bool(items.is_empty())),
+        (Value::Array(items), "get", 1) => items.get(usize::try_from(int_arg(0)?).ok()?).cloned(),
+        (Value::Array(items), "contains", 1) => Some(Value::Bool(items.contains(&args[0]))),
+        (Value::Array(items), "add", 1) => {
+            if items.len() >= MAX_ITEMS {
+                return None;
+            }
+            items.push(args[0].clone());
+            Some(Value::Bool(true))
+        }
+        (Value::String(s), _, _) => string_call(s, name, args),
+        _ => None,
+    }
+}
+
+fn string_call(s: &str, name: &str, args: &[Value]) -> Option<Value> {
+    let text_arg = |i: usize| args.get(i).map(text_of);
+    let int_arg = |i: usize| {
+        args.get(i)
+            .and_then(|a| a.as_i64().or_else(|| text_of(a).parse().ok()))
+    };
+    let text = |t: String| Some(Value::String(t));
+    let chars = || s.chars().count();
+    // A char position as a byte offset (`None` past the end).
+    let byte_at = |n: i64| -> Option<usize> {
+        let n = usize::try_from(n).ok()?;
+        if n == chars() {
+            return Some(s.len());
+        }
+        s.char_indices().nth(n).map(|(b, _)| b)
+    };
+    let position =
+        |found: Option<usize>| Value::from(found.map_or(-1, |b| s[..b].chars().count() as i64));
+    match (name, args.len()) {
+        ("length" | "size", 0) => Some(Value::from(chars())),
+        ("isEmpty", 0) => Some(Value::Bool(s.is_empty())),
+        ("toLowerCase", 0) => text(s.to_lowercase()),
+        ("toUpperCase", 0) => text(s.to_uppercase()),
+        ("trim", 0) => text(s.trim().to_string()),
+        ("substring", 1) => text(s[byte_at(int_arg(0)?)?..].to_string()),
+        ("substring", 2) => {
+            let (from, to) = (byte_at(int_arg(0)?)?, byte_at(int_arg(1)?)?);
+            (from <= to).then(|| Value::String(s[from..to].to_string()))
+        }
+        ("charAt", 1) => s
+            .chars()
+            .nth(usize::try_from(int_arg(0)?).ok()?)
+            .map(|c| Value::String(c.to_string())),
+        ("indexOf", 1) => Some(position(s.find(&text_arg(0)?))),
+        ("lastIndexOf", 1) => Some(position(s.rfind(&text_arg(0)?))),
+        ("contains", 1) => Some(Value::Bool(s.contains(&text_arg(0)?))),
+        ("startsWith", 1) => Some(Value::Bool(s.starts_with(&text_arg(0)?))),
+        ("endsWith", 1) => Some(Value::Bool(s.ends_with(&text_arg(0)?))),
+        ("equals", 1) => Some(Value::Bool(matches!(&args[0], Value::String(t) if t == s))),
+        ("equalsIgnoreCase", 1) => Some(Value::Bool(
+            matches!(&args[0], Value::String(t) if t.to_lowercase() == s.to_lowercase()),
+        )),
+        ("replace", 2) => text(s.replace(&text_arg(0)?, &text_arg(1)?)),
+        ("replaceAll", 2) => text(
+            pattern(&text_arg(0)?)?
+                .replace_all(s, text_arg(1)?.as_str())
+                .into_owned(),
+        ),
+        ("replaceFirst", 2) => text(
+            pattern(&text_arg(0)?)?
+                .replace(s, text_arg(1)?.as_str())
+                .into_owned(),
+        ),
+        ("matches", 1) => {
+            let whole = pattern(&format!("^(?:{})$", text_arg(0)?))?;
+            Some(Value::Bool(whole.is_match(s)))
+        }
+        ("split", 1) => {
+            let mut parts: Vec<&str> = pattern(&text_arg(0)?)?.split(s).collect();
+            // Java drops the empty strings at the end.
+            while parts.len() > 1 && parts.last() == Some(&"") {
+                parts.pop();
+            }
+            Some(Value::Array(
+                parts
+                    .into_iter()
+                    .map(|p| Value::String(p.to_string()))
+                    .collect(),
+            ))
+        }
+        _ => None,
+    }
+}
+
+/// A regular expression of a template, of bounded size.
+fn pattern(text: &str) -> Option<regex::Regex> {
+    regex::RegexBuilder::new(text)
+        .size_limit(1 << 20)
+        .build()
+        .ok()
 }
 
 #[cfg(test)]
@@ -567,6 +1088,190 @@ mod tests {
             body,
         };
         render(template, &input)
+    }
+
+    fn method_request() -> crate::request::MethodRequest {
+        let mut stage = gatewatch_model::Stage::new("dev");
+        stage.variables.insert("color".into(), "blue".into());
+        stage.variables.insert("size".into(), "L".into());
+        let mut headers = http::HeaderMap::new();
+        headers.insert("host", "api.example.test:8080".parse().unwrap());
+        headers.insert("content-type", "application/json".parse().unwrap());
+        headers.insert("x-note", "say \"hi\"".parse().unwrap());
+        crate::request::MethodRequest {
+            method: http::Method::POST,
+            path_parameters: vec![("id".into(), "7".into())],
+            query: vec![("q".into(), "a b".into()), ("page".into(), "2".into())],
+            raw_query: Some("q=a+b&page=2".into()),
+            headers,
+            body: bytes::Bytes::from_static(br#"{"n": 3}"#),
+            stage: std::sync::Arc::new(stage),
+            greedy_parameter: None,
+        }
+    }
+
+    fn context() -> RequestContext {
+        let mut ctx = RequestContext {
+            request_id: "r-1".into(),
+            http_method: "POST".into(),
+            resource_path: Some("/items/{id}".into()),
+            stage: "dev".into(),
+            ..Default::default()
+        };
+        ctx.identity.source_ip = "192.0.2.9".into();
+        ctx
+    }
+
+    fn rendered_with_request(template: &str) -> String {
+        let ctx = context();
+        let request = method_request();
+        let input = TemplateInput {
+            context: &ctx,
+            request: Some(&request),
+            body: &request.body,
+        };
+        crate::template::render(template, &input)
+    }
+
+    /// The console's "Method Request passthrough" template: every
+    /// parameter, stage variable and context value into one JSON body.
+    #[test]
+    fn method_request_passthrough_template() {
+        let template = r#"##  See https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-mapping-template-reference.html
+##  This template will pass through all parameters including path, querystring, header, stage variables, and context through to the integration endpoint via the body/payload
+#set($allParams = $input.params())
+{
+"body-json" : $input.json('$'),
+"params" : {
+#foreach($type in $allParams.keySet())
+    #set($params = $allParams.get($type))
+"$type" : {
+    #foreach($paramName in $params.keySet())
+    "$paramName" : "$util.escapeJavaScript($params.get($paramName))"
+        #if($foreach.hasNext),#end
+    #end
+}
+    #if($foreach.hasNext),#end
+#end
+},
+"stage-variables" : {
+#foreach($key in $stageVariables.keySet())
+"$key" : "$util.escapeJavaScript($stageVariables.get($key))"
+    #if($foreach.hasNext),#end
+#end
+},
+"context" : {
+    "http-method" : "$context.httpMethod",
+    "request-id" : "$context.requestId",
+    "resource-path" : "$context.resourcePath",
+    "source-ip" : "$context.identity.sourceIp",
+    "stage" : "$context.stage"
+    }
+}
+"#;
+        let out = rendered_with_request(template);
+        let json: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+        assert_eq!(json["body-json"], serde_json::json!({"n": 3}));
+        assert_eq!(json["params"]["path"], serde_json::json!({"id": "7"}));
+        assert_eq!(
+            json["params"]["querystring"],
+            serde_json::json!({"q": "a b", "page": "2"})
+        );
+        let header = &json["params"]["header"];
+        assert_eq!(header["Host"], "api.example.test:8080");
+        assert_eq!(header["content-type"], "application/json");
+        assert_eq!(header["x-note"], "say \"hi\"");
+        assert_eq!(header["X-Forwarded-For"], "192.0.2.9");
+        assert_eq!(
+            json["stage-variables"],
+            serde_json::json!({"color": "blue", "size": "L"})
+        );
+        assert_eq!(json["context"]["resource-path"], "/items/{id}");
+        assert_eq!(json["context"]["source-ip"], "192.0.2.9");
+        assert_eq!(json["context"]["request-id"], "r-1");
+    }
+
+    #[test]
+    fn java_methods_on_maps_lists_and_strings() {
+        let t = "$input.params().header.get('Content-Type')|$input.params().querystring.size()|$stageVariables.get('color').toUpperCase()|$context.requestId.length()|$input.params('q').replace(' ', '_')|$stageVariables.keySet()|$input.params().path|$context.resourcePath.substring(1, 6)";
+        assert_eq!(
+            rendered_with_request(t),
+            "application/json|2|BLUE|3|a_b|[color, size]|{id=7}|items"
+        );
+        let t = "#set($s = 'a,b,,c,,')#foreach($p in $s.split(','))[$p]#end|$s.indexOf('b')|$s.lastIndexOf(',')|$s.contains('b,')|$s.startsWith('a')|$s.replaceAll('[,]+', ';')|$s.matches('[a-c,]+')|$s.charAt(2)|$s.trim().isEmpty()|$s.nope()|$s.equals('a,b,,c,,')";
+        assert_eq!(
+            rendered(t, b"{}"),
+            "[a][b][][c]|2|7|true|true|a;b;c;|true|b|false|$s.nope()|true"
+        );
+    }
+
+    #[test]
+    fn lists_and_maps_change_through_their_methods() {
+        let t = "#set($list = [])#set($m = {})#foreach($i in [1..4])#set($ignore = $list.add($i * 10))#end#set($ignore = $m.put('k', $list.size()))$list|$m|$m.containsKey('k')|$list.contains(20)|$list.get(3)|$m.put('k', 'v')|$m.k|#foreach($e in $m.entrySet())$e.key=$e.value#end";
+        assert_eq!(
+            rendered(t, b"{}"),
+            "[10, 20, 30, 40]|{k=4}|true|true|40|4|v|k=v"
+        );
+        // `put` of a new key returns null: the reference is copied through.
+        assert_eq!(
+            rendered("#set($m = {})$m.put('a', 1)|$!m.put('b', 2)|$m", b""),
+            "$m.put('a', 1)||{a=1, b=2}"
+        );
+        assert_eq!(
+            rendered(
+                "#set($m = {'a': [1, 2], \"b\": {'c': true}})$m.a[1]|$m.b.c|$m['a']",
+                b""
+            ),
+            "2|true|[1, 2]"
+        );
+    }
+
+    #[test]
+    fn arithmetic_and_ranges() {
+        let t = "#set($i = 7)#set($j = $i + 1)#set($k = $j * 2 - 3)$j|$k|#set($q = $i / 2)$q|#set($r = $i % 4)$r|#set($f = 1.5 * 2)$f|#set($n = $i - 10)$n|#foreach($x in [3..1])$x#end|#if($i + 1 == 8)eight#end";
+        assert_eq!(rendered(t, b""), "8|13|3|3|3.0|-3|321|eight");
+        // Velocity 1.7: a null or failed value is not assigned.
+        let t = "#set($a = (1 + 2) * 3)#set($b = -1 + $a)#set($c = $a - -1)#set($d = ((($a))))$a|$b|$c|$d|#set($e = 2 * 3 + 4 * 5 - 6 / 2)$e";
+        assert_eq!(rendered(t, b""), "9|8|10|9|23");
+        let deep = format!("#set($a = {}1{})$a", "(".repeat(40), ")".repeat(40));
+        assert_eq!(rendered(&deep, b""), "$a");
+        let long = format!("#set($a = 0{})$a", " + 1".repeat(5_000));
+        assert_eq!(rendered(&long, b""), "5000");
+        let t = "#set($a = 1)#set($a = $nope)#set($a = 'x' + 1)#set($a = 1 / 0)$a";
+        assert_eq!(rendered(t, b""), "1");
+    }
+
+    #[test]
+    fn loops_break_and_restore_their_variables() {
+        let t = "#foreach($a in [1, 2])#foreach($b in ['x', 'y'])$a$b#end#if($foreach.hasNext),#end#end";
+        assert_eq!(rendered(t, b""), "1x1y,2x2y");
+        let t = "#set($a = 'kept')#foreach($a in [1, 2, 3])#if($a == 3)#break#end$a:$velocityCount #end$a";
+        assert_eq!(rendered(t, b""), "1:1 2:2 kept");
+    }
+
+    #[test]
+    fn references_the_fast_path_cannot_read_come_here() {
+        for t in [
+            "$context.requestId.length()",
+            "$stageVariables.keySet()",
+            "$input.params().header.get($h)",
+            "$input.path('$')[0]",
+            "$util.parseJson('1')",
+            "#break",
+        ] {
+            assert!(uses_directives(t), "{t}");
+        }
+        for t in [
+            "$context.requestId",
+            "$stageVariables.color",
+            "$input.params().header.get('h')",
+            "$input.params('h')",
+            "$util.escapeJavaScript($input.body)",
+            "$mine.anything()",
+            "cost: $5 # of items",
+        ] {
+            assert!(!uses_directives(t), "{t}");
+        }
     }
 
     #[test]
@@ -683,6 +1388,20 @@ mod tests {
             "\n",
             "text",
             "é",
+            "#set($l = [1..3])",
+            "#set($m = {'k': [1, 2]})",
+            "$l.add($n * 2)",
+            "$m.put('k', $l)",
+            "$m.k.get(1)",
+            "#break",
+            "$s.substring(1, 9)",
+            "$s.split('(')",
+            "$s.replaceAll('[a', 'b')",
+            "$input.params().header.keySet()",
+            "$context.requestId.charAt(-1)",
+            " + ",
+            " - ",
+            "*",
         ];
         let mut rng = rand::rngs::StdRng::seed_from_u64(11);
         for _ in 0..3_000 {
