@@ -69,6 +69,22 @@ const SCENARIOS: &[Scenario] = &[
         function: None,
     },
     Scenario {
+        name: "http_mapped_with_overrides",
+        method: "POST",
+        path: "/override/7",
+        body: b"{}",
+        status: 418,
+        function: None,
+    },
+    Scenario {
+        name: "mock_overriding_twice",
+        method: "GET",
+        path: "/override-twice",
+        body: b"",
+        status: 500,
+        function: None,
+    },
+    Scenario {
         name: "http_proxy_timeout",
         method: "GET",
         path: "/slow",

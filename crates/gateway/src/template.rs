@@ -13,7 +13,9 @@
 //! (`$util.parseJson(...)`, `$input.path('$').items`,
 //! `$input.params().keySet()`, `$context.requestId.length()`) are rendered
 //! by [`crate::vtl`]; which path a template takes is decided once, when it
-//! is compiled.
+//! is compiled. [`render_with_overrides`] also returns what a template
+//! overrode (`#set($context.responseOverride.status = 400)`, see
+//! [`Overrides`]).
 
 use std::borrow::Cow;
 
@@ -31,6 +33,46 @@ pub struct TemplateInput<'a> {
     /// The body `$input` refers to (request body for request templates,
     /// backend body for response templates).
     pub body: &'a [u8],
+}
+
+/// What a template asked for with `#set($context.requestOverride.…)` and
+/// `#set($context.responseOverride.…)`: parameters that replace the ones
+/// the integration's mappings give (API Gateway applies them after its
+/// standard mappings, once the whole template has rendered).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Overrides {
+    /// `$context.responseOverride.status`, as the template gave it.
+    pub status: Option<String>,
+    /// `$context.responseOverride.header.NAME`, in the order set.
+    pub response_headers: Vec<(String, String)>,
+    /// `$context.requestOverride.header.NAME`.
+    pub request_headers: Vec<(String, String)>,
+    /// `$context.requestOverride.querystring.NAME`.
+    pub querystring: Vec<(String, String)>,
+    /// `$context.requestOverride.path.NAME`.
+    pub path: Vec<(String, String)>,
+    /// The first parameter the template set twice: "overrides are final",
+    /// and API Gateway answers such a request with a 5XX.
+    pub repeated: Option<String>,
+}
+
+impl Overrides {
+    /// Whether the template overrode nothing.
+    pub fn is_empty(&self) -> bool {
+        *self == Overrides::default()
+    }
+}
+
+/// Renders a template and returns what it overrode (see [`Overrides`]).
+/// Only a template that mentions an override and uses directives can
+/// override anything; any other renders as [`render`] renders it.
+pub fn render_with_overrides(template: &str, input: &TemplateInput) -> (String, Overrides) {
+    if memchr::memmem::find(template.as_bytes(), b"Override.").is_some()
+        && crate::vtl::uses_directives(template)
+    {
+        return crate::vtl::render_with_overrides(template, input);
+    }
+    (render(template, input), Overrides::default())
 }
 
 /// Renders a template.

@@ -44,6 +44,18 @@ pub(crate) fn uses_directives(template: &str) -> bool {
 
 /// Renders a template that uses directives.
 pub(crate) fn render(template: &str, input: &TemplateInput) -> String {
+    render_with_overrides(template, input).0
+}
+
+/// Where a render keeps what `#set($context.requestOverride.…)` and
+/// `#set($context.responseOverride.…)` set (a name no variable can have).
+const OVERRIDES: &str = "context.overrides";
+
+/// Renders a template that uses directives, with what it overrode.
+pub(crate) fn render_with_overrides(
+    template: &str,
+    input: &TemplateInput,
+) -> (String, template::Overrides) {
     let mut parser = Parser {
         text: template,
         at: 0,
@@ -60,7 +72,77 @@ pub(crate) fn render(template: &str, input: &TemplateInput) -> String {
     let mut out = String::with_capacity(template.len() + 32);
     let mut scope = HashMap::new();
     run(&nodes, input, &mut scope, &mut out);
-    out
+    let overrides = match scope.remove(OVERRIDES) {
+        Some(recorded) => overrides_of(recorded),
+        None => template::Overrides::default(),
+    };
+    (out, overrides)
+}
+
+/// Records `#set($context.{kind}Override.{rest} = value)`; `false` when
+/// `name` is not an override.
+fn record_override(name: &str, value: Value, scope: &mut Scope) -> bool {
+    let Some(rest) = name.strip_prefix("context.") else {
+        return false;
+    };
+    let (kind, rest) = match rest.split_once('.') {
+        Some(("requestOverride", rest)) => ("requestOverride", rest),
+        Some(("responseOverride", rest)) => ("responseOverride", rest),
+        _ => return false,
+    };
+    let (place, key) = match (kind, rest.split_once('.')) {
+        ("responseOverride", None) if rest == "status" => ("status", None),
+        ("responseOverride", Some(("header", key))) => ("header", Some(key)),
+        ("requestOverride", Some((place @ ("header" | "querystring" | "path"), key))) => {
+            (place, Some(key))
+        }
+        // Not a parameter API Gateway lets a template override: ignored.
+        _ => return true,
+    };
+    let text = Value::String(text_of(&value));
+    let recorded = scope
+        .entry(OVERRIDES.to_string())
+        .or_insert_with(|| serde_json::json!({}));
+    let Value::Object(all) = recorded else {
+        return true;
+    };
+    let Value::Object(section) = all.entry(kind).or_insert_with(|| serde_json::json!({})) else {
+        return true;
+    };
+    let twice = match key {
+        None => section.insert(place.to_string(), text).is_some(),
+        Some(key) => match section
+            .entry(place)
+            .or_insert_with(|| serde_json::json!({}))
+        {
+            Value::Object(values) => values.insert(key.to_string(), text).is_some(),
+            _ => false,
+        },
+    };
+    if twice {
+        all.entry("repeated")
+            .or_insert_with(|| Value::String(name.to_string()));
+    }
+    true
+}
+
+/// The overrides a render recorded.
+fn overrides_of(recorded: Value) -> template::Overrides {
+    let pairs = |v: Option<&Value>| -> Vec<(String, String)> {
+        v.and_then(Value::as_object)
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), text_of(v))).collect())
+            .unwrap_or_default()
+    };
+    let request = recorded.get("requestOverride");
+    let response = recorded.get("responseOverride");
+    template::Overrides {
+        status: response.and_then(|r| r.get("status")).map(text_of),
+        response_headers: pairs(response.and_then(|r| r.get("header"))),
+        request_headers: pairs(request.and_then(|r| r.get("header"))),
+        querystring: pairs(request.and_then(|r| r.get("querystring"))),
+        path: pairs(request.and_then(|r| r.get("path"))),
+        repeated: recorded.get("repeated").map(text_of),
+    }
 }
 
 #[derive(Debug)]
@@ -326,7 +408,9 @@ fn run(nodes: &[Node], input: &TemplateInput, scope: &mut Scope, out: &mut Strin
                 match operand(value, input, scope) {
                     None | Some(Value::Null) => {}
                     Some(value) => {
-                        scope.insert(name.clone(), value);
+                        if !record_override(name, value.clone(), scope) {
+                            scope.insert(name.clone(), value);
+                        }
                     }
                 }
             }
@@ -699,6 +783,15 @@ fn reference_value(
         .unwrap_or(expr);
     let head_len = expr.find(['.', '[', '(']).unwrap_or(expr.len());
     let head = &expr[..head_len];
+    if let Some(rest) = expr.strip_prefix("context.") {
+        // What the template overrode so far reads back.
+        if rest.starts_with("requestOverride.") || rest.starts_with("responseOverride.") {
+            let mut recorded = scope.get(OVERRIDES).cloned().unwrap_or(Value::Null);
+            let steps = evaluate_steps(&format!(".{rest}"), input, scope)?;
+            // Not set yet: empty, as the template module renders it.
+            return walk(&mut recorded, &steps).or(Some(Value::String(String::new())));
+        }
+    }
     if scope.contains_key(head) {
         let steps = evaluate_steps(&expr[head_len..], input, scope)?;
         return walk(scope.get_mut(head)?, &steps);
@@ -1247,6 +1340,48 @@ mod tests {
         assert_eq!(rendered(t, b""), "1x1y,2x2y");
         let t = "#set($a = 'kept')#foreach($a in [1, 2, 3])#if($a == 3)#break#end$a:$velocityCount #end$a";
         assert_eq!(rendered(t, b""), "1:1 2:2 kept");
+    }
+
+    #[test]
+    fn overrides_are_recorded_not_rendered() {
+        let ctx = context();
+        let request = method_request();
+        let input = TemplateInput {
+            context: &ctx,
+            request: Some(&request),
+            body: &request.body,
+        };
+        let t = "#set($n = $input.path('$').n)#if($n > 2)#set($context.responseOverride.status = 400)#end#set($context.responseOverride.header.X-Count = \"n=$n\")#set($context.requestOverride.querystring.page = $n + 1)#set($context.requestOverride.header.X-A = 'a')#set($context.requestOverride.path.id = 'p')#set($context.requestOverride.nope.x = 1)#set($context.other = 1)status $context.responseOverride.status";
+        let (out, o) = crate::template::render_with_overrides(t, &input);
+        assert_eq!(out, "status 400");
+        let pair = |k: &str, v: &str| (k.to_string(), v.to_string());
+        assert_eq!(
+            o,
+            crate::template::Overrides {
+                status: Some("400".into()),
+                response_headers: vec![pair("X-Count", "n=3")],
+                request_headers: vec![pair("X-A", "a")],
+                querystring: vec![pair("page", "4")],
+                path: vec![pair("id", "p")],
+                repeated: None,
+            }
+        );
+        let t = "#set($context.responseOverride.header.A = 1)#set($context.responseOverride.header.A = 2)";
+        let (_, o) = crate::template::render_with_overrides(t, &input);
+        assert_eq!(
+            o.repeated.as_deref(),
+            Some("context.responseOverride.header.A")
+        );
+        // Without a directive nothing can be overridden.
+        let (out, o) =
+            crate::template::render_with_overrides("$context.responseOverride.status", &input);
+        assert!(o.is_empty());
+        assert_eq!(out, "");
+        let (out, _) = crate::template::render_with_overrides(
+            "#set($a = 1)[$context.responseOverride.status]",
+            &input,
+        );
+        assert_eq!(out, "[]");
     }
 
     #[test]

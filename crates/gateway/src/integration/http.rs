@@ -37,13 +37,15 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
 use super::mapping::{
-    eval_source, integration_request_body, integration_uri, map_response, BackendView,
+    eval_source, integration_request_body, integration_uri_with, invalid_header_override,
+    map_response, BackendView,
 };
 use super::{plain_http, tls, BackendBody, IntegrationReply, ReplyBody};
 use crate::body::{BoxError, DeadlineBody};
 use crate::context::{ExecutionEventKind, ExecutionTrace, FailureKind, RequestContext};
 use crate::request::MethodRequest;
 use crate::response::GatewayError;
+use crate::template::Overrides;
 
 /// `X-Forwarded-For`, extended with the client's address.
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
@@ -136,8 +138,24 @@ impl HttpBackend {
         client_ip: IpAddr,
     ) -> Result<IntegrationReply, GatewayError> {
         let proxy = integration.kind == IntegrationType::HttpProxy;
-        let base = integration_uri(integration, request, ctx)?;
-        let uri_text = with_query(base, integration, request, ctx, proxy);
+        // The request template renders first: what it overrides
+        // (`$context.requestOverride.*`) replaces the mapped path, query
+        // string and header values.
+        let (body, content_type, overrides) = if proxy {
+            (request.body.clone(), None, Overrides::default())
+        } else {
+            let (b, ct, overrides) = integration_request_body(integration, request, ctx)?;
+            (b, Some(ct), overrides)
+        };
+        let base = integration_uri_with(integration, request, ctx, &overrides.path)?;
+        let uri_text = with_query(
+            base,
+            integration,
+            request,
+            ctx,
+            proxy,
+            &overrides.querystring,
+        );
         let keep_text = trace.keeps_info_lines();
         let (uri, uri_text) = if integration.uri.as_deref() == Some(uri_text.as_str()) {
             // The common case, a URI used as written (no variables, no query
@@ -163,13 +181,7 @@ impl HttpBackend {
         let method =
             http::Method::from_bytes(method_name.as_bytes()).map_err(|_| invalid_endpoint())?;
 
-        let (body, content_type) = if proxy {
-            (request.body.clone(), None)
-        } else {
-            let (b, ct) = integration_request_body(integration, request, ctx)?;
-            (b, Some(ct))
-        };
-        let headers = backend_headers(
+        let mut headers = backend_headers(
             integration,
             request,
             ctx,
@@ -178,6 +190,15 @@ impl HttpBackend {
             content_type.as_deref(),
             &body,
         );
+        for (name, value) in &overrides.request_headers {
+            let (Ok(n), Ok(v)) = (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(value),
+            ) else {
+                return Err(invalid_header_override(name));
+            };
+            headers.insert(n, v);
+        }
 
         if let Some(uri_text) = uri_text {
             let logged = if proxy || !trace.data {
@@ -393,6 +414,7 @@ fn with_query(
     request: &MethodRequest,
     ctx: &RequestContext,
     proxy: bool,
+    overrides: &[(String, String)],
 ) -> String {
     let mut query = String::new();
     if proxy {
@@ -400,24 +422,34 @@ fn with_query(
             query.push_str(raw);
         }
     }
+    let mut push = |name: &str, value: &str| {
+        if !query.is_empty() {
+            query.push('&');
+        }
+        query.extend(percent_encoding::utf8_percent_encode(
+            name,
+            percent_encoding::NON_ALPHANUMERIC,
+        ));
+        query.push('=');
+        query.extend(percent_encoding::utf8_percent_encode(
+            value,
+            percent_encoding::NON_ALPHANUMERIC,
+        ));
+    };
     for (target, source) in &integration.request_parameters {
         let Some(name) = target.strip_prefix("integration.request.querystring.") else {
             continue;
         };
-        if let Some(value) = eval_source(source, ctx, Some(request), None) {
-            if !query.is_empty() {
-                query.push('&');
-            }
-            query.extend(percent_encoding::utf8_percent_encode(
-                name,
-                percent_encoding::NON_ALPHANUMERIC,
-            ));
-            query.push('=');
-            query.extend(percent_encoding::utf8_percent_encode(
-                &value,
-                percent_encoding::NON_ALPHANUMERIC,
-            ));
+        // An overridden parameter takes the template's value (below).
+        if overrides.iter().any(|(n, _)| n == name) {
+            continue;
         }
+        if let Some(value) = eval_source(source, ctx, Some(request), None) {
+            push(name, &value);
+        }
+    }
+    for (name, value) in overrides {
+        push(name, value);
     }
     if !query.is_empty() {
         base.push(if base.contains('?') { '&' } else { '?' });
@@ -613,8 +645,8 @@ mod tests {
             |written: &str, integration: &Integration, request: &MethodRequest, proxy: bool| {
                 let mut integration = integration.clone();
                 integration.uri = Some(written.to_string());
-                integration_uri(&integration, request, &ctx)
-                    .map(|base| with_query(base, &integration, request, &ctx, proxy))
+                super::super::mapping::integration_uri(&integration, request, &ctx)
+                    .map(|base| with_query(base, &integration, request, &ctx, proxy, &[]))
                     .is_ok_and(|uri| uri == written)
             };
         let mut integration = Integration::new(IntegrationType::HttpProxy);

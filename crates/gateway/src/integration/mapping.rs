@@ -17,7 +17,7 @@ use crate::context::{
 };
 use crate::request::MethodRequest;
 use crate::response::GatewayError;
-use crate::template::{self, TemplateInput};
+use crate::template::{self, Overrides, TemplateInput};
 
 /// The backend response as response mappings see it.
 pub struct BackendView<'a> {
@@ -118,12 +118,13 @@ pub fn eval_source(
 
 /// The request body sent to a non-proxy integration: the request template
 /// for the request's content type rendered, or the body passed through as the
-/// passthrough behaviour allows. Returns the body and its content type.
+/// passthrough behaviour allows. Returns the body, its content type and
+/// what the template overrode (`$context.requestOverride.*`).
 pub fn integration_request_body<'a>(
     integration: &Integration,
     request: &'a MethodRequest,
     ctx: &RequestContext,
-) -> Result<(Bytes, Cow<'a, str>), GatewayError> {
+) -> Result<(Bytes, Cow<'a, str>, Overrides), GatewayError> {
     // Borrowed unless the header needs lowercasing: most requests send no
     // content type or a lowercase one.
     let content_type = request
@@ -145,7 +146,11 @@ pub fn integration_request_body<'a>(
             request: Some(request),
             body: &request.body,
         };
-        return Ok((Bytes::from(template::render(t, &input)), content_type));
+        let (body, overrides) = template::render_with_overrides(t, &input);
+        if let Some(name) = &overrides.repeated {
+            return Err(overridden_twice(name));
+        }
+        return Ok((Bytes::from(body), content_type, overrides));
     }
     let pass = match integration.passthrough_behavior {
         PassthroughBehavior::WhenNoMatch => true,
@@ -153,7 +158,7 @@ pub fn integration_request_body<'a>(
         PassthroughBehavior::Never => false,
     };
     if pass {
-        Ok((request.body.clone(), content_type))
+        Ok((request.body.clone(), content_type, Overrides::default()))
     } else {
         Err(GatewayError::new(GatewayResponseType::UnsupportedMediaType))
     }
@@ -205,6 +210,8 @@ pub struct MappedResponse<'a> {
     /// The chosen integration response's `responseParameters`: how its
     /// mappings spell the headers (for the data trace).
     pub parameters: &'a BTreeMap<String, String>,
+    /// The headers the response template overrode, as it spelled them.
+    pub overridden: Vec<String>,
 }
 
 impl MappedResponse<'_> {
@@ -239,9 +246,14 @@ impl MappedResponse<'_> {
         let mut list = HeaderList::with_capacity(self.headers.len(), 64);
         for (name, value) in &self.headers {
             let spelled = self
-                .parameters
-                .keys()
-                .filter_map(|target| target.strip_prefix("method.response.header."))
+                .overridden
+                .iter()
+                .map(String::as_str)
+                .chain(
+                    self.parameters
+                        .keys()
+                        .filter_map(|target| target.strip_prefix("method.response.header.")),
+                )
                 .find(|n| n.eq_ignore_ascii_case(name.as_str()))
                 .unwrap_or(match name.as_str() {
                     "content-type" => "Content-Type",
@@ -305,18 +317,23 @@ pub fn map_response<'a>(
         })
         .or_else(|| chosen.response_templates.get_key_value("application/json"))
         .or_else(|| chosen.response_templates.iter().next());
-    let (body, content_type) = match template {
+    let (body, content_type, overrides) = match template {
         Some((ct, t)) => {
             let input = TemplateInput {
                 context: ctx,
                 request: Some(request),
                 body: backend.body,
             };
-            (Bytes::from(template::render(t, &input)), ct.as_str())
+            let (body, overrides) = template::render_with_overrides(t, &input);
+            (Bytes::from(body), ct.as_str(), overrides)
         }
         // Non-proxy integrations do not pass backend headers through: the
         // method response is application/json unless a mapping says otherwise.
-        None => (Bytes::copy_from_slice(backend.body), "application/json"),
+        None => (
+            Bytes::copy_from_slice(backend.body),
+            "application/json",
+            Overrides::default(),
+        ),
     };
     if !headers.contains_key(http::header::CONTENT_TYPE) {
         let value = if content_type == "application/json" {
@@ -328,12 +345,63 @@ pub fn map_response<'a>(
             headers.insert(http::header::CONTENT_TYPE, v);
         }
     }
+    let mut status = status;
+    let mut overridden = Vec::new();
+    if !overrides.is_empty() {
+        if let Some(name) = &overrides.repeated {
+            return Err(overridden_twice(name));
+        }
+        if let Some(value) = &overrides.status {
+            status = value
+                .trim()
+                .parse()
+                .ok()
+                .filter(|s| (100..=599).contains(s))
+                .ok_or_else(|| {
+                    configuration_error(format!(
+                        "Invalid status code override in the mapping template: {value}"
+                    ))
+                })?;
+        }
+        for (name, value) in overrides.response_headers {
+            let (Ok(n), Ok(v)) = (
+                http::HeaderName::from_bytes(name.as_bytes()),
+                http::HeaderValue::from_str(&value),
+            ) else {
+                return Err(invalid_header_override(&name));
+            };
+            headers.insert(n, v);
+            overridden.push(name);
+        }
+    }
     Ok(MappedResponse {
         status,
         headers,
         body,
         parameters: &chosen.response_parameters,
+        overridden,
     })
+}
+
+/// A mapping template that overrode one parameter twice. API Gateway
+/// answers with a 5XX; the wording of its log line is Gatewatch's.
+fn overridden_twice(name: &str) -> GatewayError {
+    configuration_error(format!(
+        "The mapping template overrides ${name} more than once; overrides are final"
+    ))
+}
+
+/// An overridden header whose name or value cannot be sent.
+pub(crate) fn invalid_header_override(name: &str) -> GatewayError {
+    configuration_error(format!(
+        "Invalid header override in the mapping template: {name}"
+    ))
+}
+
+fn configuration_error(detail: String) -> GatewayError {
+    GatewayError::new(GatewayResponseType::ApiConfigurationError)
+        .with_status(500)
+        .with_failure(FailureKind::Configuration, detail)
 }
 
 /// Characters escaped in a substituted path parameter.
@@ -373,6 +441,18 @@ pub fn integration_uri(
     request: &MethodRequest,
     ctx: &RequestContext,
 ) -> Result<String, GatewayError> {
+    integration_uri_with(integration, request, ctx, &[])
+}
+
+/// [`integration_uri`], with the path parameters a request template
+/// overrode (`$context.requestOverride.path.NAME`) in place of what the
+/// mappings give.
+pub fn integration_uri_with(
+    integration: &Integration,
+    request: &MethodRequest,
+    ctx: &RequestContext,
+    path_overrides: &[(String, String)],
+) -> Result<String, GatewayError> {
     let raw = integration.uri.as_deref().unwrap_or("");
     let mut out = String::with_capacity(raw.len() + 32);
     let mut rest = raw;
@@ -393,9 +473,13 @@ pub fn integration_uri(
             let name = &name_rest[..end];
             let key = format!("integration.request.path.{name}");
             let source = integration.request_parameters.get(&key);
-            let value = match source {
-                Some(source) => eval_source(source, ctx, Some(request), None),
-                None => request
+            let overridden = path_overrides
+                .iter()
+                .find(|(n, _)| n == name.trim_end_matches('+'));
+            let value = match (overridden, source) {
+                (Some((_, value)), _) => Some(value.clone()),
+                (None, Some(source)) => eval_source(source, ctx, Some(request), None),
+                (None, None) => request
                     .path_param(name.trim_end_matches('+'))
                     .map(String::from),
             };

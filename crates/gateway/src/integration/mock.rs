@@ -22,7 +22,7 @@ pub fn invoke(
     ctx: &mut RequestContext,
     trace: &mut ExecutionTrace,
 ) -> Result<IntegrationReply, GatewayError> {
-    let (body, _) = integration_request_body(integration, request, ctx)?;
+    let (body, _, _) = integration_request_body(integration, request, ctx)?;
     let status = status_code(&body).filter(|s| (100..=599).contains(s));
     let Some(status) = status else {
         return Err(
