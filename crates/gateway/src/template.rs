@@ -64,15 +64,10 @@ impl Overrides {
 }
 
 /// Renders a template and returns what it overrode (see [`Overrides`]).
-/// Only a template that mentions an override and uses directives can
-/// override anything; any other renders as [`render`] renders it.
+/// Only a template that uses directives can override anything (with
+/// `#set`); the text is what [`render`] gives.
 pub fn render_with_overrides(template: &str, input: &TemplateInput) -> (String, Overrides) {
-    if memchr::memmem::find(template.as_bytes(), b"Override.").is_some()
-        && crate::vtl::uses_directives(template)
-    {
-        return crate::vtl::render_with_overrides(template, input);
-    }
-    (render(template, input), Overrides::default())
+    render_full(template, input)
 }
 
 /// Renders a template.
@@ -82,13 +77,18 @@ pub fn render_with_overrides(template: &str, input: &TemplateInput) -> (String, 
 /// text), so a request only evaluates its references. The result is exactly
 /// [`interpret`]'s, which reads the template afresh.
 pub fn render(template: &str, input: &TemplateInput) -> String {
+    render_full(template, input).0
+}
+
+/// [`render`], with what the template overrode.
+fn render_full(template: &str, input: &TemplateInput) -> (String, Overrides) {
     // A template without references or directives needs no pieces; a very
     // large one is read afresh rather than kept.
     if memchr::memchr2(b'$', b'#', template.as_bytes()).is_none() {
-        return template.to_owned();
+        return (template.to_owned(), Overrides::default());
     }
     if template.len() > MAX_COMPILED_BYTES {
-        return interpret(template, input);
+        return interpret_full(template, input);
     }
     let rendered = COMPILED.with(|cache| {
         let mut cache = cache.borrow_mut();
@@ -125,7 +125,10 @@ pub fn render(template: &str, input: &TemplateInput) -> String {
         }
         Some(out)
     });
-    rendered.unwrap_or_else(|| interpret(template, input))
+    match rendered {
+        Some(out) => (out, Overrides::default()),
+        None => interpret_full(template, input),
+    }
 }
 
 /// Templates kept compiled per thread.
@@ -216,8 +219,13 @@ fn compile(template: &str) -> Compiled {
 
 /// Renders a template by reading it afresh: the reference for [`render`].
 pub fn interpret(template: &str, input: &TemplateInput) -> String {
+    interpret_full(template, input).0
+}
+
+/// [`interpret`], with what the template overrode.
+fn interpret_full(template: &str, input: &TemplateInput) -> (String, Overrides) {
     if crate::vtl::uses_directives(template) {
-        return crate::vtl::render(template, input);
+        return crate::vtl::render_with_overrides(template, input);
     }
     let mut out = String::with_capacity(template.len() + 32);
     // Text between references is copied in runs, not character by character.
@@ -237,7 +245,7 @@ pub fn interpret(template: &str, input: &TemplateInput) -> String {
         }
     }
     out.push_str(rest);
-    out
+    (out, Overrides::default())
 }
 
 /// Tries to read one reference at the start of `s` (which begins with `$`).

@@ -43,6 +43,7 @@ pub(crate) fn uses_directives(template: &str) -> bool {
 }
 
 /// Renders a template that uses directives.
+#[cfg(test)]
 pub(crate) fn render(template: &str, input: &TemplateInput) -> String {
     render_with_overrides(template, input).0
 }
