@@ -54,6 +54,9 @@ pub struct Overrides {
     /// The first parameter the template set twice: "overrides are final",
     /// and API Gateway answers such a request with a 5XX.
     pub repeated: Option<String>,
+    /// The limit a render reached (see [`crate::vtl`]): the text stops
+    /// there, and an integration answers 500.
+    pub limit: Option<&'static str>,
 }
 
 impl Overrides {
@@ -130,6 +133,9 @@ fn render_full(template: &str, input: &TemplateInput) -> (String, Overrides) {
         None => interpret_full(template, input),
     }
 }
+
+/// Longest reference read, from its name to its closing parenthesis.
+const MAX_REFERENCE_BYTES: usize = 2048;
 
 /// Templates kept compiled per thread.
 pub const COMPILED_PER_THREAD: usize = 32;
@@ -274,21 +280,29 @@ pub(crate) fn reference_value<'a>(raw: &str, input: &TemplateInput<'a>) -> Optio
 }
 
 /// Whether the reference at the start of `s` (which begins with `$`) is
-/// one this module cannot evaluate although its root is one it knows
-/// (`$input`, `$util`, `$context`, `$stageVariables`): a call or member it
-/// does not read (`$input.params().keySet()`, `$context.requestId.length()`),
-/// or index notation after it (`$input.path('$')[0]`). Such templates are
-/// rendered by [`crate::vtl`].
+/// one this module would read differently from Velocity: a call or member
+/// it does not read although it knows the root (`$input`, `$util`,
+/// `$context`, `$stageVariables`: `$input.params().keySet()`,
+/// `$context.requestId.length()`), index notation after any reference
+/// (`$input.path('$')[0]`), or an unknown reference with a call
+/// (`$foo.bar($context.requestId)`, copied through whole). Such templates
+/// are rendered by [`crate::vtl`].
 pub(crate) fn needs_interpreter(s: &str) -> bool {
     let Some(syntax) = reference_syntax(s) else {
         return false;
     };
     let expr = &s[syntax.expr.clone()];
-    let root = expr.split(['.', '(']).next().unwrap_or_default();
-    if !matches!(root, "input" | "util" | "context" | "stageVariables") {
-        return false;
+    if s[syntax.consumed..].starts_with('[') {
+        return true;
     }
-    Expr::parse(expr).is_none() || s[syntax.consumed..].starts_with('[')
+    let root = expr.split(['.', '(']).next().unwrap_or_default();
+    if matches!(root, "input" | "util" | "context" | "stageVariables") {
+        return Expr::parse(expr).is_none();
+    }
+    // A reference this module does not know is copied through whole by
+    // Velocity, arguments and all; this module would render what is
+    // inside its parentheses.
+    expr.contains('(')
 }
 
 /// `$util.{name}(text)` for the functions of one text argument this
@@ -325,7 +339,10 @@ fn reference_syntax(s: &str) -> Option<ReferenceSyntax> {
     // A dotted name, possibly with one call `(...)` and more segments after it.
     let mut depth = 0usize;
     let mut in_quote: Option<u8> = None;
-    while pos < bytes.len() {
+    // A reference longer than this is not one (so a stray `(` costs a
+    // bounded scan, not one to the end of the template per `$`).
+    let end = bytes.len().min(start + MAX_REFERENCE_BYTES);
+    while pos < end {
         let b = bytes[pos];
         if let Some(q) = in_quote {
             if b == q {
@@ -345,7 +362,7 @@ fn reference_syntax(s: &str) -> Option<ReferenceSyntax> {
         }
         pos += 1;
     }
-    if depth > 0 || pos == start {
+    if depth > 0 || pos == start || in_quote.is_some() {
         return None;
     }
     let expr = start..pos;

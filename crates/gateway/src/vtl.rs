@@ -1,24 +1,41 @@
-//! Velocity directives in mapping templates: `#set`, `#if` / `#elseif` /
-//! `#else` / `#end`, `#foreach` (with `$foreach.hasNext`, `.index`,
-//! `.count`, `.first`, `.last` and `$velocityCount`), `#break` and `##`
-//! comments, over variables that hold JSON values
+//! Velocity in mapping templates: directives (`#set`, `#if` / `#elseif` /
+//! `#else` / `#end`, `#foreach` with `$foreach.hasNext`, `.index`,
+//! `.count`, `.first`, `.last` and `$velocityCount`, `#break`, `##`
+//! comments) over variables that hold JSON values
 //! (`#set($root = $input.path('$'))`, then `$root.items`, `$item.id`,
 //! `$list[0]`); list, range and map literals (`[1, 2]`, `[1..$n]`,
-//! `{"k": $v}`); arithmetic (`$i + 1`); the maps `$input.params()` and
-//! `$stageVariables`; and the methods of Java's maps, lists and strings
-//! that templates call (`keySet()`, `get($k)`, `add($x)`, `toLowerCase()`,
-//! `substring(0, 4)`, ...; see [`call`]). Together these render the API
+//! `{"k": $v}`); arithmetic (`$i + 1`, and `+` joins text when either side
+//! is text); the maps `$input.params()` and `$stageVariables`; the methods
+//! of Java's maps, lists and strings that templates call (`keySet()`,
+//! `get($k)`, `add($x)`, `toLowerCase()`, `substring(0, 4)`, ...; see
+//! [`call`]); and the overrides `#set($context.requestOverride.…)` /
+//! `#set($context.responseOverride.…)`. Together these render the API
 //! Gateway console's "Method Request passthrough" template.
 //!
 //! Templates that need none of this never come here: [`crate::template`]
 //! renders them on its own, faster path. Here every reference the template
 //! module knows (`$context`, `$input`, `$util`, `$stageVariables`) means
 //! what it means there. As in Velocity 1.7: a reference without a value is
-//! copied through (`$!` renders nothing); `#set` of a null value leaves the
-//! variable as it was; `#if` is false only for a missing value, null or
-//! `false`; the line break right after a directive is not written (the
-//! spaces before it are). `#macro`, `#parse`, `#include` and `#stop` are
-//! not supported: they are copied through as text.
+//! copied through whole (`$!` renders nothing); `#set` of a null value
+//! leaves the variable as it was; `#if` is false only for a missing value,
+//! null or `false`; the line break right after a directive is not written
+//! (the spaces before it are). `$m.get('k').add(1)` changes the list inside
+//! `$m`, and `#set($m.k = 1)` / `#set($l[0] = 1)` assign into a map or list;
+//! but `#set($a = $b)` copies (a later change through `$a` does not show in
+//! `$b`), and so does a `#foreach` variable. Map keys match exactly, except
+//! in the header map of `$input.params()` (header names are matched without
+//! regard to case, as the template module matches them). `#macro`,
+//! `#parse`, `#include` and `#stop` are not supported: they are copied
+//! through as text.
+//!
+//! Limits keep a template (or a request driving it) from taking the
+//! server: a `#foreach` visits at most 1,000 items (API Gateway's quota),
+//! directives and values nest at most [`MAX_DEPTH`] deep, lists hold at
+//! most [`MAX_LIST`] items, and one render does at most [`BUDGET`] units of
+//! work (a unit per directive, step and value copied, and per 16 bytes of
+//! text made) and writes at most [`MAX_OUTPUT`] bytes. A render that
+//! reaches a limit stops there and says so
+//! ([`template::Overrides::limit`]); the integration answers 500.
 
 use std::collections::HashMap;
 
@@ -28,18 +45,38 @@ use crate::jsonpath::{java_text, JsonPath};
 use crate::template::{self, TemplateInput};
 
 /// Whether `template` needs this module: it holds a directive, or a
-/// reference the template module cannot evaluate although it knows its
-/// root (`$util.parseJson(...)`, `$input.path('$').items`,
-/// `$input.params().keySet()`, `$context.requestId.length()`; see
-/// [`template::needs_interpreter`]).
+/// reference the template module would read differently from Velocity
+/// (see [`template::needs_interpreter`]).
 pub(crate) fn uses_directives(template: &str) -> bool {
     let bytes = template.as_bytes();
     let directive = memchr::memchr(b'#', bytes).is_some()
-        && ["#set", "#if", "#foreach", "#break", "#{", "##"]
-            .iter()
-            .any(|d| template.contains(d));
-    directive
-        || memchr::memchr_iter(b'$', bytes).any(|at| template::needs_interpreter(&template[at..]))
+        && [
+            "#set",
+            "#if",
+            "#foreach",
+            "#break",
+            "#{set}",
+            "#{if}",
+            "#{foreach}",
+            "#{break}",
+            "##",
+        ]
+        .iter()
+        .any(|d| template.contains(d));
+    if directive {
+        return true;
+    }
+    // References are skipped whole, so each byte is read about once.
+    let mut at = 0;
+    while let Some(found) = memchr::memchr(b'$', &bytes[at..]) {
+        let dollar = at + found;
+        let rest = &template[dollar..];
+        if template::needs_interpreter(rest) {
+            return true;
+        }
+        at = dollar + template::reference_len(rest).unwrap_or(1);
+    }
+    false
 }
 
 /// Renders a template that uses directives.
@@ -47,10 +84,6 @@ pub(crate) fn uses_directives(template: &str) -> bool {
 pub(crate) fn render(template: &str, input: &TemplateInput) -> String {
     render_with_overrides(template, input).0
 }
-
-/// Where a render keeps what `#set($context.requestOverride.…)` and
-/// `#set($context.responseOverride.…)` set (a name no variable can have).
-const OVERRIDES: &str = "context.overrides";
 
 /// Renders a template that uses directives, with what it overrode.
 pub(crate) fn render_with_overrides(
@@ -60,6 +93,8 @@ pub(crate) fn render_with_overrides(
     let mut parser = Parser {
         text: template,
         at: 0,
+        depth: 0,
+        too_deep: false,
     };
     // A stray `#end` or `#else` ends nothing: what follows is still read.
     let mut nodes = Vec::new();
@@ -71,18 +106,182 @@ pub(crate) fn render_with_overrides(
         }
     }
     let mut out = String::with_capacity(template.len() + 32);
-    let mut scope = HashMap::new();
+    let mut scope = Scope::new();
+    if parser.too_deep {
+        scope.stop("directives nested too deeply");
+    }
     run(&nodes, input, &mut scope, &mut out);
-    let overrides = match scope.remove(OVERRIDES) {
-        Some(recorded) => overrides_of(recorded),
-        None => template::Overrides::default(),
-    };
+    let mut overrides = overrides_of(&scope.overrides);
+    overrides.limit = scope.stopped;
     (out, overrides)
 }
 
+/// Most iterations of one `#foreach` (API Gateway's quota).
+const MAX_ITERATIONS: usize = 1_000;
+
+/// Most items in a list a template builds (a range, `add`).
+const MAX_LIST: usize = 10_000;
+
+/// Deepest nesting of directives, of values in a directive, and of calls
+/// in their arguments.
+const MAX_DEPTH: usize = 64;
+
+/// Units of work one render may do.
+const BUDGET: u64 = 1_000_000;
+
+/// Most bytes one render writes.
+const MAX_OUTPUT: usize = 10 * 1024 * 1024;
+
+/// What a render keeps: its variables, what it overrode, and how much of
+/// its limits it has used.
+struct Scope {
+    vars: HashMap<String, Value>,
+    /// Variables that hold the header map of `$input.params()`.
+    header_vars: Vec<String>,
+    /// `requestOverride` and `responseOverride`, as set (an object).
+    overrides: Value,
+    depth: usize,
+    /// The limit that stopped the render.
+    stopped: Option<&'static str>,
+    /// The body, parsed once per render (`None` inside: not JSON).
+    body: Option<Option<Value>>,
+    work: Work,
+}
+
+/// The budget of a render, and the regular expressions it compiled (kept
+/// apart from the variables, so a walk inside a variable can use them).
+struct Work {
+    budget: u64,
+    patterns: HashMap<String, Option<regex::Regex>>,
+}
+
+impl Work {
+    /// Takes `units` from the budget; `false` (the budget is then spent)
+    /// when they are not there.
+    fn charge(&mut self, units: u64) -> bool {
+        if units > self.budget {
+            self.budget = 0;
+            return false;
+        }
+        self.budget -= units;
+        true
+    }
+
+    /// `text` compiled as a regular expression (at most 64 KB of program),
+    /// once per render.
+    fn pattern(&mut self, text: &str) -> Option<regex::Regex> {
+        if let Some(found) = self.patterns.get(text) {
+            return found.clone();
+        }
+        if !self.charge(64 + text.len() as u64) {
+            return None;
+        }
+        let compiled = regex::RegexBuilder::new(text)
+            .size_limit(1 << 16)
+            .build()
+            .ok();
+        self.patterns.insert(text.to_string(), compiled.clone());
+        compiled
+    }
+}
+
+impl Scope {
+    fn new() -> Scope {
+        Scope {
+            vars: HashMap::new(),
+            header_vars: Vec::new(),
+            overrides: Value::Null,
+            depth: 0,
+            stopped: None,
+            body: None,
+            work: Work {
+                budget: BUDGET,
+                patterns: HashMap::new(),
+            },
+        }
+    }
+
+    fn stop(&mut self, why: &'static str) {
+        self.stopped.get_or_insert(why);
+        self.work.budget = 0;
+    }
+
+    /// Takes `units` from the budget; `false` (and the render stops) when
+    /// they are not there.
+    fn charge(&mut self, units: u64) -> bool {
+        if self.stopped.is_some() {
+            return false;
+        }
+        if !self.work.charge(units) {
+            self.stop("too much work");
+            return false;
+        }
+        true
+    }
+
+    /// Notes that a walk spent the budget.
+    fn check_budget(&mut self) {
+        if self.work.budget == 0 {
+            self.stop("too much work");
+        }
+    }
+
+    /// One level deeper; `false` (and the render stops) past [`MAX_DEPTH`].
+    fn enter(&mut self) -> bool {
+        if self.depth >= MAX_DEPTH {
+            self.stop("values nested too deeply");
+            return false;
+        }
+        self.depth += 1;
+        self.charge(1)
+    }
+
+    fn leave(&mut self) {
+        self.depth -= 1;
+    }
+
+    /// The request body as JSON (a blank body is `{}`), parsed once.
+    fn body(&mut self, input: &TemplateInput) -> Option<&Value> {
+        if self.body.is_none() {
+            self.charge(input.body.len() as u64 / 16);
+            let parsed = if input.body.iter().all(u8::is_ascii_whitespace) {
+                Some(Value::Object(Default::default()))
+            } else {
+                serde_json::from_slice(input.body).ok()
+            };
+            self.body = Some(parsed);
+        }
+        self.body.as_ref()?.as_ref()
+    }
+}
+
+/// The work a copy of `value` stands for: a unit per value and per 16
+/// bytes of text; counting stops past `cap`.
+fn weight(value: &Value, cap: u64) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![value];
+    while let Some(v) = stack.pop() {
+        total += 1;
+        match v {
+            Value::String(s) => total += s.len() as u64 / 16,
+            Value::Array(items) => stack.extend(items),
+            Value::Object(members) => {
+                total += members.len() as u64;
+                stack.extend(members.values());
+            }
+            _ => {}
+        }
+        if total > cap {
+            break;
+        }
+    }
+    total
+}
+
 /// Records `#set($context.{kind}Override.{rest} = value)`; `false` when
-/// `name` is not an override.
-fn record_override(name: &str, value: Value, scope: &mut Scope) -> bool {
+/// `name` is not an override. Setting one parameter twice (a header's name
+/// in any case) is noted, since overrides are final.
+fn record_override(name: &str, value: &Value, scope: &mut Scope) -> bool {
     let Some(rest) = name.strip_prefix("context.") else {
         return false;
     };
@@ -100,11 +299,11 @@ fn record_override(name: &str, value: Value, scope: &mut Scope) -> bool {
         // Not a parameter API Gateway lets a template override: ignored.
         _ => return true,
     };
-    let text = Value::String(text_of(&value));
-    let recorded = scope
-        .entry(OVERRIDES.to_string())
-        .or_insert_with(|| serde_json::json!({}));
-    let Value::Object(all) = recorded else {
+    let text = Value::String(text_of(value));
+    if !scope.overrides.is_object() {
+        scope.overrides = serde_json::json!({});
+    }
+    let Value::Object(all) = &mut scope.overrides else {
         return true;
     };
     let Value::Object(section) = all.entry(kind).or_insert_with(|| serde_json::json!({})) else {
@@ -116,7 +315,13 @@ fn record_override(name: &str, value: Value, scope: &mut Scope) -> bool {
             .entry(place)
             .or_insert_with(|| serde_json::json!({}))
         {
-            Value::Object(values) => values.insert(key.to_string(), text).is_some(),
+            Value::Object(values) => {
+                let before = values
+                    .keys()
+                    .any(|k| k == key || (place == "header" && k.eq_ignore_ascii_case(key)));
+                values.insert(key.to_string(), text);
+                before
+            }
             _ => false,
         },
     };
@@ -128,7 +333,7 @@ fn record_override(name: &str, value: Value, scope: &mut Scope) -> bool {
 }
 
 /// The overrides a render recorded.
-fn overrides_of(recorded: Value) -> template::Overrides {
+fn overrides_of(recorded: &Value) -> template::Overrides {
     let pairs = |v: Option<&Value>| -> Vec<(String, String)> {
         v.and_then(Value::as_object)
             .map(|m| m.iter().map(|(k, v)| (k.clone(), text_of(v))).collect())
@@ -143,6 +348,7 @@ fn overrides_of(recorded: Value) -> template::Overrides {
         querystring: pairs(request.and_then(|r| r.get("querystring"))),
         path: pairs(request.and_then(|r| r.get("path"))),
         repeated: recorded.get("repeated").map(text_of),
+        limit: None,
     }
 }
 
@@ -175,6 +381,10 @@ enum Close {
 struct Parser<'t> {
     text: &'t str,
     at: usize,
+    /// How many blocks the one being read is inside.
+    depth: usize,
+    /// Whether blocks nested deeper than [`MAX_DEPTH`] cut the reading short.
+    too_deep: bool,
 }
 
 impl Parser<'_> {
@@ -234,6 +444,14 @@ impl Parser<'_> {
                         continue;
                     };
                     flush(&mut text, &mut nodes);
+                    if matches!(word, "if" | "foreach") && self.depth >= MAX_DEPTH {
+                        // Deeper than any real template: reading stops, and
+                        // the render reports a limit.
+                        self.too_deep = true;
+                        self.at = self.text.len();
+                        *ended = Some(Close::Eof);
+                        return nodes;
+                    }
                     self.at = after + len;
                     self.skip_line_break();
                     match word {
@@ -253,7 +471,9 @@ impl Parser<'_> {
                             let (var, list) = args.split_once(" in ").unwrap_or((args, ""));
                             let var = var.trim().trim_start_matches('$').to_string();
                             let mut inner = None;
+                            self.depth += 1;
                             let body = self.block(&mut inner);
+                            self.depth -= 1;
                             nodes.push(Node::Foreach(var, list.trim().to_string(), body));
                         }
                     }
@@ -295,7 +515,9 @@ impl Parser<'_> {
         let mut condition = Some(condition);
         loop {
             let mut ended = None;
+            self.depth += 1;
             let body = self.block(&mut ended);
+            self.depth -= 1;
             match condition.take() {
                 Some(c) => branches.push((c, body)),
                 None => otherwise = Some(body),
@@ -378,20 +600,19 @@ fn parenthesised(s: &str) -> Option<(&str, usize)> {
     None
 }
 
-type Scope = HashMap<String, Value>;
-
-/// Whether rendering goes on after a node list, or leaves the loop.
+/// Whether rendering goes on after a node list, leaves the loop, or stops.
 #[derive(PartialEq)]
 enum Flow {
     Next,
     Break,
+    Stop,
 }
-
-/// Most items a `#foreach` visits, and a range literal (`[1..n]`) holds.
-const MAX_ITEMS: usize = 100_000;
 
 fn run(nodes: &[Node], input: &TemplateInput, scope: &mut Scope, out: &mut String) -> Flow {
     for node in nodes {
+        if !scope.charge(1) {
+            return Flow::Stop;
+        }
         match node {
             Node::Text(text) => out.push_str(text),
             Node::Ref(raw) => {
@@ -403,14 +624,15 @@ fn run(nodes: &[Node], input: &TemplateInput, scope: &mut Scope, out: &mut Strin
                     Some(other) => out.push_str(&java_text(&other)),
                 }
             }
-            Node::Set(name, value) => {
+            Node::Set(name, text) => {
                 // As in Velocity 1.7, a value that is null or missing is not
                 // assigned: the variable keeps what it held.
-                match operand(value, input, scope) {
+                match operand(text, input, scope) {
                     None | Some(Value::Null) => {}
                     Some(value) => {
-                        if !record_override(name, value.clone(), scope) {
-                            scope.insert(name.clone(), value);
+                        if !record_override(name, &value, scope) {
+                            note_header_map(name, text, scope);
+                            assign(name, value, input, scope);
                         }
                     }
                 }
@@ -422,8 +644,9 @@ fn run(nodes: &[Node], input: &TemplateInput, scope: &mut Scope, out: &mut Strin
                     .map(|(_, body)| body)
                     .or(otherwise.as_ref());
                 if let Some(body) = chosen {
-                    if run(body, input, scope, out) == Flow::Break {
-                        return Flow::Break;
+                    match run(body, input, scope, out) {
+                        Flow::Next => {}
+                        flow => return flow,
                     }
                 }
             }
@@ -437,13 +660,14 @@ fn run(nodes: &[Node], input: &TemplateInput, scope: &mut Scope, out: &mut Strin
                 // The loop's variable and `$foreach` are put back
                 // afterwards, so an outer loop's `$foreach.hasNext` still
                 // means the outer loop after an inner one.
-                let saved_var = scope.remove(var);
-                let saved_loop = scope.remove("foreach");
-                let saved_count = scope.remove("velocityCount");
-                let count = items.len().min(MAX_ITEMS);
+                let saved_var = scope.vars.remove(var);
+                let saved_loop = scope.vars.remove("foreach");
+                let saved_count = scope.vars.remove("velocityCount");
+                let count = items.len().min(MAX_ITERATIONS);
+                let mut flow = Flow::Next;
                 for (index, item) in items.into_iter().take(count).enumerate() {
-                    scope.insert(var.clone(), item);
-                    scope.insert(
+                    scope.vars.insert(var.clone(), item);
+                    scope.vars.insert(
                         "foreach".into(),
                         serde_json::json!({
                             "hasNext": index + 1 < count,
@@ -453,9 +677,16 @@ fn run(nodes: &[Node], input: &TemplateInput, scope: &mut Scope, out: &mut Strin
                             "last": index + 1 == count,
                         }),
                     );
-                    scope.insert("velocityCount".into(), Value::from(index + 1));
-                    if run(body, input, scope, out) == Flow::Break {
-                        break;
+                    scope
+                        .vars
+                        .insert("velocityCount".into(), Value::from(index + 1));
+                    match run(body, input, scope, out) {
+                        Flow::Next => {}
+                        Flow::Break => break,
+                        Flow::Stop => {
+                            flow = Flow::Stop;
+                            break;
+                        }
                     }
                 }
                 for (name, saved) in [
@@ -464,23 +695,112 @@ fn run(nodes: &[Node], input: &TemplateInput, scope: &mut Scope, out: &mut Strin
                     ("velocityCount", saved_count),
                 ] {
                     match saved {
-                        Some(value) => scope.insert(name.to_string(), value),
-                        None => scope.remove(name),
+                        Some(value) => scope.vars.insert(name.to_string(), value),
+                        None => scope.vars.remove(name),
                     };
+                }
+                if flow == Flow::Stop {
+                    return flow;
                 }
             }
             Node::Break => return Flow::Break,
         }
+        if out.len() > MAX_OUTPUT {
+            scope.stop("output too large");
+            return Flow::Stop;
+        }
     }
-    Flow::Next
+    if scope.stopped.is_some() {
+        Flow::Stop
+    } else {
+        Flow::Next
+    }
+}
+
+/// Notes whether `#set($name = text)` makes `$name` the header map of
+/// `$input.params()`, whose names are matched without regard to case.
+fn note_header_map(name: &str, text: &str, scope: &mut Scope) {
+    let text: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    let is_headers = matches!(
+        text.as_str(),
+        "$input.params().header"
+            | "$input.params().get('header')"
+            | "$input.params().get(\"header\")"
+            | "$input.params()['header']"
+    );
+    scope.header_vars.retain(|v| v != name);
+    if is_headers {
+        scope.header_vars.push(name.to_string());
+    }
+}
+
+/// `#set($name = value)`: a variable, or a member or item inside one
+/// (`#set($m.k = 1)`, `#set($l[0] = 1)`; an item past the end is not set).
+fn assign(name: &str, value: Value, input: &TemplateInput, scope: &mut Scope) {
+    let head_len = name.find(['.', '[']).unwrap_or(name.len());
+    let (head, rest) = name.split_at(head_len);
+    if rest.is_empty() {
+        scope.vars.insert(head.to_string(), value);
+        return;
+    }
+    let Some(steps) = evaluate_steps(rest, input, scope) else {
+        return;
+    };
+    let Some((last, path)) = steps.split_last() else {
+        return;
+    };
+    let Some(mut at) = scope.vars.get_mut(head) else {
+        return;
+    };
+    for step in path {
+        at = match step {
+            Step::Member(name) => match member(at, name, false) {
+                Some(inner) => inner,
+                None => return,
+            },
+            Step::Index(index) => match index_mut(at, index) {
+                Some(inner) => inner,
+                None => return,
+            },
+            Step::Call(..) => return,
+        };
+    }
+    match (at, last) {
+        (Value::Object(members), Step::Member(key)) => {
+            members.insert(key.clone(), value);
+        }
+        (Value::Object(members), Step::Index(key)) => {
+            members.insert(text_of(key), value);
+        }
+        (Value::Array(items), Step::Index(Value::Number(n))) => {
+            if let Some(slot) = n
+                .as_u64()
+                .and_then(|i| usize::try_from(i).ok())
+                .and_then(|i| items.get_mut(i))
+            {
+                *slot = value;
+            }
+        }
+        _ => {}
+    }
 }
 
 /// A value written in a directive: a reference, a quoted string (`"..."`
 /// with its references rendered), a number, `true` / `false` / `null`, a
 /// list (`[1, $a]`), a range (`[1..$n]`), a map (`{"k": $v}`), or
-/// arithmetic over numbers (`$i + 1`, `-`, `*`, `/`, `%`; whole numbers
-/// stay whole, division of whole numbers drops the remainder as in Java).
+/// arithmetic (`$i + 1`, `-`, `*`, `/`, `%`; whole numbers stay whole,
+/// division of whole numbers drops the remainder as in Java, and `+` joins
+/// text when either side is text, as Velocity does).
 fn operand(text: &str, input: &TemplateInput, scope: &mut Scope) -> Option<Value> {
+    if !scope.enter() {
+        return None;
+    }
+    let value = operand_within(text, input, scope);
+    scope.leave();
+    value
+}
+
+fn operand_within(text: &str, input: &TemplateInput, scope: &mut Scope) -> Option<Value> {
     let text = text.trim();
     if let Some(value) = arithmetic(text, input, scope) {
         return value;
@@ -492,18 +812,25 @@ fn operand(text: &str, input: &TemplateInput, scope: &mut Scope) -> Option<Value
         return Some(Value::String(inner.to_string()));
     }
     if let Some(inner) = text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
-        let mut parser = Parser { text: inner, at: 0 };
+        let mut parser = Parser {
+            text: inner,
+            at: 0,
+            depth: 0,
+            too_deep: false,
+        };
         let nodes = parser.block(&mut None);
         let mut out = String::new();
         run(&nodes, input, scope, &mut out);
-        return Some(Value::String(out));
+        return scope
+            .charge(out.len() as u64 / 16)
+            .then_some(Value::String(out));
     }
     if let Some(inner) = text.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
         if let Some([from, to]) = split_outside(inner, "..").as_deref() {
             let from = operand(from, input, scope)?.as_i64()?;
             let to = operand(to, input, scope)?.as_i64()?;
             let len = from.abs_diff(to).saturating_add(1);
-            if len > MAX_ITEMS as u64 {
+            if len > MAX_LIST as u64 || !scope.charge(len) {
                 return None;
             }
             let step = if to >= from { 1 } else { -1 };
@@ -513,10 +840,10 @@ fn operand(text: &str, input: &TemplateInput, scope: &mut Scope) -> Option<Value
                     .collect(),
             ));
         }
-        let items = arguments(inner)
-            .into_iter()
-            .map(|item| operand(item, input, scope).unwrap_or(Value::Null))
-            .collect();
+        let mut items = Vec::new();
+        for item in arguments(inner) {
+            items.push(operand(item, input, scope).unwrap_or(Value::Null));
+        }
         return Some(Value::Array(items));
     }
     if let Some(inner) = text.strip_prefix('{').and_then(|t| t.strip_suffix('}')) {
@@ -543,13 +870,10 @@ fn operand(text: &str, input: &TemplateInput, scope: &mut Scope) -> Option<Value
 /// when `text` has no operator outside quotes, brackets and parentheses.
 /// `+` and `-` bind looser than `*`, `/` and `%`, all to the left, and
 /// parentheses group; a `-` needs spaces around it (`$a-b` is a reference,
-/// as in Velocity). Nesting deeper than [`MAX_NESTING`] has no value.
+/// as in Velocity).
 fn arithmetic(text: &str, input: &TemplateInput, scope: &mut Scope) -> Option<Option<Value>> {
     if let Some(inner) = text.strip_prefix('(').and_then(|t| t.strip_suffix(')')) {
         if parenthesised(text).is_some_and(|(_, len)| len == text.len()) {
-            if nesting(text) > MAX_NESTING {
-                return Some(None);
-            }
             return Some(operand(inner, input, scope));
         }
     }
@@ -567,9 +891,6 @@ fn arithmetic(text: &str, input: &TemplateInput, scope: &mut Scope) -> Option<Op
     if cuts.is_empty() {
         return None;
     }
-    if nesting(text) > MAX_NESTING {
-        return Some(None);
-    }
     // Each part between operators of the lowest precedence present holds
     // only higher ones: evaluated on its own, then folded to the left.
     let mut result = operand(&text[..cuts[0].0], input, scope);
@@ -577,28 +898,13 @@ fn arithmetic(text: &str, input: &TemplateInput, scope: &mut Scope) -> Option<Op
         let end = cuts.get(i + 1).map_or(text.len(), |next| next.0);
         let right = operand(&text[at + 1..end], input, scope);
         result = calculate(result.as_ref(), right.as_ref(), op);
-    }
-    Some(result)
-}
-
-/// Deepest nesting of parentheses, brackets and braces an operand may
-/// have (deeper ones have no value, so evaluation stays shallow).
-const MAX_NESTING: usize = 32;
-
-fn nesting(text: &str) -> usize {
-    let mut depth = 0usize;
-    let mut deepest = 0;
-    for b in text.bytes() {
-        match b {
-            b'(' | b'[' | b'{' => {
-                depth += 1;
-                deepest = deepest.max(depth);
+        if let Some(Value::String(joined)) = &result {
+            if !scope.charge(joined.len() as u64 / 16) {
+                return Some(None);
             }
-            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
         }
     }
-    deepest
+    Some(result)
 }
 
 /// Where the operators of one precedence are, outside quotes, brackets,
@@ -617,11 +923,10 @@ fn operators(text: &str, additive: bool) -> Vec<(usize, u8)> {
                 b'(' | b'[' | b'{' => depth += 1,
                 b')' | b']' | b'}' => depth -= 1,
                 b'+' if additive && depth == 0 => found.push((i, c)),
-                b'-' if additive
-                    && depth == 0
-                    && (i == 0 || bytes[i - 1] == b' ')
-                    && (i == 0 || bytes.get(i + 1) == Some(&b' ')) =>
-                {
+                // A `-` right after a name is part of it (`$a-b`); after a
+                // space it subtracts when a value ends before it (`$i -1`,
+                // `$a - -1`), else it is a sign.
+                b'-' if additive && depth == 0 && (i == 0 || minus_operates(&bytes[..i])) => {
                     found.push((i, c))
                 }
                 b'*' | b'/' | b'%' if !additive && depth == 0 => found.push((i, c)),
@@ -632,8 +937,32 @@ fn operators(text: &str, additive: bool) -> Vec<(usize, u8)> {
     found
 }
 
+/// Whether a `-` after `before` subtracts: it follows a space, a closing
+/// bracket or a quote, and a value ends before it.
+fn minus_operates(before: &[u8]) -> bool {
+    let Some(&last) = before.last() else {
+        return false;
+    };
+    if matches!(last, b')' | b']' | b'}' | b'\'' | b'"') {
+        return true;
+    }
+    if last != b' ' {
+        return false;
+    }
+    before
+        .iter()
+        .rev()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b')' | b']' | b'}' | b'\'' | b'"' | b'_')
+        })
+}
+
 fn calculate(left: Option<&Value>, right: Option<&Value>, op: u8) -> Option<Value> {
     let (left, right) = (left?, right?);
+    if op == b'+' && (left.is_string() || right.is_string()) {
+        return Some(Value::String(text_of(left) + &text_of(right)));
+    }
     if let (Some(a), Some(b)) = (left.as_i64(), right.as_i64()) {
         let whole = match op {
             b'+' => a.checked_add(b),
@@ -668,6 +997,15 @@ fn arguments(inner: &str) -> Vec<&str> {
 /// `a || b`, `a && b`, `!a`, `a == b` (`!=`, `<`, `<=`, `>`, `>=`), or a
 /// value's truth.
 fn condition(text: &str, input: &TemplateInput, scope: &mut Scope) -> bool {
+    if !scope.enter() {
+        return false;
+    }
+    let truth = condition_within(text, input, scope);
+    scope.leave();
+    truth
+}
+
+fn condition_within(text: &str, input: &TemplateInput, scope: &mut Scope) -> bool {
     let text = text.trim();
     if let Some(parts) = split_outside(text, "||") {
         return parts.iter().any(|p| condition(p, input, scope));
@@ -676,7 +1014,9 @@ fn condition(text: &str, input: &TemplateInput, scope: &mut Scope) -> bool {
         return parts.iter().all(|p| condition(p, input, scope));
     }
     if let Some(inner) = text.strip_prefix('(').and_then(|t| t.strip_suffix(')')) {
-        return condition(inner, input, scope);
+        if parenthesised(text).is_some_and(|(_, len)| len == text.len()) {
+            return condition(inner, input, scope);
+        }
     }
     if let Some(negated) = text.strip_prefix('!') {
         if !negated.starts_with('=') {
@@ -763,13 +1103,13 @@ fn split_outside<'a>(text: &'a str, separator: &str) -> Option<Vec<&'a str>> {
     Some(parts)
 }
 
-/// The value of a reference (from its `$`): a variable and the steps
+/// The value of a reference (from its `$`): what the template overrode so
+/// far (`$context.responseOverride.status`); a variable and the steps
 /// after it (members, `[index]`, method calls; see [`call`]);
-/// `$input.params()`, `$stageVariables` and `$input.path(...)` or
-/// `$util.parseJson(...)` with steps after them (or as an `operand`:
-/// written alone, they are the template module's); `$util.fn(...)` of a
-/// value only this module knows; any reference the template module knows,
-/// as text; or such a reference followed by steps
+/// `$input.params()`, `$stageVariables`, `$input.json(...)`,
+/// `$input.path(...)` and `$util.parseJson(...)`, with or without steps
+/// after them; `$util.fn(...)` of a value only this module knows; or a
+/// reference the template module knows, alone or followed by steps
 /// (`$context.requestId.length()`).
 fn reference_value(
     raw: &str,
@@ -787,50 +1127,85 @@ fn reference_value(
     if let Some(rest) = expr.strip_prefix("context.") {
         // What the template overrode so far reads back.
         if rest.starts_with("requestOverride.") || rest.starts_with("responseOverride.") {
-            let mut recorded = scope.get(OVERRIDES).cloned().unwrap_or(Value::Null);
             let steps = evaluate_steps(&format!(".{rest}"), input, scope)?;
+            let mut recorded = scope.overrides.clone();
             // Not set yet: empty, as the template module renders it.
-            return walk(&mut recorded, &steps).or(Some(Value::String(String::new())));
+            return walk(&mut recorded, &steps, None, scope).or(Some(Value::String(String::new())));
         }
     }
-    if scope.contains_key(head) {
+    if scope.vars.contains_key(head) {
         let steps = evaluate_steps(&expr[head_len..], input, scope)?;
-        return walk(scope.get_mut(head)?, &steps);
-    }
-    for call in ["input.path(", "util.parseJson(", "input.params("] {
-        if let Some(args) = expr.strip_prefix(call) {
-            let call_text = format!("({args}");
-            let (inside, len) = parenthesised(&call_text)?;
-            let rest = &args[len - 1..];
-            if rest.is_empty() && !operand_use {
-                break;
-            }
-            let mut value = match call {
-                "input.path(" => {
-                    let path = JsonPath::parse(inside.trim().trim_matches(['\'', '"']))?;
-                    let body = if input.body.iter().all(u8::is_ascii_whitespace) {
-                        Value::Object(Default::default())
-                    } else {
-                        serde_json::from_slice(input.body).ok()?
-                    };
-                    path.select(&body)?
-                }
-                "util.parseJson(" => {
-                    let text = operand(inside, input, scope)?;
-                    serde_json::from_str(&text_of(&text)).ok()?
-                }
-                _ if inside.trim().is_empty() => parameters(input)?,
-                // `$input.params('name')`: the template module's value.
-                _ => break,
-            };
-            let steps = evaluate_steps(rest, input, scope)?;
-            return walk(&mut value, &steps);
+        let insensitive = scope.header_vars.iter().any(|v| v == head).then_some(0);
+        if scope.stopped.is_some() {
+            return None;
         }
+        // Walked in place, so `$m.get('l').add(1)` changes `$m`.
+        let Scope { vars, work, .. } = scope;
+        let value = walk_in(vars.get_mut(head)?, &steps, insensitive, work);
+        scope.check_budget();
+        return value;
+    }
+    for call in [
+        "input.path(",
+        "input.json(",
+        "util.parseJson(",
+        "input.params(",
+    ] {
+        let Some(args) = expr.strip_prefix(call) else {
+            continue;
+        };
+        let call_text = format!("({args}");
+        let (inside, len) = parenthesised(&call_text)?;
+        let rest = &args[len - 1..];
+        let arg = inside.trim().trim_matches(['\'', '"']);
+        let mut insensitive = None;
+        let mut value = match call {
+            // The whole body, as it came: the template module's.
+            "input.json(" if arg == "$" && rest.is_empty() => break,
+            "input.path(" if arg == "$" && rest.is_empty() && !operand_use => break,
+            "input.path(" | "input.json(" => {
+                let path = JsonPath::parse(arg)?;
+                let json = call == "input.json(";
+                let selected = scope.body(input).and_then(|body| path.select(body));
+                match (selected, json) {
+                    (Some(v), true) => Value::String(v.to_string()),
+                    (Some(v), false) => v,
+                    (None, true) => Value::String("\"\"".into()),
+                    (None, false) if rest.is_empty() => Value::String(String::new()),
+                    (None, false) => return None,
+                }
+            }
+            "util.parseJson(" => {
+                let text = operand(inside, input, scope)?;
+                let text = text_of(&text);
+                scope.charge(text.len() as u64 / 16);
+                serde_json::from_str(&text).ok()?
+            }
+            // `$input.params('name')`: the template module's.
+            _ if !inside.trim().is_empty() && rest.is_empty() => break,
+            _ if !inside.trim().is_empty() => {
+                let named = format!("$input.params({inside})");
+                Value::String(template::reference_value(&named, input)?.into_owned())
+            }
+            _ => {
+                if rest.is_empty() && !operand_use {
+                    break;
+                }
+                insensitive = header_step(rest);
+                parameters(input)?
+            }
+        };
+        scope.charge(weight(&value, BUDGET));
+        let steps = evaluate_steps(rest, input, scope)?;
+        return walk(&mut value, &steps, insensitive, scope);
     }
     if head == "stageVariables" {
         let rest = &expr[head_len..];
         // `$stageVariables.name` alone is the template module's.
-        let named = rest.len() > 1 && rest[1..].bytes().all(|b| b != b'.' && b != b'(');
+        let named = rest.len() > 1
+            && rest[1..]
+                .bytes()
+                .all(|b| b != b'.' && b != b'(' && b != b'[');
         if !named && (operand_use || !rest.is_empty()) {
             let request = input.request?;
             let mut value = Value::Object(
@@ -842,7 +1217,7 @@ fn reference_value(
                     .collect(),
             );
             let steps = evaluate_steps(rest, input, scope)?;
-            return walk(&mut value, &steps);
+            return walk(&mut value, &steps, None, scope);
         }
     }
     // `$util.fn(argument)` whose argument only this module knows (a
@@ -853,27 +1228,62 @@ fn reference_value(
         let rest = &args[len - 1..];
         let argument = operand(inside, input, scope)?;
         let text = template::apply_util(name, &text_of(&argument))?;
+        if !scope.charge(text.len() as u64 / 16) {
+            return None;
+        }
         let steps = evaluate_steps(rest, input, scope)?;
-        return walk(&mut Value::String(text), &steps);
+        return walk(&mut Value::String(text), &steps, None, scope);
     }
-    if let Some(text) = template::reference_value(raw, input) {
-        return Some(Value::String(text.into_owned()));
+    // A reference the template module reads whole.
+    if template::reference_len(raw) == Some(raw.len()) {
+        if let Some(text) = template::reference_value(raw, input) {
+            return Some(Value::String(text.into_owned()));
+        }
     }
-    // A reference the template module knows, then steps: the longest
-    // such start.
-    let mut cut = expr.len();
-    while let Some(dot) = expr[..cut].rfind('.') {
-        cut = dot;
-        let start = format!("${}", &expr[..dot]);
+    // A reference the template module knows, then steps: the longest such
+    // start, among the first few places a step can begin.
+    let cuts: Vec<usize> = expr
+        .char_indices()
+        .filter(|&(_, c)| c == '.' || c == '[')
+        .map(|(i, _)| i)
+        .take(8)
+        .collect();
+    for &cut in cuts.iter().rev() {
+        let start = format!("${}", &expr[..cut]);
         if template::reference_len(&start) != Some(start.len()) {
             continue;
         }
-        if let Some(text) = template::reference_value(&start, input) {
-            let steps = evaluate_steps(&expr[dot..], input, scope)?;
-            return walk(&mut Value::String(text.into_owned()), &steps);
+        let mut rest = &expr[cut..];
+        let text = if &expr[..cut] == "context.authorizer.claims" && rest.starts_with('[') {
+            // `$context.authorizer.claims['cognito:username']`.
+            let (inside, len) = bracketed(rest)?;
+            rest = &rest[len..];
+            let key = text_of(&operand(inside, input, scope)?);
+            template::reference_value(&format!("$context.authorizer.claims.{key}"), input)
+        } else {
+            template::reference_value(&start, input)
+        };
+        if let Some(text) = text {
+            let steps = evaluate_steps(rest, input, scope)?;
+            return walk(&mut Value::String(text.into_owned()), &steps, None, scope);
         }
     }
     None
+}
+
+/// Which step of `steps` (after `$input.params()`) looks into the header
+/// map, whose names are matched without regard to case.
+fn header_step(steps: &str) -> Option<usize> {
+    let compact: String = steps.chars().filter(|c| !c.is_whitespace()).collect();
+    [
+        ".header",
+        ".get('header')",
+        ".get(\"header\")",
+        "['header']",
+    ]
+    .iter()
+    .any(|p| compact.starts_with(p))
+    .then_some(1)
 }
 
 /// `$input.params()`: `{path: {...}, querystring: {...}, header: {...}}`,
@@ -919,6 +1329,9 @@ enum Step {
 fn evaluate_steps(mut text: &str, input: &TemplateInput, scope: &mut Scope) -> Option<Vec<Step>> {
     let mut steps = Vec::new();
     while !text.is_empty() {
+        if !scope.charge(1) {
+            return None;
+        }
         if text.starts_with('[') {
             let (inside, len) = bracketed(text)?;
             steps.push(Step::Index(operand(inside, input, scope)?));
@@ -981,51 +1394,95 @@ enum At<'v> {
     Made(Value),
 }
 
-/// Follows `steps` from `value`; `None` when one has no value.
-fn walk(value: &mut Value, steps: &[Step]) -> Option<Value> {
+/// Follows `steps` from `value`, charging the render for what it copies;
+/// `None` when a step has no value. The lookup of step `insensitive`
+/// ignores case.
+fn walk(
+    value: &mut Value,
+    steps: &[Step],
+    insensitive: Option<usize>,
+    scope: &mut Scope,
+) -> Option<Value> {
+    if scope.stopped.is_some() {
+        return None;
+    }
+    let found = walk_in(value, steps, insensitive, &mut scope.work);
+    scope.check_budget();
+    found
+}
+
+/// [`walk`] with the render's budget alone (the variables may be borrowed).
+fn walk_in(
+    value: &mut Value,
+    steps: &[Step],
+    insensitive: Option<usize>,
+    work: &mut Work,
+) -> Option<Value> {
     let mut at = At::Inside(value);
-    for step in steps {
+    for (i, step) in steps.iter().enumerate() {
+        let fold = insensitive == Some(i);
         at = match at {
-            At::Inside(v) => take_step(v, step)?,
-            At::Made(mut v) => match take_step(&mut v, step)? {
+            At::Inside(v) => take_step(v, step, fold, work)?,
+            At::Made(mut v) => match take_step(&mut v, step, fold, work)? {
                 At::Inside(inner) => At::Made(std::mem::take(inner)),
                 At::Made(made) => At::Made(made),
             },
         };
     }
     Some(match at {
-        At::Inside(v) => v.clone(),
+        At::Inside(v) => {
+            if !work.charge(weight(v, work.budget)) {
+                return None;
+            }
+            v.clone()
+        }
         At::Made(v) => v,
     })
 }
 
-fn take_step<'v>(value: &'v mut Value, step: &Step) -> Option<At<'v>> {
+fn take_step<'v>(value: &'v mut Value, step: &Step, fold: bool, work: &mut Work) -> Option<At<'v>> {
     match step {
-        Step::Member(name) => member(value, name).map(At::Inside),
-        Step::Index(Value::Number(n)) => {
-            let index = usize::try_from(n.as_u64()?).ok()?;
-            value.get_mut(index).map(At::Inside)
+        Step::Member(name) => member(value, name, fold).map(At::Inside),
+        Step::Index(index) => index_mut(value, index).map(At::Inside),
+        // `get` leaves the walk inside the variable, so a change after it
+        // (`$m.get('l').add(1)`) lands in the variable.
+        Step::Call(name, args) if name == "get" && args.len() == 1 => {
+            let inner = match value {
+                Value::Array(_) => index_mut(value, &args[0]),
+                _ => member(value, &text_of(&args[0]), fold),
+            };
+            inner.map(At::Inside)
         }
-        Step::Index(key) => member(value, &text_of(key)).map(At::Inside),
-        Step::Call(name, args) => call(value, name, args).map(At::Made),
+        Step::Call(name, args) => call(value, name, args, work).map(At::Made),
     }
 }
 
-/// A map's member: the key as written, else one that differs only in case
-/// (header names are matched that way).
-fn member<'v>(value: &'v mut Value, name: &str) -> Option<&'v mut Value> {
+/// `value[index]`: an item of a list, or a member of a map.
+fn index_mut<'v>(value: &'v mut Value, index: &Value) -> Option<&'v mut Value> {
+    match (value, index) {
+        (Value::Array(items), _) => {
+            let i = index.as_u64().or_else(|| text_of(index).parse().ok())?;
+            items.get_mut(usize::try_from(i).ok()?)
+        }
+        (map @ Value::Object(_), key) => member(map, &text_of(key), false),
+        _ => None,
+    }
+}
+
+/// A map's member; with `fold`, one whose name differs only in case will
+/// do (header names).
+fn member<'v>(value: &'v mut Value, name: &str, fold: bool) -> Option<&'v mut Value> {
     let Value::Object(members) = value else {
         return None;
     };
-    let key = if members.contains_key(name) {
-        name.to_string()
-    } else {
-        members
+    if fold && !members.contains_key(name) {
+        let key = members
             .keys()
             .find(|k| k.eq_ignore_ascii_case(name))?
-            .clone()
-    };
-    members.get_mut(&key)
+            .clone();
+        return members.get_mut(&key);
+    }
+    members.get_mut(name)
 }
 
 /// The methods of Java's maps, lists and strings that templates use.
@@ -1033,55 +1490,53 @@ fn member<'v>(value: &'v mut Value, name: &str) -> Option<&'v mut Value> {
 /// Maps: `get`, `containsKey`, `keySet`, `values`, `entrySet` (items with
 /// `key` and `value`), `size`, `isEmpty`, `put` and `remove` (which change
 /// the variable). Lists: `get`, `size`, `isEmpty`, `contains`, `add` (which
-/// changes the variable). Strings: `length`, `isEmpty`, `toLowerCase`,
-/// `toUpperCase`, `trim`, `substring`, `charAt`, `indexOf`, `lastIndexOf`,
-/// `contains`, `startsWith`, `endsWith`, `equals`, `equalsIgnoreCase`,
-/// `replace`, `replaceAll`, `replaceFirst`, `matches` and `split` (the last
-/// four with regular expressions, in the `regex` crate's syntax, which
-/// agrees with Java's for common patterns). Any value: `toString`. Text
-/// positions count characters. Anything else has no value, so the
-/// reference is copied through, as Velocity does with a method it cannot
-/// call.
-fn call(value: &mut Value, name: &str, args: &[Value]) -> Option<Value> {
+/// changes the variable; at most [`MAX_LIST`] items). Strings: `length`,
+/// `isEmpty`, `toLowerCase`, `toUpperCase`, `trim`, `substring`, `charAt`,
+/// `indexOf`, `lastIndexOf`, `contains`, `startsWith`, `endsWith`,
+/// `equals`, `equalsIgnoreCase`, `concat`, `replace`, `replaceAll`,
+/// `replaceFirst`, `matches` and `split` (the last four with regular
+/// expressions in the `regex` crate's syntax, which agrees with Java's for
+/// common patterns; `$1` in a replacement is the first group, as in Java).
+/// Any value: `toString`. Text positions count characters. Anything else
+/// has no value, so the reference is copied through, as Velocity does with
+/// a method it cannot call.
+fn call(value: &mut Value, name: &str, args: &[Value], work: &mut Work) -> Option<Value> {
     let text_arg = |i: usize| args.get(i).map(text_of);
-    let int_arg = |i: usize| {
-        args.get(i)
-            .and_then(|a| a.as_i64().or_else(|| text_of(a).parse().ok()))
-    };
-    match (&mut *value, name, args.len()) {
-        (_, "toString", 0) => Some(Value::String(text_of(value))),
-        (Value::Object(m), "size", 0) => Some(Value::from(m.len())),
-        (Value::Object(m), "isEmpty", 0) => Some(Value::Bool(m.is_empty())),
-        (Value::Object(_), "get", 1) => member(value, &text_arg(0)?).map(|v| v.clone()),
-        (Value::Object(m), "containsKey", 1) => Some(Value::Bool(m.contains_key(&text_arg(0)?))),
-        (Value::Object(m), "keySet", 0) => Some(Value::Array(
-            m.keys().map(|k| Value::String(k.clone())).collect(),
-        )),
-        (Value::Object(m), "values", 0) => Some(Value::Array(m.values().cloned().collect())),
-        (Value::Object(m), "entrySet", 0) => Some(Value::Array(
+    let made = match (&mut *value, name, args.len()) {
+        (_, "toString", 0) => Value::String(text_of(value)),
+        (Value::Object(m), "size", 0) => Value::from(m.len()),
+        (Value::Object(m), "isEmpty", 0) => Value::Bool(m.is_empty()),
+        (Value::Object(m), "containsKey", 1) => Value::Bool(m.contains_key(&text_arg(0)?)),
+        (Value::Object(m), "keySet", 0) => {
+            Value::Array(m.keys().map(|k| Value::String(k.clone())).collect())
+        }
+        (Value::Object(m), "values", 0) => Value::Array(m.values().cloned().collect()),
+        (Value::Object(m), "entrySet", 0) => Value::Array(
             m.iter()
                 .map(|(k, v)| serde_json::json!({"key": k, "value": v}))
                 .collect(),
-        )),
-        (Value::Object(m), "put", 2) => Some(
-            m.insert(text_arg(0)?, args[1].clone())
-                .unwrap_or(Value::Null),
         ),
-        (Value::Object(m), "remove", 1) => m.remove(&text_arg(0)?),
-        (Value::Array(items), "size", 0) => Some(Value::from(items.len())),
-        (Value::Array(items), "isEmpty", 0) => Some(Value::Bool(items.is_empty())),
-        (Value::Array(items), "get", 1) => items.get(usize::try_from(int_arg(0)?).ok()?).cloned(),
-        (Value::Array(items), "contains", 1) => Some(Value::Bool(items.contains(&args[0]))),
+        (Value::Object(m), "put", 2) => m
+            .insert(text_arg(0)?, args[1].clone())
+            .unwrap_or(Value::Null),
+        (Value::Object(m), "remove", 1) => m.shift_remove(&text_arg(0)?)?,
+        (Value::Array(items), "size", 0) => Value::from(items.len()),
+        (Value::Array(items), "isEmpty", 0) => Value::Bool(items.is_empty()),
+        (Value::Array(items), "contains", 1) => Value::Bool(items.contains(&args[0])),
         (Value::Array(items), "add", 1) => {
-            if items.len() >= MAX_ITEMS {
+            if items.len() >= MAX_LIST {
                 return None;
             }
             items.push(args[0].clone());
-            Some(Value::Bool(true))
+            Value::Bool(true)
         }
-        (Value::String(s), _, _) => string_call(s, name, args),
-        _ => None,
-    }
+        (Value::String(s), _, _) => match pattern_call(s, name, args, work) {
+            Some(made) => made?,
+            None => string_call(s, name, args)?,
+        },
+        _ => return None,
+    };
+    work.charge(weight(&made, work.budget)).then_some(made)
 }
 
 fn string_call(s: &str, name: &str, args: &[Value]) -> Option<Value> {
@@ -1103,7 +1558,7 @@ fn string_call(s: &str, name: &str, args: &[Value]) -> Option<Value> {
     let position =
         |found: Option<usize>| Value::from(found.map_or(-1, |b| s[..b].chars().count() as i64));
     match (name, args.len()) {
-        ("length" | "size", 0) => Some(Value::from(chars())),
+        ("length", 0) => Some(Value::from(chars())),
         ("isEmpty", 0) => Some(Value::Bool(s.is_empty())),
         ("toLowerCase", 0) => text(s.to_lowercase()),
         ("toUpperCase", 0) => text(s.to_uppercase()),
@@ -1126,44 +1581,110 @@ fn string_call(s: &str, name: &str, args: &[Value]) -> Option<Value> {
         ("equalsIgnoreCase", 1) => Some(Value::Bool(
             matches!(&args[0], Value::String(t) if t.to_lowercase() == s.to_lowercase()),
         )),
-        ("replace", 2) => text(s.replace(&text_arg(0)?, &text_arg(1)?)),
-        ("replaceAll", 2) => text(
-            pattern(&text_arg(0)?)?
-                .replace_all(s, text_arg(1)?.as_str())
-                .into_owned(),
-        ),
-        ("replaceFirst", 2) => text(
-            pattern(&text_arg(0)?)?
-                .replace(s, text_arg(1)?.as_str())
-                .into_owned(),
-        ),
-        ("matches", 1) => {
-            let whole = pattern(&format!("^(?:{})$", text_arg(0)?))?;
-            Some(Value::Bool(whole.is_match(s)))
-        }
-        ("split", 1) => {
-            let mut parts: Vec<&str> = pattern(&text_arg(0)?)?.split(s).collect();
-            // Java drops the empty strings at the end.
-            while parts.len() > 1 && parts.last() == Some(&"") {
-                parts.pop();
+        ("concat", 1) => text(format!("{s}{}", text_arg(0)?)),
+        ("replace", 2) => {
+            let (from, to) = (text_arg(0)?, text_arg(1)?);
+            // An empty target would put the replacement between every
+            // character; refused past a bounded result.
+            let grows = if from.is_empty() {
+                chars() + 1
+            } else {
+                s.len() / from.len()
+            };
+            if grows.saturating_mul(to.len()) > MAX_OUTPUT {
+                return None;
             }
-            Some(Value::Array(
-                parts
-                    .into_iter()
-                    .map(|p| Value::String(p.to_string()))
-                    .collect(),
-            ))
+            text(s.replace(&from, &to))
         }
         _ => None,
     }
 }
 
-/// A regular expression of a template, of bounded size.
-fn pattern(text: &str) -> Option<regex::Regex> {
-    regex::RegexBuilder::new(text)
-        .size_limit(1 << 20)
-        .build()
-        .ok()
+/// The string methods that take a regular expression (`replaceAll`,
+/// `replaceFirst`, `matches`, `split`), with the render's compiled
+/// patterns.
+fn pattern_call(s: &str, name: &str, args: &[Value], work: &mut Work) -> Option<Option<Value>> {
+    let text_arg = |i: usize| args.get(i).map(text_of);
+    let result = match (name, args.len()) {
+        ("replaceAll" | "replaceFirst", 2) => {
+            let re = work.pattern(&text_arg(0)?)?;
+            let with = java_replacement(&text_arg(1)?);
+            let out = if name == "replaceAll" {
+                re.replace_all(s, with.as_str())
+            } else {
+                re.replace(s, with.as_str())
+            };
+            if !work.charge(out.len() as u64 / 16) {
+                return Some(None);
+            }
+            Value::String(out.into_owned())
+        }
+        ("matches", 1) => {
+            let re = work.pattern(&format!("^(?:{})$", text_arg(0)?))?;
+            Value::Bool(re.is_match(s))
+        }
+        ("split", 1) => {
+            let re = work.pattern(&text_arg(0)?)?;
+            if re.find(s).is_none() {
+                // No match: the whole text, as Java gives it.
+                return Some(Some(Value::Array(vec![Value::String(s.to_string())])));
+            }
+            let mut parts: Vec<&str> = re.split(s).collect();
+            // Java drops a leading empty part made by a zero-width match at
+            // the start, and every empty part at the end.
+            if re.find(s).is_some_and(|m| m.start() == 0 && m.end() == 0)
+                && parts.first() == Some(&"")
+            {
+                parts.remove(0);
+            }
+            while parts.last() == Some(&"") {
+                parts.pop();
+            }
+            if !work.charge(parts.len() as u64 + s.len() as u64 / 16) {
+                return Some(None);
+            }
+            Value::Array(
+                parts
+                    .into_iter()
+                    .map(|p| Value::String(p.to_string()))
+                    .collect(),
+            )
+        }
+        _ => return None,
+    };
+    Some(Some(result))
+}
+
+/// A Java replacement string (`$1`, `\$`) in the `regex` crate's syntax
+/// (`${1}`, `$$`).
+fn java_replacement(java: &str) -> String {
+    let mut out = String::with_capacity(java.len() + 8);
+    let mut chars = java.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some('$') => out.push_str("$$"),
+                Some(other) => out.push(other),
+                None => {}
+            },
+            '$' => {
+                let mut digits = String::new();
+                while let Some(d) = chars.peek().filter(|d| d.is_ascii_digit()) {
+                    digits.push(*d);
+                    chars.next();
+                }
+                if digits.is_empty() {
+                    out.push_str("$$");
+                } else {
+                    out.push_str("${");
+                    out.push_str(&digits);
+                    out.push('}');
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -1182,6 +1703,17 @@ mod tests {
             body,
         };
         render(template, &input)
+    }
+
+    /// The limit a render of `template` reached.
+    fn limit_of(template: &str, body: &[u8]) -> Option<&'static str> {
+        let ctx = RequestContext::default();
+        let input = TemplateInput {
+            context: &ctx,
+            request: None,
+            body,
+        };
+        render_with_overrides(template, &input).1.limit
     }
 
     fn method_request() -> crate::request::MethodRequest {
@@ -1325,14 +1857,19 @@ mod tests {
         let t = "#set($i = 7)#set($j = $i + 1)#set($k = $j * 2 - 3)$j|$k|#set($q = $i / 2)$q|#set($r = $i % 4)$r|#set($f = 1.5 * 2)$f|#set($n = $i - 10)$n|#foreach($x in [3..1])$x#end|#if($i + 1 == 8)eight#end";
         assert_eq!(rendered(t, b""), "8|13|3|3|3.0|-3|321|eight");
         // Velocity 1.7: a null or failed value is not assigned.
+        let t = "#set($i = 5)#set($j = $i -1)#set($k = ($i)-1)#set($l = $i - -1)$j|$k|$l";
+        assert_eq!(rendered(t, b""), "4|4|6");
         let t = "#set($a = (1 + 2) * 3)#set($b = -1 + $a)#set($c = $a - -1)#set($d = ((($a))))$a|$b|$c|$d|#set($e = 2 * 3 + 4 * 5 - 6 / 2)$e";
         assert_eq!(rendered(t, b""), "9|8|10|9|23");
-        let deep = format!("#set($a = {}1{})$a", "(".repeat(40), ")".repeat(40));
-        assert_eq!(rendered(&deep, b""), "$a");
+        let deep = format!("#set($a = {}1{})$a", "(".repeat(100), ")".repeat(100));
+        assert_eq!(limit_of(&deep, b""), Some("values nested too deeply"));
         let long = format!("#set($a = 0{})$a", " + 1".repeat(5_000));
         assert_eq!(rendered(&long, b""), "5000");
-        let t = "#set($a = 1)#set($a = $nope)#set($a = 'x' + 1)#set($a = 1 / 0)$a";
+        let t = "#set($a = 1)#set($a = $nope)#set($a = 1 / 0)#set($a = 9223372036854775807 + 1)$a";
         assert_eq!(rendered(t, b""), "1");
+        // `+` joins text when either side is text (Velocity 1.7).
+        let t = "#set($a = 'x' + 1)#set($b = 1 + \"$a\")$a|$b";
+        assert_eq!(rendered(t, b""), "x1|1x1");
     }
 
     #[test]
@@ -1341,6 +1878,75 @@ mod tests {
         assert_eq!(rendered(t, b""), "1x1y,2x2y");
         let t = "#set($a = 'kept')#foreach($a in [1, 2, 3])#if($a == 3)#break#end$a:$velocityCount #end$a";
         assert_eq!(rendered(t, b""), "1:1 2:2 kept");
+    }
+
+    /// Hostile templates and requests reach a limit instead of the stack,
+    /// the memory or minutes of CPU (each of these overflowed, or ran for
+    /// seconds to minutes, before the limits).
+    #[test]
+    fn limits_stop_runaway_templates() {
+        let n = 1_000;
+        let deep = [
+            format!("#set($a = {}1{})", "[".repeat(n), "]".repeat(n)),
+            format!("#set($a = {}1{})", "{'k': ".repeat(n), "}".repeat(n)),
+            format!("#set($m = {{}}){}'k'{}", "$m.get(".repeat(n), ")".repeat(n)),
+            format!("{}x{}", "#if(true)".repeat(n), "#end".repeat(n)),
+            format!("#if({}true)x#end", "!".repeat(10 * n)),
+            format!("#if({}true{})x#end", "(".repeat(10 * n), ")".repeat(10 * n)),
+            format!(
+                "{}{}",
+                "$context.requestId.concat(".repeat(800),
+                ")".repeat(800)
+            ),
+        ];
+        for t in &deep {
+            assert!(limit_of(t, b"{}").is_some(), "{}", &t[..40]);
+        }
+        let blowups = [
+            "#set($l = [])#foreach($i in [1..40])#set($x = $l.add($l))#end",
+            "#set($s = 'ab')#foreach($i in [1..40])#set($s = \"$s$s\")#end",
+            "#set($s = 'ab')#foreach($i in [1..40])#set($s = $s.replace('', 'xy'))#end",
+            "#foreach($i in [1..1000])#foreach($j in [1..1000])x#end#end",
+        ];
+        for t in blowups {
+            assert!(limit_of(t, b"{}").is_some(), "{t}");
+        }
+        // A client's large body is parsed once per render, and a loop over
+        // it stops at 1,000 items.
+        let items: Vec<String> = (0..5_000).map(|i| format!("{{\"v\": {i}}}")).collect();
+        let body = format!("{{\"x\": 1, \"items\": [{}]}}", items.join(","));
+        let t = "#foreach($i in $input.path('$.items'))$input.json('$.x')#end";
+        assert_eq!(rendered(t, body.as_bytes()), "1".repeat(1_000));
+        // A stray parenthesis costs a bounded scan per reference.
+        let stray = format!("$a({}", "$b.c ".repeat(20_000));
+        assert!(!uses_directives(&stray));
+    }
+
+    #[test]
+    fn values_change_in_place_and_keys_match_exactly() {
+        let t = "#set($m = {'l': []})#set($x = $m.get('l').add(1))#set($m.k = 'v')#set($m['n'] = 2)#set($l = [1, 2])#set($l[0] = 5)#set($l[9] = 0)$m|$l";
+        assert_eq!(rendered(t, b""), "{l=[1], k=v, n=2}|[5, 2]");
+        let t = "#set($m = {'a': 1, 'b': 2, 'c': 3})$m.remove('a')|$m|$m.A|$m.get('A')|$input.path('$').Name";
+        assert_eq!(
+            rendered(t, br#"{"name": "Ann"}"#),
+            "1|{b=2, c=3}|$m.A|$m.get('A')|$input.path('$').Name"
+        );
+        let t = "#set($h = $input.params().header)$h.get('CONTENT-TYPE')|$input.params().header.get('HOST')|$input.params().get('header').get('X-NOTE')|$input.params().querystring.get('PAGE')|$input.params().querystring.get('page')";
+        assert_eq!(
+            rendered_with_request(t),
+            "application/json|api.example.test:8080|say \"hi\"|$input.params().querystring.get('PAGE')|2"
+        );
+        let t = "#set($s = 'a.b')$s.replaceAll('(a)', '$1x')|$s.replaceAll('a', '\\$')|#set($c = ',,,')$c.split(',').size()|#set($w = 'abc')$w.split('').size()|$w.split('x').size()";
+        assert_eq!(rendered(t, b""), "ax.b|$.b|0|3|1");
+        // Overrides live apart from variables.
+        let t = "#set($context.responseOverride.status = 201)#set($context.overrides = 'x')$context.responseOverride.status";
+        assert_eq!(rendered(t, b""), "201");
+        // An index after a known reference is Velocity's: a string has no
+        // items, so the reference is copied through.
+        assert_eq!(
+            rendered("$context.requestId[0]|$context.requestId", b""),
+            "$context.requestId[0]|r-1"
+        );
     }
 
     #[test]
@@ -1365,6 +1971,7 @@ mod tests {
                 querystring: vec![pair("page", "4")],
                 path: vec![pair("id", "p")],
                 repeated: None,
+                limit: None,
             }
         );
         let t = "#set($context.responseOverride.header.A = 1)#set($context.responseOverride.header.A = 2)";
@@ -1394,6 +2001,8 @@ mod tests {
             "$input.path('$')[0]",
             "$util.parseJson('1')",
             "#break",
+            "$mine.anything($context.requestId)",
+            "$context.requestId[0]",
         ] {
             assert!(uses_directives(t), "{t}");
         }
@@ -1403,7 +2012,7 @@ mod tests {
             "$input.params().header.get('h')",
             "$input.params('h')",
             "$util.escapeJavaScript($input.body)",
-            "$mine.anything()",
+            "$mine.anything",
             "cost: $5 # of items",
         ] {
             assert!(!uses_directives(t), "{t}");

@@ -197,6 +197,14 @@ impl HttpBackend {
             ) else {
                 return Err(invalid_header_override(name));
             };
+            // The headers API Gateway itself sets for the backend keep its
+            // values.
+            if n == http::header::HOST
+                || n == X_AMZN_API_ID
+                || n == crate::response::X_AMZN_TRACE_ID
+            {
+                continue;
+            }
             headers.insert(n, v);
         }
 

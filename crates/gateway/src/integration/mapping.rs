@@ -147,9 +147,7 @@ pub fn integration_request_body<'a>(
             body: &request.body,
         };
         let (body, overrides) = template::render_with_overrides(t, &input);
-        if let Some(name) = &overrides.repeated {
-            return Err(overridden_twice(name));
-        }
+        check_render(&overrides)?;
         return Ok((Bytes::from(body), content_type, overrides));
     }
     let pass = match integration.passthrough_behavior {
@@ -348,9 +346,7 @@ pub fn map_response<'a>(
     let mut status = status;
     let mut overridden = Vec::new();
     if !overrides.is_empty() {
-        if let Some(name) = &overrides.repeated {
-            return Err(overridden_twice(name));
-        }
+        check_render(&overrides)?;
         if let Some(value) = &overrides.status {
             status = value
                 .trim()
@@ -383,12 +379,20 @@ pub fn map_response<'a>(
     })
 }
 
-/// A mapping template that overrode one parameter twice. API Gateway
-/// answers with a 5XX; the wording of its log line is Gatewatch's.
-fn overridden_twice(name: &str) -> GatewayError {
-    configuration_error(format!(
-        "The mapping template overrides ${name} more than once; overrides are final"
-    ))
+/// A render that reached a limit, or overrode one parameter twice (API
+/// Gateway answers with a 5XX; the wording of the log line is Gatewatch's).
+fn check_render(overrides: &Overrides) -> Result<(), GatewayError> {
+    if let Some(limit) = overrides.limit {
+        return Err(configuration_error(format!(
+            "The mapping template reached a limit: {limit}"
+        )));
+    }
+    if let Some(name) = &overrides.repeated {
+        return Err(configuration_error(format!(
+            "The mapping template overrides ${name} more than once; overrides are final"
+        )));
+    }
+    Ok(())
 }
 
 /// An overridden header whose name or value cannot be sent.
