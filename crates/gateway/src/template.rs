@@ -62,14 +62,31 @@ pub struct Overrides {
 impl Overrides {
     /// Whether the template overrode nothing.
     pub fn is_empty(&self) -> bool {
-        *self == Overrides::default()
+        *self == NO_OVERRIDES
     }
 }
+
+/// What a render overrode: `None` when nothing (what most renders give,
+/// without building an [`Overrides`]).
+pub type Overridden = Option<Box<Overrides>>;
+
+/// A render that overrode nothing.
+pub static NO_OVERRIDES: Overrides = Overrides {
+    status: None,
+    response_headers: Vec::new(),
+    request_headers: Vec::new(),
+    querystring: Vec::new(),
+    path: Vec::new(),
+    repeated: None,
+    limit: None,
+};
 
 /// Renders a template and returns what it overrode (see [`Overrides`]).
 /// Only a template that uses directives can override anything (with
 /// `#set`); the text is what [`render`] gives.
-pub fn render_with_overrides(template: &str, input: &TemplateInput) -> (String, Overrides) {
+/// `None` when it overrode nothing, which is what the fast path gives
+/// without building one.
+pub fn render_with_overrides(template: &str, input: &TemplateInput) -> (String, Overridden) {
     render_full(template, input)
 }
 
@@ -84,11 +101,11 @@ pub fn render(template: &str, input: &TemplateInput) -> String {
 }
 
 /// [`render`], with what the template overrode.
-fn render_full(template: &str, input: &TemplateInput) -> (String, Overrides) {
+fn render_full(template: &str, input: &TemplateInput) -> (String, Overridden) {
     // A template without references or directives needs no pieces; a very
     // large one is read afresh rather than kept.
     if memchr::memchr2(b'$', b'#', template.as_bytes()).is_none() {
-        return (template.to_owned(), Overrides::default());
+        return (template.to_owned(), None);
     }
     if template.len() > MAX_COMPILED_BYTES {
         return interpret_full(template, input);
@@ -129,7 +146,7 @@ fn render_full(template: &str, input: &TemplateInput) -> (String, Overrides) {
         Some(out)
     });
     match rendered {
-        Some(out) => (out, Overrides::default()),
+        Some(out) => (out, None),
         None => interpret_full(template, input),
     }
 }
@@ -229,7 +246,7 @@ pub fn interpret(template: &str, input: &TemplateInput) -> String {
 }
 
 /// [`interpret`], with what the template overrode.
-fn interpret_full(template: &str, input: &TemplateInput) -> (String, Overrides) {
+fn interpret_full(template: &str, input: &TemplateInput) -> (String, Overridden) {
     if crate::vtl::uses_directives(template) {
         return crate::vtl::render_with_overrides(template, input);
     }
@@ -251,7 +268,7 @@ fn interpret_full(template: &str, input: &TemplateInput) -> (String, Overrides) 
         }
     }
     out.push_str(rest);
-    (out, Overrides::default())
+    (out, None)
 }
 
 /// Tries to read one reference at the start of `s` (which begins with `$`).

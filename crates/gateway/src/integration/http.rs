@@ -45,7 +45,7 @@ use crate::body::{BoxError, DeadlineBody};
 use crate::context::{ExecutionEventKind, ExecutionTrace, FailureKind, RequestContext};
 use crate::request::MethodRequest;
 use crate::response::GatewayError;
-use crate::template::Overrides;
+use crate::template::NO_OVERRIDES;
 
 /// `X-Forwarded-For`, extended with the client's address.
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
@@ -141,12 +141,13 @@ impl HttpBackend {
         // The request template renders first: what it overrides
         // (`$context.requestOverride.*`) replaces the mapped path, query
         // string and header values.
-        let (body, content_type, overrides) = if proxy {
-            (request.body.clone(), None, Overrides::default())
+        let (body, content_type, rendered) = if proxy {
+            (request.body.clone(), None, None)
         } else {
             let (b, ct, overrides) = integration_request_body(integration, request, ctx)?;
             (b, Some(ct), overrides)
         };
+        let overrides = rendered.as_deref().unwrap_or(&NO_OVERRIDES);
         let base = integration_uri_with(integration, request, ctx, &overrides.path)?;
         let uri_text = with_query(
             base,

@@ -17,7 +17,7 @@ use crate::context::{
 };
 use crate::request::MethodRequest;
 use crate::response::GatewayError;
-use crate::template::{self, Overrides, TemplateInput};
+use crate::template::{self, Overridden, Overrides, TemplateInput};
 
 /// The backend response as response mappings see it.
 pub struct BackendView<'a> {
@@ -124,7 +124,7 @@ pub fn integration_request_body<'a>(
     integration: &Integration,
     request: &'a MethodRequest,
     ctx: &RequestContext,
-) -> Result<(Bytes, Cow<'a, str>, Overrides), GatewayError> {
+) -> Result<(Bytes, Cow<'a, str>, Overridden), GatewayError> {
     // Borrowed unless the header needs lowercasing: most requests send no
     // content type or a lowercase one.
     let content_type = request
@@ -147,7 +147,9 @@ pub fn integration_request_body<'a>(
             body: &request.body,
         };
         let (body, overrides) = template::render_with_overrides(t, &input);
-        check_render(&overrides)?;
+        if let Some(overrides) = &overrides {
+            check_render(overrides)?;
+        }
         return Ok((Bytes::from(body), content_type, overrides));
     }
     let pass = match integration.passthrough_behavior {
@@ -156,7 +158,7 @@ pub fn integration_request_body<'a>(
         PassthroughBehavior::Never => false,
     };
     if pass {
-        Ok((request.body.clone(), content_type, Overrides::default()))
+        Ok((request.body.clone(), content_type, None))
     } else {
         Err(GatewayError::new(GatewayResponseType::UnsupportedMediaType))
     }
@@ -330,7 +332,7 @@ pub fn map_response<'a>(
         None => (
             Bytes::copy_from_slice(backend.body),
             "application/json",
-            Overrides::default(),
+            None,
         ),
     };
     if !headers.contains_key(http::header::CONTENT_TYPE) {
@@ -345,7 +347,7 @@ pub fn map_response<'a>(
     }
     let mut status = status;
     let mut overridden = Vec::new();
-    if !overrides.is_empty() {
+    if let Some(overrides) = overrides {
         check_render(&overrides)?;
         if let Some(value) = &overrides.status {
             status = value

@@ -99,7 +99,7 @@ pub(crate) fn render(template: &str, input: &TemplateInput) -> String {
 pub(crate) fn render_with_overrides(
     template: &str,
     input: &TemplateInput,
-) -> (String, template::Overrides) {
+) -> (String, template::Overridden) {
     let mut parser = Parser {
         text: template,
         at: 0,
@@ -123,7 +123,7 @@ pub(crate) fn render_with_overrides(
     run(&nodes, input, &mut scope, &mut out);
     let mut overrides = overrides_of(&scope.overrides);
     overrides.limit = scope.stopped;
-    (out, overrides)
+    (out, (!overrides.is_empty()).then(|| Box::new(overrides)))
 }
 
 /// Most iterations of one `#foreach` (API Gateway's quota).

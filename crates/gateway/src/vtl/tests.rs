@@ -22,7 +22,9 @@ fn limit_of(template: &str, body: &[u8]) -> Option<&'static str> {
         request: None,
         body,
     };
-    render_with_overrides(template, &input).1.limit
+    render_with_overrides(template, &input)
+        .1
+        .and_then(|o| o.limit)
 }
 
 fn method_request() -> crate::request::MethodRequest {
@@ -271,6 +273,7 @@ fn overrides_are_recorded_not_rendered() {
     };
     let t = "#set($n = $input.path('$').n)#if($n > 2)#set($context.responseOverride.status = 400)#end#set($context.responseOverride.header.X-Count = \"n=$n\")#set($context.requestOverride.querystring.page = $n + 1)#set($context.requestOverride.header.X-A = 'a')#set($context.requestOverride.path.id = 'p')#set($context.requestOverride.nope.x = 1)#set($context.other = 1)status $context.responseOverride.status";
     let (out, o) = crate::template::render_with_overrides(t, &input);
+    let o = *o.expect("overrides");
     assert_eq!(out, "status 400");
     let pair = |k: &str, v: &str| (k.to_string(), v.to_string());
     assert_eq!(
@@ -289,13 +292,13 @@ fn overrides_are_recorded_not_rendered() {
         "#set($context.responseOverride.header.A = 1)#set($context.responseOverride.header.A = 2)";
     let (_, o) = crate::template::render_with_overrides(t, &input);
     assert_eq!(
-        o.repeated.as_deref(),
+        o.expect("overrides").repeated.as_deref(),
         Some("context.responseOverride.header.A")
     );
     // Without a directive nothing can be overridden.
     let (out, o) =
         crate::template::render_with_overrides("$context.responseOverride.status", &input);
-    assert!(o.is_empty());
+    assert!(o.is_none());
     assert_eq!(out, "");
     let (out, _) = crate::template::render_with_overrides(
         "#set($a = 1)[$context.responseOverride.status]",
