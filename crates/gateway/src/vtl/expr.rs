@@ -98,6 +98,17 @@ pub(super) fn arithmetic(
     input: &TemplateInput,
     scope: &mut Scope,
 ) -> Option<Option<Value>> {
+    // Most operands are a reference or a literal: no operator to look for
+    // (a `-` can only subtract after a space or a closing bracket or quote).
+    let bytes = text.as_bytes();
+    let maybe = text.starts_with('(')
+        || bytes.iter().any(|b| matches!(b, b'+' | b'*' | b'/' | b'%'))
+        || bytes
+            .windows(2)
+            .any(|w| w[1] == b'-' && matches!(w[0], b' ' | b')' | b']' | b'}' | b'\'' | b'"'));
+    if !maybe {
+        return None;
+    }
     if let Some(inner) = text.strip_prefix('(').and_then(|t| t.strip_suffix(')')) {
         if parenthesised(text).is_some_and(|(_, len)| len == text.len()) {
             return Some(operand(inner, input, scope));
@@ -224,6 +235,16 @@ pub(super) fn condition(text: &str, input: &TemplateInput, scope: &mut Scope) ->
 
 pub(super) fn condition_within(text: &str, input: &TemplateInput, scope: &mut Scope) -> bool {
     let text = text.trim();
+    // A plain value (`$foreach.hasNext`): no operator to split at.
+    if !text
+        .bytes()
+        .any(|b| matches!(b, b'|' | b'&' | b'=' | b'<' | b'>' | b'!' | b'('))
+    {
+        return !matches!(
+            operand(text, input, scope),
+            None | Some(Value::Null) | Some(Value::Bool(false))
+        );
+    }
     if let Some(parts) = split_outside(text, "||") {
         return parts.iter().any(|p| condition(p, input, scope));
     }

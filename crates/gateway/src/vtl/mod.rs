@@ -100,6 +100,46 @@ pub(crate) fn render_with_overrides(
     template: &str,
     input: &TemplateInput,
 ) -> (String, template::Overridden) {
+    let (nodes, too_deep) = parsed(template);
+    let mut out = String::with_capacity(template.len() + 32);
+    let mut scope = Scope::new();
+    if too_deep {
+        scope.stop("directives nested too deeply");
+    }
+    run(&nodes, input, &mut scope, &mut out);
+    let mut overrides = overrides_of(&scope.overrides);
+    overrides.limit = scope.stopped;
+    (out, (!overrides.is_empty()).then(|| Box::new(overrides)))
+}
+
+/// Templates whose nodes a thread keeps, found by their text.
+const PARSED_PER_THREAD: usize = 16;
+
+/// Largest template whose nodes are kept.
+const MAX_PARSED_BYTES: usize = 64 * 1024;
+
+thread_local! {
+    /// The templates this thread rendered last, read into nodes.
+    static PARSED: std::cell::RefCell<Vec<(Box<str>, Parsed)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A template's nodes, and whether reading it stopped at [`MAX_DEPTH`].
+type Parsed = (std::rc::Rc<Vec<Node>>, bool);
+
+/// `template` read into nodes, once per thread for the last
+/// [`PARSED_PER_THREAD`] templates.
+fn parsed(template: &str) -> Parsed {
+    let cached = PARSED.with(|cache| {
+        cache
+            .borrow()
+            .iter()
+            .find(|(text, _)| **text == *template)
+            .map(|(_, parsed)| parsed.clone())
+    });
+    if let Some(found) = cached {
+        return found;
+    }
     let mut parser = Parser {
         text: template,
         at: 0,
@@ -115,15 +155,17 @@ pub(crate) fn render_with_overrides(
             break;
         }
     }
-    let mut out = String::with_capacity(template.len() + 32);
-    let mut scope = Scope::new();
-    if parser.too_deep {
-        scope.stop("directives nested too deeply");
+    let parsed = (std::rc::Rc::new(nodes), parser.too_deep);
+    if template.len() <= MAX_PARSED_BYTES {
+        PARSED.with(|cache| {
+            let mut cache = cache.borrow_mut();
+            if cache.len() >= PARSED_PER_THREAD {
+                cache.remove(0);
+            }
+            cache.push((template.into(), parsed.clone()));
+        });
     }
-    run(&nodes, input, &mut scope, &mut out);
-    let mut overrides = overrides_of(&scope.overrides);
-    overrides.limit = scope.stopped;
-    (out, (!overrides.is_empty()).then(|| Box::new(overrides)))
+    parsed
 }
 
 /// Most iterations of one `#foreach` (API Gateway's quota).
@@ -144,8 +186,46 @@ const MAX_OUTPUT: usize = 10 * 1024 * 1024;
 
 /// What a render keeps: its variables, what it overrode, and how much of
 /// its limits it has used.
+/// A template's variables: a few names, so a list searched in order is
+/// faster than hashing each name.
+#[derive(Default)]
+struct Vars(Vec<(String, Value)>);
+
+impl Vars {
+    fn position(&self, name: &str) -> Option<usize> {
+        self.0.iter().position(|(n, _)| n == name)
+    }
+
+    fn contains_key(&self, name: &str) -> bool {
+        self.position(name).is_some()
+    }
+
+    fn get_mut(&mut self, name: &str) -> Option<&mut Value> {
+        let at = self.position(name)?;
+        Some(&mut self.0[at].1)
+    }
+
+    fn insert(&mut self, name: String, value: Value) -> Option<Value> {
+        match self.position(&name) {
+            Some(at) => Some(std::mem::replace(&mut self.0[at].1, value)),
+            None => {
+                self.0.push((name, value));
+                None
+            }
+        }
+    }
+
+    fn remove(&mut self, name: &str) -> Option<Value> {
+        let at = self.position(name)?;
+        Some(self.0.swap_remove(at).1)
+    }
+}
+
 struct Scope {
-    vars: HashMap<String, Value>,
+    vars: Vars,
+    /// The `#foreach` loops being run, innermost last: the index of the
+    /// item at hand and the items visited in all.
+    loops: Vec<(usize, usize)>,
     /// Variables that hold the header map of `$input.params()`.
     header_vars: Vec<String>,
     /// `requestOverride` and `responseOverride`, as set (an object).
@@ -198,7 +278,8 @@ impl Work {
 impl Scope {
     fn new() -> Scope {
         Scope {
-            vars: HashMap::new(),
+            vars: Vars::default(),
+            loops: Vec::new(),
             header_vars: Vec::new(),
             overrides: Value::Null,
             depth: 0,
@@ -419,29 +500,18 @@ fn run(nodes: &[Node], input: &TemplateInput, scope: &mut Scope, out: &mut Strin
                     Some(Value::Object(members)) => members.into_iter().map(|(_, v)| v).collect(),
                     _ => Vec::new(),
                 };
-                // The loop's variable and `$foreach` are put back
-                // afterwards, so an outer loop's `$foreach.hasNext` still
-                // means the outer loop after an inner one.
+                // The loop's variable is put back afterwards, and
+                // `$foreach` means the innermost loop: an outer loop's
+                // `$foreach.hasNext` after an inner loop is the outer one's.
                 let saved_var = scope.vars.remove(var);
-                let saved_loop = scope.vars.remove("foreach");
-                let saved_count = scope.vars.remove("velocityCount");
                 let count = items.len().min(MAX_ITERATIONS);
+                scope.loops.push((0, count));
                 let mut flow = Flow::Next;
                 for (index, item) in items.into_iter().take(count).enumerate() {
                     scope.vars.insert(var.clone(), item);
-                    scope.vars.insert(
-                        "foreach".into(),
-                        serde_json::json!({
-                            "hasNext": index + 1 < count,
-                            "index": index,
-                            "count": index + 1,
-                            "first": index == 0,
-                            "last": index + 1 == count,
-                        }),
-                    );
-                    scope
-                        .vars
-                        .insert("velocityCount".into(), Value::from(index + 1));
+                    if let Some(current) = scope.loops.last_mut() {
+                        current.0 = index;
+                    }
                     match run(body, input, scope, out) {
                         Flow::Next => {}
                         Flow::Break => break,
@@ -451,16 +521,11 @@ fn run(nodes: &[Node], input: &TemplateInput, scope: &mut Scope, out: &mut Strin
                         }
                     }
                 }
-                for (name, saved) in [
-                    (var.as_str(), saved_var),
-                    ("foreach", saved_loop),
-                    ("velocityCount", saved_count),
-                ] {
-                    match saved {
-                        Some(value) => scope.vars.insert(name.to_string(), value),
-                        None => scope.vars.remove(name),
-                    };
-                }
+                scope.loops.pop();
+                match saved_var {
+                    Some(value) => scope.vars.insert(var.clone(), value),
+                    None => scope.vars.remove(var),
+                };
                 if flow == Flow::Stop {
                     return flow;
                 }
@@ -529,7 +594,7 @@ fn assign(name: &str, value: Value, input: &TemplateInput, scope: &mut Scope) {
     }
     match (at, last) {
         (Value::Object(members), Step::Member(key)) => {
-            members.insert(key.clone(), value);
+            members.insert(key.to_string(), value);
         }
         (Value::Object(members), Step::Index(key)) => {
             members.insert(text_of(key), value);

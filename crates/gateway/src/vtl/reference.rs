@@ -28,11 +28,16 @@ pub(super) fn reference_value(
     if let Some(rest) = expr.strip_prefix("context.") {
         // What the template overrode so far reads back.
         if rest.starts_with("requestOverride.") || rest.starts_with("responseOverride.") {
-            let steps = evaluate_steps(&format!(".{rest}"), input, scope)?;
+            // `.requestOverride...`: the steps after `context`.
+            let steps = evaluate_steps(&expr["context".len()..], input, scope)?;
             let mut recorded = scope.overrides.clone();
             // Not set yet: empty, as the template module renders it.
             return walk(&mut recorded, &steps, None, scope).or(Some(Value::String(String::new())));
         }
+    }
+    if let Some((mut value, rest)) = loop_value(head, &expr[head_len..], scope) {
+        let steps = evaluate_steps(rest, input, scope)?;
+        return walk(&mut value, &steps, None, scope);
     }
     if scope.vars.contains_key(head) {
         let steps = evaluate_steps(&expr[head_len..], input, scope)?;
@@ -55,8 +60,8 @@ pub(super) fn reference_value(
         let Some(args) = expr.strip_prefix(call) else {
             continue;
         };
-        let call_text = format!("({args}");
-        let (inside, len) = parenthesised(&call_text)?;
+        // The call's parentheses, from the `(` that ends `call`.
+        let (inside, len) = parenthesised(&expr[call.len() - 1..])?;
         let rest = &args[len - 1..];
         let arg = inside.trim().trim_matches(['\'', '"']);
         let mut insensitive = None;
@@ -124,8 +129,7 @@ pub(super) fn reference_value(
     // `$util.fn(argument)` whose argument only this module knows (a
     // variable, a quoted string with references).
     if let Some((name, args)) = expr.strip_prefix("util.").and_then(|c| c.split_once('(')) {
-        let call_text = format!("({args}");
-        let (inside, len) = parenthesised(&call_text)?;
+        let (inside, len) = parenthesised(&expr[expr.len() - args.len() - 1..])?;
         let rest = &args[len - 1..];
         let argument = operand(inside, input, scope)?;
         let text = template::apply_util(name, &text_of(&argument))?;
@@ -172,6 +176,46 @@ pub(super) fn reference_value(
     None
 }
 
+/// `$foreach` (`hasNext`, `index`, `count`, `first`, `last`) and
+/// `$velocityCount` inside a `#foreach`, unless a variable has the name:
+/// the value and the steps left after it (a member named here is read
+/// straight from the loop), or `None` when `head` is not the loop's.
+fn loop_value<'e>(head: &str, rest: &'e str, scope: &Scope) -> Option<(Value, &'e str)> {
+    if !matches!(head, "foreach" | "velocityCount") || scope.vars.contains_key(head) {
+        return None;
+    }
+    let &(index, count) = scope.loops.last()?;
+    if head == "velocityCount" {
+        return Some((Value::from(index + 1), rest));
+    }
+    let name_len = rest
+        .get(1..)
+        .map_or(0, |r| r.find(['.', '[', '(']).unwrap_or(r.len()));
+    let member = match rest.get(1..1 + name_len) {
+        Some("hasNext") => Some(Value::Bool(index + 1 < count)),
+        Some("index") => Some(Value::from(index)),
+        Some("count") => Some(Value::from(index + 1)),
+        Some("first") => Some(Value::Bool(index == 0)),
+        Some("last") => Some(Value::Bool(index + 1 == count)),
+        _ => None,
+    };
+    match member {
+        Some(value) if !rest[1 + name_len..].starts_with('(') => {
+            Some((value, &rest[1 + name_len..]))
+        }
+        _ => Some((
+            serde_json::json!({
+                "hasNext": index + 1 < count,
+                "index": index,
+                "count": index + 1,
+                "first": index == 0,
+                "last": index + 1 == count,
+            }),
+            rest,
+        )),
+    }
+}
+
 /// Which step of `steps` (after `$input.params()`) looks into the header
 /// map, whose names are matched without regard to case.
 pub(super) fn header_step(steps: &str) -> Option<usize> {
@@ -216,22 +260,22 @@ pub(super) fn parameters(input: &TemplateInput) -> Option<Value> {
 
 /// One step after a value, its arguments evaluated.
 #[derive(Debug)]
-pub(super) enum Step {
+pub(super) enum Step<'t> {
     /// `.name`.
-    Member(String),
+    Member(&'t str),
     /// `[index]` or `[key]`.
     Index(Value),
     /// `.name(arguments)`.
-    Call(String, Vec<Value>),
+    Call(&'t str, Vec<Value>),
 }
 
 /// The steps in `text` (`.a.get('b')[0].size()`), their arguments
 /// evaluated; `None` when `text` is not a run of steps.
-pub(super) fn evaluate_steps(
-    mut text: &str,
+pub(super) fn evaluate_steps<'t>(
+    mut text: &'t str,
     input: &TemplateInput,
     scope: &mut Scope,
-) -> Option<Vec<Step>> {
+) -> Option<Vec<Step<'t>>> {
     let mut steps = Vec::new();
     while !text.is_empty() {
         if !scope.charge(1) {
@@ -250,7 +294,7 @@ pub(super) fn evaluate_steps(
         if len == 0 {
             return None;
         }
-        let name = rest[..len].to_string();
+        let name = &rest[..len];
         let after = &rest[len..];
         match parenthesised(after).filter(|_| after.starts_with('(')) {
             Some((inside, args_len)) => {
@@ -334,7 +378,7 @@ pub(super) fn take_step<'v>(
         Step::Index(index) => index_mut(value, index).map(At::Inside),
         // `get` leaves the walk inside the variable, so a change after it
         // (`$m.get('l').add(1)`) lands in the variable.
-        Step::Call(name, args) if name == "get" && args.len() == 1 => {
+        Step::Call(name, args) if *name == "get" && args.len() == 1 => {
             let inner = match value {
                 Value::Array(_) => index_mut(value, &args[0]),
                 _ => member(value, &text_of(&args[0]), fold),
