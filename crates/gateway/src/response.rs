@@ -138,7 +138,8 @@ pub fn render(
         .and_then(json_template)
         .or_else(|| class_custom.and_then(json_template))
         .unwrap_or_else(|| default_template(error.kind));
-    let body = template::render(
+    // Gateway response templates are plain substitution, not Velocity.
+    let body = template::substitute(
         template,
         &TemplateInput {
             context: ctx,
@@ -318,6 +319,34 @@ mod tests {
         assert_eq!(
             r.body,
             "{\"error\":\"Request Too Long\",\"type\":\"REQUEST_TOO_LARGE\"}"
+        );
+    }
+
+    /// A gateway response's template is substitution only: AWS does not
+    /// run it through the VTL engine, so directives stay as text.
+    #[test]
+    fn gateway_response_templates_are_not_velocity() {
+        let mut api = RestApi::new("abcdefghij", "t");
+        api.gateway_responses.insert(
+            GatewayResponseType::Default4xx,
+            GatewayResponse {
+                status_code: None,
+                response_parameters: BTreeMap::new(),
+                response_templates: BTreeMap::from([(
+                    "application/json".into(),
+                    "#set($m = 'x'){\"m\":$context.error.messageString,\"n\":\"$m\"}".into(),
+                )]),
+            },
+        );
+        let r = render(
+            Some(&api),
+            &GatewayError::new(GatewayResponseType::MissingAuthenticationToken),
+            &mut ctx(),
+            None,
+        );
+        assert_eq!(
+            r.body,
+            "#set($m = 'x'){\"m\":\"Missing Authentication Token\",\"n\":\"$m\"}"
         );
     }
 }

@@ -250,6 +250,14 @@ fn interpret_full(template: &str, input: &TemplateInput) -> (String, Overridden)
     if crate::vtl::uses_directives(template) {
         return crate::vtl::render_with_overrides(template, input);
     }
+    (substitute(template, input), None)
+}
+
+/// A template's references replaced by their values, and nothing else: no
+/// directive, method or navigation is evaluated (they stay as text). This
+/// is how API Gateway renders a gateway response's template ("simple
+/// variable substitution", not processed by the VTL engine).
+pub fn substitute(template: &str, input: &TemplateInput) -> String {
     let mut out = String::with_capacity(template.len() + 32);
     // Text between references is copied in runs, not character by character.
     let mut rest = template;
@@ -268,7 +276,7 @@ fn interpret_full(template: &str, input: &TemplateInput) -> (String, Overridden)
         }
     }
     out.push_str(rest);
-    (out, None)
+    out
 }
 
 /// Tries to read one reference at the start of `s` (which begins with `$`).
