@@ -253,10 +253,11 @@ fn interpret_full(template: &str, input: &TemplateInput) -> (String, Overridden)
     (substitute(template, input), None)
 }
 
-/// A template's references replaced by their values, and nothing else: no
-/// directive, method or navigation is evaluated (they stay as text). This
-/// is how API Gateway renders a gateway response's template ("simple
-/// variable substitution", not processed by the VTL engine).
+/// A template's references replaced by their values as this module reads
+/// them, and nothing else: no directive is evaluated, and what this module
+/// does not read stays as text. This is how API Gateway renders a gateway
+/// response's template ("simple variable substitution", not processed by
+/// the VTL engine).
 pub fn substitute(template: &str, input: &TemplateInput) -> String {
     let mut out = String::with_capacity(template.len() + 32);
     // Text between references is copied in runs, not character by character.

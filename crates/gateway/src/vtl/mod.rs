@@ -504,11 +504,17 @@ fn run(nodes: &[Node], input: &TemplateInput, scope: &mut Scope, out: &mut Strin
                 // `$foreach` means the innermost loop: an outer loop's
                 // `$foreach.hasNext` after an inner loop is the outer one's.
                 let saved_var = scope.vars.remove(var);
+                // Variables named like the loop's own are set aside while it
+                // runs (Velocity writes over them and puts them back).
+                let saved_loop = scope.vars.remove("foreach");
+                let saved_count = scope.vars.remove("velocityCount");
                 let count = items.len().min(MAX_ITERATIONS);
                 scope.loops.push((0, count));
                 let mut flow = Flow::Next;
                 for (index, item) in items.into_iter().take(count).enumerate() {
                     scope.vars.insert(var.clone(), item);
+                    // The counter is the loop's again on each item.
+                    scope.vars.remove("velocityCount");
                     if let Some(current) = scope.loops.last_mut() {
                         current.0 = index;
                     }
@@ -526,6 +532,15 @@ fn run(nodes: &[Node], input: &TemplateInput, scope: &mut Scope, out: &mut Strin
                     Some(value) => scope.vars.insert(var.clone(), value),
                     None => scope.vars.remove(var),
                 };
+                match saved_count {
+                    Some(value) => scope.vars.insert("velocityCount".into(), value),
+                    None => scope.vars.remove("velocityCount"),
+                };
+                // A `$foreach` the body set stays, as in Velocity, unless one
+                // was set aside.
+                if let Some(value) = saved_loop {
+                    scope.vars.insert("foreach".into(), value);
+                }
                 if flow == Flow::Stop {
                     return flow;
                 }

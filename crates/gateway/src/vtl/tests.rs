@@ -184,6 +184,35 @@ fn arithmetic_and_ranges() {
 }
 
 #[test]
+fn variables_named_like_the_loop_are_set_aside_while_it_runs() {
+    let cases = [
+        (
+            "#set($foreach = 'x')#foreach($i in [1,2])$foreach.count,#end|$foreach",
+            "1,2,|x",
+        ),
+        (
+            "#set($foreach = {'count': 9})#foreach($i in [1,2])$foreach.count,#end|$foreach.count",
+            "1,2,|9",
+        ),
+        (
+            "#set($velocityCount = 7)#foreach($i in [1,2])$velocityCount,#end|$velocityCount",
+            "1,2,|7",
+        ),
+        (
+            "#foreach($i in [1,2])#set($velocityCount = 5)$velocityCount,#end|$velocityCount",
+            "5,5,|$velocityCount",
+        ),
+        (
+            "#foreach($i in [1,2])$velocityCount#set($velocityCount = 5)#end",
+            "12",
+        ),
+    ];
+    for (template, want) in cases {
+        assert_eq!(rendered(template, b""), want, "{template}");
+    }
+}
+
+#[test]
 fn loops_break_and_restore_their_variables() {
     let t =
         "#foreach($a in [1, 2])#foreach($b in ['x', 'y'])$a$b#end#if($foreach.hasNext),#end#end";
