@@ -127,8 +127,9 @@ thread_local! {
 /// A template's nodes, and whether reading it stopped at [`MAX_DEPTH`].
 type Parsed = (std::rc::Rc<Vec<Node>>, bool);
 
-/// `template` read into nodes, once per thread for the last
-/// [`PARSED_PER_THREAD`] templates.
+/// `template` read into nodes, once per thread for the
+/// [`PARSED_PER_THREAD`] templates it read last (the oldest read is
+/// dropped first).
 fn parsed(template: &str) -> Parsed {
     let cached = PARSED.with(|cache| {
         cache
