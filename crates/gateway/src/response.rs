@@ -80,6 +80,14 @@ impl GatewayError {
         self.failure = Some((kind, detail.into()));
         self
     }
+
+    /// A configuration error of the API: 500, and the execution-log line
+    /// `Execution failed due to configuration error: {detail}`.
+    pub fn configuration(detail: impl Into<String>) -> GatewayError {
+        GatewayError::new(GatewayResponseType::ApiConfigurationError)
+            .with_status(500)
+            .with_failure(FailureKind::Configuration, detail)
+    }
 }
 
 /// AWS's built-in body template for a type.

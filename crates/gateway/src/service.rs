@@ -400,12 +400,7 @@ impl Gateway {
         trace.push(event);
 
         let Some(integration) = method.integration.as_ref() else {
-            let err = GatewayError::new(GatewayResponseType::ApiConfigurationError)
-                .with_status(500)
-                .with_failure(
-                    crate::context::FailureKind::Configuration,
-                    "No integration defined for method",
-                );
+            let err = GatewayError::configuration("No integration defined for method");
             return self.fail(
                 sink,
                 permit,

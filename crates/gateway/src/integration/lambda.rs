@@ -337,19 +337,14 @@ pub async fn invoke(
     binary: bool,
 ) -> Result<IntegrationReply, GatewayError> {
     let uri = integration_uri(integration, request, ctx)?;
-    let configuration = |detail: String| {
-        GatewayError::new(GatewayResponseType::ApiConfigurationError)
-            .with_status(500)
-            .with_failure(FailureKind::Configuration, detail)
-    };
     let Some(name) = function_name(&uri) else {
-        return Err(configuration(format!(
+        return Err(GatewayError::configuration(format!(
             "Invalid Lambda function ARN in integration URI {uri}"
         )));
     };
     let Some(invoker) = invoker else {
-        return Err(configuration(
-            "Invalid permissions on Lambda function".into(),
+        return Err(GatewayError::configuration(
+            "Invalid permissions on Lambda function",
         ));
     };
     let arn = uri
@@ -393,7 +388,9 @@ pub async fn invoke(
     let reply = match outcome {
         Ok(r) => r,
         Err(LambdaFailure::NotFound) => {
-            return Err(configuration(format!("Function not found: {arn}")));
+            return Err(GatewayError::configuration(format!(
+                "Function not found: {arn}"
+            )));
         }
         Err(LambdaFailure::Throttled { request_id }) => {
             // AWS writes two lines: the Lambda status, then the configuration error.
@@ -405,7 +402,7 @@ pub async fn invoke(
             });
             ctx.integration.integration_status = Some(429);
             ctx.integration.request_id = Some(request_id);
-            return Err(configuration("Rate Exceeded.".into()));
+            return Err(GatewayError::configuration("Rate Exceeded."));
         }
         Err(LambdaFailure::Runtime(detail)) => {
             ctx.integration.integration_status = Some(200);

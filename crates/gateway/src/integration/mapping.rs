@@ -13,7 +13,7 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use regex::Regex;
 
 use crate::context::{
-    ContextVariable, ExecutionEventKind, ExecutionTrace, FailureKind, HeaderList, RequestContext,
+    ContextVariable, ExecutionEventKind, ExecutionTrace, HeaderList, RequestContext,
 };
 use crate::request::MethodRequest;
 use crate::response::GatewayError;
@@ -274,10 +274,9 @@ pub fn map_response<'a>(
     ctx: &RequestContext,
 ) -> Result<MappedResponse<'a>, GatewayError> {
     let Some(chosen) = select_response(&integration.responses, selector) else {
-        return Err(GatewayError::new(GatewayResponseType::ApiConfigurationError).with_status(500).with_failure(
-            FailureKind::Configuration,
-            format!("No match for output mapping and no default output mapping configured. Endpoint Response Status Code: {selector}"),
-        ));
+        return Err(GatewayError::configuration(format!(
+            "No match for output mapping and no default output mapping configured. Endpoint Response Status Code: {selector}"
+        )));
     };
     let status: u16 = chosen.status_code.parse().unwrap_or(500);
     // Room for the mapped headers, the content type and the ids the gateway
@@ -356,7 +355,7 @@ pub fn map_response<'a>(
                 .ok()
                 .filter(|s| (100..=599).contains(s))
                 .ok_or_else(|| {
-                    configuration_error(format!(
+                    GatewayError::configuration(format!(
                         "Invalid status code override in the mapping template: {value}"
                     ))
                 })?;
@@ -385,12 +384,12 @@ pub fn map_response<'a>(
 /// Gateway answers with a 5XX; the wording of the log line is Gatewatch's).
 fn check_render(overrides: &Overrides) -> Result<(), GatewayError> {
     if let Some(limit) = overrides.limit {
-        return Err(configuration_error(format!(
+        return Err(GatewayError::configuration(format!(
             "The mapping template reached a limit: {limit}"
         )));
     }
     if let Some(name) = &overrides.repeated {
-        return Err(configuration_error(format!(
+        return Err(GatewayError::configuration(format!(
             "The mapping template overrides ${name} more than once; overrides are final"
         )));
     }
@@ -399,15 +398,9 @@ fn check_render(overrides: &Overrides) -> Result<(), GatewayError> {
 
 /// An overridden header whose name or value cannot be sent.
 pub(crate) fn invalid_header_override(name: &str) -> GatewayError {
-    configuration_error(format!(
+    GatewayError::configuration(format!(
         "Invalid header override in the mapping template: {name}"
     ))
-}
-
-fn configuration_error(detail: String) -> GatewayError {
-    GatewayError::new(GatewayResponseType::ApiConfigurationError)
-        .with_status(500)
-        .with_failure(FailureKind::Configuration, detail)
 }
 
 /// Characters escaped in a substituted path parameter.
@@ -506,12 +499,9 @@ pub fn integration_uri_with(
 }
 
 fn invalid_uri(uri: &str) -> GatewayError {
-    GatewayError::new(GatewayResponseType::ApiConfigurationError)
-        .with_status(500)
-        .with_failure(
-            FailureKind::Configuration,
-            format!("Invalid endpoint address (integration URI {uri} has an unresolved variable)"),
-        )
+    GatewayError::configuration(format!(
+        "Invalid endpoint address (integration URI {uri} has an unresolved variable)"
+    ))
 }
 
 #[cfg(test)]

@@ -2,12 +2,12 @@
 //! output must be JSON with an integer `statusCode`, which selects the
 //! integration response; that response's template is the body.
 
-use gatewatch_model::{GatewayResponseType, Integration};
+use gatewatch_model::Integration;
 use http::HeaderMap;
 
 use super::mapping::{integration_request_body, map_response, BackendView};
 use super::IntegrationReply;
-use crate::context::{ExecutionTrace, FailureKind, RequestContext};
+use crate::context::{ExecutionTrace, RequestContext};
 use crate::request::MethodRequest;
 use crate::response::GatewayError;
 
@@ -25,11 +25,7 @@ pub fn invoke(
     let (body, _, _) = integration_request_body(integration, request, ctx)?;
     let status = status_code(&body).filter(|s| (100..=599).contains(s));
     let Some(status) = status else {
-        return Err(
-            GatewayError::new(GatewayResponseType::ApiConfigurationError)
-                .with_status(500)
-                .with_failure(FailureKind::Configuration, BAD_STATUS_CODE),
-        );
+        return Err(GatewayError::configuration(BAD_STATUS_CODE));
     };
     ctx.integration.status = Some(status as u16);
     ctx.integration.latency_ms = Some(0);
