@@ -305,6 +305,19 @@ pub(crate) fn reference_value<'a>(raw: &str, input: &TemplateInput<'a>) -> Optio
     evaluate(&raw[syntax.expr], input)
 }
 
+/// [`reference_value`], when all of `raw` is the one reference (nothing
+/// after it that this module would leave unread).
+pub(crate) fn whole_reference_value<'a>(
+    raw: &str,
+    input: &TemplateInput<'a>,
+) -> Option<Cow<'a, str>> {
+    let syntax = reference_syntax(raw)?;
+    if syntax.consumed != raw.len() {
+        return None;
+    }
+    evaluate(&raw[syntax.expr], input)
+}
+
 /// Whether the reference at the start of `s` (which begins with `$`) is
 /// one this module would read differently from Velocity: a call or member
 /// it does not read although it knows the root (`$input`, `$util`,
@@ -313,22 +326,26 @@ pub(crate) fn reference_value<'a>(raw: &str, input: &TemplateInput<'a>) -> Optio
 /// (`$input.path('$')[0]`), or an unknown reference with a call
 /// (`$foo.bar($context.requestId)`, copied through whole). Such templates
 /// are rendered by [`crate::vtl`].
-pub(crate) fn needs_interpreter(s: &str) -> bool {
-    let Some(syntax) = reference_syntax(s) else {
-        return false;
-    };
+///
+/// Returns the bytes the reference takes and that answer, or `None` when
+/// the text there is not a reference.
+pub(crate) fn needs_interpreter(s: &str) -> Option<(usize, bool)> {
+    let syntax = reference_syntax(s)?;
     let expr = &s[syntax.expr.clone()];
-    if s[syntax.consumed..].starts_with('[') {
-        return true;
-    }
-    let root = expr.split(['.', '(']).next().unwrap_or_default();
-    if matches!(root, "input" | "util" | "context" | "stageVariables") {
-        return Expr::parse(expr).is_none();
-    }
-    // A reference this module does not know is copied through whole by
-    // Velocity, arguments and all; this module would render what is
-    // inside its parentheses.
-    expr.contains('(')
+    let needs = if s[syntax.consumed..].starts_with('[') {
+        true
+    } else if matches!(
+        expr.split(['.', '(']).next().unwrap_or_default(),
+        "input" | "util" | "context" | "stageVariables"
+    ) {
+        Expr::parse(expr).is_none()
+    } else {
+        // A reference this module does not know is copied through whole
+        // by Velocity, arguments and all; this module would render what is
+        // inside its parentheses.
+        expr.contains('(')
+    };
+    Some((syntax.consumed, needs))
 }
 
 /// `$util.{name}(text)` for the functions of one text argument this
@@ -545,11 +562,11 @@ impl Expr {
                     body
                 }
             }
-            Expr::Json(path) => Cow::Owned(
+            Expr::Json(path) => Cow::Owned(json_text(
                 body_json(input.body)
                     .and_then(|body| path.select(&body))
-                    .map_or_else(|| "\"\"".to_string(), |v| v.to_string()),
-            ),
+                    .as_ref(),
+            )),
             Expr::Path(path) => Cow::Owned(
                 body_json(input.body)
                     .and_then(|body| path.select(&body))
@@ -577,8 +594,14 @@ impl Expr {
     }
 }
 
+/// What `$input.json(path)` gives for what the path selected: the value as
+/// JSON, `""` when nothing was selected.
+pub(crate) fn json_text(selected: Option<&serde_json::Value>) -> String {
+    selected.map_or_else(|| "\"\"".to_string(), |v| v.to_string())
+}
+
 /// The body as JSON, a blank body as `{}`; `None` when it is not JSON.
-fn body_json(body: &[u8]) -> Option<serde_json::Value> {
+pub(crate) fn body_json(body: &[u8]) -> Option<serde_json::Value> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Some(serde_json::Value::Object(Default::default()));
     }

@@ -80,11 +80,11 @@ pub(crate) fn uses_directives(template: &str) -> bool {
     let mut at = 0;
     while let Some(found) = memchr::memchr(b'$', &bytes[at..]) {
         let dollar = at + found;
-        let rest = &template[dollar..];
-        if template::needs_interpreter(rest) {
-            return true;
+        match template::needs_interpreter(&template[dollar..]) {
+            Some((_, true)) => return true,
+            Some((len, false)) => at = dollar + len,
+            None => at = dollar + 1,
         }
-        at = dollar + template::reference_len(rest).unwrap_or(1);
     }
     false
 }
@@ -336,12 +336,7 @@ impl Scope {
     fn body(&mut self, input: &TemplateInput) -> Option<&Value> {
         if self.body.is_none() {
             self.charge(input.body.len() as u64 / 16);
-            let parsed = if input.body.iter().all(u8::is_ascii_whitespace) {
-                Some(Value::Object(Default::default()))
-            } else {
-                serde_json::from_slice(input.body).ok()
-            };
-            self.body = Some(parsed);
+            self.body = Some(template::body_json(input.body));
         }
         self.body.as_ref()?.as_ref()
     }

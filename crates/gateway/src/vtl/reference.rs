@@ -74,9 +74,8 @@ pub(super) fn reference_value(
                 let json = call == "input.json(";
                 let selected = scope.body(input).and_then(|body| path.select(body));
                 match (selected, json) {
-                    (Some(v), true) => Value::String(v.to_string()),
+                    (selected, true) => Value::String(template::json_text(selected.as_ref())),
                     (Some(v), false) => v,
-                    (None, true) => Value::String("\"\"".into()),
                     (None, false) if rest.is_empty() => Value::String(String::new()),
                     (None, false) => return None,
                 }
@@ -140,10 +139,8 @@ pub(super) fn reference_value(
         return walk(&mut Value::String(text), &steps, None, scope);
     }
     // A reference the template module reads whole.
-    if template::reference_len(raw) == Some(raw.len()) {
-        if let Some(text) = template::reference_value(raw, input) {
-            return Some(Value::String(text.into_owned()));
-        }
+    if let Some(text) = template::whole_reference_value(raw, input) {
+        return Some(Value::String(text.into_owned()));
     }
     // A reference the template module knows, then steps: the longest such
     // start, among the first few places a step can begin.
@@ -155,9 +152,6 @@ pub(super) fn reference_value(
         .collect();
     for &cut in cuts.iter().rev() {
         let start = format!("${}", &expr[..cut]);
-        if template::reference_len(&start) != Some(start.len()) {
-            continue;
-        }
         let mut rest = &expr[cut..];
         let text = if &expr[..cut] == "context.authorizer.claims" && rest.starts_with('[') {
             // `$context.authorizer.claims['cognito:username']`.
@@ -166,7 +160,7 @@ pub(super) fn reference_value(
             let key = text_of(&operand(inside, input, scope)?);
             template::reference_value(&format!("$context.authorizer.claims.{key}"), input)
         } else {
-            template::reference_value(&start, input)
+            template::whole_reference_value(&start, input)
         };
         if let Some(text) = text {
             let steps = evaluate_steps(rest, input, scope)?;
