@@ -148,30 +148,17 @@ pub(super) fn arithmetic(
 /// braces and parentheses.
 pub(super) fn operators(text: &str, additive: bool) -> Vec<(usize, u8)> {
     let bytes = text.as_bytes();
-    let mut depth = 0i32;
-    let mut quote = None;
-    let mut found = Vec::new();
-    for (i, &c) in bytes.iter().enumerate() {
-        match quote {
-            Some(q) if c == q => quote = None,
-            Some(_) => {}
-            None => match c {
-                b'\'' | b'"' => quote = Some(c),
-                b'(' | b'[' | b'{' => depth += 1,
-                b')' | b']' | b'}' => depth -= 1,
-                b'+' if additive && depth == 0 => found.push((i, c)),
-                // A `-` right after a name is part of it (`$a-b`); after a
-                // space it subtracts when a value ends before it (`$i -1`,
-                // `$a - -1`), else it is a sign.
-                b'-' if additive && depth == 0 && (i == 0 || minus_operates(&bytes[..i])) => {
-                    found.push((i, c))
-                }
-                b'*' | b'/' | b'%' if !additive && depth == 0 => found.push((i, c)),
-                _ => {}
-            },
-        }
-    }
-    found
+    top_level(text)
+        .filter(|&(i, c)| match c {
+            b'+' => additive,
+            // A `-` right after a name is part of it (`$a-b`); after a
+            // space it subtracts when a value ends before it (`$i -1`,
+            // `$a - -1`), else it is a sign.
+            b'-' => additive && (i == 0 || minus_operates(&bytes[..i])),
+            b'*' | b'/' | b'%' => !additive,
+            _ => false,
+        })
+        .collect()
 }
 
 /// Whether a `-` after `before` subtracts: it follows a space, a closing

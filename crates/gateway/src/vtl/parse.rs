@@ -263,42 +263,56 @@ pub(super) fn arguments(inner: &str) -> Vec<&str> {
 /// `text` split at every `separator` outside quotes and parentheses, or
 /// `None` when there is none.
 pub(super) fn split_outside<'a>(text: &'a str, separator: &str) -> Option<Vec<&'a str>> {
-    let mut parts = Vec::new();
-    let mut depth = 0i32;
-    let mut quote = None;
-    let mut start = 0;
-    let mut i = 0;
     let bytes = text.as_bytes();
-    while i < bytes.len() {
-        let c = bytes[i];
-        match quote {
-            Some(q) if c == q => quote = None,
-            Some(_) => {}
-            None => match c {
-                b'\'' | b'"' => quote = Some(c),
-                b'(' | b'[' | b'{' => depth += 1,
-                b')' | b']' | b'}' => depth -= 1,
-                // Bytes compared, so a multi-byte character is never cut.
-                _ if depth == 0 && bytes[i..].starts_with(separator.as_bytes()) => {
-                    // `<` is not the start of `<=` here, nor `!` of `!=`.
-                    let longer = matches!(separator, "<" | ">") && bytes[i + 1..].starts_with(b"=");
-                    if !longer {
-                        parts.push(&text[start..i]);
-                        i += separator.len();
-                        start = i;
-                        continue;
-                    }
-                }
-                _ => {}
-            },
+    let mut parts = Vec::new();
+    let mut start = 0;
+    for (i, _) in top_level(text) {
+        // Bytes compared, so a multi-byte character is never cut.
+        if i < start || !bytes[i..].starts_with(separator.as_bytes()) {
+            continue;
         }
-        i += 1;
+        // `<` is not the start of `<=` here.
+        if matches!(separator, "<" | ">") && bytes[i + 1..].starts_with(b"=") {
+            continue;
+        }
+        parts.push(&text[start..i]);
+        start = i + separator.len();
     }
     if parts.is_empty() {
         return None;
     }
     parts.push(&text[start..]);
     Some(parts)
+}
+
+/// Each byte of `text` outside quotes, brackets, braces and parentheses,
+/// with its position (the quotes and brackets themselves are not given).
+pub(super) fn top_level(text: &str) -> impl Iterator<Item = (usize, u8)> + '_ {
+    let mut depth = 0i32;
+    let mut quote = None;
+    text.bytes().enumerate().filter(move |&(_, c)| match quote {
+        Some(q) => {
+            if c == q {
+                quote = None;
+            }
+            false
+        }
+        None => match c {
+            b'\'' | b'"' => {
+                quote = Some(c);
+                false
+            }
+            b'(' | b'[' | b'{' => {
+                depth += 1;
+                false
+            }
+            b')' | b']' | b'}' => {
+                depth -= 1;
+                false
+            }
+            _ => depth == 0,
+        },
+    })
 }
 
 /// The inside of the `[...]` at the start of `s` and the bytes it takes.

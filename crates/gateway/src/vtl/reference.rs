@@ -185,29 +185,32 @@ fn loop_value<'e>(head: &str, rest: &'e str, scope: &Scope) -> Option<(Value, &'
     let name_len = rest
         .get(1..)
         .map_or(0, |r| r.find(['.', '[', '(']).unwrap_or(r.len()));
-    let member = match rest.get(1..1 + name_len) {
-        Some("hasNext") => Some(Value::Bool(index + 1 < count)),
-        Some("index") => Some(Value::from(index)),
-        Some("count") => Some(Value::from(index + 1)),
-        Some("first") => Some(Value::Bool(index == 0)),
-        Some("last") => Some(Value::Bool(index + 1 == count)),
-        _ => None,
-    };
-    match member {
-        Some(value) if !rest[1 + name_len..].starts_with('(') => {
-            Some((value, &rest[1 + name_len..]))
-        }
+    let name = rest.get(1..1 + name_len);
+    let after = &rest[(1 + name_len).min(rest.len())..];
+    let members = loop_members(index, count);
+    match members.iter().find(|(n, _)| Some(*n) == name) {
+        Some((_, value)) if !after.starts_with('(') => Some((value.clone(), after)),
         _ => Some((
-            serde_json::json!({
-                "hasNext": index + 1 < count,
-                "index": index,
-                "count": index + 1,
-                "first": index == 0,
-                "last": index + 1 == count,
-            }),
+            Value::Object(
+                members
+                    .into_iter()
+                    .map(|(n, v)| (n.to_string(), v))
+                    .collect(),
+            ),
             rest,
         )),
     }
+}
+
+/// The members of `$foreach` at item `index` of `count`.
+fn loop_members(index: usize, count: usize) -> [(&'static str, Value); 5] {
+    [
+        ("hasNext", Value::Bool(index + 1 < count)),
+        ("index", Value::from(index)),
+        ("count", Value::from(index + 1)),
+        ("first", Value::Bool(index == 0)),
+        ("last", Value::Bool(index + 1 == count)),
+    ]
 }
 
 /// Which step of `steps` (after `$input.params()`) looks into the header
