@@ -179,11 +179,14 @@ impl MethodRequest {
     /// them, any other as the client sent it.
     pub fn mapped_header<'a>(&'a self, name: &str, ctx: &RequestContext) -> Option<Cow<'a, str>> {
         if self.is_front_end_header(name) {
-            return self
-                .front_end_headers(ctx)
-                .into_iter()
-                .find(|(n, _)| n.eq_ignore_ascii_case(name))
-                .map(|(_, v)| Cow::Owned(v));
+            // Only the one value is copied, not every header's.
+            let mut found = None;
+            self.visit_front_end_headers(ctx, |n, v| {
+                if found.is_none() && n.eq_ignore_ascii_case(name) {
+                    found = Some(v.to_string());
+                }
+            });
+            return found.map(Cow::Owned);
         }
         self.header(name).map(Cow::Borrowed)
     }

@@ -785,7 +785,7 @@ impl Function {
             tokio::spawn(async move {
                 tokio::time::sleep(INIT_LIMIT).await;
                 if state.take_ready(&f).is_some() {
-                    tracing::warn!(function = %f.config.name, "a function process did not start its runtime loop within 10 s");
+                    tracing::warn!(function = %f.config.name, "a function process did not start its runtime loop within {} s", INIT_LIMIT.as_secs());
                 }
             });
         }
