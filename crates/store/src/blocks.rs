@@ -5,13 +5,26 @@
 //! makes a durable write cost little more than appending its bytes.
 //!
 //! Key: [`keys::event`]`(stream id, first timestamp, first seq)`, the block's
-//! smallest event, so a stream's blocks sort by their first event. Value:
+//! smallest event, so a stream's blocks sort by their first event. Value
+//! (version 2, what is written):
 //!
 //! ```text
-//! [version: u8 = 1][ingestion time: i64 BE][count: u32 BE][last timestamp: i64 BE]
+//! [version: u8 = 2][ingestion time: i64 BE][count: u32 BE][last timestamp: i64 BE]
 //! then per event, in (timestamp, seq) order:
-//! [timestamp − first timestamp: u32 BE][message length: u32 BE][message bytes]
+//! [timestamp − first timestamp: u32 BE][shared: u16 BE][suffix length: u32 BE][suffix bytes]
 //! ```
+//!
+//! An event's message is the first `shared` bytes of the message before it
+//! followed by its suffix (front coding; the first event shares nothing).
+//! Consecutive log lines often begin alike: every execution-log line of a
+//! request starts with the same `({requestId}) `, JSON access lines with the
+//! same first key. Those bytes are written once per run of alike lines
+//! instead of once per line, so the journal, the blob file the engine moves
+//! the block into, and their checksums handle about a third fewer bytes for
+//! execution logs. Version 1 values (stores written before front coding)
+//! are the same without `shared`: `[delta: u32 BE][length: u32 BE][message]`.
+//! Both are read; a version 2 value is expanded into the version 1 layout
+//! when it is parsed, so readers always see whole messages in place.
 //!
 //! The events of a block have consecutive sequence numbers starting at the
 //! key's. Blocks of one stream may overlap in time (CloudWatch accepts calls
@@ -30,9 +43,36 @@ use crate::model::{EventInput, InputLogEvent};
 /// Longest time span of one block, in milliseconds.
 pub const MAX_SPAN_MS: i64 = 1_000;
 
-const VERSION: u8 = 1;
+/// The layout written: front-coded messages.
+const VERSION: u8 = 2;
+/// The layout read in place: whole messages (also what version 2 values
+/// are expanded into when parsed).
+const PLAIN: u8 = 1;
 const HEADER: usize = 1 + 8 + 4 + 8;
+/// Per-event header of the plain layout: delta, length.
 const ENTRY: usize = 4 + 4;
+/// Per-event header of the front-coded layout: delta, shared, suffix length.
+const CODED_ENTRY: usize = 4 + 2 + 4;
+
+/// Length of the common prefix of `a` and `b`, at most `u16::MAX`.
+fn shared_prefix(a: &[u8], b: &[u8]) -> usize {
+    let n = a.len().min(b.len()).min(usize::from(u16::MAX));
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut done = 0;
+    for (x, y) in a.chunks_exact(8).zip(b.chunks_exact(8)) {
+        let x = u64::from_le_bytes(x.try_into().unwrap_or_default());
+        let y = u64::from_le_bytes(y.try_into().unwrap_or_default());
+        if x != y {
+            return done + ((x ^ y).trailing_zeros() / 8) as usize;
+        }
+        done += 8;
+    }
+    done + a[done..]
+        .iter()
+        .zip(&b[done..])
+        .take_while(|(x, y)| x == y)
+        .count()
+}
 
 /// Splits chronological events into runs that each span at most
 /// [`MAX_SPAN_MS`]; each run becomes one block.
@@ -64,6 +104,8 @@ pub fn encode<E: EventInput>(ingestion_time: i64, run: &[E]) -> fjall::Slice {
 struct BlockBytes<'a, E> {
     ingestion_time: i64,
     run: &'a [E],
+    /// Per event, how many leading bytes it shares with the one before.
+    shared: Vec<u16>,
     len: usize,
     served: usize,
     aside: Option<Vec<u8>>,
@@ -71,11 +113,21 @@ struct BlockBytes<'a, E> {
 
 impl<'a, E: EventInput> BlockBytes<'a, E> {
     fn new(ingestion_time: i64, run: &'a [E]) -> Self {
-        let bytes: usize = run.iter().map(|e| e.message().len()).sum();
+        let mut shared = Vec::with_capacity(run.len());
+        let mut bytes = 0;
+        let mut previous: &[u8] = &[];
+        for e in run {
+            let message = e.message().as_bytes();
+            let n = shared_prefix(previous, message);
+            shared.push(n as u16);
+            bytes += message.len() - n;
+            previous = message;
+        }
         BlockBytes {
             ingestion_time,
             run,
-            len: HEADER + ENTRY * run.len() + bytes,
+            shared,
+            len: HEADER + CODED_ENTRY * run.len() + bytes,
             served: 0,
             aside: None,
         }
@@ -90,14 +142,15 @@ impl<'a, E: EventInput> BlockBytes<'a, E> {
         out[9..13].copy_from_slice(&(self.run.len() as u32).to_be_bytes());
         out[13..HEADER].copy_from_slice(&last.to_be_bytes());
         let mut pos = HEADER;
-        for e in self.run {
+        for (e, &shared) in self.run.iter().zip(&self.shared) {
             let delta = (e.timestamp() - first).clamp(0, u32::MAX as i64) as u32;
-            let message = e.message().as_bytes();
+            let suffix = &e.message().as_bytes()[usize::from(shared)..];
             out[pos..pos + 4].copy_from_slice(&delta.to_be_bytes());
-            out[pos + 4..pos + ENTRY].copy_from_slice(&(message.len() as u32).to_be_bytes());
-            pos += ENTRY;
-            out[pos..pos + message.len()].copy_from_slice(message);
-            pos += message.len();
+            out[pos + 4..pos + 6].copy_from_slice(&shared.to_be_bytes());
+            out[pos + 6..pos + CODED_ENTRY].copy_from_slice(&(suffix.len() as u32).to_be_bytes());
+            pos += CODED_ENTRY;
+            out[pos..pos + suffix.len()].copy_from_slice(suffix);
+            pos += suffix.len();
         }
     }
 }
@@ -145,14 +198,22 @@ pub struct Block {
 }
 
 impl Block {
-    /// Parses a stored entry; `None` for one that is not a block.
+    /// Parses a stored entry; `None` for one that is not a block. A
+    /// front-coded value is expanded into the plain layout here, once.
     pub fn parse(key: &[u8], value: fjall::Slice) -> Option<Block> {
         let (stream_id, first_ts, first_seq) = keys::parse_event(key)?;
-        if value.len() < HEADER || value[0] != VERSION {
+        if value.len() < HEADER {
             return None;
         }
+        let (value, count) = match value[0] {
+            PLAIN => {
+                let count = u32::from_be_bytes(value[9..13].try_into().ok()?);
+                (value, count)
+            }
+            VERSION => expand(&value),
+            _ => return None,
+        };
         let ingestion_time = i64::from_be_bytes(value[1..9].try_into().ok()?);
-        let count = u32::from_be_bytes(value[9..13].try_into().ok()?);
         let last_ts = i64::from_be_bytes(value[13..21].try_into().ok()?);
         Some(Block {
             stream_id,
@@ -219,6 +280,47 @@ impl Block {
             .filter(|(ts, s, _)| *ts == timestamp && *s == seq)
             .map(|(_, _, m)| m)
     }
+}
+
+/// A front-coded value in the plain layout, with the number of events it
+/// holds: up to the first malformed entry, as plain values are read.
+fn expand(coded: &[u8]) -> (fjall::Slice, u32) {
+    let count = u32::from_be_bytes([coded[9], coded[10], coded[11], coded[12]]);
+    // First pass: how many entries are whole, and the expanded size.
+    let (mut pos, mut previous, mut size, mut whole) = (HEADER, 0usize, HEADER, 0u32);
+    while whole < count {
+        let Some(head) = coded.get(pos..pos + CODED_ENTRY) else {
+            break;
+        };
+        let shared = usize::from(u16::from_be_bytes([head[4], head[5]]));
+        let suffix = u32::from_be_bytes([head[6], head[7], head[8], head[9]]) as usize;
+        if shared > previous || coded.len() - pos - CODED_ENTRY < suffix {
+            break;
+        }
+        pos += CODED_ENTRY + suffix;
+        previous = shared + suffix;
+        size += ENTRY + previous;
+        whole += 1;
+    }
+    let mut out = Vec::with_capacity(size);
+    out.push(PLAIN);
+    out.extend_from_slice(&coded[1..9]);
+    out.extend_from_slice(&whole.to_be_bytes());
+    out.extend_from_slice(&coded[13..HEADER]);
+    let (mut pos, mut previous_at) = (HEADER, 0usize);
+    for _ in 0..whole {
+        let head = &coded[pos..pos + CODED_ENTRY];
+        let shared = usize::from(u16::from_be_bytes([head[4], head[5]]));
+        let suffix = u32::from_be_bytes([head[6], head[7], head[8], head[9]]) as usize;
+        let at = out.len() + ENTRY;
+        out.extend_from_slice(&head[..4]);
+        out.extend_from_slice(&((shared + suffix) as u32).to_be_bytes());
+        out.extend_from_within(previous_at..previous_at + shared);
+        out.extend_from_slice(&coded[pos + CODED_ENTRY..pos + CODED_ENTRY + suffix]);
+        pos += CODED_ENTRY + suffix;
+        previous_at = at;
+    }
+    (fjall::Slice::from(out), whole)
 }
 
 /// Iterator over a block's events; stops at the first malformed entry.
@@ -528,15 +630,27 @@ mod tests {
 
     #[test]
     fn a_block_has_the_documented_layout_whatever_the_read_sizes() {
-        let run = [ev(1_000, "ab"), ev(1_000, ""), ev(1_250, "é")];
+        let run = [
+            ev(1_000, "(id-1) Starting"),
+            ev(1_000, ""),
+            ev(1_200, "(id-1) Sta"),
+            ev(1_250, "(id-1) Status é"),
+        ];
         let mut expected = vec![VERSION];
         expected.extend_from_slice(&77i64.to_be_bytes());
-        expected.extend_from_slice(&3u32.to_be_bytes());
+        expected.extend_from_slice(&4u32.to_be_bytes());
         expected.extend_from_slice(&1_250i64.to_be_bytes());
-        for (delta, message) in [(0u32, "ab"), (0, ""), (250, "é")] {
+        // Each message shares a prefix with the one before it.
+        for (delta, shared, suffix) in [
+            (0u32, 0u16, "(id-1) Starting"),
+            (0, 0, ""),
+            (200, 0, "(id-1) Sta"),
+            (250, 10, "tus é"),
+        ] {
             expected.extend_from_slice(&delta.to_be_bytes());
-            expected.extend_from_slice(&(message.len() as u32).to_be_bytes());
-            expected.extend_from_slice(message.as_bytes());
+            expected.extend_from_slice(&shared.to_be_bytes());
+            expected.extend_from_slice(&(suffix.len() as u32).to_be_bytes());
+            expected.extend_from_slice(suffix.as_bytes());
         }
         assert_eq!(&encode(77, &run)[..], &expected[..]);
         // Read in small pieces, or into a buffer larger than the block, the
@@ -557,29 +671,118 @@ mod tests {
     }
 
     #[test]
-    fn a_block_round_trips() {
-        let run = [ev(5, "alpha"), ev(5, ""), ev(900, "gamma é")];
-        let b = block(3, 40, 77, &run);
-        assert_eq!((b.stream_id, b.first_ts, b.first_seq), (3, 5, 40));
-        assert_eq!((b.ingestion_time, b.last_ts, b.len()), (77, 900, 3));
+    fn plain_blocks_written_before_front_coding_are_still_read() {
+        let mut value = vec![PLAIN];
+        value.extend_from_slice(&77i64.to_be_bytes());
+        value.extend_from_slice(&3u32.to_be_bytes());
+        value.extend_from_slice(&1_250i64.to_be_bytes());
+        for (delta, message) in [(0u32, "ab"), (0, ""), (250, "é")] {
+            value.extend_from_slice(&delta.to_be_bytes());
+            value.extend_from_slice(&(message.len() as u32).to_be_bytes());
+            value.extend_from_slice(message.as_bytes());
+        }
+        let b = Block::parse(&keys::event(3, 1_000, 40), fjall::Slice::from(value)).unwrap();
         let got: Vec<(i64, u64, &[u8])> = b.events().collect();
         assert_eq!(
             got,
             vec![
-                (5, 40, &b"alpha"[..]),
-                (5, 41, &b""[..]),
-                (900, 42, "gamma é".as_bytes())
+                (1_000, 40, &b"ab"[..]),
+                (1_000, 41, &b""[..]),
+                (1_250, 42, "é".as_bytes())
             ]
         );
-        assert_eq!(b.message_bytes(), 5 + 8);
-        assert_eq!(b.find(900, 42), Some("gamma é".as_bytes()));
+        assert_eq!(
+            (b.ingestion_time, b.last_ts, b.message_bytes()),
+            (77, 1_250, 4)
+        );
+        // An unknown version is not a block.
+        let mut other = encode(77, &[ev(1, "x")]).to_vec();
+        other[0] = 9;
+        assert!(Block::parse(&keys::event(3, 1, 1), fjall::Slice::from(other)).is_none());
+    }
+
+    #[test]
+    fn shared_prefixes_are_found_at_every_length() {
+        let long = "x".repeat(70_000);
+        for (a, b, n) in [
+            ("", "", 0),
+            ("abc", "", 0),
+            ("abc", "abd", 2),
+            ("abcdefgh", "abcdefgh", 8),
+            ("abcdefghi", "abcdefghj", 8),
+            ("abcdefghijklmnopq", "abcdefghijklmnoXq", 15),
+            ("abcdefghijklmnop", "abcdefghijklmnop-longer", 16),
+            (long.as_str(), long.as_str(), usize::from(u16::MAX)),
+        ] {
+            assert_eq!(
+                shared_prefix(a.as_bytes(), b.as_bytes()),
+                n,
+                "{a:.20} / {b:.20}"
+            );
+        }
+    }
+
+    #[test]
+    fn prefixes_longer_than_the_shared_field_round_trip() {
+        let run = [ev(1, &"y".repeat(70_000)), ev(2, &"y".repeat(70_001))];
+        let b = block(1, 1, 0, &run);
+        let got: Vec<&[u8]> = b.events().map(|(_, _, m)| m).collect();
+        assert_eq!(
+            got,
+            vec![run[0].message.as_bytes(), run[1].message.as_bytes()]
+        );
+    }
+
+    #[test]
+    fn a_block_round_trips() {
+        let long = format!("(req) {}", "é".repeat(30_000));
+        let run = [
+            ev(5, "alpha"),
+            ev(5, ""),
+            ev(900, "gamma é"),
+            ev(900, "gamma éta"),
+            ev(901, &long),
+            ev(902, &long),
+            ev(903, &format!("{long}!")),
+        ];
+        let b = block(3, 40, 77, &run);
+        assert_eq!((b.stream_id, b.first_ts, b.first_seq), (3, 5, 40));
+        assert_eq!((b.ingestion_time, b.last_ts, b.len()), (77, 903, 7));
+        let got: Vec<(i64, u64, &[u8])> = b.events().collect();
+        let want: Vec<(i64, u64, &[u8])> = run
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.timestamp, 40 + i as u64, e.message.as_bytes()))
+            .collect();
+        assert_eq!(got, want);
+        let bytes: usize = run.iter().map(|e| e.message.len()).sum();
+        assert_eq!(b.message_bytes(), bytes as u64);
+        // Shared prefixes are stored once: the three long lines cost about one.
+        assert!(encode(77, &run).len() < long.len() + 200);
+        assert_eq!(b.find(900, 43), Some("gamma éta".as_bytes()));
         assert_eq!(b.find(901, 42), None);
-        assert_eq!(b.find(5, 43), None);
-        // A truncated value stops the iteration instead of panicking.
-        let mut bytes = encode(77, &run).to_vec();
-        bytes.truncate(bytes.len() - 3);
-        let cut = Block::parse(&keys::event(3, 5, 40), fjall::Slice::from(bytes)).unwrap();
-        assert_eq!(cut.events().count(), 2);
+        assert_eq!(b.find(5, 47), None);
+        // A truncated value keeps its whole events instead of panicking,
+        // wherever it is cut.
+        let coded = encode(77, &run).to_vec();
+        let mut seen = 0;
+        for cut in 0..coded.len() {
+            let Some(cut) = Block::parse(&keys::event(3, 5, 40), fjall::Slice::from(&coded[..cut]))
+            else {
+                assert!(cut < HEADER);
+                continue;
+            };
+            let events: Vec<(i64, u64, &[u8])> = cut.events().collect();
+            assert_eq!(cut.len(), events.len());
+            assert!(events.len() >= seen && events.len() < run.len());
+            assert_eq!(&events[..], &want[..events.len()]);
+            seen = events.len();
+        }
+        // A shared length longer than the message before it ends the block.
+        let mut bad = coded.clone();
+        bad[HEADER + 4..HEADER + 6].copy_from_slice(&1u16.to_be_bytes());
+        let bad = Block::parse(&keys::event(3, 5, 40), fjall::Slice::from(bad)).unwrap();
+        assert_eq!(bad.events().count(), 0);
     }
 
     fn read(blocks: &[Block], lo: Key, hi: Key, forward: bool) -> Vec<(i64, u64)> {
