@@ -137,6 +137,10 @@ pub(crate) struct Inner {
     pub(crate) db: Database,
 }
 
+/// Smallest block value kept in a blob file rather than inline in the
+/// engine's tables: a block's header and one short event.
+pub(crate) const BLOB_THRESHOLD: u32 = 64;
+
 /// Milliseconds since the Unix epoch, now.
 pub fn now_ms() -> i64 {
     SystemTime::now()
@@ -166,8 +170,15 @@ impl Store {
         let events = db.keyspace("blocks", || {
             // Block values (often tens of KB) live in blob files that the
             // engine's compactions never rewrite; only their keys move.
+            // Small blocks too (a quiet stream's, a second's few lines):
+            // kept inline they would be compressed into the engine's tables
+            // at flush and rewritten by its compactions, and once moved to
+            // Parquet their bytes would linger in those tables, where every
+            // hot-tier read walks over them.
             KeyspaceCreateOptions::default().with_kv_separation(Some(
-                fjall::KvSeparationOptions::default().compression(fjall::CompressionType::None),
+                fjall::KvSeparationOptions::default()
+                    .compression(fjall::CompressionType::None)
+                    .separation_threshold(BLOB_THRESHOLD),
             ))
         })?;
         if db.keyspace_exists("events") {

@@ -2035,3 +2035,40 @@ async fn pages_through_one_big_segment_both_ways_and_within_the_scan_budget() {
     assert_eq!(page_all(&store, "b", false, 13).await, stream_b);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn small_blocks_are_kept_in_blob_files_not_in_the_engines_tables() {
+    // A block of one 100-byte line is far below the engine's default
+    // separation threshold (1 KiB); kept inline, its bytes would be
+    // compressed into the tables at flush and linger there after the
+    // block moved to Parquet, slowing every later hot-tier read.
+    let dir = temp_dir("small-blocks");
+    let store = store_with_group(&dir).await;
+    let s = scope();
+    store.create_log_stream(&s, "g", "a").await.unwrap();
+    let now = now_ms();
+    for i in 0..20i64 {
+        let line = format!("{i:03} {}", "x".repeat(96));
+        // Seconds apart: one block per call.
+        let at = now - 60_000 + i * 2_000;
+        store
+            .put_log_events(&s, "g", "a", &[ev(at, &line)])
+            .await
+            .unwrap();
+    }
+    let events = store.inner.events.clone();
+    tokio::task::spawn_blocking(move || {
+        events.rotate_memtable_and_wait().unwrap();
+        assert!(events.blob_file_count() > 0, "small blocks went inline");
+    })
+    .await
+    .unwrap();
+    let got = page_all(&store, "a", true, 50).await;
+    assert_eq!(got.len(), 20);
+    assert!(got[19].starts_with("019 "));
+    // Moving them to Parquet leaves nothing behind in the engine: no
+    // entries, and no tombstones for later reads to step over.
+    assert_eq!(store.compact(0).await.unwrap(), 20);
+    assert_eq!(store.inner.events.approximate_len(), 0);
+    assert_eq!(page_all(&store, "a", true, 50).await, got);
+}
