@@ -297,9 +297,17 @@ fn expand(coded: &[u8]) -> (fjall::Slice, u32) {
         if shared > previous || coded.len() - pos - CODED_ENTRY < suffix {
             break;
         }
+        // A corrupt value could claim more than memory holds (each entry
+        // can repeat 64 KB): the expansion stops where a value could not be.
+        let Some(grown) = size.checked_add(ENTRY + shared + suffix) else {
+            break;
+        };
+        if grown > u32::MAX as usize {
+            break;
+        }
         pos += CODED_ENTRY + suffix;
         previous = shared + suffix;
-        size += ENTRY + previous;
+        size = grown;
         whole += 1;
     }
     let mut out = Vec::with_capacity(size);

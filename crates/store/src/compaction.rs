@@ -192,7 +192,10 @@ impl Store {
         }
         // The first run after opening also tidies: the journal replay brings
         // back the tombstones of moves made before a restart.
-        let first_run = !self.inner.tidied.swap(true, Ordering::SeqCst);
+        // (A new, empty store has nothing to tidy: sealing and compacting
+        // it would only set the engine's workers going.)
+        let first_run = !self.inner.tidied.swap(true, Ordering::SeqCst)
+            && self.inner.events.approximate_len() > 0;
         if tombstones >= TOMBSTONE_COMPACTION_THRESHOLD || first_run {
             // The moved events left tombstones in the hot tier that every
             // range read would step over; rewrite the (now small) tier

@@ -174,7 +174,8 @@ impl Store {
             // kept inline they would be compressed into the engine's tables
             // at flush and rewritten by its compactions, and once moved to
             // Parquet their bytes would linger in those tables, where every
-            // hot-tier read walks over them.
+            // hot-tier read walks over them. (The engine keeps a keyspace's
+            // options from its creation: stores made before this keep 1 KiB.)
             KeyspaceCreateOptions::default().with_kv_separation(Some(
                 fjall::KvSeparationOptions::default()
                     .compression(fjall::CompressionType::None)
