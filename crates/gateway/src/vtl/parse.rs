@@ -231,18 +231,25 @@ pub(super) fn parenthesised(s: &str) -> Option<(&str, usize)> {
     if !s[open..].starts_with('(') {
         return None;
     }
+    delimited(&s[open..], '(', ')').map(|(inside, len)| (inside, open + len))
+}
+
+/// The inside of the group `s` starts with, opened by `open` and closed by
+/// the matching `close` (quoted text and other kinds of brackets are not
+/// counted), and the bytes it takes.
+fn delimited(s: &str, open: char, close: char) -> Option<(&str, usize)> {
     let mut depth = 0;
     let mut quote = None;
-    for (i, c) in s[open..].char_indices() {
+    for (i, c) in s.char_indices() {
         match (quote, c) {
             (Some(q), c) if c == q => quote = None,
             (Some(_), _) => {}
             (None, '\'' | '"') => quote = Some(c),
-            (None, '(') => depth += 1,
-            (None, ')') => {
+            (None, c) if c == open => depth += 1,
+            (None, c) if c == close => {
                 depth -= 1;
                 if depth == 0 {
-                    return Some((&s[open + 1..open + i], open + i + 1));
+                    return Some((&s[1..i], i + 1));
                 }
             }
             _ => {}
@@ -317,22 +324,5 @@ pub(super) fn top_level(text: &str) -> impl Iterator<Item = (usize, u8)> + '_ {
 
 /// The inside of the `[...]` at the start of `s` and the bytes it takes.
 pub(super) fn bracketed(s: &str) -> Option<(&str, usize)> {
-    let mut depth = 0;
-    let mut quote = None;
-    for (i, c) in s.char_indices() {
-        match (quote, c) {
-            (Some(q), c) if c == q => quote = None,
-            (Some(_), _) => {}
-            (None, '\'' | '"') => quote = Some(c),
-            (None, '[') => depth += 1,
-            (None, ']') => {
-                depth -= 1;
-                if depth == 0 {
-                    return Some((&s[1..i], i + 1));
-                }
-            }
-            _ => {}
-        }
-    }
-    None
+    delimited(s, '[', ']')
 }
