@@ -286,48 +286,35 @@ impl Block {
 /// holds: up to the first malformed entry, as plain values are read.
 fn expand(coded: &[u8]) -> (fjall::Slice, u32) {
     let count = u32::from_be_bytes([coded[9], coded[10], coded[11], coded[12]]);
-    // First pass: how many entries are whole, and the expanded size.
-    let (mut pos, mut previous, mut size, mut whole) = (HEADER, 0usize, HEADER, 0u32);
+    // Header first; its count is set to the whole entries found.
+    let mut out = Vec::with_capacity(coded.len() + coded.len() / 2);
+    out.extend_from_slice(&[PLAIN]);
+    out.extend_from_slice(&coded[1..HEADER]);
+    let (mut pos, mut previous_at, mut previous_len, mut whole) = (HEADER, 0usize, 0usize, 0u32);
     while whole < count {
         let Some(head) = coded.get(pos..pos + CODED_ENTRY) else {
             break;
         };
         let shared = usize::from(u16::from_be_bytes([head[4], head[5]]));
         let suffix = u32::from_be_bytes([head[6], head[7], head[8], head[9]]) as usize;
-        if shared > previous || coded.len() - pos - CODED_ENTRY < suffix {
+        if shared > previous_len || coded.len() - pos - CODED_ENTRY < suffix {
             break;
         }
         // A corrupt value could claim more than memory holds (each entry
         // can repeat 64 KB): the expansion stops where a value could not be.
-        let Some(grown) = size.checked_add(ENTRY + shared + suffix) else {
-            break;
-        };
-        if grown > u32::MAX as usize {
+        if out.len() + ENTRY + shared + suffix > u32::MAX as usize {
             break;
         }
-        pos += CODED_ENTRY + suffix;
-        previous = shared + suffix;
-        size = grown;
-        whole += 1;
-    }
-    let mut out = Vec::with_capacity(size);
-    out.push(PLAIN);
-    out.extend_from_slice(&coded[1..9]);
-    out.extend_from_slice(&whole.to_be_bytes());
-    out.extend_from_slice(&coded[13..HEADER]);
-    let (mut pos, mut previous_at) = (HEADER, 0usize);
-    for _ in 0..whole {
-        let head = &coded[pos..pos + CODED_ENTRY];
-        let shared = usize::from(u16::from_be_bytes([head[4], head[5]]));
-        let suffix = u32::from_be_bytes([head[6], head[7], head[8], head[9]]) as usize;
         let at = out.len() + ENTRY;
         out.extend_from_slice(&head[..4]);
         out.extend_from_slice(&((shared + suffix) as u32).to_be_bytes());
         out.extend_from_within(previous_at..previous_at + shared);
         out.extend_from_slice(&coded[pos + CODED_ENTRY..pos + CODED_ENTRY + suffix]);
         pos += CODED_ENTRY + suffix;
-        previous_at = at;
+        (previous_at, previous_len) = (at, shared + suffix);
+        whole += 1;
     }
+    out[9..13].copy_from_slice(&whole.to_be_bytes());
     (fjall::Slice::from(out), whole)
 }
 
