@@ -206,39 +206,72 @@ const PACK_FROM: usize = 256;
 /// refused rather than allocated): far above what one call can write.
 const MAX_PACKED_BODY: usize = 64 << 20;
 
-thread_local! {
-    /// The writer's reusable buffers: the front-coded block, then its
-    /// compressed form.
-    static PACKING: std::cell::RefCell<(Vec<u8>, Vec<u8>)> = const {
-        std::cell::RefCell::new((Vec::new(), Vec::new()))
-    };
+/// A writer thread's reusable packing state.
+struct Packing {
+    /// The front-coded block.
+    plain: Vec<u8>,
+    /// Its compressed form.
+    packed: Vec<u8>,
+    /// LZ4's hash table, kept instead of allocated per block.
+    table: lz4_flex::block::CompressTable,
 }
 
-/// The block LZ4-compressed after its header (version 3), or `None` when
-/// that saves less than an eighth.
-fn pack<E: EventInput>(reader: &BlockBytes<'_, E>) -> Option<fjall::Slice> {
-    PACKING.with(|cell| {
-        let mut buffers = cell.borrow_mut();
-        let (plain, packed) = &mut *buffers;
-        plain.clear();
-        plain.resize(reader.len, 0);
+impl Packing {
+    fn new() -> Self {
+        Packing {
+            plain: Vec::new(),
+            packed: Vec::new(),
+            table: lz4_flex::block::CompressTable::small(),
+        }
+    }
+
+    /// The block LZ4-compressed after its header (version 3), or `None`
+    /// when that saves less than an eighth.
+    fn pack<E: EventInput>(&mut self, reader: &BlockBytes<'_, E>) -> Option<fjall::Slice> {
+        let plain = at_least(&mut self.plain, reader.len);
         reader.write_all_into(plain);
         let body = &plain[HEADER..];
         let most = HEADER + 4 + lz4_flex::block::get_maximum_output_size(body.len());
-        packed.clear();
-        packed.resize(most, 0);
-        let n = lz4_flex::block::compress_into(body, &mut packed[HEADER + 4..]).ok()?;
+        let packed = at_least(&mut self.packed, most);
+        let n = lz4_flex::block::compress_into_with_table(
+            body,
+            &mut packed[HEADER + 4..],
+            &mut self.table,
+        )
+        .ok()?;
         let len = HEADER + 4 + n;
-        let out = (len <= reader.len - reader.len / 8).then(|| {
-            packed[..HEADER].copy_from_slice(&plain[..HEADER]);
-            packed[0] = PACKED;
-            packed[HEADER..HEADER + 4].copy_from_slice(&(body.len() as u32).to_be_bytes());
-            fjall::Slice::from(&packed[..len])
-        });
+        if len > reader.len - reader.len / 8 {
+            return None;
+        }
+        packed[..HEADER].copy_from_slice(&plain[..HEADER]);
+        packed[0] = PACKED;
+        packed[HEADER..HEADER + 4].copy_from_slice(&(body.len() as u32).to_be_bytes());
+        Some(fjall::Slice::from(&packed[..len]))
+    }
+}
+
+thread_local! {
+    static PACKING: std::cell::RefCell<Packing> = std::cell::RefCell::new(Packing::new());
+}
+
+/// Grows `buf` to at least `len` bytes (zeroing only what is new) and
+/// returns its first `len`.
+fn at_least(buf: &mut Vec<u8>, len: usize) -> &mut [u8] {
+    if buf.len() < len {
+        buf.resize(len, 0);
+    }
+    &mut buf[..len]
+}
+
+/// The block compressed with this thread's packing state (see
+/// [`Packing::pack`]).
+fn pack<E: EventInput>(reader: &BlockBytes<'_, E>) -> Option<fjall::Slice> {
+    PACKING.with(|cell| {
+        let mut state = cell.borrow_mut();
+        let out = state.pack(reader);
         // A rare huge call must not pin its buffers for the thread's life.
-        if plain.capacity() > 4 << 20 {
-            *plain = Vec::new();
-            *packed = Vec::new();
+        if state.plain.capacity() > 4 << 20 {
+            *state = Packing::new();
         }
         out
     })
