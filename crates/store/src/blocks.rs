@@ -34,7 +34,7 @@
 //! data-trace execution lines shrinks about eightfold, and the bytes the
 //! journal, the blob file and their checksums handle with it; compressing
 //! costs the writer less CPU than writing the bytes did. Blocks under
-//! 256 bytes, and blocks that would not shrink by an eighth, stay version 2.
+//! 1 KiB, and blocks that would not shrink by an eighth, stay version 2.
 //! A compressed body that does not decode is skipped (the engine's
 //! checksums catch damage before it gets here); one cut where LZ4's
 //! sequences end yields the whole events before the cut.
@@ -201,7 +201,7 @@ impl<E: EventInput> std::io::Read for BlockBytes<'_, E> {
 }
 
 /// Smallest front-coded block worth compressing.
-const PACK_FROM: usize = 256;
+const PACK_FROM: usize = 1024;
 /// Largest body a compressed block may claim (a corrupt length above it is
 /// refused rather than allocated): far above what one call can write.
 const MAX_PACKED_BODY: usize = 64 << 20;
