@@ -6,7 +6,8 @@
 //!
 //! Key: [`keys::event`]`(stream id, first timestamp, first seq)`, the block's
 //! smallest event, so a stream's blocks sort by their first event. Value
-//! (version 2, what is written):
+//! (version 2, written for small blocks and compressed as version 3 for
+//! larger ones, see below):
 //!
 //! ```text
 //! [version: u8 = 2][ingestion time: i64 BE][count: u32 BE][last timestamp: i64 BE]
@@ -56,7 +57,8 @@ use crate::model::{EventInput, InputLogEvent};
 /// Longest time span of one block, in milliseconds.
 pub const MAX_SPAN_MS: i64 = 1_000;
 
-/// The layout written: front-coded messages.
+/// Front-coded messages (written as is for blocks that [`PACKED`] does
+/// not shrink).
 const VERSION: u8 = 2;
 /// The layout read in place: whole messages (also what version 2 values
 /// are expanded into when parsed).
