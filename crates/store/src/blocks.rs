@@ -227,8 +227,9 @@ impl Packing {
         }
     }
 
-    /// The block LZ4-compressed after its header (version 3), or `None`
-    /// when that saves less than an eighth.
+    /// The block LZ4-compressed after its header (version 3), or front-coded
+    /// as is (version 2, already written here) when compressing saves less
+    /// than an eighth.
     fn pack<E: EventInput>(&mut self, reader: &BlockBytes<'_, E>) -> Option<fjall::Slice> {
         let plain = at_least(&mut self.plain, reader.len);
         reader.write_all_into(plain);
@@ -243,7 +244,7 @@ impl Packing {
         .ok()?;
         let len = HEADER + 4 + n;
         if len > reader.len - reader.len / 8 {
-            return None;
+            return Some(fjall::Slice::from(&plain[..reader.len]));
         }
         packed[..HEADER].copy_from_slice(&plain[..HEADER]);
         packed[0] = PACKED;
@@ -265,8 +266,8 @@ fn at_least(buf: &mut Vec<u8>, len: usize) -> &mut [u8] {
     &mut buf[..len]
 }
 
-/// The block compressed with this thread's packing state (see
-/// [`Packing::pack`]).
+/// The block encoded with this thread's packing state (see
+/// [`Packing::pack`]); `None` only if LZ4 refuses its input.
 fn pack<E: EventInput>(reader: &BlockBytes<'_, E>) -> Option<fjall::Slice> {
     PACKING.with(|cell| {
         let mut state = cell.borrow_mut();
@@ -937,7 +938,7 @@ mod tests {
         assert_eq!((b.ingestion_time, b.last_ts, b.len()), (9, 1_004, 200));
         // Bytes that do not compress, and short blocks, stay front-coded.
         let mut noise = 0x2545_f491_4f6c_dd1du64;
-        let random: String = (0..600)
+        let random: String = (0..2_000)
             .map(|_| {
                 noise ^= noise << 13;
                 noise ^= noise >> 7;
@@ -945,7 +946,10 @@ mod tests {
                 char::from(b'!' + (noise % 90) as u8)
             })
             .collect();
-        assert_eq!(encode(9, &[ev(1, &random)])[0], VERSION);
+        let noisy = [ev(1, &random)];
+        assert!(front_coded(9, &noisy).len() >= PACK_FROM);
+        assert_eq!(encode(9, &noisy)[0], VERSION);
+        assert_eq!(&encode(9, &noisy)[..], &front_coded(9, &noisy)[..]);
         assert_eq!(encode(9, &run[..2])[0], VERSION);
     }
 
