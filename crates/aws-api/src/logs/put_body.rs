@@ -10,8 +10,12 @@
 //! JSON or text with quotes in them, so nearly every message has escapes,
 //! and a general JSON reader then copies each one into a string of its own
 //! one escape at a time. This reader decodes all the strings of a body into
-//! one buffer, eight bytes at a time between escapes, which makes reading a
-//! batch about two and a half times faster (see BENCHMARKS.md).
+//! one buffer: sixteen bytes per step, escaped quotes and slashes included,
+//! where the processor has SSSE3 ([`packed`]), and otherwise eight bytes at
+//! a time between escapes. On the benchmark's JSON messages (28 escaped
+//! quotes in 270 bytes) that reads a 1,000-event batch in about 130 ns per
+//! event, against 290 for the eight-byte reader alone and 500-700 for
+//! `serde_json` (see BENCHMARKS.md).
 //!
 //! It only ever answers for bodies a strict JSON reader would read the same
 //! way: anything else (another key, a repeated key, a number with a fraction
@@ -21,6 +25,8 @@
 //! reports the error CloudWatch would. A seeded test checks the two agree.
 
 use std::ops::Range;
+
+mod packed;
 
 /// A PutLogEvents body: names and messages are ranges of [`PutBody::text`].
 #[derive(Debug)]
@@ -37,13 +43,19 @@ pub(super) struct PutBody {
 
 /// Reads `body`, or `None` when it is not exactly the common shape.
 pub(super) fn read(body: &[u8]) -> Option<PutBody> {
+    read_with(body, packed::available())
+}
+
+/// [`read`], with the sixteen-byte string steps of [`packed`] or without.
+fn read_with(body: &[u8], packed: bool) -> Option<PutBody> {
     // Strings are copied a byte run at a time, so checking the whole body
     // once keeps every copied run valid UTF-8; escapes add whole characters.
     std::str::from_utf8(body).ok()?;
     let mut r = Reader {
         body,
         at: 0,
-        out: Vec::with_capacity(body.len()),
+        out: Vec::with_capacity(body.len() + packed::SLACK),
+        packed,
     };
     r.expect(b'{')?;
     let (mut group, mut stream, mut events) = (None, None, None);
@@ -92,6 +104,8 @@ struct Reader<'a> {
     body: &'a [u8],
     at: usize,
     out: Vec<u8>,
+    /// Whether [`packed::run`] may be used (this processor has SSSE3).
+    packed: bool,
 }
 
 impl<'a> Reader<'a> {
@@ -129,9 +143,22 @@ impl<'a> Reader<'a> {
         self.expect(b'"')?;
         let body: &'a [u8] = self.body;
         let start = self.at;
-        let len = body[start..]
-            .iter()
-            .position(|&b| matches!(b, b'"' | b'\\' | 0..=0x1f))?;
+        // Eight bytes at a time, then byte by byte near the end.
+        let mut len = 0;
+        loop {
+            let Some(word) = body.get(start + len..start + len + 8) else {
+                len += body[start + len..]
+                    .iter()
+                    .position(|&b| matches!(b, b'"' | b'\\' | 0..=0x1f))?;
+                break;
+            };
+            let marks = specials(u64::from_le_bytes(word.try_into().ok()?));
+            if marks != 0 {
+                len += (marks.trailing_zeros() / 8) as usize;
+                break;
+            }
+            len += 8;
+        }
         if body[start + len] != b'"' {
             return None;
         }
@@ -145,6 +172,11 @@ impl<'a> Reader<'a> {
         self.expect(b'"')?;
         let start = self.out.len();
         loop {
+            // Sixteen bytes at a time where the processor allows it: plain
+            // bytes and the escapes `\"` and `\/`, which need no lookup.
+            if self.packed {
+                self.at = packed::run(self.body, self.at, &mut self.out);
+            }
             // Eight bytes at a time: the whole word is appended, then cut
             // back to the plain bytes before the first special one.
             while let Some(word) = self.body.get(self.at..self.at + 8) {
@@ -237,18 +269,33 @@ impl<'a> Reader<'a> {
             self.at += 1;
         }
         let start = self.at;
-        let mut value: i64 = 0;
-        while let Some(&d @ b'0'..=b'9') = self.body.get(self.at) {
-            let d = i64::from(d - b'0');
-            value = value.checked_mul(10)?;
-            value = if negative {
-                value.checked_sub(d)?
+        let digits = self.body[start..]
+            .iter()
+            .position(|b| !b.is_ascii_digit())
+            .unwrap_or(self.body.len() - start);
+        self.at += digits;
+        let text = &self.body[start..self.at];
+        let value = if digits <= 18 {
+            // Eighteen digits cannot overflow (timestamps have thirteen).
+            let magnitude = text.iter().fold(0i64, |v, &d| v * 10 + i64::from(d - b'0'));
+            if negative {
+                -magnitude
             } else {
-                value.checked_add(d)?
-            };
-            self.at += 1;
-        }
-        let digits = self.at - start;
+                magnitude
+            }
+        } else {
+            let mut value: i64 = 0;
+            for &d in text {
+                let d = i64::from(d - b'0');
+                value = value.checked_mul(10)?;
+                value = if negative {
+                    value.checked_sub(d)?
+                } else {
+                    value.checked_add(d)?
+                };
+            }
+            value
+        };
         if digits == 0 || (digits > 1 && self.body[start] == b'0') {
             return None;
         }
@@ -689,6 +736,63 @@ mod tests {
                 (1_764_000_000_001, "plain")
             ]
         );
+    }
+
+    #[test]
+    fn sixteen_byte_steps_decode_as_the_scalar_reader_does() {
+        // Strings dense in escapes of every kind, runs of every length and
+        // multi-byte characters, so that each kind of byte falls on every
+        // position of a step, at each step boundary and just past one.
+        let pieces: [(&str, &str); 12] = [
+            ("a", "a"),
+            ("xyz0123", "xyz0123"),
+            ("\\\"", "\""),
+            ("\\/", "/"),
+            ("/", "/"),
+            ("\\\\", "\\"),
+            ("\\n", "\n"),
+            ("\\u00e9", "é"),
+            ("\\ud83d\\ude00", "😀"),
+            ("é", "é"),
+            ("日本", "日本"),
+            ("{\\\"k\\\":\\\"v\\\"}", "{\"k\":\"v\"}"),
+        ];
+        let mut choices = Choices(20261206);
+        let mut body = String::from(r#"{"logGroupName":"g","logStreamName":"s","logEvents":["#);
+        let mut expected = Vec::new();
+        for i in 0..3_000 {
+            let (mut encoded, mut decoded) = (String::new(), String::new());
+            // Some strings start off a step boundary by up to fifteen bytes.
+            for _ in 0..choices.below(16) {
+                encoded.push('.');
+                decoded.push('.');
+            }
+            for _ in 0..choices.below(40) {
+                let (e, d) = choices.pick(&pieces);
+                encoded.push_str(e);
+                decoded.push_str(d);
+            }
+            if i > 0 {
+                body.push(',');
+            }
+            body.push_str(&format!(r#"{{"timestamp":{i},"message":"{encoded}"}}"#));
+            expected.push(decoded);
+        }
+        body.push_str("]}");
+        for packed in [true, false] {
+            let read = read_with(body.as_bytes(), packed).expect("the common shape");
+            let messages: Vec<&str> = read
+                .events
+                .iter()
+                .map(|(_, m)| &read.text[m.clone()])
+                .collect();
+            assert_eq!(messages, expected, "packed: {packed}");
+        }
+        // A string left open after an escaped quote is refused either way.
+        for packed in [true, false] {
+            let body = br#"{"logGroupName":"g","logStreamName":"s","logEvents":[{"timestamp":1,"message":"0123456789abcde\"}]}"#;
+            assert!(read_with(body, packed).is_none());
+        }
     }
 
     #[test]
