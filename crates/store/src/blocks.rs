@@ -214,8 +214,14 @@ struct Packing {
     plain: Vec<u8>,
     /// Its compressed form.
     packed: Vec<u8>,
-    /// LZ4's hash table, kept instead of allocated per block.
-    table: lz4_flex::block::CompressTable,
+    /// LZ4's hash table for bodies under 64 KiB (16-bit positions), kept
+    /// instead of allocated per block. It is cleared for every block, so it
+    /// is kept apart from the table of larger bodies, which is twice its
+    /// size: one large block must not make every later small one clear
+    /// 16 KiB.
+    small: lz4_flex::block::CompressTable,
+    /// LZ4's hash table for larger bodies, made on first use.
+    large: Option<lz4_flex::block::CompressTable>,
 }
 
 impl Packing {
@@ -223,7 +229,8 @@ impl Packing {
         Packing {
             plain: Vec::new(),
             packed: Vec::new(),
-            table: lz4_flex::block::CompressTable::small(),
+            small: lz4_flex::block::CompressTable::small(),
+            large: None,
         }
     }
 
@@ -236,12 +243,14 @@ impl Packing {
         let body = &plain[HEADER..];
         let most = HEADER + 4 + lz4_flex::block::get_maximum_output_size(body.len());
         let packed = at_least(&mut self.packed, most);
-        let n = lz4_flex::block::compress_into_with_table(
-            body,
-            &mut packed[HEADER + 4..],
-            &mut self.table,
-        )
-        .ok()?;
+        let table = if body.len() < usize::from(u16::MAX) {
+            &mut self.small
+        } else {
+            self.large
+                .get_or_insert_with(lz4_flex::block::CompressTable::large)
+        };
+        let n = lz4_flex::block::compress_into_with_table(body, &mut packed[HEADER + 4..], table)
+            .ok()?;
         let len = HEADER + 4 + n;
         if len > reader.len - reader.len / 8 {
             return Some(fjall::Slice::from(&plain[..reader.len]));
@@ -951,6 +960,22 @@ mod tests {
         assert_eq!(encode(9, &noisy)[0], VERSION);
         assert_eq!(&encode(9, &noisy)[..], &front_coded(9, &noisy)[..]);
         assert_eq!(encode(9, &run[..2])[0], VERSION);
+    }
+
+    #[test]
+    fn small_blocks_after_a_large_one_still_compress_and_read_back() {
+        // A block over 64 KiB takes LZ4's large table; the blocks after it
+        // go back to the small one and must read back the same.
+        let large = trace_lines(2_000);
+        assert!(front_coded(9, &large).len() > usize::from(u16::MAX));
+        for run in [large, trace_lines(50), trace_lines(2_000), trace_lines(30)] {
+            let packed = encode(9, &run);
+            assert_eq!(packed[0], PACKED);
+            let b = Block::parse(&keys::event(2, 1_000, 1), packed).unwrap();
+            let got: Vec<&[u8]> = b.events().map(|(_, _, m)| m).collect();
+            let want: Vec<&[u8]> = run.iter().map(|e| e.message.as_bytes()).collect();
+            assert_eq!(got, want);
+        }
     }
 
     #[test]
