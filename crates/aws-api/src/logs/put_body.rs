@@ -104,7 +104,8 @@ struct Reader<'a> {
     body: &'a [u8],
     at: usize,
     out: Vec<u8>,
-    /// Whether [`packed::run`] may be used (this processor has SSSE3).
+    /// Whether to try [`packed::run`] (which itself does nothing without
+    /// SSSE3); tests turn it off to compare the two readers.
     packed: bool,
 }
 
