@@ -53,7 +53,7 @@ fn message(i: usize) -> String {
         "{{\"requestId\":\"{:08x}-7f7e-4c55-9d47-1b1f5c0c7a11\",\"ip\":\"203.0.113.{}\",\"requestTime\":\"25/Nov/2026:10:39:40 +0000\",\"httpMethod\":\"GET\",\"resourcePath\":\"/pets/{{petId}}\",\"status\":\"{}\",\"responseLength\":\"{}\"}}",
         i,
         i % 255,
-        if i % 50 == 0 { 504 } else { 200 },
+        if i.is_multiple_of(50) { 504 } else { 200 },
         100 + i % 900
     )
 }

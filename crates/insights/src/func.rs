@@ -1358,7 +1358,7 @@ fn call(name: &str, a: &[Val]) -> Out {
 }
 
 fn hex_bytes(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())
