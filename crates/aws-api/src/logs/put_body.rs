@@ -43,7 +43,7 @@ pub(super) struct PutBody {
 
 /// Reads `body`, or `None` when it is not exactly the common shape.
 pub(super) fn read(body: &[u8]) -> Option<PutBody> {
-    read_with(body, packed::available())
+    read_with(body, true)
 }
 
 /// [`read`], with the sixteen-byte string steps of [`packed`] or without.
@@ -275,31 +275,20 @@ impl<'a> Reader<'a> {
             .position(|b| !b.is_ascii_digit())
             .unwrap_or(self.body.len() - start);
         self.at += digits;
-        let text = &self.body[start..self.at];
-        let value = if digits <= 18 {
-            // Eighteen digits cannot overflow (timestamps have thirteen).
-            let magnitude = text.iter().fold(0i64, |v, &d| v * 10 + i64::from(d - b'0'));
-            if negative {
-                -magnitude
-            } else {
-                magnitude
-            }
-        } else {
-            let mut value: i64 = 0;
-            for &d in text {
-                let d = i64::from(d - b'0');
-                value = value.checked_mul(10)?;
-                value = if negative {
-                    value.checked_sub(d)?
-                } else {
-                    value.checked_add(d)?
-                };
-            }
-            value
-        };
-        if digits == 0 || (digits > 1 && self.body[start] == b'0') {
+        // More than nineteen digits (`i64`'s most) overflow, or have a
+        // leading zero.
+        if digits == 0 || digits > 19 || (digits > 1 && self.body[start] == b'0') {
             return None;
         }
+        // Nineteen digits always fit a `u64`; the sign then decides the range.
+        let magnitude = self.body[start..self.at]
+            .iter()
+            .fold(0u64, |v, &d| v * 10 + u64::from(d - b'0'));
+        let value = if negative {
+            0i64.checked_sub_unsigned(magnitude)?
+        } else {
+            i64::try_from(magnitude).ok()?
+        };
         if matches!(self.body.get(self.at), Some(b'.' | b'e' | b'E')) {
             return None;
         }

@@ -18,7 +18,7 @@
 pub(super) const SLACK: usize = 32;
 
 /// Whether [`run`] does anything on this processor.
-pub(super) fn available() -> bool {
+fn available() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         std::is_x86_feature_detected!("ssse3")
