@@ -21,33 +21,48 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/gatewatch-target}"
 VENV="${BENCH_VENV:-/var/tmp/gatewatch-bench-venv}"
 started=$(date +%s)
 
-need=()
-command -v wrk >/dev/null || need+=(wrk)
-command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
-python3 -m venv --help >/dev/null 2>&1 || need+=(python3-venv)
-if [ "${BENCH_INSTRUCTIONS:-1}" != "0" ]; then
-  command -v valgrind >/dev/null || need+=(valgrind)
-fi
-if [ ${#need[@]} -gt 0 ]; then
-  echo "[bench] installing ${need[*]}" >&2
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
-export PATH="$PATH:/usr/sbin"
-if ! "$VENV/bin/python" -c 'import duckdb, matplotlib' 2>/dev/null; then
-  echo "[bench] installing duckdb and matplotlib into $VENV" >&2
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet duckdb matplotlib
-fi
+# The tools are installed while the release binaries build: installing is
+# mostly waiting on the network and the disk, compiling keeps both cores
+# busy, so on a fresh machine the two overlap instead of adding up.
+install_tools() {
+  need=()
+  command -v wrk >/dev/null || need+=(wrk)
+  command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
+  python3 -m venv --help >/dev/null 2>&1 || need+=(python3-venv)
+  if [ "${BENCH_INSTRUCTIONS:-1}" != "0" ]; then
+    command -v valgrind >/dev/null || need+=(valgrind)
+  fi
+  if [ ${#need[@]} -gt 0 ]; then
+    echo "[bench] installing ${need[*]}" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  fi
+  if ! "$VENV/bin/python" -c 'import duckdb, matplotlib' 2>/dev/null; then
+    echo "[bench] installing duckdb and matplotlib into $VENV" >&2
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install --quiet duckdb matplotlib
+  fi
+}
+install_tools &
+installing=$!
 
 echo "[bench] building release binaries" >&2
 # Target flags apply to every selected package, so the binary is named too.
-cargo build --release -q -p gatewatch --bin gatewatch \
+if ! cargo build --release -q -p gatewatch --bin gatewatch \
   -p gatewatch-gateway --example hello --example serve_api \
   -p gatewatch-lambda --example invoke_bench \
   -p gatewatch-store --example ingest \
   -p gatewatch-aws-api --example ingest_http \
-  -p gatewatch-insights --example query_bench
+  -p gatewatch-insights --example query_bench; then
+  wait "$installing" || true
+  exit 1
+fi
 built=$(date +%s)
+if ! wait "$installing"; then
+  echo "[bench] installing the tools failed" >&2
+  exit 1
+fi
+export PATH="$PATH:/usr/sbin"
+installed=$(date +%s)
 
 "$VENV/bin/python" bench/suite.py
 events="${BENCH_INSIGHTS_EVENTS:-1000000}"
@@ -59,5 +74,5 @@ if [ "${BENCH_INSTRUCTIONS:-1}" != "0" ]; then
 fi
 "$VENV/bin/python" bench/report.py >/dev/null
 done_at=$(date +%s)
-echo "[bench] build $((built - started)) s, measurements $((done_at - built)) s" >&2
+echo "[bench] build $((built - started)) s, tools ready $((installed - built)) s after it, measurements $((done_at - installed)) s" >&2
 echo "[bench] results: bench/results/suite.md, bench/results/plots/, bench/results/insights-$events.md, bench/results/instructions.md" >&2

@@ -575,8 +575,8 @@ impl Gateway {
         // A silent request's record would be written nowhere: none is
         // built, and its slot in the queue is given back at once.
         let finisher = (!silent).then(|| {
-            trace.push(ExecutionEventKind::Succeeded);
-            trace.push(ExecutionEventKind::Completed { status });
+            trace.push_same_instant(ExecutionEventKind::Succeeded);
+            trace.push_same_instant(ExecutionEventKind::Completed { status });
             Finisher {
                 context: ctx,
                 events: std::mem::take(&mut trace.events),
@@ -635,7 +635,7 @@ impl Gateway {
             body: trace.data_body(&rendered.body),
             headers: trace.data_headers(&rendered.headers),
         });
-        trace.push(ExecutionEventKind::Completed { status });
+        trace.push_same_instant(ExecutionEventKind::Completed { status });
         ctx.status = Some(status);
         let finisher = Finisher {
             context: ctx,

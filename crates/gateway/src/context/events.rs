@@ -239,6 +239,9 @@ pub struct ExecutionTrace {
     /// How many bytes of a streamed (HTTP proxy) response body the data
     /// trace keeps: enough for the longest line the stage writes.
     pub streamed_body_limit: usize,
+    /// The time of the last [`ExecutionTrace::push`], while
+    /// [`ExecutionTrace::push_same_instant`] events follow it.
+    instant: Option<SystemTime>,
 }
 
 impl ExecutionTrace {
@@ -250,16 +253,36 @@ impl ExecutionTrace {
 
     /// Appends an event stamped now.
     pub fn push(&mut self, kind: ExecutionEventKind) {
+        self.instant = None;
+        if self.keeps(&kind) {
+            let at = SystemTime::now();
+            self.instant = Some(at);
+            self.events.push(ExecutionEvent { at, kind });
+        }
+    }
+
+    /// Appends an event that happens in the same instant as the one pushed
+    /// just before it: the caller pushes it right after that one, with
+    /// nothing awaited in between (the proxy's method response after its
+    /// endpoint response, the gateway's `Succeeded` and `Completed` after
+    /// the integration's reply). It takes that event's time rather than
+    /// reading the clock again; the readings would differ by microseconds,
+    /// below the lines' millisecond resolution. When the event before was
+    /// not kept at the trace's level, the clock is read once and shared
+    /// with the events that follow in the same instant.
+    pub fn push_same_instant(&mut self, kind: ExecutionEventKind) {
+        if self.keeps(&kind) {
+            let at = *self.instant.get_or_insert_with(SystemTime::now);
+            self.events.push(ExecutionEvent { at, kind });
+        }
+    }
+
+    /// Whether an event of this kind is kept at the trace's level.
+    fn keeps(&self, kind: &ExecutionEventKind) -> bool {
         if self.lines_off && !matches!(kind, ExecutionEventKind::LambdaLogs { .. }) {
-            return;
+            return false;
         }
-        if self.error_lines_only && kind.writes_only_info_lines() {
-            return;
-        }
-        self.events.push(ExecutionEvent {
-            at: SystemTime::now(),
-            kind,
-        });
+        !(self.error_lines_only && kind.writes_only_info_lines())
     }
 
     /// `pairs` when data is captured, else an empty list (no allocation).
@@ -311,7 +334,59 @@ impl ExecutionTrace {
 
 #[cfg(test)]
 mod tests {
-    use super::HeaderList;
+    use std::time::Duration;
+
+    use super::{ExecutionEventKind, ExecutionTrace, HeaderList};
+
+    fn method_response() -> ExecutionEventKind {
+        ExecutionEventKind::MethodResponse {
+            status: 200,
+            headers: HeaderList::new(),
+            body: None,
+        }
+    }
+
+    #[test]
+    fn events_of_one_instant_share_the_time_of_the_event_before() {
+        let mut trace = ExecutionTrace::default();
+        trace.push(method_response());
+        std::thread::sleep(Duration::from_millis(3));
+        trace.push_same_instant(ExecutionEventKind::Succeeded);
+        trace.push_same_instant(ExecutionEventKind::Completed { status: 200 });
+        let times: Vec<_> = trace.events.iter().map(|e| e.at).collect();
+        assert_eq!(times, vec![times[0]; 3]);
+
+        // A later push reads the clock again.
+        std::thread::sleep(Duration::from_millis(3));
+        trace.push(ExecutionEventKind::Succeeded);
+        assert!(trace.events[3].at > times[0]);
+    }
+
+    #[test]
+    fn an_instant_is_not_carried_over_an_event_the_level_drops() {
+        // At ERROR the method response is not kept, so the closing event
+        // cannot take its time, nor that of the kept event before it.
+        let mut trace = ExecutionTrace {
+            error_lines_only: true,
+            ..ExecutionTrace::default()
+        };
+        trace.push(ExecutionEventKind::Completed { status: 502 });
+        std::thread::sleep(Duration::from_millis(3));
+        trace.push(method_response());
+        trace.push_same_instant(ExecutionEventKind::Succeeded);
+        trace.push_same_instant(ExecutionEventKind::Completed { status: 200 });
+        assert_eq!(trace.events.len(), 2);
+        assert!(trace.events[1].at > trace.events[0].at);
+
+        // Nothing is kept with the lines off, and no time is taken for it.
+        let mut off = ExecutionTrace {
+            lines_off: true,
+            ..ExecutionTrace::default()
+        };
+        off.push_same_instant(ExecutionEventKind::Completed { status: 200 });
+        assert!(off.events.is_empty());
+        assert!(off.instant.is_none());
+    }
 
     #[test]
     fn header_lists_keep_pairs_in_order_with_repeats_and_empty_parts() {

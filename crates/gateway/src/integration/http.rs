@@ -296,7 +296,7 @@ impl HttpBackend {
             });
             let mut headers = response_headers;
             strip_hop_by_hop(&mut headers);
-            trace.push(ExecutionEventKind::MethodResponse {
+            trace.push_same_instant(ExecutionEventKind::MethodResponse {
                 status: status.as_u16(),
                 headers: trace.data_headers(&headers),
                 body: None,
