@@ -107,30 +107,67 @@ pub fn runs<E: EventInput>(events: &[E]) -> impl Iterator<Item = &[E]> {
 /// Encodes one run of chronological events (see [`runs`]) as a block value,
 /// written straight into the engine's value (its one copy of the bytes).
 pub fn encode<E: EventInput>(ingestion_time: i64, run: &[E]) -> fjall::Slice {
-    let mut reader = BlockBytes::new(ingestion_time, run);
+    let reader = BlockBytes::new(ingestion_time, run);
     if reader.len >= PACK_FROM && reader.len <= MAX_PACKED_BODY {
         if let Some(packed) = pack(&reader) {
             return packed;
         }
     }
-    // The reader yields exactly `len` bytes (counted from the same events),
-    // so reading them cannot fail.
     let len = reader.len;
-    fjall::Slice::from_reader(&mut reader, len).expect("a block yields the bytes it counts")
+    filled(len, |out| reader.write_all_into(out))
 }
 
-/// The bytes of a block value as a reader. The engine reads a value whole,
-/// into a buffer of its length: the block is then written straight into it.
-/// A shorter read (any other reader's way) gets the block encoded once
-/// aside and served from there.
+/// A value of `len` bytes, written by `fill` straight into the engine's
+/// buffer (its one copy of the bytes): the engine reads a value whole, into
+/// a buffer of its length. A shorter read (any other reader's way) gets the
+/// bytes written once aside and served from there.
+fn filled(len: usize, fill: impl FnOnce(&mut [u8])) -> fjall::Slice {
+    let mut reader = Fill {
+        len,
+        fill: Some(fill),
+        aside: Vec::new(),
+        served: 0,
+    };
+    // The reader yields exactly `len` bytes, so reading them cannot fail.
+    fjall::Slice::from_reader(&mut reader, len).expect("a filled value yields its length")
+}
+
+/// The reader behind [`filled`].
+struct Fill<F> {
+    len: usize,
+    fill: Option<F>,
+    aside: Vec<u8>,
+    served: usize,
+}
+
+impl<F: FnOnce(&mut [u8])> std::io::Read for Fill<F> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        if let Some(fill) = self.fill.take() {
+            if out.len() >= self.len {
+                fill(&mut out[..self.len]);
+                self.served = self.len;
+                return Ok(self.len);
+            }
+            self.aside = vec![0u8; self.len];
+            fill(&mut self.aside);
+        }
+        let n = (self.len - self.served).min(out.len());
+        if n > 0 {
+            out[..n].copy_from_slice(&self.aside[self.served..self.served + n]);
+            self.served += n;
+        }
+        Ok(n)
+    }
+}
+
+/// The bytes of a block value: its events front-coded, counted before they
+/// are written.
 struct BlockBytes<'a, E> {
     ingestion_time: i64,
     run: &'a [E],
     /// Per event, how many leading bytes it shares with the one before.
     shared: Vec<u16>,
     len: usize,
-    served: usize,
-    aside: Option<Vec<u8>>,
 }
 
 impl<'a, E: EventInput> BlockBytes<'a, E> {
@@ -150,8 +187,6 @@ impl<'a, E: EventInput> BlockBytes<'a, E> {
             run,
             shared,
             len: HEADER + CODED_ENTRY * run.len() + bytes,
-            served: 0,
-            aside: None,
         }
     }
 
@@ -174,31 +209,6 @@ impl<'a, E: EventInput> BlockBytes<'a, E> {
             out[pos..pos + suffix.len()].copy_from_slice(suffix);
             pos += suffix.len();
         }
-    }
-}
-
-impl<E: EventInput> std::io::Read for BlockBytes<'_, E> {
-    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-        if self.served == self.len {
-            return Ok(0);
-        }
-        if self.served == 0 && out.len() >= self.len {
-            self.write_all_into(&mut out[..self.len]);
-            self.served = self.len;
-            return Ok(self.len);
-        }
-        if self.aside.is_none() {
-            let mut aside = vec![0u8; self.len];
-            self.write_all_into(&mut aside);
-            self.aside = Some(aside);
-        }
-        let Some(aside) = &self.aside else {
-            return Ok(0);
-        };
-        let n = (self.len - self.served).min(out.len());
-        out[..n].copy_from_slice(&aside[self.served..self.served + n]);
-        self.served += n;
-        Ok(n)
     }
 }
 
@@ -289,16 +299,33 @@ fn pack<E: EventInput>(reader: &BlockBytes<'_, E>) -> Option<fjall::Slice> {
     })
 }
 
-/// A compressed value's front-coded body, decompressed.
-fn unpack(value: &[u8]) -> Option<Vec<u8>> {
+thread_local! {
+    /// A reading thread's buffer for decompressed bodies: they are expanded
+    /// into the value a reader keeps, so the buffer is only ever borrowed.
+    static UNPACKED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A compressed value in the plain layout, with the number of events it
+/// holds; `None` when its body does not decompress.
+fn unpack(value: &[u8]) -> Option<(fjall::Slice, u32)> {
     let raw = u32::from_be_bytes(value.get(HEADER..HEADER + 4)?.try_into().ok()?) as usize;
     if raw > MAX_PACKED_BODY {
         return None;
     }
-    let mut body = vec![0u8; raw];
-    let n = lz4_flex::block::decompress_into(&value[HEADER + 4..], &mut body).ok()?;
-    body.truncate(n);
-    Some(body)
+    UNPACKED.with(|cell| {
+        let mut body = cell.borrow_mut();
+        // Zeroed once as it grows; LZ4 then overwrites what it produces.
+        if body.len() < raw {
+            body.resize(raw, 0);
+        }
+        let n = lz4_flex::block::decompress_into(&value[HEADER + 4..], &mut body[..raw]).ok();
+        let out = n.map(|n| expand(&value[..HEADER], &body[..n]));
+        // An unusually large body's buffer is not kept.
+        if body.len() > 4 << 20 {
+            *body = Vec::new();
+        }
+        out
+    })
 }
 
 /// One stored block, decoded lazily from the engine's value.
@@ -332,7 +359,7 @@ impl Block {
                 (value, count)
             }
             VERSION => expand(&value[..HEADER], &value[HEADER..]),
-            PACKED => expand(&value[..HEADER], &unpack(&value)?),
+            PACKED => unpack(&value)?,
             _ => return None,
         };
         let ingestion_time = i64::from_be_bytes(value[1..9].try_into().ok()?);
@@ -405,39 +432,54 @@ impl Block {
 }
 
 /// A front-coded value in the plain layout, with the number of events it
-/// holds: up to the first malformed entry, as plain values are read.
+/// holds: up to the first malformed entry, as plain values are read. A
+/// first pass finds the whole entries and the plain value's length; the
+/// second writes them straight into the value.
 fn expand(header: &[u8], coded: &[u8]) -> (fjall::Slice, u32) {
     let count = u32::from_be_bytes([header[9], header[10], header[11], header[12]]);
-    // Header first; its count is set to the whole entries found.
-    let mut out = Vec::with_capacity(HEADER + coded.len() + coded.len() / 2);
-    out.extend_from_slice(&[PLAIN]);
-    out.extend_from_slice(&header[1..HEADER]);
-    let (mut pos, mut previous_at, mut previous_len, mut whole) = (0, 0usize, 0usize, 0u32);
-    while whole < count {
-        let Some(head) = coded.get(pos..pos + CODED_ENTRY) else {
-            break;
-        };
+    let entry = |pos: usize| {
+        let head = coded.get(pos..pos + CODED_ENTRY)?;
         let shared = usize::from(u16::from_be_bytes([head[4], head[5]]));
         let suffix = u32::from_be_bytes([head[6], head[7], head[8], head[9]]) as usize;
+        Some((shared, suffix))
+    };
+    let (mut pos, mut previous_len, mut whole, mut len) = (0, 0usize, 0u32, HEADER);
+    while whole < count {
+        let Some((shared, suffix)) = entry(pos) else {
+            break;
+        };
         if shared > previous_len || coded.len() - pos - CODED_ENTRY < suffix {
             break;
         }
         // A corrupt value could claim more than memory holds (each entry
         // can repeat 64 KB): the expansion stops where a value could not be.
-        if out.len() + ENTRY + shared + suffix > u32::MAX as usize {
+        if len + ENTRY + shared + suffix > u32::MAX as usize {
             break;
         }
-        let at = out.len() + ENTRY;
-        out.extend_from_slice(&head[..4]);
-        out.extend_from_slice(&((shared + suffix) as u32).to_be_bytes());
-        out.extend_from_within(previous_at..previous_at + shared);
-        out.extend_from_slice(&coded[pos + CODED_ENTRY..pos + CODED_ENTRY + suffix]);
+        len += ENTRY + shared + suffix;
         pos += CODED_ENTRY + suffix;
-        (previous_at, previous_len) = (at, shared + suffix);
+        previous_len = shared + suffix;
         whole += 1;
     }
-    out[9..13].copy_from_slice(&whole.to_be_bytes());
-    (fjall::Slice::from(out), whole)
+    let value = filled(len, |out| {
+        out[0] = PLAIN;
+        out[1..HEADER].copy_from_slice(&header[1..HEADER]);
+        // The count is the whole entries found.
+        out[9..13].copy_from_slice(&whole.to_be_bytes());
+        let (mut pos, mut at, mut previous_at) = (0, HEADER, 0);
+        for _ in 0..whole {
+            let (shared, suffix) = entry(pos).unwrap_or_default();
+            let message = at + ENTRY;
+            out[at..at + 4].copy_from_slice(&coded[pos..pos + 4]);
+            out[at + 4..message].copy_from_slice(&((shared + suffix) as u32).to_be_bytes());
+            out.copy_within(previous_at..previous_at + shared, message);
+            let text = pos + CODED_ENTRY;
+            out[message + shared..message + shared + suffix]
+                .copy_from_slice(&coded[text..text + suffix]);
+            (pos, at, previous_at) = (text + suffix, message + shared + suffix, message);
+        }
+    });
+    (value, whole)
 }
 
 /// Iterator over a block's events; stops at the first malformed entry.
@@ -731,9 +773,9 @@ mod tests {
 
     /// The version 2 bytes of a run, as written before compression.
     fn front_coded(ingestion: i64, run: &[InputLogEvent]) -> Vec<u8> {
-        let mut reader = BlockBytes::new(ingestion, run);
-        let mut out = Vec::new();
-        std::io::Read::read_to_end(&mut reader, &mut out).unwrap();
+        let bytes = BlockBytes::new(ingestion, run);
+        let mut out = vec![0u8; bytes.len];
+        bytes.write_all_into(&mut out);
         out
     }
 
@@ -781,7 +823,13 @@ mod tests {
         // Read in small pieces, or into a buffer larger than the block, the
         // bytes are the same.
         for chunk in (1..=9).chain([expected.len(), 64]) {
-            let mut reader = BlockBytes::new(77, &run[..]);
+            let bytes = BlockBytes::new(77, &run[..]);
+            let mut reader = Fill {
+                len: bytes.len,
+                fill: Some(|out: &mut [u8]| bytes.write_all_into(out)),
+                aside: Vec::new(),
+                served: 0,
+            };
             let mut got = Vec::new();
             let mut buf = vec![0u8; chunk];
             loop {
