@@ -312,20 +312,25 @@ fn unpack(value: &[u8]) -> Option<(fjall::Slice, u32)> {
     if raw > MAX_PACKED_BODY {
         return None;
     }
-    UNPACKED.with(|cell| {
-        let mut body = cell.borrow_mut();
-        // Zeroed once as it grows; LZ4 then overwrites what it produces.
+    let run = |body: &mut Vec<u8>| {
+        // Zeroed once as it grows; LZ4 then overwrites what it produces,
+        // and only what it produced is read.
         if body.len() < raw {
             body.resize(raw, 0);
         }
         let n = lz4_flex::block::decompress_into(&value[HEADER + 4..], &mut body[..raw]).ok();
         let out = n.map(|n| expand(&value[..HEADER], &body[..n]));
         // An unusually large body's buffer is not kept.
-        if body.len() > 4 << 20 {
+        if body.capacity() > 4 << 20 {
             *body = Vec::new();
         }
         out
-    })
+    };
+    // A thread whose locals are being torn down decompresses into a buffer
+    // of its own.
+    UNPACKED
+        .try_with(|cell| run(&mut cell.borrow_mut()))
+        .unwrap_or_else(|_| run(&mut Vec::new()))
 }
 
 /// One stored block, decoded lazily from the engine's value.
@@ -466,6 +471,9 @@ fn expand(header: &[u8], coded: &[u8]) -> (fjall::Slice, u32) {
         out[1..HEADER].copy_from_slice(&header[1..HEADER]);
         // The count is the whole entries found.
         out[9..13].copy_from_slice(&whole.to_be_bytes());
+        // The entries the first pass accepted, so every range below is in
+        // bounds: their sizes add up to `len`, and each `shared` is at most
+        // the length of the message before it.
         let (mut pos, mut at, mut previous_at) = (0, HEADER, 0);
         for _ in 0..whole {
             let (shared, suffix) = entry(pos).unwrap_or_default();
