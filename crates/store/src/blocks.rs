@@ -113,8 +113,7 @@ pub fn encode<E: EventInput>(ingestion_time: i64, run: &[E]) -> fjall::Slice {
             return packed;
         }
     }
-    let len = reader.len;
-    filled(len, |out| reader.write_all_into(out))
+    filled(reader.len, |out| reader.write_all_into(out))
 }
 
 /// A value of `len` bytes, written by `fill` straight into the engine's
@@ -122,12 +121,7 @@ pub fn encode<E: EventInput>(ingestion_time: i64, run: &[E]) -> fjall::Slice {
 /// a buffer of its length. A shorter read (any other reader's way) gets the
 /// bytes written once aside and served from there.
 fn filled(len: usize, fill: impl FnOnce(&mut [u8])) -> fjall::Slice {
-    let mut reader = Fill {
-        len,
-        fill: Some(fill),
-        aside: Vec::new(),
-        served: 0,
-    };
+    let mut reader = Fill::new(len, fill);
     // The reader yields exactly `len` bytes, so reading them cannot fail.
     fjall::Slice::from_reader(&mut reader, len).expect("a filled value yields its length")
 }
@@ -138,6 +132,17 @@ struct Fill<F> {
     fill: Option<F>,
     aside: Vec<u8>,
     served: usize,
+}
+
+impl<F: FnOnce(&mut [u8])> Fill<F> {
+    fn new(len: usize, fill: F) -> Self {
+        Fill {
+            len,
+            fill: Some(fill),
+            aside: Vec::new(),
+            served: 0,
+        }
+    }
 }
 
 impl<F: FnOnce(&mut [u8])> std::io::Read for Fill<F> {
@@ -217,6 +222,9 @@ const PACK_FROM: usize = 1024;
 /// Largest body a compressed block may claim (a corrupt length above it is
 /// refused rather than allocated): far above what one call can write.
 const MAX_PACKED_BODY: usize = 64 << 20;
+/// Largest buffer a thread keeps between blocks, writing or reading: a rare
+/// huge block must not pin its buffers for the thread's life.
+const KEPT_BUFFER: usize = 4 << 20;
 
 /// A writer thread's reusable packing state.
 struct Packing {
@@ -291,8 +299,7 @@ fn pack<E: EventInput>(reader: &BlockBytes<'_, E>) -> Option<fjall::Slice> {
     PACKING.with(|cell| {
         let mut state = cell.borrow_mut();
         let out = state.pack(reader);
-        // A rare huge call must not pin its buffers for the thread's life.
-        if state.plain.capacity() > 4 << 20 {
+        if state.plain.capacity() > KEPT_BUFFER {
             *state = Packing::new();
         }
         out
@@ -320,8 +327,7 @@ fn unpack(value: &[u8]) -> Option<(fjall::Slice, u32)> {
         }
         let n = lz4_flex::block::decompress_into(&value[HEADER + 4..], &mut body[..raw]).ok();
         let out = n.map(|n| expand(&value[..HEADER], &body[..n]));
-        // An unusually large body's buffer is not kept.
-        if body.capacity() > 4 << 20 {
+        if body.capacity() > KEPT_BUFFER {
             *body = Vec::new();
         }
         out
@@ -832,12 +838,7 @@ mod tests {
         // bytes are the same.
         for chunk in (1..=9).chain([expected.len(), 64]) {
             let bytes = BlockBytes::new(77, &run[..]);
-            let mut reader = Fill {
-                len: bytes.len,
-                fill: Some(|out: &mut [u8]| bytes.write_all_into(out)),
-                aside: Vec::new(),
-                served: 0,
-            };
+            let mut reader = Fill::new(bytes.len, |out: &mut [u8]| bytes.write_all_into(out));
             let mut got = Vec::new();
             let mut buf = vec![0u8; chunk];
             loop {
